@@ -1,0 +1,49 @@
+# Two commands: `make run` and `make test`. Everything else is set up by them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint fmt services chromium janus bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: set up, migrate, create the admin and demo catalogue on first run, serve on 127.0.0.1:8000
+run: $(STAMP)
+	$(BIN)/liveshop serve --demo
+
+## lint: ruff (lint + format check) and mypy --strict on src/
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+fmt: $(STAMP)
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
+
+## services: make sure the local PostgreSQL and Redis the tests use are up (start them when installed but stopped)
+services:
+	@sh scripts/services.sh
+
+## chromium: Debian's chromium for the browser tests (installed with apt when missing)
+chromium:
+	@sh scripts/ensure-apt.sh /usr/bin/chromium chromium
+
+## janus: Debian's janus + janus-tools for the janus media mode tests
+janus:
+	@sh scripts/ensure-apt.sh /usr/bin/janus janus janus-tools
+
+## test: lint, then the whole suite on SQLite, PostgreSQL, the in-process broker and Redis, with real Chromium
+test: lint services chromium
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.api
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,105 @@
+"""Configuration: environment variables (prefix ``LIVESHOP_``) and an optional ``.env`` file.
+
+Everything the service needs to know about its environment is read here, once, into a frozen
+:class:`Settings`. Nothing else in the package reads the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_KEYS = frozenset({"", "change-me", "changeme", "secret", "dev", "placeholder", "xxx"})
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used; the message says what to change."""
+
+
+class Settings(BaseSettings):
+    """Every setting of the service, read from ``LIVESHOP_*`` variables and ``.env``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LIVESHOP_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    env: Literal["development", "production", "test"] = "development"
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    redis_url: str = ""
+    media_dir: Path | None = None
+    secret_key: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    token_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+    guest_token_ttl_seconds: int = Field(default=365 * 24 * 3600, gt=0)
+    media_mode: Literal["sfu", "p2p", "janus"] = "sfu"
+    ice_servers: str = "[]"
+    public_ip: str = ""
+    max_recording_bytes: int = Field(default=4 * 1024**3, gt=0)
+    login_attempts_per_minute: int = Field(default=10, gt=0)
+    node_id: str = ""
+
+    @field_validator("ice_servers")
+    @classmethod
+    def _ice_servers_is_json_list(cls, value: str) -> str:
+        try:
+            parsed = json.loads(value or "[]")
+        except ValueError as exc:
+            raise ValueError(f"LIVESHOP_ICE_SERVERS must be a JSON list: {exc}") from exc
+        if not isinstance(parsed, list):
+            raise ValueError("LIVESHOP_ICE_SERVERS must be a JSON list")
+        return value or "[]"
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL; the default is the SQLite file ``{data_dir}/liveshop.db``."""
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'liveshop.db'}"
+
+    @property
+    def effective_media_dir(self) -> Path:
+        return self.media_dir if self.media_dir is not None else self.data_dir / "media"
+
+    @property
+    def ice_server_list(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = json.loads(self.ice_servers)
+        return result
+
+
+def resolve_secret_key(settings: Settings) -> str:
+    """Return the signing key.
+
+    Guarantees: in production a missing, short or placeholder key raises :class:`ConfigError`;
+    elsewhere an unset key is generated once and kept in ``{data_dir}/secret-key`` (mode 0600), so
+    tokens survive restarts.
+    """
+    key = settings.secret_key.strip()
+    if settings.env == "production":
+        if key.lower() in PLACEHOLDER_KEYS or len(key) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                "LIVESHOP_SECRET_KEY is missing or a placeholder; with LIVESHOP_ENV=production set it "
+                f"to a random string of at least {MIN_SECRET_LENGTH} characters, e.g. the output of "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+            )
+        return key
+    if key:
+        return key
+    path = settings.data_dir / "secret-key"
+    if path.exists():
+        return path.read_text().strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker created it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key

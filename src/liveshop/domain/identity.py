@@ -1,0 +1,31 @@
+"""Who is acting: identities come from verified tokens only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Role = Literal["admin", "customer", "guest"]
+ROLES: tuple[Role, ...] = ("admin", "customer", "guest")
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A verified actor. ``id`` is a user id or a guest id (``g_…``); both are stable."""
+
+    id: str
+    name: str
+    role: Role
+    email: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def is_guest(self) -> bool:
+        return self.role == "guest"
+
+    def public(self) -> dict[str, str]:
+        """The identity as others see it in chat: id, name, role (never the e-mail)."""
+        return {"id": self.id, "name": self.name, "role": self.role}
