@@ -18,11 +18,11 @@ def parse_price(value: str | int | float | Decimal) -> Decimal:
     rejected.
     """
     if isinstance(value, bool):
-        raise InvalidPrice("price must be a decimal string such as \"19.99\"")
+        raise InvalidPrice('price must be a decimal string such as "19.99"')
     try:
         amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError) as exc:
-        raise InvalidPrice("price must be a decimal string such as \"19.99\"") from exc
+        raise InvalidPrice('price must be a decimal string such as "19.99"') from exc
     if not amount.is_finite():
         raise InvalidPrice("price must be a finite number")
     if amount <= 0:

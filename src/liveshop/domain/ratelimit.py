@@ -84,7 +84,9 @@ class KeyedWindows:
         return w.hit(now)
 
     def _sweep(self, now: float) -> None:
-        for key in [k for k, w in self._windows.items() if w.retry_after(now) == 0.0 and not w.events]:
+        for key in [
+            k for k, w in self._windows.items() if w.retry_after(now) == 0.0 and not w.events
+        ]:
             del self._windows[key]
         if len(self._windows) >= self.max_keys:  # still full: drop the oldest half
             for key in list(self._windows)[: self.max_keys // 2]:

@@ -1,0 +1,1 @@
+"""REST routers under ``/api``. Handlers publish events through the broker; they never touch sockets."""

@@ -1,0 +1,39 @@
+"""``/api/health`` and ``/api/config``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict
+
+from liveshop.api.deps import ServicesDep
+from liveshop.api.schemas import Health
+
+router = APIRouter(prefix="/api", tags=["service"])
+
+
+@router.get("/health", response_model=Health)
+async def health(services: ServicesDep) -> Health:
+    """``status`` is ok when the database and the broker answer."""
+    db_ok = await services.db.ping()
+    broker_ok = await services.broker.ping()
+    return Health(
+        status="ok" if db_ok and broker_ok else "degraded",
+        database="ok" if db_ok else "down",
+        broker=services.broker.name if broker_ok else "down",
+    )
+
+
+class ClientConfig(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    mediaMode: str
+    iceServers: list[dict[str, Any]]
+
+
+@router.get("/config", response_model=ClientConfig)
+async def client_config(services: ServicesDep) -> ClientConfig:
+    """What the pages need: the media mode and the ICE servers to use."""
+    return ClientConfig(
+        mediaMode=services.settings.media_mode, iceServers=services.settings.ice_server_list
+    )

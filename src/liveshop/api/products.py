@@ -1,0 +1,86 @@
+"""``/api/products``: the catalogue (public reads, seller writes)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from liveshop.api.deps import ADMIN_ONLY, AdminDep, ServicesDep, not_found
+from liveshop.api.events import invalidate
+from liveshop.api.schemas import (
+    ProductCreate,
+    ProductEnvelope,
+    ProductList,
+    ProductUpdate,
+    product_out,
+)
+from liveshop.api.validation import text
+from liveshop.storage import products
+
+router = APIRouter(prefix="/api/products", tags=["products"])
+
+CACHE_GROUP = "products"
+NOT_FOUND = not_found("product")
+
+
+@router.get("", response_model=ProductList)
+async def list_products(
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    before: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    q: Annotated[text(100) | None, Query()] = None,  # type: ignore[valid-type]
+) -> Response:
+    """Products newest first; ``next`` is the ``before=`` cursor of the next page, null at the end.
+    ``q`` matches name or description, case-insensitively. Cached briefly; writes invalidate."""
+    key = f"{limit}:{before}:{q}"
+    body = services.cache.get(CACHE_GROUP, key)
+    if body is None:
+        generation = services.cache.generation(CACHE_GROUP)
+        async with services.db.session() as session:
+            rows, nxt = await products.list_page(session, limit=limit, before=before, q=q or None)
+        page = ProductList(products=[product_out(p) for p in rows], next=nxt)
+        body = page.model_dump_json(by_alias=True).encode()
+        services.cache.put(CACHE_GROUP, key, body, generation)
+    return Response(body, media_type="application/json")
+
+
+@router.get("/{product_id}", response_model=ProductEnvelope, responses=NOT_FOUND)
+async def get_product(product_id: int, services: ServicesDep) -> ProductEnvelope:
+    async with services.db.session() as session:
+        product = await products.get(session, product_id)
+    return ProductEnvelope(product=product_out(product))
+
+
+@router.post("", response_model=ProductEnvelope, status_code=201, responses=ADMIN_ONLY)
+async def create_product(
+    body: ProductCreate, _: AdminDep, services: ServicesDep
+) -> ProductEnvelope:
+    async with services.db.session() as session:
+        product = await products.create(session, **body.model_dump())
+    await invalidate(services, CACHE_GROUP)
+    return ProductEnvelope(product=product_out(product))
+
+
+@router.patch(
+    "/{product_id}", response_model=ProductEnvelope, responses={**ADMIN_ONLY, **NOT_FOUND}
+)
+async def update_product(
+    product_id: int, body: ProductUpdate, _: AdminDep, services: ServicesDep
+) -> ProductEnvelope:
+    """Change the given fields; omitted (or null) fields keep their value."""
+    async with services.db.session() as session:
+        product = await products.get(session, product_id)
+        await products.update(session, product, body.model_dump(exclude_none=True))
+    await invalidate(services, CACHE_GROUP, "livestreams")
+    return ProductEnvelope(product=product_out(product))
+
+
+@router.delete("/{product_id}", status_code=204, responses={**ADMIN_ONLY, **NOT_FOUND})
+async def delete_product(product_id: int, _: AdminDep, services: ServicesDep) -> Response:
+    """Remove from the catalogue (past shows' pins still refer to it)."""
+    async with services.db.session() as session:
+        product = await products.get(session, product_id)
+        await products.soft_delete(session, product)
+    await invalidate(services, CACHE_GROUP, "livestreams")
+    return Response(status_code=204)

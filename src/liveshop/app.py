@@ -1,0 +1,122 @@
+"""The application factory. The lifespan owns every resource: database, broker, caches, hub."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from liveshop import __version__
+from liveshop.api import auth, health, livestreams, products
+from liveshop.api import errors as api_errors
+from liveshop.api.events import CACHE_TOPIC
+from liveshop.api.limits import BodyLimitMiddleware
+from liveshop.broker.factory import create_broker
+from liveshop.config import Settings, resolve_secret_key
+from liveshop.security import TokenService
+from liveshop.services import Services
+from liveshop.storage.engine import Database
+from liveshop.storage.migrate import upgrade
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+
+
+def _node_id(settings: Settings) -> str:
+    return settings.node_id or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
+    """Build the app. Nothing is opened until the lifespan starts; everything is closed when it ends.
+
+    ``migrate`` applies Alembic migrations at start-up (``serve --workers N`` runs them once in the
+    parent and passes False).
+    """
+    settings = settings or Settings()
+    secret_key = resolve_secret_key(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = settings.effective_database_url
+        if migrate:
+            await upgrade(url)
+        settings.effective_media_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(url)
+        broker = create_broker(settings.redis_url)
+        await broker.start()
+        services = Services(
+            settings=settings,
+            db=db,
+            broker=broker,
+            tokens=TokenService(
+                secret_key,
+                ttl_seconds=settings.token_ttl_seconds,
+                guest_ttl_seconds=settings.guest_token_ttl_seconds,
+            ),
+            node_id=_node_id(settings),
+        )
+        services.failed_logins.limit = settings.login_attempts_per_minute
+        cache_sub = await broker.subscribe(
+            CACHE_TOPIC, lambda msg: services.cache.invalidate(*msg.decode().split(","))
+        )
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await cache_sub.close()
+            await broker.close()
+            await db.close()
+
+    app = FastAPI(
+        title="liveshop",
+        version=__version__,
+        description="Live video shopping: REST API. Real-time events: WebSocket `/ws` "
+        "(see docs/protocol.md).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    api_errors.install(app)
+    app.add_middleware(BodyLimitMiddleware)
+    for router in (auth.router, products.router, livestreams.router, health.router):
+        app.include_router(router)
+    _mount_pages(app, settings)
+    return app
+
+
+def _mount_pages(app: FastAPI, settings: Settings) -> None:
+    media_dir = settings.effective_media_dir
+    media_dir.mkdir(parents=True, exist_ok=True)
+    app.mount("/media", StaticFiles(directory=media_dir), name="media")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    def page(name: str) -> FileResponse:
+        return FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
+
+    @app.get("/", include_in_schema=False)
+    async def watch() -> FileResponse:
+        return page("watch.html")
+
+    @app.get("/live/{livestream_id}", include_in_schema=False)
+    async def watch_show(livestream_id: int) -> FileResponse:
+        return page("watch.html")
+
+    @app.get("/studio", include_in_schema=False)
+    async def studio() -> FileResponse:
+        return page("studio.html")
+
+    @app.get("/studio/", include_in_schema=False)
+    async def studio_slash() -> RedirectResponse:
+        return RedirectResponse("/studio")
+
+
+def create_worker_app() -> FastAPI:
+    """Factory for ``serve --workers N``: the parent already applied the migrations."""
+    return create_app(migrate=os.environ.get("LIVESHOP_SKIP_MIGRATIONS") != "1")

@@ -1,0 +1,193 @@
+"""``liveshop`` command line: serve, create-admin, seed-demo, db upgrade."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Sequence
+
+from liveshop.config import ConfigError, Settings, resolve_secret_key
+from liveshop.storage.engine import Database
+from liveshop.storage.migrate import upgrade_sync
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic reports which variable is wrong
+        raise SystemExit(f"configuration error: {exc}") from exc
+
+
+async def _first_run(settings: Settings, demo: bool) -> None:
+    from liveshop.demo import ensure_admin, seed_demo
+
+    db = Database(settings.effective_database_url)
+    try:
+        created = await ensure_admin(db, settings.data_dir)
+        if created:
+            email, password = created
+            path = settings.data_dir / "admin-credentials.txt"
+            print("\n  First run: created the seller (admin) account")
+            print(f"    e-mail:   {email}")
+            print(f"    password: {password}")
+            print(f"    (kept in {path}, readable only by you)\n")
+        if demo:
+            added = await seed_demo(db)
+            if added:
+                print(f"  Added a demo catalogue of {added} products.")
+    finally:
+        await db.close()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _settings()
+    host = args.host or settings.host
+    port = args.port if args.port is not None else settings.port
+    try:
+        resolve_secret_key(settings)
+    except ConfigError as exc:
+        print(f"liveshop: {exc}", file=sys.stderr)
+        return 2
+    if args.workers > 1 and not settings.redis_url:
+        print(
+            "liveshop: --workers > 1 needs LIVESHOP_REDIS_URL (processes share events through Redis)",
+            file=sys.stderr,
+        )
+        return 2
+    upgrade_sync(settings.effective_database_url)
+    asyncio.run(_first_run(settings, args.demo))
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    print(f"  Studio (sellers): {base}/studio")
+    print(f"  Watch page:       {base}/")
+    print(f"  API docs:         {base}/docs\n", flush=True)
+    common = {
+        "host": host,
+        "port": port,
+        "log_level": args.log_level,
+        "ws_max_size": 16 * 1024,
+        "ws_per_message_deflate": False,
+        "proxy_headers": True,
+    }
+    if args.workers > 1:
+        os.environ["LIVESHOP_SKIP_MIGRATIONS"] = "1"
+        uvicorn.run("liveshop.app:create_worker_app", factory=True, workers=args.workers, **common)
+    else:
+        from liveshop.app import create_app
+
+        uvicorn.run(create_app(settings, migrate=False), **common)
+    return 0
+
+
+def cmd_create_admin(args: argparse.Namespace) -> int:
+    from liveshop.security import hash_password
+    from liveshop.storage import users
+    from liveshop.storage.errors import Conflict
+
+    password = args.password
+    if password is None:
+        if sys.stdin.isatty():
+            password = getpass.getpass("Password: ")
+            if getpass.getpass("Again: ") != password:
+                print("liveshop: passwords differ", file=sys.stderr)
+                return 2
+        else:
+            password = os.environ.get("LIVESHOP_ADMIN_PASSWORD", "")
+    if len(password) < 8:
+        print(
+            "liveshop: the password needs at least 8 characters "
+            "(--password, the prompt, or LIVESHOP_ADMIN_PASSWORD)",
+            file=sys.stderr,
+        )
+        return 2
+    settings = _settings()
+    upgrade_sync(settings.effective_database_url)
+
+    async def create() -> int:
+        db = Database(settings.effective_database_url)
+        try:
+            password_hash = await hash_password(password)
+            async with db.session() as session:
+                await users.create_user(
+                    session,
+                    email=args.email,
+                    name=args.name,
+                    role="admin",
+                    password_hash=password_hash,
+                )
+        except Conflict:
+            print(f"liveshop: {args.email} is already registered", file=sys.stderr)
+            return 1
+        finally:
+            await db.close()
+        print(f"created admin {args.email}")
+        return 0
+
+    return asyncio.run(create())
+
+
+def cmd_seed_demo(_: argparse.Namespace) -> int:
+    from liveshop.demo import seed_demo
+
+    settings = _settings()
+    upgrade_sync(settings.effective_database_url)
+
+    async def seed() -> int:
+        db = Database(settings.effective_database_url)
+        try:
+            return await seed_demo(db)
+        finally:
+            await db.close()
+
+    added = asyncio.run(seed())
+    print(f"added {added} demo products" if added else "catalogue not empty: nothing added")
+    return 0
+
+
+def cmd_db_upgrade(_: argparse.Namespace) -> int:
+    settings = _settings()
+    upgrade_sync(settings.effective_database_url)
+    print("database is up to date")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="liveshop", description="Live video shopping server")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="migrate, create the first admin, and serve")
+    serve.add_argument("--host", default=None, help="default LIVESHOP_HOST or 127.0.0.1")
+    serve.add_argument("--port", type=int, default=None, help="default LIVESHOP_PORT or 8000")
+    serve.add_argument("--workers", type=int, default=1, help="processes (needs Redis when > 1)")
+    serve.add_argument("--demo", action="store_true", help="add the demo catalogue when empty")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(func=cmd_serve)
+
+    admin = sub.add_parser("create-admin", help="create a seller (admin) account")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--password", default=None, help="prompted when absent")
+    admin.add_argument("--name", default="Seller")
+    admin.set_defaults(func=cmd_create_admin)
+
+    seed = sub.add_parser("seed-demo", help="add the demo catalogue when the catalogue is empty")
+    seed.set_defaults(func=cmd_seed_demo)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    up = db_sub.add_parser("upgrade", help="apply migrations")
+    up.set_defaults(func=cmd_db_upgrade)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

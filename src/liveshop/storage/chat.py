@@ -1,0 +1,85 @@
+"""Chat messages: persisted before anyone sees them; ids give the order."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from liveshop.storage.models import ChatMessage, utcnow
+
+
+async def add(
+    session: AsyncSession,
+    *,
+    livestream_id: int,
+    user_id: str,
+    user_name: str,
+    user_role: str,
+    text: str,
+    client_message_id: str | None,
+) -> ChatMessage:
+    message = ChatMessage(
+        livestream_id=livestream_id,
+        user_id=user_id,
+        user_name=user_name,
+        user_role=user_role,
+        text=text,
+        client_message_id=client_message_id,
+        created_at=utcnow(),
+    )
+    session.add(message)
+    await session.flush()
+    return message
+
+
+async def after(
+    session: AsyncSession, livestream_id: int, *, after_id: int | None, limit: int
+) -> list[ChatMessage]:
+    """Visible messages with id > ``after_id`` (all when None), oldest first, at most ``limit``."""
+    stmt = select(ChatMessage).where(
+        ChatMessage.livestream_id == livestream_id, ChatMessage.deleted_at.is_(None)
+    )
+    if after_id is not None:
+        stmt = stmt.where(ChatMessage.id > after_id)
+    result = await session.execute(stmt.order_by(ChatMessage.id).limit(limit))
+    return list(result.scalars())
+
+
+async def recent(session: AsyncSession, livestream_id: int, *, limit: int) -> list[ChatMessage]:
+    """The last ``limit`` visible messages, oldest first."""
+    result = await session.execute(
+        select(ChatMessage)
+        .where(ChatMessage.livestream_id == livestream_id, ChatMessage.deleted_at.is_(None))
+        .order_by(ChatMessage.id.desc())
+        .limit(limit)
+    )
+    return list(reversed(list(result.scalars())))
+
+
+async def delete_ids(session: AsyncSession, livestream_id: int, ids: list[int]) -> list[int]:
+    """Hide the given messages of this show; return the ids actually hidden (in id order)."""
+    result = await session.execute(
+        select(ChatMessage.id).where(
+            ChatMessage.livestream_id == livestream_id,
+            ChatMessage.id.in_(ids),
+            ChatMessage.deleted_at.is_(None),
+        )
+    )
+    found = sorted(result.scalars())
+    if found:
+        await session.execute(
+            update(ChatMessage).where(ChatMessage.id.in_(found)).values(deleted_at=utcnow())
+        )
+    return found
+
+
+async def delete_by_user(session: AsyncSession, livestream_id: int, user_id: str) -> list[int]:
+    """Hide every visible message of ``user_id`` in this show; return their ids."""
+    result = await session.execute(
+        select(ChatMessage.id).where(
+            ChatMessage.livestream_id == livestream_id,
+            ChatMessage.user_id == user_id,
+            ChatMessage.deleted_at.is_(None),
+        )
+    )
+    return await delete_ids(session, livestream_id, list(result.scalars()))
