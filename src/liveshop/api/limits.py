@@ -7,6 +7,7 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 JSON_BODY_LIMIT = 1024 * 1024
+DRAIN_LIMIT = 16 * 1024 * 1024
 
 # Routes with their own, larger limits (media uploads, SDP).
 _EXEMPT_SUFFIXES = ("/upload", "/thumbnail", "/whip", "/whep")
@@ -32,8 +33,12 @@ class BodyLimitMiddleware:
         ):
             await self.app(scope, receive, send)
             return
+        has_body = False
         for name, value in scope.get("headers", ()):
-            if name == b"content-length":
+            if name == b"transfer-encoding":
+                has_body = True
+            elif name == b"content-length":
+                has_body = True
                 try:
                     declared = int(value)
                 except ValueError:
@@ -41,6 +46,9 @@ class BodyLimitMiddleware:
                 if declared > self.limit:
                     await self._reject(send)
                     return
+        if not has_body:  # GETs and other bodiless requests go straight through
+            await self.app(scope, receive, send)
+            return
         chunks: list[bytes] = []
         size = 0
         more = True
@@ -50,11 +58,16 @@ class BodyLimitMiddleware:
                 return
             body = message.get("body", b"")
             size += len(body)
+            more = message.get("more_body", False)
             if size > self.limit:
+                # Read (and drop) a bounded remainder so the client sees the answer, not a reset.
+                while more and size < DRAIN_LIMIT:
+                    message = await receive()
+                    size += len(message.get("body", b""))
+                    more = message.get("more_body", False) and message["type"] == "http.request"
                 await self._reject(send)
                 return
             chunks.append(body)
-            more = message.get("more_body", False)
         body = b"".join(chunks)
         sent = False
 

@@ -150,7 +150,7 @@ async def pins_for(session: AsyncSession, ids: list[int]) -> dict[int, list[Prod
         .where(PinnedProduct.livestream_id.in_(ids), PinnedProduct.unpinned_at.is_(None))
         .order_by(PinnedProduct.livestream_id, PinnedProduct.position)
     )
-    for stream_id, product in result.tuples():
+    for stream_id, product in result.all():
         out[stream_id].append(product)
     return out
 

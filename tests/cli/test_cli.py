@@ -1,0 +1,131 @@
+"""The ``liveshop`` command line, run as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from liveshop.config import ConfigError, Settings, resolve_secret_key
+
+
+def run(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("LIVESHOP_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "liveshop.cli", *args],
+        cwd=cwd,
+        env=full_env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_db_upgrade_creates_default_sqlite_file(tmp_path: Path) -> None:
+    """``db upgrade`` with no configuration creates data/liveshop.db."""
+    r = run(["db", "upgrade"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "data" / "liveshop.db").exists()
+
+
+def test_create_admin_reads_password_from_env_when_not_a_terminal(tmp_path: Path) -> None:
+    """Without --password and without a terminal, LIVESHOP_ADMIN_PASSWORD is used; a duplicate fails."""
+    env = {"LIVESHOP_ADMIN_PASSWORD": "s3cret-enough"}
+    r = run(["create-admin", "--email", "Boss@Example.com"], tmp_path, env)
+    assert r.returncode == 0, r.stderr
+    again = run(["create-admin", "--email", "boss@example.com"], tmp_path, env)
+    assert again.returncode == 1 and "already" in again.stderr
+
+
+def test_create_admin_refuses_short_password(tmp_path: Path) -> None:
+    """A missing or short password is refused with a clear message."""
+    r = run(["create-admin", "--email", "a@example.com"], tmp_path)
+    assert r.returncode == 2 and "8 characters" in r.stderr
+
+
+def test_seed_demo_adds_catalogue_once(tmp_path: Path) -> None:
+    """The demo catalogue has at least 6 products and is added only to an empty catalogue."""
+    first = run(["seed-demo"], tmp_path)
+    assert first.returncode == 0 and "added" in first.stdout
+    count = int(first.stdout.split()[1])
+    assert count >= 6
+    second = run(["seed-demo"], tmp_path)
+    assert "nothing added" in second.stdout
+
+
+def test_production_refuses_placeholder_secret(tmp_path: Path) -> None:
+    """With LIVESHOP_ENV=production a placeholder key stops serve with a clear message."""
+    r = run(
+        ["serve", "--port", "0"],
+        tmp_path,
+        {"LIVESHOP_ENV": "production", "LIVESHOP_SECRET_KEY": "change-me"},
+    )
+    assert r.returncode == 2
+    assert "LIVESHOP_SECRET_KEY" in r.stderr
+
+
+def test_secret_key_generated_once_and_kept(tmp_path: Path) -> None:
+    """Outside production an unset key is generated, kept with mode 0600, and reused."""
+    settings = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
+    key = resolve_secret_key(settings)
+    assert len(key) >= 32 and resolve_secret_key(settings) == key
+    assert stat.S_IMODE((tmp_path / "secret-key").stat().st_mode) == 0o600
+    with pytest.raises(ConfigError):
+        resolve_secret_key(Settings(_env_file=None, data_dir=tmp_path, env="production"))  # type: ignore[call-arg]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def test_serve_first_run_creates_admin_and_demo_data(tmp_path: Path) -> None:
+    """First ``serve --demo`` prints credentials, keeps them 0600, and serves the demo catalogue."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVESHOP_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "liveshop.cli", "serve", "--demo", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/api/products", timeout=1)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None:
+                    pytest.fail(proc.stdout.read() if proc.stdout else "serve exited")
+                time.sleep(0.2)
+        else:
+            pytest.fail("server did not come up")
+        assert len(r.json()["products"]) >= 6
+        creds = tmp_path / "data" / "admin-credentials.txt"
+        assert stat.S_IMODE(creds.stat().st_mode) == 0o600
+        password = creds.read_text().split("password:")[1].strip()
+        login = httpx.post(
+            f"http://127.0.0.1:{port}/api/auth/login",
+            json={"email": "admin@liveshop.local", "password": password},
+        )
+        assert login.status_code == 200 and login.json()["user"]["role"] == "admin"
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=15)
+    assert password in out and "/studio" in out

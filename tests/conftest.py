@@ -1,0 +1,266 @@
+"""Shared fixtures: databases (SQLite and a real PostgreSQL), brokers, and a real server on port 0."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from liveshop.app import create_app
+from liveshop.config import Settings
+
+PG_HOST, PG_PORT = "127.0.0.1", 5432
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def in_thread(fn: Callable[[], Any]) -> Any:
+    """Run blocking code (which may call asyncio.run) outside the test's event loop."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(fn).result()
+
+
+def require(service: str, host: str, port: int) -> None:
+    """Skip (or fail under CI=true) when a service the test needs is not running."""
+    if _reachable(host, port):
+        return
+    message = f"{service} is not running on {host}:{port} (start it, or run `make services`)"
+    if CI:
+        pytest.fail(f"CI=true: {message}")
+    pytest.skip(message)
+
+
+# --- PostgreSQL: one throw-away database per test session --------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str:
+    return f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/test"
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_admin_url: str) -> Iterator[str]:
+    """Create ``liveshop_test_<random>`` (dropped at the end); yields its URL."""
+    require("PostgreSQL", PG_HOST, PG_PORT)
+    import asyncpg
+
+    name = f"liveshop_test_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user="postgres", database="test")
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    in_thread(lambda: asyncio.run(admin(f'CREATE DATABASE "{name}"')))
+    try:
+        yield f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{name}"
+    finally:
+        in_thread(lambda: asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
+
+
+@pytest.fixture(scope="session")
+def pg_migrated(pg_database: str) -> str:
+    from liveshop.storage.migrate import upgrade_sync
+
+    in_thread(lambda: upgrade_sync(pg_database))
+    return pg_database
+
+
+async def _truncate_pg(url: str) -> None:
+    from sqlalchemy import text
+
+    from liveshop.storage.engine import create_engine
+    from liveshop.storage.models import Base
+
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Runs the test once per storage backend."""
+    name: str = request.param
+    if name == "postgres":
+        require("PostgreSQL", PG_HOST, PG_PORT)
+    return name
+
+
+@pytest.fixture
+async def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """An empty, migrated database of the selected backend, private to this test."""
+    if backend == "sqlite":
+        from liveshop.storage.migrate import upgrade
+
+        url = f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        await upgrade(url)
+        return url
+    url: str = request.getfixturevalue("pg_migrated")
+    await _truncate_pg(url)
+    return url
+
+
+# --- a real server ------------------------------------------------------------------------------
+
+
+@dataclass
+class LiveServer:
+    """A liveshop app served by uvicorn on 127.0.0.1:<free port>, inside the test's event loop."""
+
+    url: str
+    app: Any
+    settings: Settings
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/ws"
+
+    @property
+    def services(self) -> Any:
+        return self.app.state.services
+
+
+async def start_server(
+    settings: Settings, **app_kwargs: Any
+) -> tuple[uvicorn.Server, asyncio.Task[None], LiveServer]:
+    app = create_app(settings, **app_kwargs)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="on",
+        ws_max_size=16 * 1024,
+        ws_per_message_deflate=False,
+        ws_ping_interval=None,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("server did not start")
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return server, task, LiveServer(url=f"http://127.0.0.1:{port}", app=app, settings=settings)
+
+
+async def stop_server(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
+    server.should_exit = True
+    try:
+        await asyncio.wait_for(task, 10)
+    except TimeoutError:
+        server.force_exit = True
+        task.cancel()
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "env": "test",
+            "data_dir": tmp_path / "data",
+            "secret_key": "test-secret-key-" + "x" * 32,
+            "database_url": f"sqlite+aiosqlite:///{tmp_path / 'liveshop.db'}",
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return make
+
+
+@pytest.fixture
+async def server(
+    database_url: str, make_settings: Callable[..., Settings]
+) -> AsyncIterator[LiveServer]:
+    """A real server on the selected storage backend and the in-process broker."""
+    srv, task, live = await start_server(make_settings(database_url=database_url))
+    try:
+        yield live
+    finally:
+        await stop_server(srv, task)
+
+
+@pytest.fixture
+async def client(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as c:
+        yield c
+
+
+# --- accounts -----------------------------------------------------------------------------------
+
+ADMIN_EMAIL = "seller@example.com"
+ADMIN_PASSWORD = "correct horse battery"
+
+
+async def create_admin(server: LiveServer, email: str = ADMIN_EMAIL) -> None:
+    from liveshop.security import hash_password
+    from liveshop.storage import users
+
+    async with server.services.db.session() as session:
+        await users.create_user(
+            session,
+            email=email,
+            name="Seller",
+            role="admin",
+            password_hash=await hash_password(ADMIN_PASSWORD),
+        )
+
+
+@pytest.fixture
+async def admin_token(server: LiveServer, client: httpx.AsyncClient) -> str:
+    await create_admin(server)
+    r = await client.post(
+        "/api/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+    )
+    assert r.status_code == 200, r.text
+    token: str = r.json()["accessToken"]
+    return token
+
+
+@pytest.fixture
+def admin(admin_token: str) -> dict[str, str]:
+    """Authorization headers of a seller."""
+    return {"Authorization": f"Bearer {admin_token}"}
+
+
+@pytest.fixture
+async def guest(client: httpx.AsyncClient) -> dict[str, str]:
+    """Authorization headers of a guest shopper."""
+    r = await client.post("/api/auth/guest", json={"name": "Shopper"})
+    return {"Authorization": f"Bearer {r.json()['accessToken']}"}
+
+
+async def make_product(
+    client: httpx.AsyncClient, headers: dict[str, str], **fields: Any
+) -> dict[str, Any]:
+    body = {"name": "Mug", "price": "12.50", "stock": 3, **fields}
+    r = await client.post("/api/products", json=body, headers=headers)
+    assert r.status_code == 201, r.text
+    product: dict[str, Any] = r.json()["product"]
+    return product
