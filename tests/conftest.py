@@ -149,16 +149,11 @@ async def start_server(
     settings: Settings, **app_kwargs: Any
 ) -> tuple[uvicorn.Server, asyncio.Task[None], LiveServer]:
     app = create_app(settings, **app_kwargs)
+    from liveshop.app import UVICORN_WS_OPTIONS
+
     config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=0,
-        log_level="warning",
-        lifespan="on",
-        ws_max_size=16 * 1024,
-        ws_per_message_deflate=False,
-        ws_ping_interval=None,
-    )
+        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", **UVICORN_WS_OPTIONS
+    )  # type: ignore[arg-type]
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -21,6 +21,8 @@ from liveshop.api.events import CACHE_TOPIC
 from liveshop.api.limits import BodyLimitMiddleware
 from liveshop.broker.factory import create_broker
 from liveshop.config import Settings, resolve_secret_key
+from liveshop.hub.endpoint import websocket_endpoint
+from liveshop.hub.hub import Hub
 from liveshop.security import TokenService
 from liveshop.services import Services
 from liveshop.storage.engine import Database
@@ -68,9 +70,13 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             CACHE_TOPIC, lambda msg: services.cache.invalidate(*msg.decode().split(","))
         )
         app.state.services = services
+        hub = Hub(db, broker, services.node_id)
+        await hub.start()
+        app.state.hub = hub
         try:
             yield
         finally:
+            await hub.close()
             await cache_sub.close()
             await broker.close()
             await db.close()
@@ -87,6 +93,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.add_middleware(BodyLimitMiddleware)
     for router in (auth.router, products.router, livestreams.router, health.router):
         app.include_router(router)
+    app.router.add_websocket_route("/ws", websocket_endpoint)
     _mount_pages(app, settings)
     return app
 
@@ -115,6 +122,17 @@ def _mount_pages(app: FastAPI, settings: Settings) -> None:
     @app.get("/studio/", include_in_schema=False)
     async def studio_slash() -> RedirectResponse:
         return RedirectResponse("/studio")
+
+
+# uvicorn settings for /ws: the sans-I/O websockets implementation (no per-frame drain), no
+# compression, frames up to 256 KiB reach the hub (which refuses those over 16 KiB with an error).
+UVICORN_WS_OPTIONS: dict[str, object] = {
+    "ws": "websockets-sansio",
+    "ws_max_size": 256 * 1024,
+    "ws_per_message_deflate": False,
+    "ws_ping_interval": 20.0,
+    "ws_ping_timeout": 20.0,
+}
 
 
 def create_worker_app() -> FastAPI:

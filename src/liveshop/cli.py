@@ -165,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, help="processes (needs Redis when > 1)")
     serve.add_argument("--demo", action="store_true", help="add the demo catalogue when empty")
     serve.add_argument("--log-level", default="info")
+    serve.add_argument("--no-access-log", action="store_true", help="do not log each request")
     serve.set_defaults(func=cmd_serve)
 
     admin = sub.add_parser("create-admin", help="create a seller (admin) account")

@@ -1,0 +1,1 @@
+"""The real-time hub behind ``/ws``: rooms per show, fan-out, presence, signalling."""

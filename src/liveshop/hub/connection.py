@@ -1,0 +1,180 @@
+"""One client socket: identity, bounded send queue, and the writer that drains it.
+
+Fan-out never waits on a client: ``push`` only appends to the queue. The writer task sends what is
+queued, several frames as one ``batch`` frame when it fell behind. A client whose queue passes the
+bound is closed with 1013 (try again later) and resumes by reconnecting with ``afterMessageId``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from liveshop import protocol
+from liveshop.domain.identity import Identity
+from liveshop.domain.ratelimit import SlidingWindow
+
+log = logging.getLogger(__name__)
+
+MAX_QUEUED_FRAMES = 512
+MAX_QUEUED_BYTES = 2 * 1024 * 1024
+CLOSE_TRY_AGAIN = 1013
+CLOSE_POLICY = 1008
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_BANNED = 4403
+
+
+class Transport(Protocol):
+    """What a connection needs from the socket (Starlette's WebSocket fits)."""
+
+    async def send_text(self, data: str) -> None: ...
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
+
+
+def new_peer_id() -> str:
+    return "p_" + secrets.token_hex(6)
+
+
+class Connection:
+    """A socket in the hub. ``push`` is synchronous and never blocks; ordering is FIFO."""
+
+    __slots__ = (
+        "_bytes",
+        "_closed",
+        "_held",
+        "_hold_after_chat",
+        "_on_close",
+        "_queue",
+        "_wakeup",
+        "_writer",
+        "bad_messages",
+        "identity",
+        "peer_id",
+        "show_id",
+        "transport",
+    )
+
+    def __init__(
+        self,
+        transport: Transport,
+        identity: Identity,
+        on_close: Callable[[Connection, int], Awaitable[None]] | None = None,
+    ) -> None:
+        self.transport = transport
+        self.identity = identity
+        self.peer_id = new_peer_id()
+        self.show_id: int | None = None
+        self.bad_messages = SlidingWindow(limit=20, window=60.0)
+        self._queue: deque[str] = deque()
+        self._bytes = 0
+        self._wakeup = asyncio.Event()
+        self._closed = False
+        self._held: list[tuple[str, int | None]] | None = None
+        self._hold_after_chat = 0
+        self._on_close = on_close
+        self._writer: asyncio.Task[None] | None = None
+
+    @property
+    def role(self) -> str:
+        """``admin`` for sellers, ``shopper`` for everyone else (routing roles)."""
+        return "admin" if self.identity.is_admin else "shopper"
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def start(self) -> None:
+        self._writer = asyncio.create_task(self._write_loop(), name=f"ws-writer-{self.peer_id}")
+
+    # -- sending ---------------------------------------------------------------------------
+
+    @property
+    def holding(self) -> bool:
+        return self._held is not None
+
+    def push(self, frame: str, chat_id: int | None = None) -> None:
+        """Queue ``frame``. While a join is being answered, frames are held and released after the
+        snapshot (chat messages already in it are dropped, so nothing arrives twice)."""
+        if self._closed:
+            return
+        if self._held is not None:
+            self._held.append((frame, chat_id))
+            return
+        if len(self._queue) >= MAX_QUEUED_FRAMES or self._bytes + len(frame) > MAX_QUEUED_BYTES:
+            self.kill(CLOSE_TRY_AGAIN, "too slow: reconnect to resume")
+            return
+        self._queue.append(frame)
+        self._bytes += len(frame)
+        self._wakeup.set()
+
+    def hold(self) -> None:
+        """Start holding pushed frames (a join snapshot is being prepared)."""
+        self._held = []
+
+    def release(self, snapshot: str, last_chat_id: int) -> None:
+        """Send ``snapshot`` first, then what was held, minus chat messages ≤ ``last_chat_id``."""
+        held, self._held = self._held or [], None
+        self.push(snapshot)
+        for frame, chat_id in held:
+            if chat_id is None or chat_id > last_chat_id:
+                self.push(frame)
+
+    async def _write_loop(self) -> None:
+        try:
+            while not self._closed:
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                while self._queue:
+                    if len(self._queue) == 1:
+                        text = self._queue.popleft()
+                        self._bytes -= len(text)
+                    else:
+                        count = min(len(self._queue), protocol.MAX_BATCH_EVENTS)
+                        frames = [self._queue.popleft() for _ in range(count)]
+                        self._bytes -= sum(len(f) for f in frames)
+                        text = protocol.merge(frames)
+                    await self.transport.send_text(text)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the socket went away: the reader notices and cleans up
+            log.debug("writer for %s stopped: %s", self.peer_id, exc)
+            self._closed = True
+
+    # -- closing ---------------------------------------------------------------------------
+
+    def kill(self, code: int, reason: str) -> None:
+        """Close from anywhere without waiting (used by fan-out and moderation)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.clear()
+        asyncio.get_running_loop().create_task(self._close(code, reason))
+
+    async def _close(self, code: int, reason: str) -> None:
+        if self._writer is not None and self._writer is not asyncio.current_task():
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._writer
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.transport.close(code, reason), 2.0)
+        if self._on_close is not None:
+            await self._on_close(self, code)
+
+    async def send_now(self, frame: str) -> None:
+        """Send directly, bypassing the queue (only before the writer starts or for a final error)."""
+        with contextlib.suppress(Exception):
+            await self.transport.send_text(frame)
+
+    async def stop(self) -> None:
+        """Stop the writer (the socket is already closed by the peer or the server)."""
+        self._closed = True
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._writer

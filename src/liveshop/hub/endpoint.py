@@ -1,0 +1,46 @@
+"""``GET /ws?token=…``: authenticate, then feed text frames to the hub."""
+
+from __future__ import annotations
+
+import contextlib
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from liveshop import protocol
+from liveshop.hub.connection import CLOSE_UNAUTHORIZED, Connection
+from liveshop.hub.hub import Hub
+from liveshop.security import InvalidToken, TokenService
+
+
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    """One socket's life. A missing, expired or forged token gets ``error unauthorized`` and the
+    close code 4401; binary frames get ``error invalid``; the socket's failures never reach others."""
+    hub: Hub = websocket.app.state.hub
+    tokens: TokenService = websocket.app.state.services.tokens
+    await websocket.accept()
+    try:
+        identity = tokens.verify(websocket.query_params.get("token", ""))
+    except InvalidToken:
+        with contextlib.suppress(Exception):
+            await websocket.send_text(protocol.error("unauthorized", "a valid ?token= is required"))
+            await websocket.close(CLOSE_UNAUTHORIZED, "unauthorized")
+        return
+    conn = Connection(websocket, identity, on_close=hub.disconnect)
+    await hub.connect(conn)
+    try:
+        while not conn.closed:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            text = message.get("text")
+            if text is not None:
+                await hub.handle(conn, text)
+            else:
+                conn.push(
+                    protocol.error("invalid", "binary frames are not accepted; send JSON text")
+                )
+                hub.bad_message(conn)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        await hub.disconnect(conn)

@@ -1,0 +1,105 @@
+"""A show as seen by one process: its local sockets, its peers, and the broadcast batcher.
+
+Broadcasts are serialized once per room: when idle an event goes out at once; while busy, events
+are gathered for at most :data:`BATCH_INTERVAL` and sent as one ``batch`` frame to every socket,
+keeping only the latest event of each coalescing key (``likes_update``, ``viewer_count``…).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from liveshop import protocol
+
+if TYPE_CHECKING:
+    from liveshop.broker.base import Subscription
+    from liveshop.hub.connection import Connection
+
+BATCH_INTERVAL = 0.1
+
+
+class Room:
+    """Local state of one show. Not thread-safe: lives on the hub's event loop."""
+
+    def __init__(self, show_id: int) -> None:
+        self.show_id = show_id
+        self.local: dict[str, Connection] = {}
+        self.peers: dict[str, str] = {}  # peer id → role ("admin" | "shopper"), every process
+        self.viewers: Counter[str] = Counter()  # local shopper identity → sockets
+        self.active = False
+        self.slow_mode = 0
+        self.banned: set[str] = set()
+        self.last_chat: dict[str, float] = {}
+        self.subscription: Subscription | None = None
+        self.count = -1
+        self.peak = 0
+        self.presence_dirty = True
+        self.presence_sent = 0.0
+        self._pending: list[tuple[str | None, str, int | None]] = []
+        self._flush: asyncio.TimerHandle | None = None
+        self._last_flush = -1.0
+
+    # -- membership ------------------------------------------------------------------------
+
+    def add(self, conn: Connection) -> None:
+        self.local[conn.peer_id] = conn
+        self.peers[conn.peer_id] = conn.role
+        if conn.role == "shopper":
+            self.viewers[conn.identity.id] += 1
+            self.presence_dirty = True
+
+    def remove(self, conn: Connection) -> bool:
+        if self.local.pop(conn.peer_id, None) is None:
+            return False
+        self.peers.pop(conn.peer_id, None)
+        if conn.role == "shopper":
+            self.viewers[conn.identity.id] -= 1
+            if self.viewers[conn.identity.id] <= 0:
+                del self.viewers[conn.identity.id]
+            self.presence_dirty = True
+        return True
+
+    def sellers(self) -> list[Connection]:
+        return [c for c in self.local.values() if c.role == "admin"]
+
+    # -- delivery --------------------------------------------------------------------------
+
+    def send_to_role(self, role: str, frame: str) -> None:
+        for conn in list(self.local.values()):
+            if conn.role == role:
+                conn.push(frame)
+
+    def broadcast(self, frame: str, key: str | None = None, chat_id: int | None = None) -> None:
+        """Queue ``frame`` for every local socket; sent at once when idle, batched when busy."""
+        if key is not None:
+            self._pending = [p for p in self._pending if p[0] != key]
+        self._pending.append((key, frame, chat_id))
+        if self._flush is not None:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if now - self._last_flush >= BATCH_INTERVAL:
+            self.flush()
+        else:
+            self._flush = loop.call_at(self._last_flush + BATCH_INTERVAL, self.flush)
+
+    def flush(self) -> None:
+        self._flush = None
+        items, self._pending = self._pending, []
+        if not items:
+            return
+        self._last_flush = asyncio.get_running_loop().time()
+        text = items[0][1] if len(items) == 1 else protocol.batch([i[1] for i in items])
+        for conn in list(self.local.values()):
+            if conn.holding:  # joining: per-event, so the snapshot can drop duplicates
+                for _, frame, chat_id in items:
+                    conn.push(frame, chat_id)
+            else:
+                conn.push(text)
+
+    def close(self) -> None:
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
