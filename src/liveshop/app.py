@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             await upgrade(url)
         settings.effective_media_dir.mkdir(parents=True, exist_ok=True)
         db = Database(url)
-        broker = create_broker(settings.redis_url)
+        broker = create_broker(settings.redis_url, prefix=settings.redis_prefix)
         await broker.start()
         services = Services(
             settings=settings,

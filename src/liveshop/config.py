@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str = ""
     redis_url: str = ""
+    redis_prefix: str = "liveshop:"
     media_dir: Path | None = None
     secret_key: str = ""
     host: str = "127.0.0.1"

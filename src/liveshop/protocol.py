@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 
 MAX_FRAME_BYTES = 16 * 1024
 MAX_BATCH_EVENTS = 500
+MAX_BATCH_CHARS = 64 * 1024
 
 ErrorCode = Literal[
     "unauthorized",

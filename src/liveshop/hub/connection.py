@@ -48,7 +48,7 @@ class Connection:
         "_bytes",
         "_closed",
         "_held",
-        "_hold_after_chat",
+        "seen_chat",
         "_on_close",
         "_queue",
         "_wakeup",
@@ -76,7 +76,7 @@ class Connection:
         self._wakeup = asyncio.Event()
         self._closed = False
         self._held: list[tuple[str, int | None]] | None = None
-        self._hold_after_chat = 0
+        self.seen_chat: frozenset[int] = frozenset()
         self._on_close = on_close
         self._writer: asyncio.Task[None] | None = None
 
@@ -106,6 +106,8 @@ class Connection:
         if self._held is not None:
             self._held.append((frame, chat_id))
             return
+        if chat_id is not None and chat_id in self.seen_chat:
+            return
         if len(self._queue) >= MAX_QUEUED_FRAMES or self._bytes + len(frame) > MAX_QUEUED_BYTES:
             self.kill(CLOSE_TRY_AGAIN, "too slow: reconnect to resume")
             return
@@ -117,13 +119,14 @@ class Connection:
         """Start holding pushed frames (a join snapshot is being prepared)."""
         self._held = []
 
-    def release(self, snapshot: str, last_chat_id: int) -> None:
-        """Send ``snapshot`` first, then what was held, minus chat messages ≤ ``last_chat_id``."""
+    def release(self, snapshot: str, snapshot_chat: frozenset[int]) -> None:
+        """Send ``snapshot`` first, then what was held; from now on chat messages whose ids are in
+        ``snapshot_chat`` (already in the snapshot) are dropped, so none arrives twice."""
         held, self._held = self._held or [], None
+        self.seen_chat = snapshot_chat
         self.push(snapshot)
         for frame, chat_id in held:
-            if chat_id is None or chat_id > last_chat_id:
-                self.push(frame)
+            self.push(frame, chat_id)
 
     async def _write_loop(self) -> None:
         try:
@@ -134,11 +137,18 @@ class Connection:
                     if len(self._queue) == 1:
                         text = self._queue.popleft()
                         self._bytes -= len(text)
-                    else:
-                        count = min(len(self._queue), protocol.MAX_BATCH_EVENTS)
-                        frames = [self._queue.popleft() for _ in range(count)]
-                        self._bytes -= sum(len(f) for f in frames)
-                        text = protocol.merge(frames)
+                    else:  # behind: merge what is queued, up to a bounded frame size
+                        frames = [self._queue.popleft()]
+                        size = len(frames[0])
+                        while (
+                            self._queue
+                            and len(frames) < protocol.MAX_BATCH_EVENTS
+                            and size + len(self._queue[0]) <= protocol.MAX_BATCH_CHARS
+                        ):
+                            frames.append(self._queue.popleft())
+                            size += len(frames[-1])
+                        self._bytes -= size
+                        text = protocol.merge(frames) if len(frames) > 1 else frames[0]
                     await self.transport.send_text(text)
         except asyncio.CancelledError:
             raise
@@ -148,19 +158,23 @@ class Connection:
 
     # -- closing ---------------------------------------------------------------------------
 
-    def kill(self, code: int, reason: str) -> None:
-        """Close from anywhere without waiting (used by fan-out and moderation)."""
+    def kill(self, code: int, reason: str, last: str | None = None) -> None:
+        """Close from anywhere without waiting (used by fan-out and moderation); ``last`` is a
+        final frame sent just before the close frame."""
         if self._closed:
             return
         self._closed = True
         self._queue.clear()
-        asyncio.get_running_loop().create_task(self._close(code, reason))
+        asyncio.get_running_loop().create_task(self._close(code, reason, last))
 
-    async def _close(self, code: int, reason: str) -> None:
+    async def _close(self, code: int, reason: str, last: str | None = None) -> None:
         if self._writer is not None and self._writer is not asyncio.current_task():
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._writer
+        if last is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.transport.send_text(last), 1.0)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.transport.close(code, reason), 2.0)
         if self._on_close is not None:

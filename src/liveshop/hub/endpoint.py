@@ -28,10 +28,12 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     conn = Connection(websocket, identity, on_close=hub.disconnect)
     await hub.connect(conn)
     try:
-        while not conn.closed:
+        while True:  # until the peer's close arrives (also after we started closing)
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 break
+            if conn.closed:
+                continue
             text = message.get("text")
             if text is not None:
                 await hub.handle(conn, text)

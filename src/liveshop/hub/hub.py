@@ -137,8 +137,11 @@ class Hub:
             room.banned.add(user)
             for conn in list(room.local.values()):
                 if conn.identity.id == user:
-                    conn.push(protocol.error("banned", "you were removed from this show"))
-                    conn.kill(CLOSE_BANNED, "banned")
+                    conn.kill(
+                        CLOSE_BANNED,
+                        "banned",
+                        protocol.error("banned", "you were removed from this show"),
+                    )
         elif ctl == "peer":
             self._on_peer(room, meta)
 
@@ -337,13 +340,13 @@ class Hub:
         conn.show_id = room.show_id
         room.add(conn)
         try:
-            snapshot, last_chat = await self._snapshot(conn, room, msg.afterMessageId)
+            snapshot, seen = await self._snapshot(conn, room, msg.afterMessageId)
         except Exception:
             room.remove(conn)
             conn.show_id = None
-            conn.release(protocol.error("invalid", "could not join"), 0)
+            conn.release(protocol.error("invalid", "could not join"), frozenset())
             raise
-        conn.release(snapshot, last_chat)
+        conn.release(snapshot, seen)
         topic = show_topic(room.show_id)
         await self.broker.publish(
             topic, protocol.peer_control("join", conn.peer_id, conn.role, self.node_id)
@@ -353,7 +356,9 @@ class Hub:
                 topic, protocol.peer_control("hello", conn.peer_id, conn.role, self.node_id)
             )
 
-    async def _snapshot(self, conn: Connection, room: Room, after: int | None) -> tuple[str, int]:
+    async def _snapshot(
+        self, conn: Connection, room: Room, after: int | None
+    ) -> tuple[str, frozenset[int]]:
         truncated = False
         async with self.db.session() as session:
             stream = await livestreams.get(session, room.show_id)
@@ -370,9 +375,6 @@ class Hub:
         count = max(room.count, 0)
         out = livestream_out(stream, pins, count)
         room.active = stream.is_active
-        last_chat = messages[-1].id if messages else (after or 0)
-        if truncated:  # the client pages the rest from REST; later live messages must still come
-            last_chat = after or 0
         fields: dict[str, Any] = {
             "livestream": _dump(out),
             "pinnedProducts": [_dump(product_out(p)) for p in pins],
@@ -387,7 +389,7 @@ class Hub:
         }
         if after is not None:
             fields["chatTruncated"] = truncated
-        return protocol.snapshot(**fields), last_chat
+        return protocol.snapshot(**fields), frozenset(m.id for m in messages)
 
     async def _chat_send(self, conn: Connection, msg: protocol.ChatSend) -> None:
         ref = msg.clientMessageId

@@ -44,8 +44,7 @@ class Room:
     # -- membership ------------------------------------------------------------------------
 
     def add(self, conn: Connection) -> None:
-        self.local[conn.peer_id] = conn
-        self.peers[conn.peer_id] = conn.role
+        self.local[conn.peer_id] = conn  # ``peers`` learns it from the broker's peer control
         if conn.role == "shopper":
             self.viewers[conn.identity.id] += 1
             self.presence_dirty = True
@@ -53,7 +52,6 @@ class Room:
     def remove(self, conn: Connection) -> bool:
         if self.local.pop(conn.peer_id, None) is None:
             return False
-        self.peers.pop(conn.peer_id, None)
         if conn.role == "shopper":
             self.viewers[conn.identity.id] -= 1
             if self.viewers[conn.identity.id] <= 0:
@@ -92,8 +90,10 @@ class Room:
             return
         self._last_flush = asyncio.get_running_loop().time()
         text = items[0][1] if len(items) == 1 else protocol.batch([i[1] for i in items])
+        chat_ids = {i[2] for i in items if i[2] is not None}
         for conn in list(self.local.values()):
-            if conn.holding:  # joining: per-event, so the snapshot can drop duplicates
+            if conn.holding or (chat_ids and not chat_ids.isdisjoint(conn.seen_chat)):
+                # joining, or some of these are in its snapshot: per event, dropping duplicates
                 for _, frame, chat_id in items:
                     conn.push(frame, chat_id)
             else:
