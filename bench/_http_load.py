@@ -3,7 +3,7 @@
 ``C`` connections each send ``GET path`` and read the answer by ``Content-Length`` before sending
 the next one (closed loop, no pipelining). The first ``warmup`` seconds are discarded; answers that
 complete during the next ``seconds`` are counted and their latencies recorded. The summary is printed
-as one JSON object on stdout.
+as one JSON object on stdout (``--latency-file`` also keeps every latency).
 
 It is an ``asyncio.Protocol`` (uvloop when installed) with a minimal parser on purpose: the client
 must cost far less per request than the server it measures. ``clientCpu`` in the summary is the
@@ -15,11 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import math
 import resource
 import sys
 import time
+from array import array
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -138,11 +140,11 @@ async def run_load(
     transports: list[asyncio.BaseTransport] = []
     for _ in range(connections):
         done: asyncio.Future[None] = loop.create_future()
-        transport, _protocol = await loop.create_connection(
-            lambda done=done: Connection(request, shared, done), host, port
+        connected, _protocol = await loop.create_connection(
+            functools.partial(Connection, request, shared, done), host, port
         )
         closed.append(done)
-        transports.append(transport)
+        transports.append(connected)
     await asyncio.sleep(warmup)
     warmup_errors = shared.errors
     shared.errors, shared.first_error = 0, ""
@@ -173,6 +175,7 @@ async def run_load(
         "warmupErrors": warmup_errors,
         "firstError": shared.first_error,
         "clientCpu": cpu / elapsed,
+        "latencies": latencies,
     }
 
 
@@ -185,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--expected-length", type=int, default=None)
+    parser.add_argument(
+        "--latency-file", default=None, help="also write every latency (s) there as array('d')"
+    )
     args = parser.parse_args(argv)
     try:
         import uvloop
@@ -206,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     summary["loop"] = loop_name
+    latencies = summary.pop("latencies")
+    if args.latency_file:
+        with open(args.latency_file, "wb") as handle:
+            array("d", latencies).tofile(handle)
     json.dump(summary, sys.stdout)
     sys.stdout.write("\n")
     return 0

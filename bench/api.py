@@ -16,8 +16,9 @@ Set-up, all in a temporary directory removed at the end (also on Ctrl-C):
   http, i.e. uvloop + httptools when installed), also on the first CPU, serving those bytes;
 * the load generator (``bench._http_load``) runs in its own process on the second CPU.
 
-Each (endpoint, server) pair runs for ``--warmup`` + ``--seconds`` seconds, liveshop and bare
-interleaved. Only ratios are meaningful on a shared machine; absolute numbers drift.
+Each (endpoint, server) row is measured for ``--seconds`` seconds in total, split into ``--rounds``
+load-generator runs (each after its own ``--warmup``), liveshop and bare alternating so that a noisy
+moment on the shared machine hits both. Only ratios are meaningful; absolute numbers drift.
 """
 
 from __future__ import annotations
@@ -38,11 +39,14 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
+
+from bench._http_load import percentile
 
 ENDPOINTS = ("/api/livestreams/active", "/api/products")
 TARGET = 0.5
@@ -303,7 +307,9 @@ def measure(
     body: bytes,
     args: argparse.Namespace,
     cpu: int | None,
+    latency_file: Path,
 ) -> dict[str, Any]:
+    """One load-generator run (warm-up, then ``seconds / rounds`` measured)."""
     command = [
         sys.executable,
         "-m",
@@ -319,9 +325,11 @@ def measure(
         "--warmup",
         str(args.warmup),
         "--seconds",
-        str(args.seconds),
+        str(args.seconds / args.rounds),
         "--expected-length",
         str(len(body)),
+        "--latency-file",
+        str(latency_file),
     ]
     process = procs.start(command, cpu=cpu, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = process.communicate(timeout=args.warmup + args.seconds + 60)
@@ -337,12 +345,32 @@ def measure(
     return result
 
 
+def combine(runs: list[dict[str, Any]], latency_files: list[Path]) -> dict[str, Any]:
+    """Merge the rounds of one (server, endpoint): totals over time, percentiles over all answers."""
+    latencies = array("d")
+    for file in latency_files:
+        latencies.frombytes(file.read_bytes())
+    ordered = sorted(latencies)
+    seconds = sum(r["seconds"] for r in runs)
+    return {
+        "requests": len(ordered),
+        "rps": len(ordered) / seconds,
+        "p50": percentile(ordered, 0.50),
+        "p99": percentile(ordered, 0.99),
+        "errors": sum(r["errors"] for r in runs),
+        "warmupErrors": sum(r["warmupErrors"] for r in runs),
+        "firstError": next((r["firstError"] for r in runs if r["firstError"]), ""),
+        "clientCpu": max(r["clientCpu"] for r in runs),
+        "roundRps": [r["rps"] for r in runs],
+    }
+
+
 def print_report(
     results: dict[tuple[str, str], dict[str, Any]], bodies: dict[str, bytes]
 ) -> list[bool]:
     header = (
         f"{'server':<9} {'endpoint':<24} {'bytes':>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'errors':>6} {'client cpu':>10}"
+        f"{'errors':>6} {'client cpu':>10}  req/s per round"
     )
     print(header)
     print("-" * len(header))
@@ -352,7 +380,7 @@ def print_report(
             print(
                 f"{name:<9} {path:<24} {len(bodies[path]):>6} {r['rps']:>8.0f} "
                 f"{r['p50'] * 1e3:>7.2f} {r['p99'] * 1e3:>7.2f} {r['errors']:>6} "
-                f"{r['clientCpu']:>10.0%}"
+                f"{r['clientCpu']:>10.0%}  {' '.join(f'{x:.0f}' for x in r['roundRps'])}"
             )
     print()
     header = (
@@ -401,8 +429,9 @@ def describe(args: argparse.Namespace, server_cpu: int | None, client_cpu: int |
         f"liveshop: `liveshop serve --demo` code path (liveshop.cli.main), SQLite, in-process "
         f"broker, uvicorn access log {access}\n"
         f"bare:     Starlette route returning the same bytes, same uvicorn settings\n"
-        f"load:     {args.connections} keep-alive connections, {args.warmup:g} s warm-up + "
-        f"{args.seconds:g} s measured per row, liveshop and bare interleaved\n"
+        f"load:     {args.connections} keep-alive connections; per row {args.seconds:g} s measured "
+        f"in {args.rounds} round(s), each after a {args.warmup:g} s warm-up, liveshop and bare "
+        f"alternating\n"
     )
 
 
@@ -429,6 +458,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per row")
     parser.add_argument("--connections", type=int, default=50, help="concurrent clients")
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="split --seconds into this many liveshop/bare alternations (each with its warm-up)",
+    )
+    parser.add_argument(
         "--access-log", action="store_true", help="keep uvicorn's access log on (both servers)"
     )
     args = parser.parse_args(argv)
@@ -444,12 +479,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             start_show(liveshop, data_dir)
             bodies = fetch_bodies(liveshop)
             bare = start_bare(procs, work, bodies, server_cpu, args.access_log)
-            results: dict[tuple[str, str], dict[str, Any]] = {}
+            runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+            files: dict[tuple[str, str], list[Path]] = {}
             for path in ENDPOINTS:
-                for server in (liveshop, bare):
-                    results[(server.name, path)] = measure(
-                        procs, server, path, bodies[path], args, client_cpu
-                    )
+                for round_ in range(args.rounds):
+                    for server in (liveshop, bare):
+                        key = (server.name, path)
+                        file = (
+                            work / f"latencies-{server.name}-{ENDPOINTS.index(path)}-{round_}.bin"
+                        )
+                        files.setdefault(key, []).append(file)
+                        runs.setdefault(key, []).append(
+                            measure(procs, server, path, bodies[path], args, client_cpu, file)
+                        )
+            results = {key: combine(runs[key], files[key]) for key in runs}
             print_report(results, bodies)
     except KeyboardInterrupt:
         print("interrupted; servers stopped", file=sys.stderr)
