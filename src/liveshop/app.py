@@ -19,6 +19,7 @@ from liveshop.api import auth, health, livestreams, products
 from liveshop.api import errors as api_errors
 from liveshop.api.events import CACHE_TOPIC
 from liveshop.api.limits import BodyLimitMiddleware
+from liveshop.api.readcache import ReadCacheMiddleware
 from liveshop.broker.factory import create_broker
 from liveshop.config import Settings, resolve_secret_key
 from liveshop.hub.endpoint import websocket_endpoint
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.settings = settings
     api_errors.install(app)
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(ReadCacheMiddleware)  # added last: runs first
     for router in (auth.router, products.router, livestreams.router, health.router):
         app.include_router(router)
     app.router.add_websocket_route("/ws", websocket_endpoint)

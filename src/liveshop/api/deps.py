@@ -13,7 +13,7 @@ from liveshop.services import Services
 UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -29,7 +29,7 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-def current_identity(request: Request, services: ServicesDep) -> Identity:
+async def current_identity(request: Request, services: ServicesDep) -> Identity:
     """The verified caller; 401 without a token or with a bad or expired one."""
     token = bearer_token(request)
     if token is None:
@@ -42,7 +42,7 @@ def current_identity(request: Request, services: ServicesDep) -> Identity:
         ) from None
 
 
-def require_admin(identity: Annotated[Identity, Depends(current_identity)]) -> Identity:
+async def require_admin(identity: Annotated[Identity, Depends(current_identity)]) -> Identity:
     """The caller when they are a seller (admin); 403 for any other role."""
     if not identity.is_admin:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Seller (admin) role required")

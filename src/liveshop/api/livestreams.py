@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 
 from liveshop import protocol
 from liveshop.api.deps import ADMIN_ONLY, CONFLICT, AdminDep, ServicesDep, not_found
@@ -73,17 +73,12 @@ async def create_livestream(
 
 
 @router.get("/active", response_model=LivestreamEnvelope)
-async def active_livestream(services: ServicesDep) -> Response:
-    """The active show or ``{livestream: null}``. Cached for up to a second; writes invalidate."""
-    body = services.cache.get(CACHE_GROUP, "active")
-    if body is None:
-        generation = services.cache.generation(CACHE_GROUP)
-        async with services.db.session() as session:
-            stream = await livestreams.active(session)
-            out = await _out(services, session, stream) if stream else None
-        body = LivestreamEnvelope(livestream=out).model_dump_json(by_alias=True).encode()
-        services.cache.put(CACHE_GROUP, "active", body, generation)
-    return Response(body, media_type="application/json")
+async def active_livestream(services: ServicesDep) -> LivestreamEnvelope:
+    """The active show or ``{livestream: null}``. Served from the read cache when warm."""
+    async with services.db.session() as session:
+        stream = await livestreams.active(session)
+        out = await _out(services, session, stream) if stream else None
+    return LivestreamEnvelope(livestream=out)
 
 
 @router.get("", response_model=LivestreamList)

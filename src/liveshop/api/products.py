@@ -30,19 +30,12 @@ async def list_products(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     before: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     q: Annotated[text(100) | None, Query()] = None,  # type: ignore[valid-type]
-) -> Response:
+) -> ProductList:
     """Products newest first; ``next`` is the ``before=`` cursor of the next page, null at the end.
-    ``q`` matches name or description, case-insensitively. Cached briefly; writes invalidate."""
-    key = f"{limit}:{before}:{q}"
-    body = services.cache.get(CACHE_GROUP, key)
-    if body is None:
-        generation = services.cache.generation(CACHE_GROUP)
-        async with services.db.session() as session:
-            rows, nxt = await products.list_page(session, limit=limit, before=before, q=q or None)
-        page = ProductList(products=[product_out(p) for p in rows], next=nxt)
-        body = page.model_dump_json(by_alias=True).encode()
-        services.cache.put(CACHE_GROUP, key, body, generation)
-    return Response(body, media_type="application/json")
+    ``q`` matches name or description, case-insensitively. Served from the read cache when warm."""
+    async with services.db.session() as session:
+        rows, nxt = await products.list_page(session, limit=limit, before=before, q=q or None)
+    return ProductList(products=[product_out(p) for p in rows], next=nxt)
 
 
 @router.get("/{product_id}", response_model=ProductEnvelope, responses=NOT_FOUND)

@@ -48,7 +48,6 @@ class Connection:
         "_bytes",
         "_closed",
         "_held",
-        "seen_chat",
         "_on_close",
         "_queue",
         "_wakeup",
@@ -56,6 +55,7 @@ class Connection:
         "bad_messages",
         "identity",
         "peer_id",
+        "seen_chat",
         "show_id",
         "transport",
     )
