@@ -35,7 +35,9 @@ class Client:
         self.events: list[dict[str, Any]] = []
         self._new = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
-        self.closed: asyncio.Future[tuple[int | None, str]] = asyncio.get_running_loop().create_future()
+        self.closed: asyncio.Future[tuple[int | None, str]] = (
+            asyncio.get_running_loop().create_future()
+        )
 
     async def _read(self) -> None:
         try:
@@ -54,16 +56,17 @@ class Client:
     async def send(self, **message: Any) -> None:
         await self.ws.send(json.dumps(message))
 
-    async def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5.0) -> dict[str, Any]:
+    async def wait_for(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5.0
+    ) -> dict[str, Any]:
         """The first event (received so far or later) matching ``predicate``; consumed once."""
+
         async def look() -> dict[str, Any]:
             while True:
                 for i, event in enumerate(self.events):
                     if predicate(event):
                         del self.events[i]
                         return event
-                if self.closed.done() and not self._reader.done():
-                    pass
                 if self._reader.done():
                     raise AssertionError(f"socket closed while waiting; got {self.events}")
                 self._new.clear()
@@ -73,7 +76,8 @@ class Client:
 
     async def wait_type(self, kind: str, timeout: float = 5.0, **fields: Any) -> dict[str, Any]:
         return await self.wait_for(
-            lambda e: e.get("type") == kind and all(e.get(k) == v for k, v in fields.items()), timeout
+            lambda e: e.get("type") == kind and all(e.get(k) == v for k, v in fields.items()),
+            timeout,
         )
 
     def seen(self, kind: str) -> list[dict[str, Any]]:
@@ -115,7 +119,9 @@ class Env:
         return show_id
 
     async def product(self, name: str = "Mug") -> int:
-        r = await self.http.post("/api/products", json={"name": name, "price": "5.00"}, headers=self.admin)
+        r = await self.http.post(
+            "/api/products", json={"name": name, "price": "5.00"}, headers=self.admin
+        )
         product_id: int = r.json()["product"]["id"]
         return product_id
 
@@ -126,14 +132,19 @@ def broker_settings(request: pytest.FixtureRequest) -> dict[str, str]:
     if request.param == "memory":
         return {}
     require("Redis", REDIS_HOST, REDIS_PORT)
-    return {"redis_url": f"redis://{REDIS_HOST}:{REDIS_PORT}/0", "redis_prefix": f"t{uuid.uuid4().hex[:8]}:"}
+    return {
+        "redis_url": f"redis://{REDIS_HOST}:{REDIS_PORT}/0",
+        "redis_prefix": f"t{uuid.uuid4().hex[:8]}:",
+    }
 
 
 @pytest.fixture
 async def hub_server(
     database_url: str, make_settings: Callable[..., Settings], broker_settings: dict[str, str]
 ) -> AsyncIterator[LiveServer]:
-    srv, task, live = await start_server(make_settings(database_url=database_url, **broker_settings))
+    srv, task, live = await start_server(
+        make_settings(database_url=database_url, **broker_settings)
+    )
     try:
         yield live
     finally:
@@ -144,7 +155,9 @@ async def hub_server(
 async def env(hub_server: LiveServer) -> AsyncIterator[Env]:
     async with httpx.AsyncClient(base_url=hub_server.url, timeout=30) as http:
         await create_admin(hub_server)
-        r = await http.post("/api/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+        r = await http.post(
+            "/api/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+        )
         e = Env(hub_server, http, r.json()["accessToken"])
         try:
             yield e

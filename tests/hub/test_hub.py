@@ -26,7 +26,9 @@ async def test_join_answers_snapshot(env: Env) -> None:
     """The snapshot has the show, pins, chat, likes, liked, counts and a peer id."""
     show = await env.start_show()
     product = await env.product()
-    await env.http.post(f"/api/livestreams/{show}/pin-product", json={"productId": product}, headers=env.admin)
+    await env.http.post(
+        f"/api/livestreams/{show}/pin-product", json={"productId": product}, headers=env.admin
+    )
     c = await env.connect()
     snap = await c.join(show)
     assert snap["livestream"]["id"] == show
@@ -64,7 +66,12 @@ async def test_identity_comes_from_token_not_fields(env: Env) -> None:
     token = await env.guest_token("Real")
     c = await env.connect(token)
     snap = await c.join(show)
-    await c.send(type="chat_send", text="hi", user={"id": "u_admin", "name": "Admin", "role": "admin"}, userId="x")
+    await c.send(
+        type="chat_send",
+        text="hi",
+        user={"id": "u_admin", "name": "Admin", "role": "admin"},
+        userId="x",
+    )
     msg = await c.wait_type("chat_message")
     assert msg["user"] == snap["user"] and msg["user"]["name"] == "Real"
 
@@ -115,7 +122,12 @@ async def test_like_toggle(env: Env) -> None:
     await a.join(show)
     await b.join(show)
     await a.send(type="like_toggle")
-    assert await a.wait_type("like_state") == {"type": "like_state", "livestreamId": show, "liked": True, "likes": 1}
+    assert await a.wait_type("like_state") == {
+        "type": "like_state",
+        "livestreamId": show,
+        "liked": True,
+        "likes": 1,
+    }
     assert (await b.wait_type("likes_update"))["likes"] == 1
     await a.send(type="like_toggle")
     assert (await a.wait_type("like_state"))["liked"] is False
@@ -281,9 +293,13 @@ async def test_rest_events_reach_sockets(env: Env) -> None:
     assert started["livestream"]["id"] == show
     await c.join(show)
     product = await env.product()
-    await env.http.post(f"/api/livestreams/{show}/pin-product", json={"productId": product}, headers=env.admin)
+    await env.http.post(
+        f"/api/livestreams/{show}/pin-product", json={"productId": product}, headers=env.admin
+    )
     pins = await c.wait_type("pinned_products_update")
-    assert [p["id"] for p in pins["pinnedProducts"]] == [product] and pins["pinnedProducts"][0]["price"] == "5.00"
+    assert [p["id"] for p in pins["pinnedProducts"]] == [product] and pins["pinnedProducts"][0][
+        "price"
+    ] == "5.00"
     await env.http.delete(f"/api/livestreams/{show}/pin-product/{product}", headers=env.admin)
     assert (await c.wait_type("pinned_products_update"))["pinnedProducts"] == []
     await env.http.patch(f"/api/livestreams/{show}", json={"title": "Renamed"}, headers=env.admin)
@@ -331,8 +347,15 @@ async def test_snapshot_recent_chat_is_last_fifty(env: Env) -> None:
     show = await env.start_show()
     async with env.server.services.db.session() as session:
         for i in range(60):
-            await chat.add(session, livestream_id=show, user_id="g_1", user_name="A", user_role="guest",
-                           text=f"m{i}", client_message_id=None)
+            await chat.add(
+                session,
+                livestream_id=show,
+                user_id="g_1",
+                user_name="A",
+                user_role="guest",
+                text=f"m{i}",
+                client_message_id=None,
+            )
     c = await env.connect()
     snap = await c.join(show)
     assert [m["text"] for m in snap["recentChat"]] == [f"m{i}" for i in range(10, 60)]
@@ -345,8 +368,15 @@ async def test_resume_over_500_is_truncated(env: Env) -> None:
     show = await env.start_show()
     async with env.server.services.db.session() as session:
         for i in range(510):
-            await chat.add(session, livestream_id=show, user_id="g_1", user_name="A", user_role="guest",
-                           text=f"m{i}", client_message_id=None)
+            await chat.add(
+                session,
+                livestream_id=show,
+                user_id="g_1",
+                user_name="A",
+                user_role="guest",
+                text=f"m{i}",
+                client_message_id=None,
+            )
     c = await env.connect()
     snap = await c.join(show, afterMessageId=0)
     assert len(snap["recentChat"]) == 500 and snap["chatTruncated"] is True
@@ -386,10 +416,17 @@ async def test_p2p_signalling_routes_between_seller_and_shopper(env: Env) -> Non
     assert joined["peerId"] == shopper_snap["peerId"]
     await seller.send(type="webrtc_broadcast_start")
     assert (await shopper.wait_type("webrtc_broadcast_start"))["from"] == seller_snap["peerId"]
-    await seller.send(type="webrtc_offer", to=shopper_snap["peerId"], offer={"type": "offer", "sdp": "v=0"}, **{"from": "p_fake"})
+    await seller.send(
+        type="webrtc_offer",
+        to=shopper_snap["peerId"],
+        offer={"type": "offer", "sdp": "v=0"},
+        **{"from": "p_fake"},
+    )
     offer = await shopper.wait_type("webrtc_offer")
     assert offer["from"] == seller_snap["peerId"] and offer["offer"]["sdp"] == "v=0"
-    await shopper.send(type="webrtc_answer", to=offer["from"], answer={"type": "answer", "sdp": "v=0"})
+    await shopper.send(
+        type="webrtc_answer", to=offer["from"], answer={"type": "answer", "sdp": "v=0"}
+    )
     assert (await seller.wait_type("webrtc_answer"))["from"] == shopper_snap["peerId"]
     await shopper.send(type="webrtc_ice_candidate", to=offer["from"], candidate={"candidate": "c"})
     await seller.wait_type("webrtc_ice_candidate")
@@ -428,7 +465,9 @@ async def test_slow_consumer_is_dropped_not_waited_on(env: Env) -> None:
     filler = "y" * 60_000
     for i in range(400):  # ~24 MB, far more than socket buffers and the 2 MiB queue bound
         frame = {"type": "stream_update", "livestream": {"id": i, "description": filler}}
-        await env.server.services.broker.publish(GLOBAL, protocol.envelope(frame, t="stream_update"))
+        await env.server.services.broker.publish(
+            GLOBAL, protocol.envelope(frame, t="stream_update")
+        )
         # the reading client keeps up: it gets every frame while the other one is backing up
         await fast.wait_for(lambda e, i=i: e.get("livestream", {}).get("id") == i, timeout=10)
     slow_ws.transport.resume_reading()
