@@ -23,7 +23,8 @@ class MemoryBroker(Broker):
 
     name = "memory"
 
-    def __init__(self) -> None:
+    def __init__(self, presence_ttl: float = PRESENCE_TTL_SECONDS) -> None:
+        self.presence_ttl = presence_ttl
         self._handlers: dict[str, list[Handler]] = defaultdict(list)
         self._presence: dict[int, dict[str, tuple[float, set[str]]]] = defaultdict(dict)
 
@@ -37,7 +38,7 @@ class MemoryBroker(Broker):
 
     async def set_presence(self, livestream_id: int, node_id: str, identities: set[str]) -> None:
         self._presence[livestream_id][node_id] = (
-            time.monotonic() + PRESENCE_TTL_SECONDS,
+            time.monotonic() + self.presence_ttl,
             set(identities),
         )
 

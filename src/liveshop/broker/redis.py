@@ -34,8 +34,11 @@ class RedisBroker(Broker):
 
     name = "redis"
 
-    def __init__(self, url: str, prefix: str = PREFIX) -> None:
+    def __init__(
+        self, url: str, prefix: str = PREFIX, presence_ttl: float = PRESENCE_TTL_SECONDS
+    ) -> None:
         self.url = url
+        self.presence_ttl = presence_ttl
         self.prefix = prefix
         self._redis: Redis = Redis.from_url(url)
         self._pubsub: Any = None
@@ -110,7 +113,7 @@ class RedisBroker(Broker):
 
     async def set_presence(self, livestream_id: int, node_id: str, identities: set[str]) -> None:
         key = self._presence_key(livestream_id, node_id)
-        ttl_ms = int(PRESENCE_TTL_SECONDS * 1000)
+        ttl_ms = int(self.presence_ttl * 1000)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(key)
             if identities:

@@ -1,0 +1,190 @@
+"""Two ``liveshop serve`` processes on one PostgreSQL and one Redis behave as one service."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import websockets
+
+from tests.conftest import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    PG_HOST,
+    PG_PORT,
+    REDIS_HOST,
+    REDIS_PORT,
+    _truncate_pg,
+    require,
+)
+from tests.hub.conftest import Client
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Proc:
+    def __init__(self, popen: subprocess.Popen[bytes], port: int) -> None:
+        self.popen, self.port = popen, port
+        self.url = f"http://127.0.0.1:{port}"
+        self.ws = f"ws://127.0.0.1:{port}/ws"
+
+
+@pytest.fixture
+def cluster(pg_migrated: str, tmp_path: Path) -> Iterator[list[Proc]]:
+    """Two server processes sharing the test database and a private Redis prefix."""
+    require("Redis", REDIS_HOST, REDIS_PORT)
+    require("PostgreSQL", PG_HOST, PG_PORT)
+    from tests.conftest import in_thread
+
+    in_thread(lambda: asyncio.run(_truncate_pg(pg_migrated)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVESHOP_")}
+    env.update(
+        LIVESHOP_DATABASE_URL=pg_migrated,
+        LIVESHOP_REDIS_URL=f"redis://{REDIS_HOST}:{REDIS_PORT}/0",
+        LIVESHOP_REDIS_PREFIX=f"mp{uuid.uuid4().hex[:8]}:",
+        LIVESHOP_SECRET_KEY="multi-process-test-secret-" + "k" * 32,
+        LIVESHOP_ENV="test",
+    )
+    procs = []
+    for name in ("a", "b"):
+        port = _free_port()
+        (tmp_path / name).mkdir()
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "liveshop.cli", "serve", "--port", str(port), "--no-access-log"],
+            cwd=tmp_path / name,
+            env={**env, "LIVESHOP_DATA_DIR": str(tmp_path / name / "data")},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        procs.append(Proc(popen, port))
+    try:
+        for proc in procs:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"{proc.url}/api/health", timeout=1).json()["broker"] == "redis":
+                        break
+                except (httpx.TransportError, ValueError, KeyError):
+                    pass
+                assert proc.popen.poll() is None, "server exited"
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+        yield procs
+    finally:
+        for proc in procs:
+            if proc.popen.poll() is None:
+                proc.popen.terminate()
+                try:
+                    proc.popen.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.popen.kill()
+
+
+async def _connect(proc: Proc, token: str) -> Client:
+    return Client(await websockets.connect(f"{proc.ws}?token={token}"))
+
+
+async def test_two_processes_share_chat_likes_and_viewers(
+    cluster: list[Proc], pg_migrated: str
+) -> None:
+    """Chat crosses processes, likes and viewers are totals, and a killed process's viewers leave."""
+    a, b = cluster
+    from liveshop.security import hash_password
+    from liveshop.storage import users
+    from liveshop.storage.engine import Database
+
+    db = Database(pg_migrated)
+    async with db.session() as session:
+        await users.create_user(
+            session,
+            email=ADMIN_EMAIL,
+            name="Seller",
+            role="admin",
+            password_hash=await hash_password(ADMIN_PASSWORD),
+        )
+    await db.close()
+    clients: list[Client] = []
+    async with httpx.AsyncClient(timeout=30) as http:
+        login = await http.post(
+            f"{a.url}/api/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+        )
+        admin = login.json()["accessToken"]
+        r = await http.post(
+            f"{a.url}/api/livestreams",
+            json={"title": "Two"},
+            headers={"Authorization": f"Bearer {admin}"},
+        )
+        show = r.json()["livestream"]["id"]
+
+        async def guest(proc: Proc, name: str) -> Client:
+            token = (await http.post(f"{proc.url}/api/auth/guest", json={"name": name})).json()[
+                "accessToken"
+            ]
+            client = await _connect(proc, token)
+            clients.append(client)
+            await client.join(show)
+            return client
+
+        try:
+            seller = await _connect(a, admin)
+            clients.append(seller)
+            await seller.join(show)
+            va = await guest(a, "OnA")
+            vb1, vb2 = await guest(b, "OnB1"), await guest(b, "OnB2")
+            await seller.wait_type("viewer_count", count=3, timeout=10)
+
+            await vb1.send(type="chat_send", text="from b", clientMessageId="x")
+            assert (await va.wait_type("chat_message"))["text"] == "from b"
+            await va.send(type="chat_send", text="from a")
+            assert (await vb2.wait_type("chat_message", text="from a"))["user"]["name"] == "OnA"
+
+            await va.send(type="like_toggle")
+            await va.wait_type("like_state")
+            await vb1.send(type="like_toggle")
+            assert (await vb1.wait_type("like_state"))["likes"] == 2
+            await vb2.wait_type("likes_update", likes=2)
+
+            a_pins = await http.post(
+                f"{a.url}/api/products",
+                json={"name": "Hat", "price": "3.00"},
+                headers={"Authorization": f"Bearer {admin}"},
+            )
+            await http.post(
+                f"{a.url}/api/livestreams/{show}/pin-product",
+                json={"productId": a_pins.json()["product"]["id"]},
+                headers={"Authorization": f"Bearer {admin}"},
+            )
+            assert (await vb1.wait_type("pinned_products_update"))["pinnedProducts"][0][
+                "name"
+            ] == "Hat"
+
+            b.popen.send_signal(signal.SIGKILL)
+            b.popen.wait(10)
+            started = time.monotonic()
+            await seller.wait_type("viewer_count", count=1, timeout=15)
+            assert time.monotonic() - started < 15
+            await va.send(type="ping")
+            await va.wait_type("pong")
+            assert (await http.get(f"{a.url}/api/livestreams/{show}")).json()["livestream"][
+                "peakViewers"
+            ] == 3
+        finally:
+            for c in clients:
+                await c.close()
