@@ -98,7 +98,7 @@ async def test_presence_expires_when_not_refreshed(make_broker) -> None:  # type
     await broker.set_presence(9, "dead", {"g_1"})
     assert await broker.presence_count(9) == 1
     deadline = asyncio.get_running_loop().time() + 5
-    while await broker.presence_count(9) and asyncio.get_running_loop().time() < deadline:
+    while await broker.presence_count(9) and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110 - polling an expiry
         await asyncio.sleep(0.05)
     assert await broker.presence_count(9) == 0
 
