@@ -24,6 +24,7 @@ from liveshop.broker.factory import create_broker
 from liveshop.config import Settings, resolve_secret_key
 from liveshop.hub.endpoint import websocket_endpoint
 from liveshop.hub.hub import Hub
+from liveshop.logs import install_redaction
 from liveshop.security import TokenService
 from liveshop.services import Services
 from liveshop.storage.engine import Database
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     """
     settings = settings or Settings()
     secret_key = resolve_secret_key(settings)
+    install_redaction()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
