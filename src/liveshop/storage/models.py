@@ -199,3 +199,32 @@ class Recording(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     duration_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ViewerSession(Base):
+    """One shopper socket in a show, from join to leave (open when the process died)."""
+
+    __tablename__ = "viewer_sessions"
+    __table_args__ = (Index("ix_viewer_sessions_stream", "livestream_id", "joined_at"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    livestream_id: Mapped[int] = mapped_column(ForeignKey("livestreams.id", ondelete="CASCADE"))
+    viewer: Mapped[str] = mapped_column(String(40))
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ProductClick(Base):
+    """A click on Buy, counted once per show, product, identity and minute."""
+
+    __tablename__ = "product_clicks"
+
+    livestream_id: Mapped[int] = mapped_column(
+        ForeignKey("livestreams.id", ondelete="CASCADE"), primary_key=True
+    )
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    clicker: Mapped[str] = mapped_column(String(40), primary_key=True)
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # Unix time // 60
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
