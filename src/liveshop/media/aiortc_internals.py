@@ -74,7 +74,9 @@ def check_internals() -> list[str]:
     """Return what differs from the aiortc internals this module relies on (empty when fine)."""
     problems: list[str] = []
     if aiortc.__version__ != AIORTC_VERSION:
-        problems.append(f"aiortc {aiortc.__version__} installed, forwarder written for {AIORTC_VERSION}")
+        problems.append(
+            f"aiortc {aiortc.__version__} installed, forwarder written for {AIORTC_VERSION}"
+        )
     for cls, name, params in _METHODS:
         method = getattr(cls, name, None)
         if method is None or not inspect.iscoroutinefunction(method):
@@ -88,7 +90,7 @@ def check_internals() -> list[str]:
         if actual != params:
             problems.append(f"{func.__name__}{actual} != {params}")
     for cls, attrs in ((RTCRtpReceiver, _RECEIVER_ATTRS), (RTCRtpSender, _SENDER_ATTRS)):
-        init = inspect.getsource(cls.__init__)  # type: ignore[misc]
+        init = inspect.getsource(cls.__init__)
         for attr in attrs:
             name = attr.replace(f"_{cls.__name__}", "")
             if not re.search(rf"self\.{name}\b(:[^=]+)?\s*=", init):
@@ -114,7 +116,8 @@ def tap_receiver(receiver: RTCRtpReceiver, on_rtp: RtpTap, on_bye: Callable[[], 
     aiortc keeps its RTCP duties (receiver reports, NACKs, REMB) because its handler still runs
     after ``on_rtp``; only frame assembly/decoding is cut off.
     """
-    receiver._RTCRtpReceiver__jitter_buffer = _NoFrames()
+    target: Any = receiver
+    target._RTCRtpReceiver__jitter_buffer = _NoFrames()
     original_rtp = receiver._handle_rtp_packet
     original_rtcp = receiver._handle_rtcp_packet
 
@@ -127,8 +130,8 @@ def tap_receiver(receiver: RTCRtpReceiver, on_rtp: RtpTap, on_bye: Callable[[], 
         if isinstance(packet, RtcpByePacket):
             on_bye()
 
-    receiver._handle_rtp_packet = handle_rtp_packet
-    receiver._handle_rtcp_packet = handle_rtcp_packet
+    target._handle_rtp_packet = handle_rtp_packet
+    target._handle_rtcp_packet = handle_rtcp_packet
 
 
 async def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
@@ -144,28 +147,31 @@ def sender_ssrc(sender: RTCRtpSender) -> int:
 def tap_sender_rtcp(sender: RTCRtpSender, on_rtcp: RtcpTap) -> None:
     """Offer each RTCP packet for this sender to ``on_rtcp`` first; aiortc handles it when
     ``on_rtcp`` returns False (receiver reports → RTT)."""
+    target: Any = sender
     original = sender._handle_rtcp_packet
 
     async def handle_rtcp_packet(packet: Any) -> None:
         if not await on_rtcp(packet):
             await original(packet)
 
-    sender._handle_rtcp_packet = handle_rtcp_packet
+    target._handle_rtcp_packet = handle_rtcp_packet
 
 
 def record_sent(
     sender: RTCRtpSender, ntp_time: int, rtp_timestamp: int, packets: int, octets: int
 ) -> None:
     """Let aiortc's sender reports (SR) describe the packets we sent on its behalf."""
-    sender._RTCRtpSender__ntp_timestamp = ntp_time
-    sender._RTCRtpSender__rtp_timestamp = rtp_timestamp
-    sender._RTCRtpSender__packet_count = packets
-    sender._RTCRtpSender__octet_count = octets
+    target: Any = sender
+    target._RTCRtpSender__ntp_timestamp = ntp_time
+    target._RTCRtpSender__rtp_timestamp = rtp_timestamp
+    target._RTCRtpSender__packet_count = packets
+    target._RTCRtpSender__octet_count = octets
 
 
 def sender_rtt(sender: RTCRtpSender) -> float | None:
     """Smoothed round-trip time in seconds from the viewer's receiver reports, if known."""
-    rtt: float | None = sender._RTCRtpSender__rtt
+    target: Any = sender
+    rtt: float | None = target._RTCRtpSender__rtt
     return rtt
 
 

@@ -303,7 +303,8 @@ class _Writer:
             if not frames:
                 return False
             tmp = self.rec.thumbnail_path.with_suffix(".tmp")
-            frames[0].to_image().save(tmp, format="JPEG", quality=85)
+            image: Any = frames[0].to_image()  # type: ignore[no-untyped-call]
+            image.save(tmp, format="JPEG", quality=85)
             tmp.replace(self.rec.thumbnail_path)
             return True
         except Exception:

@@ -22,7 +22,7 @@ import logging
 import secrets
 import statistics
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,13 +88,11 @@ def _parse_offer(offer_sdp: str) -> sdp.SessionDescription:
         raise MediaError(422, "the offer has no video")
     if kinds.count("video") > 1 or kinds.count("audio") > 1:
         raise MediaError(400, "at most one video and one audio m= section are supported")
-    for media in desc.media:
-        if not media.ice.usernameFragment or not media.ice.password:
-            if not desc.ice or not desc.ice.usernameFragment:
-                raise MediaError(400, "malformed SDP offer: ICE ufrag/pwd missing")
+    for media in desc.media:  # aiortc copies session-level ICE/DTLS attributes into each m=
+        if media.ice is None or not media.ice.usernameFragment or not media.ice.password:
+            raise MediaError(400, "malformed SDP offer: ICE ufrag/pwd missing")
         if media.dtls is None or not media.dtls.fingerprints:
-            if desc.dtls is None or not desc.dtls.fingerprints:
-                raise MediaError(400, "malformed SDP offer: DTLS fingerprint missing")
+            raise MediaError(400, "malformed SDP offer: DTLS fingerprint missing")
     desc.type = "offer"
     return desc
 
@@ -155,7 +153,7 @@ def _negotiated(answer_sdp: str) -> dict[str, _Negotiated]:
         if not main:
             continue
         rtx = {
-            int(c.payloadType): int(c.parameters["apt"])
+            int(c.payloadType or 0): int(str(c.parameters["apt"]))
             for c in media.rtp.codecs
             if c.name.lower() == "rtx" and "apt" in c.parameters
         }
@@ -358,7 +356,7 @@ class _Source:
         key = False
         if self.kind == "video":
             key = keyframe_start(self.codec, payload)
-            if key and self.size is None or key and self.packets % 64 == 0:
+            if key and (self.size is None or self.packets % 64 == 0):
                 self.size = picture_size(self.codec, payload) or self.size
         if self.recorder is not None:
             self.recorder.put(self.kind, seq, packet.timestamp, bool(packet.marker), payload)
@@ -449,9 +447,7 @@ class SfuMediaBackend(MediaBackend):
     ) -> None:
         self.media_dir = Path(media_dir)
         self.ice_servers = [
-            RTCIceServer(
-                urls=s["urls"], username=s.get("username"), credential=s.get("credential")
-            )
+            RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
             for s in ice_servers
         ]
         self.public_ip = public_ip
@@ -476,7 +472,7 @@ class SfuMediaBackend(MediaBackend):
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+    def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
