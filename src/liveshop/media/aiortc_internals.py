@@ -110,11 +110,18 @@ def codecs_compatible(local: Any, remote: Any) -> bool:
     return bool(is_codec_compatible(local, remote))
 
 
-def tap_receiver(receiver: RTCRtpReceiver, on_rtp: RtpTap, on_bye: Callable[[], None]) -> None:
+def tap_receiver(
+    receiver: RTCRtpReceiver,
+    on_rtp: RtpTap,
+    on_bye: Callable[[], None],
+    *,
+    feedback: bool = True,
+) -> None:
     """Send every incoming RTP packet to ``on_rtp`` and never decode.
 
-    aiortc keeps its RTCP duties (receiver reports, NACKs, REMB) because its handler still runs
-    after ``on_rtp``; only frame assembly/decoding is cut off.
+    With ``feedback`` aiortc keeps its RTCP duties (receiver reports, NACKs, REMB) because its
+    handler still runs after ``on_rtp``; only frame assembly/decoding is cut off. Without it the
+    packet goes to ``on_rtp`` only (the benchmark's counting viewers).
     """
     target: Any = receiver
     target._RTCRtpReceiver__jitter_buffer = _NoFrames()
@@ -123,7 +130,8 @@ def tap_receiver(receiver: RTCRtpReceiver, on_rtp: RtpTap, on_bye: Callable[[], 
 
     async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
         await on_rtp(packet)
-        await original_rtp(packet, arrival_time_ms=arrival_time_ms)
+        if feedback:
+            await original_rtp(packet, arrival_time_ms=arrival_time_ms)
 
     async def handle_rtcp_packet(packet: Any) -> None:
         await original_rtcp(packet)
