@@ -1,0 +1,516 @@
+"""Media forwarding benchmark: ``python -m bench.media [--viewers 10,50,100] [--seconds 10]``.
+
+One 720p publisher (~1.5 Mb/s VP8 + Opus) sends to the server; N viewers spread over several
+worker processes receive without decoding (their receivers are tapped: packets are counted, never
+decoded). For each N it reports the server process CPU (all threads), CPU per viewer, viewers per
+core and packet loss at the viewers; then the same for aiortc's stock ``MediaRelay`` (which
+decodes once and re-encodes per viewer) at small N, and the ratio of CPU per viewer.
+
+Glass-to-glass latency: the publisher stamps each frame with its index (pixel blocks) and keeps
+the wall time it handed the frame to its sender; one extra sample viewer, in the publisher's
+process, decodes and reads the index back (it is counted in CPU per viewer: N + 1 are served).
+The publisher video is encoded once up front (a 5 s loop, keyframe every second) so that the
+machine's CPU goes to forwarding, not to a live encoder; the latency therefore excludes encoding
+time. Viewer workers and the publisher report their own CPU so a saturated machine is visible.
+
+Processes: orchestrator (this), server (SFU or relay), publisher + sample viewer, viewer workers.
+They talk over ``multiprocessing.connection`` (a UNIX socket to the server, pipes for control).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from fractions import Fraction
+from multiprocessing.connection import Client, Connection, Listener
+from pathlib import Path
+from typing import Any
+
+WIDTH, HEIGHT, FPS = 1280, 720, 30
+BITRATE = 1_500_000
+LOOP_FRAMES = 150
+WORKERS = 4
+WARMUP_S = 2.0
+
+
+# --------------------------------------------------------------------------------------------
+# pre-encoded publisher video
+
+
+def encode_loop() -> list[bytes]:
+    import av
+
+    from liveshop.media.synthetic import draw_frame
+
+    ctx = av.CodecContext.create("libvpx", "w")
+    ctx.width, ctx.height = WIDTH, HEIGHT
+    ctx.pix_fmt = "yuv420p"
+    ctx.time_base = Fraction(1, FPS)
+    ctx.framerate = Fraction(FPS, 1)
+    ctx.bit_rate = BITRATE
+    ctx.gop_size = FPS
+    ctx.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    packets: list[bytes] = []
+    for i in range(LOOP_FRAMES):
+        frame = draw_frame(i, WIDTH, HEIGHT, noise=40)
+        frame.pts = i
+        packets += [bytes(p) for p in ctx.encode(frame)]
+    packets += [bytes(p) for p in ctx.encode(None)]
+    return packets[:LOOP_FRAMES]
+
+
+# --------------------------------------------------------------------------------------------
+# server process
+
+
+class RelayServer:
+    """The stock approach: decode the publisher once, re-encode per viewer (MediaRelay)."""
+
+    def __init__(self) -> None:
+        from aiortc.contrib.media import MediaRelay
+
+        self.relay = MediaRelay()
+        self.tracks: dict[str, Any] = {}
+        self.pcs: list[Any] = []
+
+    async def _answer(self, pc: Any, offer: str) -> str:
+        from aiortc import RTCSessionDescription
+
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        sdp: str = pc.localDescription.sdp
+        return sdp
+
+    async def publish(self, offer: str) -> str:
+        from aiortc import RTCPeerConnection
+
+        pc = RTCPeerConnection()
+        self.pcs.append(pc)
+        pc.on("track", lambda track: self.tracks.__setitem__(track.kind, track))
+        return await self._answer(pc, offer)
+
+    async def watch(self, offer: str) -> str:
+        from aiortc import RTCPeerConnection
+
+        pc = RTCPeerConnection()
+        self.pcs.append(pc)
+        for kind in ("video", "audio"):
+            if kind in self.tracks and f"m={kind}" in offer:
+                pc.addTrack(self.relay.subscribe(self.tracks[kind], buffered=False))
+        return await self._answer(pc, offer)
+
+    async def close(self) -> None:
+        for pc in self.pcs:
+            await pc.close()
+
+
+def server_main(address: str, mode: str, media_dir: str) -> None:
+    asyncio.run(_server(address, mode, media_dir))
+
+
+async def _server(address: str, mode: str, media_dir: str) -> None:
+    from liveshop.media.base import MediaEvent
+    from liveshop.media.sfu import SfuMediaBackend
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+
+    async def on_event(event: MediaEvent) -> None:
+        return None
+
+    sfu: SfuMediaBackend | None = None
+    relay: RelayServer | None = None
+    if mode == "sfu":
+        sfu = SfuMediaBackend(
+            media_dir=Path(media_dir), ice_servers=[], public_ip="", on_event=on_event
+        )
+        await sfu.start()
+    else:
+        relay = RelayServer()
+
+    async def handle(request: tuple[Any, ...]) -> Any:
+        op = request[0]
+        if op == "publish":
+            if sfu is not None:
+                return (await sfu.publish(1, request[1])).answer_sdp
+            assert relay is not None
+            return await relay.publish(request[1])
+        if op == "watch":
+            if sfu is not None:
+                for _ in range(100):  # the publisher may still be connecting
+                    if sfu.is_live(1):
+                        break
+                    await asyncio.sleep(0.05)
+                return (await sfu.watch(1, request[1])).answer_sdp
+            assert relay is not None
+            for _ in range(100):
+                if "video" in relay.tracks:
+                    break
+                await asyncio.sleep(0.05)
+            return await relay.watch(request[1])
+        if op == "cpu":
+            return time.process_time(), time.monotonic()
+        if op == "stats":
+            return sfu.stats(1) if sfu is not None else {}
+        if op == "stop":
+            stop.set()
+            return True
+        raise ValueError(op)
+
+    listener = Listener(address, family="AF_UNIX")
+
+    def serve(conn: Connection) -> None:
+        while True:
+            try:
+                request = conn.recv()
+            except (EOFError, OSError):
+                return
+            future = asyncio.run_coroutine_threadsafe(handle(request), loop)
+            try:
+                conn.send(future.result())
+            except Exception as exc:
+                conn.send(exc)
+
+    def accept() -> None:
+        while True:
+            try:
+                conn = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    await stop.wait()
+    if sfu is not None:
+        await sfu.close()
+    if relay is not None:
+        await relay.close()
+    listener.close()
+
+
+def call(client: Connection, *request: Any) -> Any:
+    client.send(request)
+    reply = client.recv()
+    if isinstance(reply, Exception):
+        raise reply
+    return reply
+
+
+async def acall(client: Connection, *request: Any) -> Any:
+    return await asyncio.to_thread(call, client, *request)
+
+
+# --------------------------------------------------------------------------------------------
+# publisher + sample viewer process
+
+
+def publisher_main(address: str, packets: list[bytes], control: Connection) -> None:
+    asyncio.run(_publisher(address, packets, control))
+
+
+async def _publisher(address: str, packets: list[bytes], control: Connection) -> None:
+    import av
+    from aiortc import RTCPeerConnection, RTCRtpSender
+    from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack
+
+    from liveshop.media.synthetic import answer, offer, read_index
+
+    sent_at: dict[int, float] = {}
+
+    class PacketTrack(MediaStreamTrack):
+        kind = "video"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.count = 0
+            self.start = 0.0
+
+        async def recv(self) -> Any:
+            if not self.count:
+                self.start = time.monotonic()
+            due = self.start + self.count / FPS
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            index = self.count % LOOP_FRAMES
+            packet = av.Packet(packets[index])
+            packet.pts = self.count * (90000 // FPS)
+            packet.time_base = Fraction(1, 90000)
+            sent_at[index] = time.time()
+            self.count += 1
+            return packet
+
+    client = Client(address, family="AF_UNIX")
+    pc = RTCPeerConnection()
+    transceiver = pc.addTransceiver(PacketTrack(), direction="sendonly")
+    vp8 = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.name == "VP8"]
+    transceiver.setCodecPreferences(vp8)
+    pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
+    await answer(pc, await acall(client, "publish", await offer(pc)))
+
+    sample = RTCPeerConnection()
+    sample.addTransceiver("video", direction="recvonly")
+    latencies: list[float] = []
+    recording = False
+    cpu_mark = time.process_time()
+
+    async def consume(track: Any) -> None:
+        while True:
+            try:
+                frame = await track.recv()
+            except Exception:
+                return
+            index = read_index(frame)
+            if recording and index in sent_at:
+                latencies.append((time.time() - sent_at[index]) * 1000)
+
+    tasks: list[asyncio.Task[None]] = []
+    sample.on("track", lambda track: tasks.append(asyncio.ensure_future(consume(track))))
+    await answer(sample, await acall(client, "watch", await offer(sample)))
+    control.send("ready")
+    while True:
+        command = await asyncio.to_thread(control.recv)
+        if command == "mark":
+            recording = True
+            latencies.clear()
+            cpu_mark = time.process_time()
+            control.send("ok")
+        elif command == "report":
+            control.send((latencies, time.process_time() - cpu_mark))
+        elif command == "stop":
+            break
+    await sample.close()
+    await pc.close()
+    for task in tasks:
+        task.cancel()
+    control.send("stopped")
+
+
+# --------------------------------------------------------------------------------------------
+# viewer worker process (no decoding)
+
+
+def worker_main(address: str, count: int, control: Connection) -> None:
+    asyncio.run(_worker(address, count, control))
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.received = 0
+        self.ext: dict[int, int] = {}
+        self.first = asyncio.Event()
+
+    async def on_rtp(self, packet: Any) -> None:
+        self.received += 1
+        self.first.set()
+        last = self.ext.get(packet.ssrc)
+        if last is None:
+            self.ext[packet.ssrc] = packet.sequence_number
+        else:
+            delta = (packet.sequence_number - last) & 0xFFFF
+            if delta < 0x8000:
+                self.ext[packet.ssrc] = last + delta
+
+    def snapshot(self) -> tuple[int, int]:
+        return self.received, sum(self.ext.values())
+
+
+async def _worker(address: str, count: int, control: Connection) -> None:
+    from aiortc import RTCPeerConnection
+
+    from liveshop.media import aiortc_internals as internals
+    from liveshop.media.synthetic import answer, offer
+
+    client = Client(address, family="AF_UNIX")
+    pcs: list[Any] = []
+    counters: list[Counter] = []
+    for _ in range(count):
+        pc = RTCPeerConnection()
+        pc.addTransceiver("video", direction="recvonly")
+        pc.addTransceiver("audio", direction="recvonly")
+        sdp = await acall(client, "watch", await offer(pc))
+        await answer(pc, sdp)
+        counter = Counter()
+        for transceiver in pc.getTransceivers():
+            internals.tap_receiver(
+                transceiver.receiver, counter.on_rtp, lambda: None, feedback=False
+            )
+        pcs.append(pc)
+        counters.append(counter)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.gather(*(c.first.wait() for c in counters)), 30)
+    control.send(sum(1 for c in counters if c.received))
+    marks: list[tuple[int, int]] = []
+    cpu_mark = time.process_time()
+    while True:
+        command = await asyncio.to_thread(control.recv)
+        if command == "mark":
+            marks = [c.snapshot() for c in counters]
+            cpu_mark = time.process_time()
+            control.send("ok")
+        elif command == "report":
+            now = [c.snapshot() for c in counters]
+            received = sum(n[0] - m[0] for n, m in zip(now, marks, strict=True))
+            expected = sum(n[1] - m[1] for n, m in zip(now, marks, strict=True))
+            control.send((received, expected, time.process_time() - cpu_mark))
+        elif command == "stop":
+            break
+    for pc in pcs:
+        await pc.close()
+    control.send("stopped")
+
+
+# --------------------------------------------------------------------------------------------
+# orchestration
+
+
+def run_config(
+    ctx: Any, mode: str, viewers: int, seconds: float, packets: list[bytes], tmp: str
+) -> dict[str, Any]:
+    address = os.path.join(tmp, f"{mode}-{viewers}.sock")
+    server = ctx.Process(target=server_main, args=(address, mode, tmp), daemon=True)
+    server.start()
+    deadline = time.monotonic() + 20
+    while not os.path.exists(address):
+        if time.monotonic() > deadline:
+            raise RuntimeError("server did not start")
+        time.sleep(0.05)
+    client = Client(address, family="AF_UNIX")
+    pub_ctl, pub_child = ctx.Pipe()
+    publisher = ctx.Process(target=publisher_main, args=(address, packets, pub_child), daemon=True)
+    publisher.start()
+    assert recv(pub_ctl) == "ready"
+    controls: list[Connection] = []
+    workers = []
+    nworkers = min(WORKERS, viewers)
+    for i in range(nworkers):
+        share = viewers // nworkers + (1 if i < viewers % nworkers else 0)
+        ctl, child = ctx.Pipe()
+        proc = ctx.Process(target=worker_main, args=(address, share, child), daemon=True)
+        proc.start()
+        controls.append(ctl)
+        workers.append(proc)
+    connected = sum(recv(ctl) for ctl in controls)
+    time.sleep(WARMUP_S)
+    for ctl in [*controls, pub_ctl]:
+        ctl.send("mark")
+    for ctl in [*controls, pub_ctl]:
+        recv(ctl)
+    cpu0, t0 = call(client, "cpu")
+    time.sleep(seconds)
+    cpu1, t1 = call(client, "cpu")
+    received = expected = 0
+    harness_cpu = 0.0
+    for ctl in controls:
+        ctl.send("report")
+        r, e, c = recv(ctl)
+        received += r
+        expected += e
+        harness_cpu += c
+    pub_ctl.send("report")
+    latencies, pub_cpu = recv(pub_ctl)
+    stats = call(client, "stats")
+    for ctl in [*controls, pub_ctl]:
+        ctl.send("stop")
+    for ctl in [*controls, pub_ctl]:
+        recv(ctl)
+    client.send(("stop",))  # the server exits; no reply
+    for proc in [*workers, publisher, server]:
+        proc.join(timeout=10)
+        if proc.is_alive():
+            proc.kill()
+    cores = (cpu1 - cpu0) / (t1 - t0)
+    served = viewers + 1  # the sample viewer is served too
+    loss = max(0.0, 1 - received / expected) if expected else 1.0
+    lat = sorted(latencies)
+    return {
+        "mode": mode,
+        "viewers": viewers,
+        "connected": connected,
+        "cores": cores,
+        "cpu_per_viewer_pct": 100 * cores / served,
+        "viewers_per_core": served / cores if cores else float("inf"),
+        "loss_pct": 100 * loss,
+        "lat_p50": statistics.median(lat) if lat else None,
+        "lat_p95": lat[int(0.95 * (len(lat) - 1))] if lat else None,
+        "kbps": (stats.get("publisher") or {}).get("bitrateKbps"),
+        "viewer_procs_cores": harness_cpu / (t1 - t0),
+        "publisher_cores": pub_cpu / (t1 - t0),
+    }
+
+
+def recv(conn: Connection, timeout: float = 90.0) -> Any:
+    if not conn.poll(timeout):
+        raise TimeoutError("a benchmark process did not answer")
+    return conn.recv()
+
+
+def fmt(value: Any, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--viewers", default="10,50,100", help="SFU viewer counts")
+    parser.add_argument("--relay-viewers", default="2,4", help="MediaRelay viewer counts")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measurement window")
+    args = parser.parse_args(argv)
+    sfu_counts = [int(n) for n in args.viewers.split(",") if n]
+    relay_counts = [int(n) for n in args.relay_viewers.split(",") if n]
+
+    started = time.monotonic()
+    print(f"pre-encoding {LOOP_FRAMES} frames of {WIDTH}x{HEIGHT} VP8 ...", flush=True)
+    packets = encode_loop()
+    kbps = sum(len(p) for p in packets) * 8 * FPS / len(packets) / 1000
+    print(f"publisher video: {kbps:.0f} kb/s, {os.cpu_count()} CPUs", flush=True)
+    ctx = mp.get_context("spawn")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-media-") as tmp:
+        for mode, counts in (("sfu", sfu_counts), ("relay", relay_counts)):
+            for n in counts:
+                result = run_config(ctx, mode, n, args.seconds, packets, tmp)
+                results.append(result)
+                print(
+                    f"  {mode:5} N={n:3}: server {result['cores']:.2f} cores, "
+                    f"loss {result['loss_pct']:.2f} %; viewer processes "
+                    f"{result['viewer_procs_cores']:.2f} cores, publisher+sample "
+                    f"{result['publisher_cores']:.2f} cores",
+                    flush=True,
+                )
+
+    header = (
+        f"{'backend':8} {'N':>4} {'conn':>4} {'srv cores':>9} {'cpu/viewer':>10} "
+        f"{'viewers/core':>12} {'loss %':>7} {'lat p50':>8} {'lat p95':>8} {'in kb/s':>8}"
+    )
+    print()
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        print(
+            f"{r['mode']:8} {r['viewers']:>4} {r['connected']:>4} {r['cores']:>9.3f} "
+            f"{r['cpu_per_viewer_pct']:>9.2f}% {r['viewers_per_core']:>12.0f} "
+            f"{r['loss_pct']:>7.2f} {fmt(r['lat_p50'], '>6.0f')}ms {fmt(r['lat_p95'], '>6.0f')}ms "
+            f"{fmt(r['kbps'], '>8.0f')}"
+        )
+    sfu = [r for r in results if r["mode"] == "sfu"]
+    relay = [r for r in results if r["mode"] == "relay"]
+    if sfu and relay:
+        best_sfu = min(r["cpu_per_viewer_pct"] for r in sfu)
+        best_relay = min(r["cpu_per_viewer_pct"] for r in relay)
+        print(
+            f"\nCPU per viewer, MediaRelay / SFU: {best_relay / best_sfu:.0f}x "
+            f"({best_relay:.2f}% vs {best_sfu:.2f}% of a core)"
+        )
+    print(f"total run time {time.monotonic() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""Every piece of aiortc private API the forwarder relies on, in one place.
+
+aiortc is an endpoint library: its receiver decodes and its sender encodes. The SFU needs the
+RTP packets themselves, so it reaches into aiortc at a handful of points, all listed here and
+checked by :func:`check_internals` (run by the test-suite and at backend start-up). aiortc is
+pinned to exactly :data:`AIORTC_VERSION`; upgrading means re-reading aiortc's
+``rtcrtpreceiver.py``, ``rtcrtpsender.py`` and ``rtcdtlstransport.py`` and re-running the tests.
+
+Receiver side (publisher):
+  * ``RTCRtpReceiver._handle_rtp_packet(packet, arrival_time_ms)`` is wrapped so every RTP packet
+    reaches the forwarder before aiortc's own handling;
+  * ``RTCRtpReceiver._RTCRtpReceiver__jitter_buffer`` is replaced by a sink that never yields a
+    frame, so no frame is assembled or decoded (aiortc still sends RR, NACK and REMB);
+  * ``RTCRtpReceiver._handle_rtcp_packet`` is wrapped to see the publisher's RTCP BYE;
+  * ``RTCRtpReceiver._send_rtcp_pli(media_ssrc)`` asks the publisher for a keyframe.
+
+Negotiation:
+  * ``aiortc.rtcpeerconnection.is_codec_compatible(a, b)`` matches an offered codec to aiortc's.
+
+Sender side (viewers):
+  * ``RTCRtpSender._ssrc`` is the SSRC announced in the answer;
+  * ``RTCRtpSender._handle_rtcp_packet`` is wrapped to take PLI/FIR/NACK from the viewer;
+  * ``RTCRtpSender._RTCRtpSender__{ntp_timestamp,rtp_timestamp,packet_count,octet_count}`` are
+    kept up to date so aiortc's own RTCP sender reports describe the forwarded stream;
+  * ``RTCRtpSender._RTCRtpSender__rtt`` is the round-trip time aiortc derives from the viewer's RR;
+  * ``RTCDtlsTransport._send_rtp(data)`` SRTP-protects and sends a serialized packet.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiortc
+from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcpeerconnection import is_codec_compatible
+from aiortc.rtp import RtcpByePacket, RtpPacket
+
+AIORTC_VERSION = "1.16.0"
+
+RtpTap = Callable[[RtpPacket], Awaitable[None]]
+RtcpTap = Callable[[Any], Awaitable[bool]]
+
+_RECEIVER_ATTRS = ("_RTCRtpReceiver__jitter_buffer",)
+_SENDER_ATTRS = (
+    "_ssrc",
+    "_RTCRtpSender__ntp_timestamp",
+    "_RTCRtpSender__rtp_timestamp",
+    "_RTCRtpSender__packet_count",
+    "_RTCRtpSender__octet_count",
+    "_RTCRtpSender__rtt",
+)
+_METHODS: tuple[tuple[type, str, tuple[str, ...]], ...] = (
+    (RTCRtpReceiver, "_handle_rtp_packet", ("self", "packet", "arrival_time_ms")),
+    (RTCRtpReceiver, "_handle_rtcp_packet", ("self", "packet")),
+    (RTCRtpReceiver, "_send_rtcp_pli", ("self", "media_ssrc")),
+    (RTCRtpSender, "_handle_rtcp_packet", ("self", "packet")),
+    (RTCDtlsTransport, "_send_rtp", ("self", "data")),
+)
+_FUNCTIONS: tuple[tuple[Any, tuple[str, ...]], ...] = ((is_codec_compatible, ("a", "b")),)
+
+
+class _NoFrames:
+    """Stands in for aiortc's jitter buffer: takes packets, never yields a frame to decode."""
+
+    def add(self, packet: RtpPacket) -> tuple[bool, None]:
+        return False, None
+
+
+def check_internals() -> list[str]:
+    """Return what differs from the aiortc internals this module relies on (empty when fine)."""
+    problems: list[str] = []
+    if aiortc.__version__ != AIORTC_VERSION:
+        problems.append(
+            f"aiortc {aiortc.__version__} installed, forwarder written for {AIORTC_VERSION}"
+        )
+    for cls, name, params in _METHODS:
+        method = getattr(cls, name, None)
+        if method is None or not inspect.iscoroutinefunction(method):
+            problems.append(f"{cls.__name__}.{name} is missing or no longer a coroutine")
+            continue
+        actual = tuple(inspect.signature(method).parameters)
+        if actual != params:
+            problems.append(f"{cls.__name__}.{name}{actual} != {params}")
+    for func, params in _FUNCTIONS:
+        actual = tuple(inspect.signature(func).parameters)
+        if actual != params:
+            problems.append(f"{func.__name__}{actual} != {params}")
+    for cls, attrs in ((RTCRtpReceiver, _RECEIVER_ATTRS), (RTCRtpSender, _SENDER_ATTRS)):
+        init = inspect.getsource(cls.__init__)
+        for attr in attrs:
+            name = attr.replace(f"_{cls.__name__}", "")
+            if not re.search(rf"self\.{name}\b(:[^=]+)?\s*=", init):
+                problems.append(f"{cls.__name__}.__init__ no longer sets {attr}")
+    handler = inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
+    if "self.__jitter_buffer.add(packet)" not in handler:
+        problems.append("RTCRtpReceiver._handle_rtp_packet no longer feeds self.__jitter_buffer")
+    run_rtcp = inspect.getsource(RTCRtpSender._run_rtcp)
+    for attr in ("__ntp_timestamp", "__rtp_timestamp", "__packet_count", "__octet_count"):
+        if "self." + attr not in run_rtcp:
+            problems.append(f"RTCRtpSender._run_rtcp no longer reports self.{attr}")
+    return problems
+
+
+def codecs_compatible(local: Any, remote: Any) -> bool:
+    """aiortc's own codec matching (H.264 profile and packetization-mode aware)."""
+    return bool(is_codec_compatible(local, remote))
+
+
+def tap_receiver(
+    receiver: RTCRtpReceiver,
+    on_rtp: RtpTap,
+    on_bye: Callable[[], None],
+    *,
+    feedback: bool = True,
+) -> None:
+    """Send every incoming RTP packet to ``on_rtp`` and never decode.
+
+    With ``feedback`` aiortc keeps its RTCP duties (receiver reports, NACKs, REMB) because its
+    handler still runs after ``on_rtp``; only frame assembly/decoding is cut off. Without it the
+    packet goes to ``on_rtp`` only (the benchmark's counting viewers).
+    """
+    target: Any = receiver
+    target._RTCRtpReceiver__jitter_buffer = _NoFrames()
+    original_rtp = receiver._handle_rtp_packet
+    original_rtcp = receiver._handle_rtcp_packet
+
+    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
+        await on_rtp(packet)
+        if feedback:
+            await original_rtp(packet, arrival_time_ms=arrival_time_ms)
+
+    async def handle_rtcp_packet(packet: Any) -> None:
+        await original_rtcp(packet)
+        if isinstance(packet, RtcpByePacket):
+            on_bye()
+
+    target._handle_rtp_packet = handle_rtp_packet
+    target._handle_rtcp_packet = handle_rtcp_packet
+
+
+async def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
+    """Ask the remote sender of ``media_ssrc`` for a keyframe (RTCP PLI)."""
+    await receiver._send_rtcp_pli(media_ssrc)
+
+
+def sender_ssrc(sender: RTCRtpSender) -> int:
+    ssrc: int = sender._ssrc
+    return ssrc
+
+
+def tap_sender_rtcp(sender: RTCRtpSender, on_rtcp: RtcpTap) -> None:
+    """Offer each RTCP packet for this sender to ``on_rtcp`` first; aiortc handles it when
+    ``on_rtcp`` returns False (receiver reports → RTT)."""
+    target: Any = sender
+    original = sender._handle_rtcp_packet
+
+    async def handle_rtcp_packet(packet: Any) -> None:
+        if not await on_rtcp(packet):
+            await original(packet)
+
+    target._handle_rtcp_packet = handle_rtcp_packet
+
+
+def record_sent(
+    sender: RTCRtpSender, ntp_time: int, rtp_timestamp: int, packets: int, octets: int
+) -> None:
+    """Let aiortc's sender reports (SR) describe the packets we sent on its behalf."""
+    target: Any = sender
+    target._RTCRtpSender__ntp_timestamp = ntp_time
+    target._RTCRtpSender__rtp_timestamp = rtp_timestamp
+    target._RTCRtpSender__packet_count = packets
+    target._RTCRtpSender__octet_count = octets
+
+
+def sender_rtt(sender: RTCRtpSender) -> float | None:
+    """Smoothed round-trip time in seconds from the viewer's receiver reports, if known."""
+    target: Any = sender
+    rtt: float | None = target._RTCRtpSender__rtt
+    return rtt
+
+
+def rtp_sink(sender: RTCRtpSender) -> Callable[[bytes], Awaitable[None]]:
+    """The coroutine that SRTP-protects and sends one serialized RTP packet for ``sender``."""
+    send: Callable[[bytes], Awaitable[None]] = sender.transport._send_rtp
+    return send

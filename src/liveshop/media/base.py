@@ -1,0 +1,110 @@
+"""The media backend interface the rest of liveshop calls.
+
+A backend turns a publisher's WHIP offer and viewers' WHEP offers into SDP answers and moves the
+media between them. The app owns HTTP, auth and storage; it hands the backend callbacks
+(``on_event``) instead of the backend importing anything from ``liveshop.api``, ``liveshop.hub``
+or ``liveshop.storage``.
+
+Guarantees every implementation keeps:
+
+* every failing call raises :class:`MediaError` with an HTTP ``status`` and a human ``detail``
+  and leaves nothing half-open (no peer connection, task, thread or UDP port);
+* :meth:`MediaBackend.close` frees every peer connection, task and UDP port it created.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+EventKind = Literal["publisher_connected", "publisher_left", "recording_ready"]
+
+
+class MediaError(Exception):
+    """A request the backend refuses; ``status`` is the HTTP code to answer with.
+
+    400 malformed request (bad SDP), 404 unknown session, 409 state conflict (already published,
+    not live), 415 unsupported codec, 422 well-formed but unusable offer (e.g. no video).
+    """
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+    def __repr__(self) -> str:
+        return f"MediaError({self.status}, {self.detail!r})"
+
+
+@dataclass
+class MediaSession:
+    """The result of a WHIP/WHEP offer: the session (for DELETE) and the SDP answer."""
+
+    session_id: str
+    answer_sdp: str
+    etag: str | None = None
+
+
+@dataclass
+class MediaEvent:
+    """Something the app should know about.
+
+    * ``publisher_connected``: ``data = {"session_id", "codec"}``
+    * ``publisher_left``: ``data = {"session_id", "reason"}``
+    * ``recording_ready``: ``data = {"path", "thumbnail" (path or None), "duration" (seconds),
+      "segment" (1, 2, ...), "codec"}``
+    """
+
+    kind: EventKind
+    livestream_id: int
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+EventCallback = Callable[[MediaEvent], Awaitable[None]]
+
+
+class MediaBackend(ABC):
+    """One live-media implementation (``sfu``, ``p2p``...)."""
+
+    mode: str
+
+    @abstractmethod
+    async def start(self) -> None:
+        """Prepare the backend (called once at app start-up)."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """End everything: peer connections, tasks, recordings, UDP ports."""
+
+    @abstractmethod
+    async def publish(
+        self, livestream_id: int, offer_sdp: str, *, replace: bool = False
+    ) -> MediaSession:
+        """Accept a publisher's offer (WHIP POST).
+
+        Raises 409 when a publisher exists and ``replace`` is false; with ``replace`` the old
+        publisher is dropped and the viewers continue on the new one.
+        """
+
+    @abstractmethod
+    async def watch(self, livestream_id: int, offer_sdp: str) -> MediaSession:
+        """Accept a viewer's offer (WHEP POST). Raises 409 "not live" without a publisher."""
+
+    @abstractmethod
+    async def end_session(self, livestream_id: int, session_id: str) -> bool:
+        """End one publisher or viewer session (WHIP/WHEP DELETE). False when unknown."""
+
+    @abstractmethod
+    async def end_show(self, livestream_id: int) -> None:
+        """The show stopped: end the publisher and all viewers, finish the recording."""
+
+    @abstractmethod
+    def is_live(self, livestream_id: int) -> bool:
+        """True while a publisher is connected."""
+
+    @abstractmethod
+    def stats(self, livestream_id: int) -> dict[str, Any]:
+        """``{"publisher": {bitrateKbps, fps, width, height, codec, packetsLost} | None,
+        "viewers": int, "viewerRttMs": {"p50", "p95"} (None when unknown)}``."""
