@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from liveshop import __version__
-from liveshop.api import auth, health, livestreams, products
+from liveshop.api import auth, health, livestreams, media, products
 from liveshop.api import errors as api_errors
 from liveshop.api.events import CACHE_TOPIC
 from liveshop.api.limits import BodyLimitMiddleware
@@ -25,6 +25,9 @@ from liveshop.config import Settings, resolve_secret_key
 from liveshop.hub.endpoint import websocket_endpoint
 from liveshop.hub.hub import Hub
 from liveshop.logs import install_redaction
+from liveshop.media.base import MediaEvent
+from liveshop.media.factory import create_media_backend
+from liveshop.media_events import MediaEvents
 from liveshop.security import TokenService
 from liveshop.services import Services
 from liveshop.storage.engine import Database
@@ -32,6 +35,16 @@ from liveshop.storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
+
+
+class _Deferred:
+    """The media callback, bound once the services it needs exist."""
+
+    target: MediaEvents | None = None
+
+    async def __call__(self, event: MediaEvent) -> None:
+        if self.target is not None:
+            await self.target(event)
 
 
 def _node_id(settings: Settings) -> str:
@@ -57,6 +70,14 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         db = Database(url)
         broker = create_broker(settings.redis_url, prefix=settings.redis_prefix)
         await broker.start()
+        events = _Deferred()
+        media = create_media_backend(
+            settings.media_mode,
+            media_dir=settings.effective_media_dir,
+            ice_servers=settings.ice_server_list,
+            public_ip=settings.public_ip,
+            on_event=events,
+        )
         services = Services(
             settings=settings,
             db=db,
@@ -67,7 +88,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
                 guest_ttl_seconds=settings.guest_token_ttl_seconds,
             ),
             node_id=_node_id(settings),
+            media=media,
         )
+        events.target = MediaEvents(services)
+        await media.start()
         services.failed_logins.limit = settings.login_attempts_per_minute
         cache_sub = await broker.subscribe(
             CACHE_TOPIC, lambda msg: services.cache.invalidate(*msg.decode().split(","))
@@ -79,6 +103,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         try:
             yield
         finally:
+            await media.close()
             await hub.close()
             await cache_sub.close()
             await broker.close()
@@ -95,7 +120,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     api_errors.install(app)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(ReadCacheMiddleware)  # added last: runs first
-    for router in (auth.router, products.router, livestreams.router, health.router):
+    for router in (auth.router, products.router, livestreams.router, media.router, health.router):
         app.include_router(router)
     app.router.add_websocket_route("/ws", websocket_endpoint)
     _mount_pages(app, settings)

@@ -304,8 +304,18 @@ def signal(kind: str, sender: str, to: str, payload_key: str, payload: Any) -> b
 
 
 def broadcast_start(livestream_id: int, sender: str) -> bytes:
+    """The publisher is sending: to shoppers when a seller's browser says so (p2p), to everyone
+    when the server's forwarder has the media (``sender`` = ``"server"``)."""
     event = {"type": "webrtc_broadcast_start", "livestreamId": livestream_id, "from": sender}
+    if sender == "server":
+        return envelope(event, t="webrtc_broadcast_start")
     return envelope(event, t="webrtc_broadcast_start", role="shopper")
+
+
+def broadcast_stop(livestream_id: int) -> bytes:
+    """The server-side publisher left (sfu/janus): viewers' media ended; the show may go on."""
+    event = {"type": "webrtc_broadcast_stop", "livestreamId": livestream_id}
+    return envelope(event, t="webrtc_broadcast_stop")
 
 
 def viewer_joined(peer_id: str, to: str | None = None) -> bytes:

@@ -8,6 +8,7 @@ from liveshop.broker.base import Broker
 from liveshop.cache import ResponseCache
 from liveshop.config import Settings
 from liveshop.domain.ratelimit import KeyedWindows
+from liveshop.media.base import MediaBackend
 from liveshop.security import TokenService
 from liveshop.storage.engine import Database
 
@@ -19,5 +20,6 @@ class Services:
     broker: Broker
     tokens: TokenService
     node_id: str
+    media: MediaBackend
     cache: ResponseCache = field(default_factory=ResponseCache)
     failed_logins: KeyedWindows = field(default_factory=lambda: KeyedWindows(10, 60.0))

@@ -156,6 +156,7 @@ async def stop_livestream(
     if changed:
         await invalidate(services, CACHE_GROUP)
         await publish_global(services, protocol.stream_ended(stream.id, stream.video_url))
+        await services.media.end_show(stream.id)
     return LivestreamEnvelope(livestream=out)
 
 

@@ -660,7 +660,7 @@ class SfuMediaBackend(MediaBackend):
         room = self.rooms.get(livestream_id)
         publisher = room.publisher if room is not None else None
         if room is None or publisher is None or not publisher.connected:
-            raise MediaError(409, "not live: this livestream has no connected publisher")
+            raise MediaError(409, "not live")
         pc = self._new_pc()
         viewer = _Viewer(session_id=secrets.token_urlsafe(12), pc=pc)
         try:

@@ -1,0 +1,147 @@
+"""WHIP (publish) and WHEP (watch) over HTTP, and the seller's live stats.
+
+``POST /api/livestreams/{id}/whip`` with ``Content-Type: application/sdp`` and the seller's token
+answers ``201`` with the SDP answer and the session's ``Location``; ``DELETE`` on that location
+stops. ``/whep`` is the same for viewers (any valid token). One publisher per show (409, or
+``?replace=1`` for the same seller).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+
+from liveshop.api.deps import ADMIN_ONLY, AdminDep, IdentityDep, ServicesDep, not_found
+from liveshop.media.base import MediaError, MediaSession
+from liveshop.services import Services
+from liveshop.storage import livestreams
+
+router = APIRouter(prefix="/api/livestreams", tags=["media"])
+
+MAX_SDP_BYTES = 64 * 1024
+SDP_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/sdp": {"schema": {"type": "string"}}},
+    }
+}
+SDP_ANSWER: dict[int | str, dict[str, Any]] = {
+    201: {
+        "description": "SDP answer; Location names the session",
+        "content": {"application/sdp": {}},
+    },
+    400: {"description": "Malformed SDP"},
+    409: {"description": "Not live, ended, or already published"},
+    413: {"description": "SDP over 64 KiB"},
+    415: {"description": "Not application/sdp, or no usable codec"},
+    422: {"description": "Offer without video"},
+}
+
+
+async def _offer(request: Request) -> str:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/sdp":
+        raise HTTPException(415, "Content-Type must be application/sdp")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_SDP_BYTES:
+            raise HTTPException(413, f"SDP offers are limited to {MAX_SDP_BYTES} bytes")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HTTPException(400, "SDP must be UTF-8 text") from None
+
+
+async def _live_show(services: Services, livestream_id: int) -> None:
+    async with services.db.session() as session:
+        stream = await livestreams.get(session, livestream_id)
+    if not stream.is_active:
+        raise HTTPException(409, "not live")
+
+
+def _answer(kind: str, livestream_id: int, session: MediaSession) -> Response:
+    headers = {"Location": f"/api/livestreams/{livestream_id}/{kind}/{session.session_id}"}
+    if session.etag:
+        headers["ETag"] = session.etag
+    return Response(session.answer_sdp, 201, headers=headers, media_type="application/sdp")
+
+
+@router.post(
+    "/{livestream_id}/whip",
+    status_code=201,
+    openapi_extra=SDP_BODY,
+    responses={**ADMIN_ONLY, **not_found("livestream"), **SDP_ANSWER},
+)
+async def whip_publish(
+    livestream_id: int,
+    request: Request,
+    _: AdminDep,
+    services: ServicesDep,
+    replace: Annotated[bool, Query()] = False,
+) -> Response:
+    """Publish the show's media (WHIP, RFC 9725)."""
+    offer = await _offer(request)
+    await _live_show(services, livestream_id)
+    try:
+        session = await services.media.publish(livestream_id, offer, replace=replace)
+    except MediaError as exc:
+        raise HTTPException(exc.status, exc.detail) from None
+    return _answer("whip", livestream_id, session)
+
+
+@router.post(
+    "/{livestream_id}/whep",
+    status_code=201,
+    openapi_extra=SDP_BODY,
+    responses={401: {"description": "No valid token"}, **not_found("livestream"), **SDP_ANSWER},
+)
+async def whep_watch(
+    livestream_id: int, request: Request, _: IdentityDep, services: ServicesDep
+) -> Response:
+    """Watch the show (WHEP). ``409 {detail: "not live"}`` until the publisher is connected."""
+    offer = await _offer(request)
+    await _live_show(services, livestream_id)
+    try:
+        session = await services.media.watch(livestream_id, offer)
+    except MediaError as exc:
+        raise HTTPException(exc.status, exc.detail) from None
+    return _answer("whep", livestream_id, session)
+
+
+@router.delete(
+    "/{livestream_id}/whip/{session_id}",
+    status_code=200,
+    responses={**ADMIN_ONLY, **not_found("session")},
+)
+async def whip_stop(
+    livestream_id: int, session_id: str, _: AdminDep, services: ServicesDep
+) -> Response:
+    """Stop publishing."""
+    if not await services.media.end_session(livestream_id, session_id):
+        raise HTTPException(404, "no such session")
+    return Response(status_code=200)
+
+
+@router.delete(
+    "/{livestream_id}/whep/{session_id}",
+    status_code=200,
+    responses={401: {"description": "No valid token"}, **not_found("session")},
+)
+async def whep_stop(
+    livestream_id: int, session_id: str, _: IdentityDep, services: ServicesDep
+) -> Response:
+    """Stop watching (the session id, from ``Location``, is the capability)."""
+    if not await services.media.end_session(livestream_id, session_id):
+        raise HTTPException(404, "no such session")
+    return Response(status_code=200)
+
+
+@router.get("/{livestream_id}/stats", responses={**ADMIN_ONLY, **not_found("livestream")})
+async def media_stats(livestream_id: int, _: AdminDep, services: ServicesDep) -> dict[str, Any]:
+    """``{publisher: {bitrateKbps, fps, width, height, codec, packetsLost} | null, viewers,
+    viewerRttMs: {p50, p95}}``."""
+    async with services.db.session() as session:
+        await livestreams.get(session, livestream_id)
+    return services.media.stats(livestream_id)
