@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fractions
 import os
 import socket
 import uuid
@@ -11,9 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import av
 import httpx
 import pytest
 import uvicorn
+from PIL import Image
 
 from liveshop.app import create_app
 from liveshop.config import Settings
@@ -259,3 +262,30 @@ async def make_product(
     assert r.status_code == 201, r.text
     product: dict[str, Any] = r.json()["product"]
     return product
+
+
+# --- media samples ---------------------------------------------------------------------------
+
+
+def make_live_webm(path: Path, seconds: float = 4.0, fps: int = 15) -> Path:
+    """VP8 in live WebM (no duration, no index), frames coloured by their index."""
+    with av.open(str(path), "w", format="webm", options={"live": "1"}) as out:
+        stream = out.add_stream("libvpx", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.options = {"deadline": "realtime", "cpu-used": "8"}
+        stream.codec_context.gop_size = fps  # a keyframe a second, as MediaRecorder does
+        for i in range(int(seconds * fps)):
+            frame = av.VideoFrame.from_image(Image.new("RGB", (320, 240), ((i * 4) % 255, 40, 90)))
+            frame.pts = i
+            frame.time_base = fractions.Fraction(1, fps)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="session")
+def live_webm(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """The bytes of a 4 s live WebM."""
+    return make_live_webm(tmp_path_factory.mktemp("webm") / "live.webm").read_bytes()

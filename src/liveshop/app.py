@@ -9,13 +9,15 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
 
 from liveshop import __version__
-from liveshop.api import auth, health, livestreams, media, products
+from liveshop.api import auth, health, livestreams, media, products, recordings, reports
 from liveshop.api import errors as api_errors
 from liveshop.api.events import CACHE_TOPIC
 from liveshop.api.limits import BodyLimitMiddleware
@@ -120,17 +122,27 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     api_errors.install(app)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(ReadCacheMiddleware)  # added last: runs first
-    for router in (auth.router, products.router, livestreams.router, media.router, health.router):
-        app.include_router(router)
+    for module in (auth, products, livestreams, media, recordings, reports, health):
+        app.include_router(module.router)
     app.router.add_websocket_route("/ws", websocket_endpoint)
     _mount_pages(app, settings)
     return app
 
 
+class MediaFiles(StaticFiles):
+    """Recordings and thumbnails: Range (206/416), ETag and Last-Modified from Starlette, plus a
+    Cache-Control; paths cannot leave the media directory (StaticFiles checks)."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers.setdefault("Cache-Control", "public, max-age=300")
+        return response
+
+
 def _mount_pages(app: FastAPI, settings: Settings) -> None:
     media_dir = settings.effective_media_dir
     media_dir.mkdir(parents=True, exist_ok=True)
-    app.mount("/media", StaticFiles(directory=media_dir), name="media")
+    app.mount("/media", MediaFiles(directory=media_dir), name="media")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     def page(name: str) -> FileResponse:

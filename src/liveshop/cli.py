@@ -155,6 +155,42 @@ def cmd_db_upgrade(_: argparse.Namespace) -> int:
     return 0
 
 
+def _age(text: str) -> float:
+    """``30d``, ``12h``, ``90m`` or ``45s`` → seconds."""
+    units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
+        raise argparse.ArgumentTypeError("use a number and a unit: 30d, 12h, 90m, 45s")
+    return int(text[:-1]) * units[text[-1]]
+
+
+def cmd_recordings_prune(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from liveshop.replay.prune import prune
+
+    settings = _settings()
+    upgrade_sync(settings.effective_database_url)
+
+    async def run() -> list[int]:
+        db = Database(settings.effective_database_url)
+        try:
+            return await prune(
+                db,
+                settings.effective_media_dir,
+                timedelta(seconds=args.older_than),
+                dry_run=args.dry_run,
+            )
+        finally:
+            await db.close()
+
+    ids = asyncio.run(run())
+    verb = "would delete" if args.dry_run else "deleted"
+    print(
+        f"{verb} the recordings of {len(ids)} show(s){': ' if ids else ''}{', '.join(map(str, ids))}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="liveshop", description="Live video shopping server")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -181,6 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     up = db_sub.add_parser("upgrade", help="apply migrations")
     up.set_defaults(func=cmd_db_upgrade)
+    rec = sub.add_parser("recordings", help="kept recordings")
+    rec_sub = rec.add_subparsers(dest="recordings_command", required=True)
+    prune_cmd = rec_sub.add_parser("prune", help="delete the files of shows that ended long ago")
+    prune_cmd.add_argument("--older-than", type=_age, required=True, help="e.g. 30d")
+    prune_cmd.add_argument("--dry-run", action="store_true", help="only list what would go")
+    prune_cmd.set_defaults(func=cmd_recordings_prune)
     return parser
 
 

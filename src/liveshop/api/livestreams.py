@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from liveshop import protocol
 from liveshop.api.deps import ADMIN_ONLY, CONFLICT, AdminDep, ServicesDep, not_found
@@ -22,6 +23,7 @@ from liveshop.api.schemas import (
     livestream_out,
     product_out,
 )
+from liveshop.replay.files import remove_show_files
 from liveshop.services import Services
 from liveshop.storage import chat, livestreams, products
 from liveshop.storage.errors import Conflict
@@ -214,6 +216,21 @@ async def unpin_product(
     if changed:
         await _pins_changed(services, livestream_id, pins)
     return pins
+
+
+@router.delete(
+    "/{livestream_id}", status_code=204, responses={**ADMIN_ONLY, **NOT_FOUND, **CONFLICT}
+)
+async def delete_livestream(livestream_id: int, _: AdminDep, services: ServicesDep) -> Response:
+    """Delete an ended show with its chat, pins, likes and files (409 while it is live)."""
+    async with services.db.session() as session:
+        stream = await livestreams.get_for_update(session, livestream_id)
+        if stream.is_active:
+            raise Conflict("Stop the livestream before deleting it")
+        await livestreams.delete_show(session, stream)
+    await asyncio.to_thread(remove_show_files, services.settings.effective_media_dir, livestream_id)
+    await invalidate(services, CACHE_GROUP)
+    return Response(status_code=204)
 
 
 @router.get("/{livestream_id}/chat", response_model=ChatList, responses=NOT_FOUND)

@@ -58,6 +58,7 @@ class Connection:
         "seen_chat",
         "show_id",
         "transport",
+        "viewer_session",
     )
 
     def __init__(
@@ -77,6 +78,7 @@ class Connection:
         self._closed = False
         self._held: list[tuple[str, int | None]] | None = None
         self.seen_chat: frozenset[int] = frozenset()
+        self.viewer_session: int | None = None  # analytics row while watching a show
         self._on_close = on_close
         self._writer: asyncio.Task[None] | None = None
 

@@ -23,7 +23,7 @@ from liveshop.domain.text import clean_chat_text
 from liveshop.hub.connection import CLOSE_BANNED, CLOSE_POLICY, Connection
 from liveshop.hub.room import Room
 from liveshop.protocol import ProtocolError
-from liveshop.storage import chat, likes, livestreams
+from liveshop.storage import analytics, chat, likes, livestreams
 from liveshop.storage.engine import Database
 from liveshop.storage.errors import NotFound
 from liveshop.storage.models import Ban
@@ -230,6 +230,11 @@ class Hub:
         room = self.rooms.get(show_id)
         if room is None or not room.remove(conn):
             return
+        if conn.viewer_session is not None:
+            session_id, conn.viewer_session = conn.viewer_session, None
+            with contextlib.suppress(Exception):
+                async with self.db.session() as session:
+                    await analytics.close_session(session, session_id)
         with contextlib.suppress(Exception):
             await self.broker.publish(
                 show_topic(show_id),
@@ -347,6 +352,11 @@ class Hub:
             conn.release(protocol.error("invalid", "could not join"), frozenset())
             raise
         conn.release(snapshot, seen)
+        if conn.role == "shopper" and room.active:
+            async with self.db.session() as session:
+                conn.viewer_session = await analytics.open_session(
+                    session, room.show_id, conn.identity.id
+                )
         topic = show_topic(room.show_id)
         await self.broker.publish(
             topic, protocol.peer_control("join", conn.peer_id, conn.role, self.node_id)

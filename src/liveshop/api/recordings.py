@@ -1,0 +1,326 @@
+"""The studio's own recording, uploaded while live, and the show's thumbnail.
+
+``PUT …/recording/chunks/{seq}`` stores one chunk (idempotent by ``seq``, any order);
+``POST …/recording/complete {lastSeq}`` checks nothing is missing (``409 {missing}``), joins the
+chunks in order and remuxes them (stream copy) into a seekable file with a duration.
+``POST …/upload`` is the seed's one-shot multipart upload. Only the show's seller may upload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse
+from pydantic import Field
+
+from liveshop import protocol
+from liveshop.api.deps import ADMIN_ONLY, AdminDep, ServicesDep, not_found
+from liveshop.api.events import invalidate, publish_global
+from liveshop.api.schemas import Body, LivestreamEnvelope, Out, livestream_out
+from liveshop.domain.identity import Identity
+from liveshop.media_events import media_url
+from liveshop.replay.files import EBML_MAGIC, MAX_SEQ, ChunkStore, TooLarge, show_dir
+from liveshop.replay.remux import NotAnImage, NotMedia, image_to_jpeg, remux, thumbnail_from_video
+from liveshop.services import Services
+from liveshop.storage import livestreams
+from liveshop.storage.models import Livestream, Recording
+
+router = APIRouter(prefix="/api/livestreams", tags=["recordings"])
+
+MAX_CHUNK_BYTES = 64 * 1024 * 1024
+MAX_THUMBNAIL_BYTES = 5 * 1024 * 1024
+WEBM_TYPES = {"video/webm", "audio/webm", "video/x-matroska", "application/octet-stream"}
+IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
+UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ADMIN_ONLY,
+    **not_found("livestream"),
+    413: {"description": "Over the size limit"},
+    415: {"description": "Not WebM/Matroska (or not an image)"},
+    507: {"description": "The server's disk is full; chunks received so far are kept"},
+}
+Seq = Annotated[int, PathParam(ge=0, le=MAX_SEQ)]
+
+
+class CompleteBody(Body):
+    last_seq: Annotated[int, Field(ge=0, le=MAX_SEQ, strict=True)]
+
+
+class ChunkOut(Out):
+    seq: int
+    size: int
+    received_bytes: int
+
+
+def _copy_into(fd: int, source: Any) -> None:
+    with open(fd, "wb") as out:
+        shutil.copyfileobj(source, out)
+
+
+async def _own_show(services: Services, livestream_id: int, identity: Identity) -> Livestream:
+    async with services.db.session() as session:
+        stream = await livestreams.get(session, livestream_id)
+    if stream.created_by != identity.id:
+        raise HTTPException(403, "only this show's seller can upload its recording")
+    return stream
+
+
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _disk_error(exc: OSError) -> HTTPException:
+    if exc.errno == errno.ENOSPC:
+        return HTTPException(507, "the server's disk is full; the chunks received so far are kept")
+    return HTTPException(500, "could not store the upload")
+
+
+async def _finish(
+    services: Services, stream: Livestream, source: Path, kind: str
+) -> LivestreamEnvelope:
+    """Remux ``source`` into the show's seekable recording, thumbnail it, update the show."""
+    media_dir = services.settings.effective_media_dir
+    directory = show_dir(media_dir, stream.id)
+    try:
+        target, duration = await asyncio.to_thread(remux, source, directory / "studio")
+    except NotMedia as exc:
+        raise HTTPException(415, str(exc)) from None
+    thumbnail = directory / "thumbnail.jpg"
+    if not thumbnail.exists():
+        await asyncio.to_thread(thumbnail_from_video, target, thumbnail, min(3.0, duration / 2))
+    async with services.db.session() as session:
+        row = await livestreams.get(session, stream.id)
+        session.add(
+            Recording(
+                livestream_id=row.id,
+                path=target.relative_to(media_dir).as_posix(),
+                source=kind,
+                size_bytes=target.stat().st_size,
+                duration_seconds=duration,
+            )
+        )
+        row.video_url = media_url(media_dir, target)
+        if thumbnail.exists():
+            row.thumbnail_url = media_url(media_dir, thumbnail)
+        row.is_recorded = True
+        row.duration_seconds = round(duration, 3)
+        out = livestream_out(row, await livestreams.current_pins(session, row.id), 0)
+    await invalidate(services, "livestreams")
+    await publish_global(
+        services, protocol.stream_update(out.model_dump(mode="json", by_alias=True))
+    )
+    return LivestreamEnvelope(livestream=out)
+
+
+@router.put(
+    "/{livestream_id}/recording/chunks/{seq}",
+    response_model=ChunkOut,
+    responses=UPLOAD_ERRORS,
+    openapi_extra={
+        "requestBody": {
+            "content": {"video/webm": {"schema": {"type": "string", "format": "binary"}}}
+        }
+    },
+)
+async def put_chunk(
+    livestream_id: int, seq: Seq, request: Request, identity: AdminDep, services: ServicesDep
+) -> JSONResponse:
+    """Store chunk ``seq`` (201 new, 200 replaced). Chunk 0 must start a WebM/Matroska file."""
+    await _own_show(services, livestream_id, identity)
+    if _content_type(request) not in WEBM_TYPES:
+        raise HTTPException(415, "send the chunk as video/webm")
+    store = ChunkStore(services.settings.effective_media_dir, livestream_id)
+    sizes = store.sizes()
+    stored = sum(size for s, size in sizes.items() if s != seq)
+    limit = min(MAX_CHUNK_BYTES, services.settings.max_recording_bytes - stored)
+    if limit <= 0:
+        raise HTTPException(413, "the recording is over LIVESHOP_MAX_RECORDING_BYTES")
+    try:
+        size, new = await store.put(seq, request.stream(), limit=limit)
+    except TooLarge:
+        raise HTTPException(413, "the recording is over its size limit") from None
+    except OSError as exc:
+        raise _disk_error(exc) from None
+    if seq == 0 and store.first_bytes(0) != EBML_MAGIC:
+        store.path(0).unlink(missing_ok=True)
+        raise HTTPException(415, "not a WebM/Matroska recording")
+    body = ChunkOut(seq=seq, size=size, received_bytes=stored + size)
+    return JSONResponse(body.model_dump(by_alias=True), status_code=201 if new else 200)
+
+
+@router.post(
+    "/{livestream_id}/recording/complete",
+    response_model=LivestreamEnvelope,
+    responses={**UPLOAD_ERRORS, 409: {"description": "Chunks are missing: {detail, missing}"}},
+)
+async def complete_recording(
+    livestream_id: int, body: CompleteBody, identity: AdminDep, services: ServicesDep
+) -> Any:
+    """Assemble chunks 0..lastSeq in order and make the show's replay. Missing chunks answer
+    ``409 {detail, missing: [...]}`` and nothing is assembled."""
+    stream = await _own_show(services, livestream_id, identity)
+    store = ChunkStore(services.settings.effective_media_dir, livestream_id)
+    missing = store.missing(body.last_seq)
+    if missing:
+        return JSONResponse({"detail": "chunks are missing", "missing": missing}, status_code=409)
+    if store.first_bytes(0) != EBML_MAGIC:
+        raise HTTPException(415, "not a WebM/Matroska recording")
+    assembled = show_dir(services.settings.effective_media_dir, livestream_id) / "upload.webm"
+    try:
+        await asyncio.to_thread(store.assemble, body.last_seq, assembled)
+        result = await _finish(services, stream, assembled, "upload")
+    except OSError as exc:
+        raise _disk_error(exc) from None
+    finally:
+        assembled.unlink(missing_ok=True)
+    store.clear()
+    return result
+
+
+@router.post(
+    "/{livestream_id}/upload",
+    response_model=LivestreamEnvelope,
+    responses=UPLOAD_ERRORS,
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"video": {"type": "string", "format": "binary"}},
+                        "required": ["video"],
+                    }
+                }
+            }
+        }
+    },
+)
+async def upload_recording(
+    livestream_id: int, request: Request, identity: AdminDep, services: ServicesDep
+) -> LivestreamEnvelope:
+    """The seed's one-shot upload: multipart form, field ``video``."""
+    stream = await _own_show(services, livestream_id, identity)
+    limit = services.settings.max_recording_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + 64 * 1024:
+        raise HTTPException(413, "the recording is over LIVESHOP_MAX_RECORDING_BYTES")
+    if _content_type(request) != "multipart/form-data":
+        raise HTTPException(415, "send a multipart/form-data body with a 'video' file field")
+    directory = show_dir(services.settings.effective_media_dir, livestream_id)
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        async with request.form(max_files=1, max_fields=5) as form:
+            video = form.get("video")
+            if video is None or isinstance(video, str):
+                raise HTTPException(
+                    422,
+                    [
+                        {
+                            "loc": ["body", "video"],
+                            "field": "video",
+                            "msg": "a file is required",
+                            "type": "missing",
+                        }
+                    ],
+                )
+            if video.size is not None and video.size > limit:
+                raise HTTPException(413, "the recording is over LIVESHOP_MAX_RECORDING_BYTES")
+            head = await video.read(4)
+            if head != EBML_MAGIC:
+                raise HTTPException(415, "not a WebM/Matroska recording")
+            await video.seek(0)
+            fd, name = tempfile.mkstemp(dir=directory, suffix=".upload")
+            tmp = Path(name)
+            try:
+                await asyncio.to_thread(_copy_into, fd, video.file)
+                return await _finish(services, stream, tmp, "upload")
+            finally:
+                tmp.unlink(missing_ok=True)
+    except OSError as exc:
+        raise _disk_error(exc) from None
+
+
+@router.put(
+    "/{livestream_id}/thumbnail",
+    response_model=LivestreamEnvelope,
+    responses={**UPLOAD_ERRORS, 422: {"description": "Not a decodable image"}},
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                t: {"schema": {"type": "string", "format": "binary"}} for t in sorted(IMAGE_TYPES)
+            }
+        }
+    },
+)
+async def put_thumbnail(
+    livestream_id: int, request: Request, identity: AdminDep, services: ServicesDep
+) -> LivestreamEnvelope:
+    """Set the show's thumbnail: JPEG, PNG or WebP up to 5 MB, decoded and re-encoded as JPEG."""
+    await _own_show(services, livestream_id, identity)
+    if _content_type(request) not in IMAGE_TYPES:
+        raise HTTPException(415, "send image/jpeg, image/png or image/webp")
+    data = bytearray()
+    async for piece in request.stream():
+        data += piece
+        if len(data) > MAX_THUMBNAIL_BYTES:
+            raise HTTPException(413, "thumbnails are limited to 5 MB")
+    media_dir = services.settings.effective_media_dir
+    target = show_dir(media_dir, livestream_id) / "thumbnail.jpg"
+    try:
+        await asyncio.to_thread(image_to_jpeg, bytes(data), target)
+    except NotAnImage as exc:
+        raise HTTPException(422, str(exc)) from None
+    except OSError as exc:
+        raise _disk_error(exc) from None
+    async with services.db.session() as session:
+        row = await livestreams.get(session, livestream_id)
+        row.thumbnail_url = media_url(media_dir, target)
+        out = livestream_out(row, await livestreams.current_pins(session, row.id), 0)
+    await invalidate(services, "livestreams")
+    return LivestreamEnvelope(livestream=out)
+
+
+class RecordingOut(Out):
+    url: str
+    source: str
+    duration_seconds: float | None
+    size_bytes: int
+
+
+class RecordingList(Out):
+    recordings: list[RecordingOut]
+
+
+@router.get(
+    "/{livestream_id}/recordings", response_model=RecordingList, responses=not_found("livestream")
+)
+async def list_recordings(livestream_id: int, services: ServicesDep) -> RecordingList:
+    """The show's recorded files in play order (server segments, then the studio's upload)."""
+    from sqlalchemy import select
+
+    async with services.db.session() as session:
+        await livestreams.get(session, livestream_id)
+        rows = (
+            await session.execute(
+                select(Recording)
+                .where(Recording.livestream_id == livestream_id)
+                .order_by(Recording.id)
+            )
+        ).scalars()
+        return RecordingList(
+            recordings=[
+                RecordingOut(
+                    url="/media/" + r.path,
+                    source=r.source,
+                    duration_seconds=r.duration_seconds,
+                    size_bytes=r.size_bytes,
+                )
+                for r in rows
+            ]
+        )

@@ -1,0 +1,1 @@
+"""Kept shows: uploaded recordings (chunks, remux), thumbnails, and the files on disk."""
