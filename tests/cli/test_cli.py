@@ -129,3 +129,44 @@ def test_serve_first_run_creates_admin_and_demo_data(tmp_path: Path) -> None:
         proc.terminate()
         out, _ = proc.communicate(timeout=15)
     assert password in out and "/studio" in out
+
+
+def test_recordings_prune_deletes_old_files_only(tmp_path: Path) -> None:
+    """prune --older-than removes files of shows ended before the cutoff; --dry-run only lists."""
+    import asyncio
+    from datetime import timedelta
+
+    from liveshop.storage import livestreams, users
+    from liveshop.storage.engine import Database
+    from liveshop.storage.models import utcnow
+
+    assert run(["db", "upgrade"], tmp_path).returncode == 0
+
+    async def setup() -> None:
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'data' / 'liveshop.db'}")
+        async with db.session() as session:
+            seller = await users.create_user(
+                session, email="s@example.com", name="S", role="admin", password_hash="x"
+            )
+            for title, age in (("old", 40), ("new", 2)):
+                show = await livestreams.create(
+                    session, title=title, description="", quality="720p", created_by=seller.id
+                )
+                await livestreams.stop(session, show)
+                show.end_time = utcnow() - timedelta(days=age)
+                show.is_recorded = True
+                media = tmp_path / "data" / "media" / "livestreams" / str(show.id)
+                media.mkdir(parents=True)
+                (media / "recording.webm").write_bytes(b"x")
+        await db.close()
+
+    asyncio.run(setup())
+    dry = run(["recordings", "prune", "--older-than", "30d", "--dry-run"], tmp_path)
+    assert "would delete the recordings of 1 show(s): 1" in dry.stdout
+    assert (tmp_path / "data" / "media" / "livestreams" / "1").exists()
+    real = run(["recordings", "prune", "--older-than", "30d"], tmp_path)
+    assert real.returncode == 0 and "deleted the recordings of 1 show(s): 1" in real.stdout
+    assert not (tmp_path / "data" / "media" / "livestreams" / "1").exists()
+    assert (tmp_path / "data" / "media" / "livestreams" / "2").exists()
+    bad = run(["recordings", "prune", "--older-than", "soon"], tmp_path)
+    assert bad.returncode == 2

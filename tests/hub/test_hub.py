@@ -475,3 +475,19 @@ async def test_slow_consumer_is_dropped_not_waited_on(env: Env) -> None:
         while True:
             await asyncio.wait_for(slow_ws.recv(), 10)
     assert slow_ws.close_code == 1013
+
+
+async def test_watching_is_recorded_for_the_report(env: Env) -> None:
+    """A shopper's join opens a viewer session and leaving closes it; the seller is not counted."""
+    from liveshop.storage import analytics
+
+    show = await env.start_show()
+    seller, shopper = await env.connect(env.admin_token), await env.connect()
+    await seller.join(show)
+    snap = await shopper.join(show)
+    await shopper.send(type="leave")
+    await shopper.send(type="ping")
+    await shopper.wait_type("pong")
+    async with env.server.services.db.session() as session:
+        rows = await analytics.sessions(session, show)
+    assert [(viewer, left is not None) for viewer, _, left in rows] == [(snap["user"]["id"], True)]
