@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     media_mode: Literal["sfu", "p2p", "janus"] = "sfu"
     ice_servers: str = "[]"
     public_ip: str = ""
+    janus_urls: str = ""
+    janus_api_secret: str = ""
+    janus_admin_secret: str = ""
     max_recording_bytes: int = Field(default=4 * 1024**3, gt=0)
     login_attempts_per_minute: int = Field(default=10, gt=0)
     node_id: str = ""
@@ -67,6 +70,11 @@ class Settings(BaseSettings):
     @property
     def effective_media_dir(self) -> Path:
         return self.media_dir if self.media_dir is not None else self.data_dir / "media"
+
+    @property
+    def janus_url_list(self) -> list[str]:
+        """``LIVESHOP_JANUS_URLS`` split on commas and whitespace."""
+        return [u for u in self.janus_urls.replace(",", " ").split() if u]
 
     @property
     def ice_server_list(self) -> list[dict[str, Any]]:
