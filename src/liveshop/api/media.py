@@ -61,11 +61,28 @@ async def _live_show(services: Services, livestream_id: int) -> None:
         raise HTTPException(409, "not live")
 
 
-def _answer(kind: str, livestream_id: int, session: MediaSession) -> Response:
-    headers = {"Location": f"/api/livestreams/{livestream_id}/{kind}/{session.session_id}"}
+def _ice_links(services: Services) -> list[str]:
+    """RFC 9725 §4.6: the STUN/TURN servers clients should use, as ``Link`` header values."""
+    links = []
+    for server in services.settings.ice_server_list:
+        urls = server.get("urls", [])
+        for url in [urls] if isinstance(urls, str) else urls:
+            link = f'<{url}>; rel="ice-server"'
+            if server.get("username"):
+                link += f'; username="{server["username"]}"; credential="{server.get("credential", "")}"'
+                link += '; credential-type="password"'
+            links.append(link)
+    return links
+
+
+def _answer(services: Services, kind: str, livestream_id: int, session: MediaSession) -> Response:
+    response = Response(session.answer_sdp, 201, media_type="application/sdp")
+    response.headers["Location"] = f"/api/livestreams/{livestream_id}/{kind}/{session.session_id}"
     if session.etag:
-        headers["ETag"] = session.etag
-    return Response(session.answer_sdp, 201, headers=headers, media_type="application/sdp")
+        response.headers["ETag"] = session.etag
+    for link in _ice_links(services):
+        response.headers.append("Link", link)
+    return response
 
 
 @router.post(
@@ -88,7 +105,7 @@ async def whip_publish(
         session = await services.media.publish(livestream_id, offer, replace=replace)
     except MediaError as exc:
         raise HTTPException(exc.status, exc.detail) from None
-    return _answer("whip", livestream_id, session)
+    return _answer(services, "whip", livestream_id, session)
 
 
 @router.post(
@@ -107,7 +124,7 @@ async def whep_watch(
         session = await services.media.watch(livestream_id, offer)
     except MediaError as exc:
         raise HTTPException(exc.status, exc.detail) from None
-    return _answer("whep", livestream_id, session)
+    return _answer(services, "whep", livestream_id, session)
 
 
 @router.delete(
@@ -136,6 +153,26 @@ async def whep_stop(
     if not await services.media.end_session(livestream_id, session_id):
         raise HTTPException(404, "no such session")
     return Response(status_code=200)
+
+
+@router.patch("/{livestream_id}/whip/{session_id}", status_code=405, include_in_schema=False)
+@router.patch("/{livestream_id}/whep/{session_id}", status_code=405, include_in_schema=False)
+async def trickle_not_supported(livestream_id: int, session_id: str) -> Response:
+    """Trickle ICE and ICE restarts are not supported: send the offer with its candidates
+    (RFC 9725 §4.3 lets a server answer PATCH with 405)."""
+    return Response(status_code=405, headers={"Allow": "POST, DELETE"})
+
+
+@router.options("/{livestream_id}/whip", include_in_schema=False)
+@router.options("/{livestream_id}/whep", include_in_schema=False)
+async def endpoint_options(livestream_id: int, services: ServicesDep) -> Response:
+    """WHIP/WHEP ``OPTIONS``: allowed methods and, as ``Link`` headers, the ICE servers."""
+    response = Response(
+        status_code=204, headers={"Allow": "POST, OPTIONS", "Accept-Post": "application/sdp"}
+    )
+    for link in _ice_links(services):
+        response.headers.append("Link", link)
+    return response
 
 
 @router.get("/{livestream_id}/stats", responses={**ADMIN_ONLY, **not_found("livestream")})
