@@ -25,6 +25,7 @@ def vp8_key_payload(width: int, height: int) -> bytes:
 
 
 def test_vp8_keyframe_and_size() -> None:
+    """VP8 keyframes are detected and their size read from the header."""
     payload = vp8_key_payload(640, 360)
     assert vp8_keyframe_start(payload)
     assert vp8_size(payload) == (640, 360)
@@ -36,6 +37,7 @@ def test_vp8_keyframe_and_size() -> None:
 
 
 def test_h264_keyframe_and_sps() -> None:
+    """H.264 IDR/SPS are detected and the SPS gives the size."""
     assert h264_sps_size(SPS_720P) == (1280, 720)
     stap = b"\x18" + struct.pack("!H", len(SPS_720P)) + SPS_720P + b"\x00\x02\x68\xce"
     assert h264_keyframe_start(stap)
@@ -47,6 +49,7 @@ def test_h264_keyframe_and_sps() -> None:
 
 
 def test_rewriter_keeps_payload_and_spacing() -> None:
+    """Rewriting changes SSRC/PT/seq/timestamp only, keeping payload and spacing."""
     ext = mid_extension(3, "0")
     rewriter = Rewriter(ssrc=0x1234, pt=100, clock_rate=90000, ext=ext)
     rewriter.sync(65534, 4_000_000_000, now=0.0)

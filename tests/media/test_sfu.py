@@ -121,6 +121,7 @@ def test_aiortc_internals_unchanged() -> None:
 async def test_two_viewers_get_frames_in_order_without_server_decoding(
     backend: SfuMediaBackend, events: Events
 ) -> None:
+    """Two viewers decode the publisher's frames in order; the server never decodes."""
     publisher = await live_publisher(backend, events)
     viewers = [Viewer(), Viewer()]
     for viewer in viewers:
@@ -148,6 +149,7 @@ async def test_two_viewers_get_frames_in_order_without_server_decoding(
 async def test_late_viewer_sees_video_within_two_seconds(
     backend: SfuMediaBackend, events: Events
 ) -> None:
+    """A viewer joining mid-show gets a keyframe and video within 2 s."""
     publisher = await live_publisher(backend, events)
     first = Viewer()
     await first.start(backend)
@@ -166,6 +168,7 @@ async def test_late_viewer_sees_video_within_two_seconds(
 async def test_keyframe_requests_are_rate_limited(
     backend: SfuMediaBackend, events: Events, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Viewers' keyframe requests reach the publisher at most once a second."""
     publisher = await live_publisher(backend, events)
     viewer = Viewer()
     await viewer.start(backend)
@@ -194,6 +197,7 @@ async def test_keyframe_requests_are_rate_limited(
 async def test_publisher_leaving_ends_viewers_and_recording(
     backend: SfuMediaBackend, events: Events, tmp_path: Path
 ) -> None:
+    """The publisher leaving ends viewer tracks and finishes a decodable recording and thumbnail."""
     publisher = await live_publisher(backend, events)
     viewer = Viewer()
     await viewer.start(backend)
@@ -224,6 +228,7 @@ async def test_publisher_leaving_ends_viewers_and_recording(
 async def test_h264_is_forwarded_and_recorded_as_mkv(
     backend: SfuMediaBackend, events: Events
 ) -> None:
+    """H.264 is forwarded as is and recorded to Matroska; a VP8-only viewer gets 415."""
     publisher = await live_publisher(backend, events, codec="H264", audio=False)
     viewer = Viewer()
     await viewer.start(backend)
@@ -246,6 +251,7 @@ async def test_h264_is_forwarded_and_recorded_as_mkv(
 async def test_replace_keeps_viewers_and_starts_a_new_segment(
     backend: SfuMediaBackend, events: Events
 ) -> None:
+    """A replacing publisher keeps viewers watching and starts a new recording segment."""
     first = await live_publisher(backend, events)
     viewer = Viewer()
     await viewer.start(backend)
@@ -269,6 +275,8 @@ async def test_replace_keeps_viewers_and_starts_a_new_segment(
 
 
 async def test_offer_errors(backend: SfuMediaBackend, events: Events) -> None:
+    """Malformed, empty, video-less and duplicate offers get clear MediaErrors."""
+
     async def status(coro: Any) -> int:
         with pytest.raises(MediaError) as err:
             await coro
@@ -303,6 +311,7 @@ def _open_fds() -> int:
 
 
 async def test_failed_sessions_leak_nothing(backend: SfuMediaBackend, events: Events) -> None:
+    """200 failed sessions leave no peer connections, tasks, threads or sockets."""
     publisher = await live_publisher(backend, events)
     h264_only = Viewer(video_codecs=["H264"])  # fails after a peer connection was created
     h264_offer = await offer(h264_only.pc)
@@ -329,6 +338,7 @@ async def test_failed_sessions_leak_nothing(backend: SfuMediaBackend, events: Ev
 
 
 async def test_close_frees_everything(tmp_path: Path, events: Events) -> None:
+    """close() frees every peer connection, task and port."""
     gc.collect()
     fds, threads = _open_fds(), threading.active_count()
     sfu = SfuMediaBackend(media_dir=tmp_path, ice_servers=[], public_ip="", on_event=events)
