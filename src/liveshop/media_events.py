@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from liveshop import protocol
 from liveshop.api.events import invalidate, publish_global, publish_show
-from liveshop.api.schemas import livestream_out
+from liveshop.api.schemas import dump, livestream_out
 from liveshop.media.base import MediaEvent
 from liveshop.services import Services
 from liveshop.storage import livestreams
@@ -84,6 +84,4 @@ class MediaEvents:
             pins = await livestreams.current_pins(session, livestream_id)
             out = livestream_out(stream, pins, 0)
         await invalidate(self.services, "livestreams")
-        await publish_global(
-            self.services, protocol.stream_update(out.model_dump(mode="json", by_alias=True))
-        )
+        await publish_global(self.services, protocol.stream_update(dump(out)))

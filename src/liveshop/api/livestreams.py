@@ -20,6 +20,7 @@ from liveshop.api.schemas import (
     PinBody,
     PinnedOut,
     chat_out,
+    dump,
     livestream_out,
     product_out,
 )
@@ -44,11 +45,6 @@ async def _out(services: Services, session: Any, stream: Livestream) -> Livestre
     return livestream_out(stream, pins, await _viewers(services, stream))
 
 
-def _dump(model: Any) -> dict[str, Any]:
-    result: dict[str, Any] = model.model_dump(mode="json", by_alias=True)
-    return result
-
-
 @router.post(
     "",
     response_model=LivestreamEnvelope,
@@ -70,7 +66,7 @@ async def create_livestream(
         )
     out = livestream_out(stream, [], 0)
     await invalidate(services, CACHE_GROUP)
-    await publish_global(services, protocol.stream_started(_dump(out)))
+    await publish_global(services, protocol.stream_started(dump(out)))
     return LivestreamEnvelope(livestream=out)
 
 
@@ -116,7 +112,7 @@ async def _update(
         await livestreams.update_fields(session, stream, body.model_dump(exclude_none=True))
         out = await _out(services, session, stream)
     await invalidate(services, CACHE_GROUP)
-    await publish_global(services, protocol.stream_update(_dump(out)))
+    await publish_global(services, protocol.stream_update(dump(out)))
     return LivestreamEnvelope(livestream=out)
 
 
@@ -162,9 +158,17 @@ async def stop_livestream(
     return LivestreamEnvelope(livestream=out)
 
 
+async def _pinned(session: Any, livestream_id: int) -> PinnedOut:
+    return PinnedOut(
+        pinned_products=[
+            product_out(p) for p in await livestreams.current_pins(session, livestream_id)
+        ]
+    )
+
+
 async def _pins_changed(services: Services, livestream_id: int, pins: PinnedOut) -> None:
     await invalidate(services, CACHE_GROUP)
-    payload = [_dump(p) for p in pins.pinned_products]
+    payload = [dump(p) for p in pins.pinned_products]
     await publish_show(
         services, livestream_id, protocol.pinned_products_update(livestream_id, payload)
     )
@@ -186,11 +190,7 @@ async def pin_product(
             raise Conflict("Livestream has ended")
         product = await products.get(session, body.product_id)
         changed = await livestreams.pin(session, stream, product)
-        pins = PinnedOut(
-            pinned_products=[
-                product_out(p) for p in await livestreams.current_pins(session, stream.id)
-            ]
-        )
+        pins = await _pinned(session, stream.id)
     if changed:
         await _pins_changed(services, livestream_id, pins)
     return pins
@@ -208,11 +208,7 @@ async def unpin_product(
     async with services.db.session() as session:
         stream = await livestreams.get_for_update(session, livestream_id)
         changed = await livestreams.unpin(session, stream.id, product_id)
-        pins = PinnedOut(
-            pinned_products=[
-                product_out(p) for p in await livestreams.current_pins(session, stream.id)
-            ]
-        )
+        pins = await _pinned(session, stream.id)
     if changed:
         await _pins_changed(services, livestream_id, pins)
     return pins

@@ -23,7 +23,7 @@ from pydantic import Field
 from liveshop import protocol
 from liveshop.api.deps import ADMIN_ONLY, AdminDep, ServicesDep, not_found
 from liveshop.api.events import invalidate, publish_global
-from liveshop.api.schemas import Body, LivestreamEnvelope, Out, livestream_out
+from liveshop.api.schemas import Body, LivestreamEnvelope, Out, dump, livestream_out
 from liveshop.domain.identity import Identity
 from liveshop.media_events import media_url
 from liveshop.replay.files import EBML_MAGIC, MAX_SEQ, ChunkStore, TooLarge, show_dir
@@ -112,9 +112,7 @@ async def _finish(
         row.duration_seconds = round(duration, 3)
         out = livestream_out(row, await livestreams.current_pins(session, row.id), 0)
     await invalidate(services, "livestreams")
-    await publish_global(
-        services, protocol.stream_update(out.model_dump(mode="json", by_alias=True))
-    )
+    await publish_global(services, protocol.stream_update(dump(out)))
     return LivestreamEnvelope(livestream=out)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -23,6 +23,12 @@ from liveshop.domain.money import format_price
 from liveshop.storage.models import ChatMessage, Livestream, Product
 
 Quality = Literal["480p", "720p", "1080p"]
+
+
+def dump(model: BaseModel) -> dict[str, Any]:
+    """A response model as its JSON-ready dict (camelCase), for events and snapshots."""
+    result: dict[str, Any] = model.model_dump(mode="json", by_alias=True)
+    return result
 
 
 class Body(BaseModel):

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from liveshop import protocol
-from liveshop.api.schemas import chat_out, livestream_out, product_out
+from liveshop.api.schemas import chat_out, dump, livestream_out, product_out
 from liveshop.broker.base import GLOBAL, Broker, show_topic
 from liveshop.domain.ratelimit import TokenBucket
 from liveshop.domain.text import clean_chat_text
@@ -36,11 +36,6 @@ PRESENCE_REFRESH = 3.0
 TICK = 1.0
 CHAT_RATE, CHAT_BURST = 1.0, 5.0
 BAD_MESSAGE_ERRORS = frozenset({"invalid", "too_large"})
-
-
-def _dump(model: Any) -> dict[str, Any]:
-    result: dict[str, Any] = model.model_dump(mode="json", by_alias=True)
-    return result
 
 
 class Hub:
@@ -351,12 +346,7 @@ class Hub:
             conn.show_id = None
             conn.release(protocol.error("invalid", "could not join"), frozenset())
             raise
-        conn.release(snapshot, seen)
-        if conn.role == "shopper" and room.active:
-            async with self.db.session() as session:
-                conn.viewer_session = await analytics.open_session(
-                    session, room.show_id, conn.identity.id
-                )
+        # the show's peer directory learns this socket before its owner can act on the snapshot
         topic = show_topic(room.show_id)
         await self.broker.publish(
             topic, protocol.peer_control("join", conn.peer_id, conn.role, self.node_id)
@@ -365,6 +355,12 @@ class Hub:
             await self.broker.publish(
                 topic, protocol.peer_control("hello", conn.peer_id, conn.role, self.node_id)
             )
+        conn.release(snapshot, seen)
+        if conn.role == "shopper" and room.active:
+            async with self.db.session() as session:
+                conn.viewer_session = await analytics.open_session(
+                    session, room.show_id, conn.identity.id
+                )
 
     async def _snapshot(
         self, conn: Connection, room: Room, after: int | None
@@ -386,9 +382,9 @@ class Hub:
         out = livestream_out(stream, pins, count)
         room.active = stream.is_active
         fields: dict[str, Any] = {
-            "livestream": _dump(out),
-            "pinnedProducts": [_dump(product_out(p)) for p in pins],
-            "recentChat": [_dump(chat_out(m)) for m in messages],
+            "livestream": dump(out),
+            "pinnedProducts": [dump(product_out(p)) for p in pins],
+            "recentChat": [dump(chat_out(m)) for m in messages],
             "likes": stream.likes,
             "liked": liked,
             "viewerCount": count,
@@ -444,7 +440,7 @@ class Hub:
                 client_message_id=ref,
             )
         await self.broker.publish(
-            show_topic(room.show_id), protocol.chat_message(_dump(chat_out(row)))
+            show_topic(room.show_id), protocol.chat_message(dump(chat_out(row)))
         )
 
     async def _like(self, conn: Connection) -> None:
