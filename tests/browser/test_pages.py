@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.async_api import expect
 
-from tests.browser.conftest import DESKTOP, PHONE, SCREENSHOTS, Shop
+from tests.browser.conftest import PHONE, SCREENSHOTS, Shop
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -45,12 +45,15 @@ async def video_plays(page: Any, wait_ms: float = 15_000) -> None:
         raise
 
 
-async def seller_goes_live(page: Any, shop: Shop, title: str) -> None:
+async def seller_logs_in(page: Any, shop: Shop) -> None:
     await page.goto(f"{shop.server.url}/studio")
     await page.get_by_label("E-mail").fill(ADMIN_EMAIL)
     await page.get_by_label("Password").fill(ADMIN_PASSWORD)
     await page.get_by_role("button", name="Log in").click()
     await expect(page.locator("#studio-view")).to_be_visible()
+
+
+async def seller_goes_live(page: Any, title: str) -> None:
     # the fake camera shows in the preview
     await page.wait_for_function("() => document.querySelector('#preview').videoWidth > 0")
     await page.get_by_label("Title").fill(title)
@@ -58,6 +61,22 @@ async def seller_goes_live(page: Any, shop: Shop, title: str) -> None:
     await page.get_by_role("button", name="Go live").click()
     await expect(page.locator("#live-panel")).to_be_visible()
     await expect(page.locator("#live-indicator")).to_have_text("LIVE")
+
+
+NO_HORIZONTAL_SCROLL = "() => document.documentElement.scrollWidth <= window.innerWidth"
+
+# The first getUserMedia call is refused, as when the user blocks the camera.
+DENY_CAMERA_ONCE = """(() => {
+  const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  let refused = false;
+  navigator.mediaDevices.getUserMedia = (constraints) => {
+    if (!refused) {
+      refused = true;
+      return Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
+    }
+    return real(constraints);
+  };
+})()"""
 
 
 async def whip_available(shop: Shop) -> bool:
@@ -99,7 +118,8 @@ async def test_live_show(media_mode: str, make_shop: Any, open_page: Any) -> Non
     await expect(ana.get_by_role("heading", name="We're offline right now")).to_be_visible()
 
     seller = await open_page("seller")
-    await seller_goes_live(seller, shop, f"Spring drop ({media_mode})")
+    await seller_logs_in(seller, shop)
+    await seller_goes_live(seller, f"Spring drop ({media_mode})")
 
     # the show starting switches A's page to live by itself; B arrives later
     await expect(ana.locator("#live-badge")).to_be_visible()
@@ -160,7 +180,8 @@ async def test_live_show(media_mode: str, make_shop: Any, open_page: Any) -> Non
     await expect(seller.locator("#bitrate")).to_have_text(
         re.compile(r"^[1-9][\d.]* (kbit|Mbit)/s$")
     )
-    await expect(seller.locator("#health")).to_contain_text("2 peers")
+    if media_mode == "p2p":
+        await expect(seller.locator("#health")).to_contain_text("2 peers")
     await seller.evaluate("() => window.scrollTo(0, 0)")
     await seller.screenshot(path=str(SCREENSHOTS / "studio-desktop.png"))
     await ana.screenshot(path=str(SCREENSHOTS / "watch-desktop.png"))
@@ -202,8 +223,24 @@ async def test_phone_layout(make_shop: Any, open_page: Any) -> None:
     url = shop.server.url
     phone = {"viewport": PHONE, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
     seller = await open_page("seller-phone", **phone)
-    await seller_goes_live(seller, shop, "Phone check")
-    await seller.screenshot(path=str(SCREENSHOTS / "studio-phone.png"), full_page=True)
+    await seller.add_init_script(DENY_CAMERA_ONCE)
+    await seller_logs_in(seller, shop)
+    # a blocked camera gets a clear message and a retry, not a blank box
+    problem = seller.get_by_role("alert").filter(has_text="Camera and microphone access is blocked")
+    await expect(problem).to_be_visible()
+    await seller.get_by_role("button", name="Retry").click()
+    await expect(problem).to_be_hidden()
+
+    # another show is active: the studio says so and offers to stop it
+    r = await shop.http.post("/api/livestreams", json={"title": "Old show"}, headers=shop.admin)
+    assert r.status_code == 201, r.text
+    await seller.get_by_label("Title").fill("Phone check")
+    await seller.get_by_role("button", name="Go live").click()
+    await expect(seller.locator("#active-notice")).to_contain_text("“Old show”")
+    await seller.get_by_role("button", name="Stop it").click()
+    await seller.get_by_role("dialog").get_by_role("button", name="Stop it").click()
+    await expect(seller.locator("#active-notice")).to_be_hidden()
+    await seller_goes_live(seller, "Phone check")
     show_id = (await shop.http.get("/api/livestreams/active")).json()["livestream"]["id"]
     for product in shop.products[:2]:
         r = await shop.http.post(
@@ -212,6 +249,10 @@ async def test_phone_layout(make_shop: Any, open_page: Any) -> None:
             headers=shop.admin,
         )
         assert r.status_code == 200, r.text
+    await expect(seller.locator("#pinned-list li")).to_have_count(2)
+    assert await seller.evaluate(NO_HORIZONTAL_SCROLL)
+    await seller.evaluate("() => window.scrollTo(0, 0)")
+    await seller.screenshot(path=str(SCREENSHOTS / "studio-phone.png"))
 
     shopper = await open_page("shopper-phone", **phone)
     await shopper.goto(f"{url}/live/{show_id}")
@@ -231,6 +272,7 @@ async def test_phone_layout(make_shop: Any, open_page: Any) -> None:
     }"""
     )
     assert layout["scroll"] <= layout["width"], layout
+    assert await shopper.evaluate(NO_HORIZONTAL_SCROLL)
     assert (
         layout["video"]["width"] >= layout["width"]
         and layout["video"]["height"] >= layout["height"]
@@ -252,4 +294,17 @@ async def test_phone_layout(make_shop: Any, open_page: Any) -> None:
     assert "buy.html?product=merino-beanie" in popup.url
     request = await click_info.value
     assert request.post_data_json == {"productId": shop.products[1]["id"]}
-    assert DESKTOP["width"] > PHONE["width"]
+
+    # too many messages at once: the refusal is shown and the message marked as not sent
+    for n in range(8):
+        await shopper.get_by_label("Message", exact=True).fill(f"spam {n}")
+        await shopper.get_by_label("Message", exact=True).press("Enter")
+    await expect(shopper.get_by_role("alert")).to_contain_text("sending messages too fast")
+    await expect(shopper.locator(".chat-msg.failed").first).to_contain_text("not sent")
+
+    # the seller bans the shopper: their messages go and their page says they were removed
+    await seller.get_by_role("button", name="Ban Mia").first.click()
+    await seller.get_by_role("dialog").get_by_role("button", name="Ban").click()
+    await expect(shopper.locator("#conn-banner")).to_have_text("You were removed from this show.")
+    await expect(seller.locator(".chat-msg", has_text="Love the beanie!")).to_have_count(0)
+    await expect(shopper.locator("#chat-form")).to_be_hidden()

@@ -160,6 +160,9 @@ $('#show-form').addEventListener('submit', async (e) => {
   const button = $('#go-live');
   button.disabled = true;
   try {
+    // only one show can be live: say so (and offer to open or stop it) instead of failing
+    await checkActive();
+    if (activeElsewhere) return;
     const { livestream } = await api.createShow({ title: $('#title').value.trim(), description: $('#description').value.trim(), quality: devices.quality });
     startLive(livestream);
   } catch (err) {

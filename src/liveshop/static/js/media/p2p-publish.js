@@ -68,6 +68,10 @@ export function createP2PPublisher({ hub, iceServers = [] }) {
     hub.on('webrtc_viewer_left', (e) => {
       viewers.delete(e.peerId);
       drop(e.peerId);
+      // a shopper reconnecting gets a new peer id: make sure we hear about it (once the viewer
+      // count had time to drop if they really left)
+      clearTimeout(resyncTimer);
+      resyncTimer = setTimeout(resync, 1500);
     }),
     hub.on('webrtc_answer', (e) => {
       const peer = peers.get(e.from);
