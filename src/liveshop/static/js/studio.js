@@ -228,7 +228,8 @@ async function updateHealth() {
   const s = await publisher.stats().catch(() => null);
   if (!s) return;
   const connected = publisher.viewerConnections;
-  setText($('#bitrate'), s.bitrateKbps >= 1000 ? `${(s.bitrateKbps / 1000).toFixed(1)} Mbit/s` : `${s.bitrateKbps} kbit/s`);
+  const kbps = s.bitrateKbps;
+  setText($('#bitrate'), kbps === null ? 'measuring…' : kbps >= 1000 ? `${(kbps / 1000).toFixed(1)} Mbit/s` : `${kbps} kbit/s`);
   setText($('#loss'), `${s.packetLoss.toFixed(1)} %`);
   const health = $('#health');
   if (s.peers === 0) {

@@ -55,10 +55,10 @@ export function createSendStats() {
       });
     }
     const now = performance.now();
-    let bitrate = 0;
-    if (last && now > last.t && bytes >= last.bytes) bitrate = ((bytes - last.bytes) * 8) / (now - last.t);
+    let bitrate = null; // unknown until the second sample
+    if (last && now > last.t) bitrate = (Math.max(0, bytes - last.bytes) * 8) / (now - last.t);
     last = { t: now, bytes };
-    return { bitrateKbps: Math.round(bitrate), packetLoss: sent + lost > 0 ? (100 * lost) / (sent + lost) : 0, rtt, peers: pcs.length };
+    return { bitrateKbps: bitrate === null ? null : Math.round(bitrate), packetLoss: sent + lost > 0 ? (100 * lost) / (sent + lost) : 0, rtt, peers: pcs.length };
   };
 }
 
