@@ -63,6 +63,7 @@ async def seller_goes_live(page: Any, title: str) -> None:
     await expect(page.locator("#live-indicator")).to_have_text("LIVE")
 
 
+IMAGES_LOADED = "() => [...document.images].every((img) => img.complete && img.naturalWidth > 0)"
 NO_HORIZONTAL_SCROLL = "() => document.documentElement.scrollWidth <= window.innerWidth"
 
 # The first getUserMedia call is refused, as when the user blocks the camera.
@@ -183,7 +184,9 @@ async def test_live_show(media_mode: str, make_shop: Any, open_page: Any) -> Non
     if media_mode == "p2p":
         await expect(seller.locator("#health")).to_contain_text("2 peers")
     await seller.evaluate("() => window.scrollTo(0, 0)")
+    await seller.wait_for_function(IMAGES_LOADED)
     await seller.screenshot(path=str(SCREENSHOTS / "studio-desktop.png"))
+    await ana.wait_for_function(IMAGES_LOADED)
     await ana.screenshot(path=str(SCREENSHOTS / "watch-desktop.png"))
 
     # the seller deletes the message: gone everywhere
@@ -282,6 +285,7 @@ async def test_phone_layout(make_shop: Any, open_page: Any) -> None:
     buy = shopper.locator(".product-card").first.get_by_role("link", name="Buy Merino beanie")
     await expect(buy).to_be_in_viewport()
     await expect(buy).to_be_visible()
+    await shopper.wait_for_function(IMAGES_LOADED)
     await shopper.screenshot(path=str(SCREENSHOTS / "watch-phone.png"))
 
     # Buy opens the shop in a new tab and the page reports the click

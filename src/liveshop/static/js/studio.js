@@ -342,6 +342,12 @@ async function loadCatalogue(q) {
   }
 }
 
+const thumbnails = new Map(); // image URL → <img>, reused so re-rendering does not flicker
+function thumbnail(src) {
+  if (!thumbnails.has(src)) thumbnails.set(src, h('img', { src, alt: '', width: 40, height: 40 }));
+  return thumbnails.get(src);
+}
+
 function renderCatalogue() {
   const pinned = new Set(pins.map((p) => p.id));
   const items = catalogue.map((p) => {
@@ -350,7 +356,7 @@ function renderCatalogue() {
     return h(
       'li',
       { class: `catalogue-item${isPinned ? ' pinned' : ''}`, dataset: { productId: String(p.id) } },
-      image ? h('img', { src: image, alt: '', width: 40, height: 40 }) : null,
+      image ? thumbnail(image) : null,
       h('span', { class: 'name', text: p.name }),
       h('span', { class: 'muted', text: formatPrice(p.price, p.currency) }),
       h('button', {
