@@ -470,6 +470,8 @@ function wireHub() {
   });
   hub.on('error', (ev) => {
     if (ev.ref) chat.fail(ev.ref, ev.message);
+    // signalling to a shopper who just left answers not_found: nothing for the seller to do
+    if (!ev.ref && ev.code === 'not_found' && publisher) return;
     setText($('#chat-notice'), ev.message || ev.code);
   });
 }
