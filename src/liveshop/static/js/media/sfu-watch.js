@@ -1,0 +1,114 @@
+// sfu watching over WHEP: recv-only video + audio, non-trickle. 409 "not live" means the seller is not
+// connected yet: retry when the hub says the broadcast started, or with backoff.
+import { backoff, createReceiveStats, iceGatheringComplete } from './common.js';
+
+export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [], onStream, onState }) {
+  let pc = null;
+  let resource = null;
+  let stopped = false;
+  let attempt = 0;
+  let retryTimer = null;
+  let busy = false;
+  const sample = createReceiveStats();
+
+  function schedule(delay = backoff(attempt++, 1000, 10000)) {
+    if (stopped) return;
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(() => connect(), delay);
+  }
+
+  function release() {
+    if (pc) pc.close();
+    pc = null;
+    if (resource) {
+      const url = resource;
+      resource = null;
+      fetch(url, { method: 'DELETE', headers: { Authorization: `Bearer ${getToken()}` }, keepalive: true }).catch(() => {});
+    }
+  }
+
+  async function connect() {
+    if (stopped || busy) return;
+    busy = true;
+    clearTimeout(retryTimer);
+    release();
+    const current = new RTCPeerConnection({ iceServers });
+    pc = current;
+    current.addTransceiver('video', { direction: 'recvonly' });
+    current.addTransceiver('audio', { direction: 'recvonly' });
+    const remote = new MediaStream();
+    current.ontrack = (ev) => {
+      remote.addTrack(ev.track);
+      onStream(ev.streams[0] || remote);
+    };
+    current.onconnectionstatechange = () => {
+      if (pc !== current) return;
+      const state = current.connectionState;
+      if (state === 'connected') {
+        attempt = 0;
+        onState('playing');
+      } else if (state === 'failed') {
+        onState('reconnecting');
+        schedule();
+      } else if (state === 'disconnected') {
+        onState('reconnecting');
+        clearTimeout(retryTimer);
+        retryTimer = setTimeout(() => {
+          if (pc === current && current.connectionState !== 'connected') schedule(0);
+        }, 3000);
+      }
+    };
+    try {
+      onState('connecting');
+      await current.setLocalDescription(await current.createOffer());
+      await iceGatheringComplete(current);
+      const res = await fetch(`/api/livestreams/${livestreamId}/whep`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${getToken()}` },
+        body: current.localDescription.sdp,
+      });
+      if (res.status !== 201) {
+        current.close();
+        if (pc === current) pc = null;
+        onState(res.status === 409 ? 'waiting' : 'reconnecting');
+        schedule();
+        return;
+      }
+      const location = res.headers.get('Location');
+      resource = location ? new URL(location, res.url).href : null;
+      const answer = await res.text();
+      if (pc === current) await current.setRemoteDescription({ type: 'answer', sdp: answer });
+    } catch (err) {
+      onState('reconnecting');
+      schedule();
+    } finally {
+      busy = false;
+    }
+  }
+
+  const offs = [
+    hub.on('webrtc_broadcast_start', () => {
+      if (!pc || pc.connectionState !== 'connected') {
+        attempt = 0;
+        schedule(0);
+      }
+    }),
+  ];
+
+  return {
+    mode: 'sfu',
+    start() {
+      stopped = false;
+      connect();
+    },
+    async stats() {
+      return pc ? sample(pc) : null;
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(retryTimer);
+      offs.forEach((off) => off());
+      release();
+    },
+  };
+}

@@ -1,0 +1,502 @@
+// The sellers' studio: log in, set up camera and microphone, go live, run the show, end it.
+import { ApiError, createApi } from './api.js';
+import { createChatView, newClientMessageId } from './chat-view.js';
+import { createDevices } from './devices.js';
+import { $, confirmDialog, formatCount, formatDuration, formatPrice, h, safeUrl, setText } from './dom.js';
+import { Hub } from './hub.js';
+import { createPublisher, WhipUnavailable } from './media/index.js';
+
+const TOKEN_KEY = 'liveshop.seller';
+
+let token = sessionStorage.getItem(TOKEN_KEY);
+let user = null;
+const api = createApi(() => token);
+let config = { mediaMode: 'p2p', iceServers: [] };
+let hub = null;
+let show = null; // the show this studio runs
+let publisher = null;
+let pins = [];
+let catalogue = [];
+const chatSeen = new Set(); // ids of the show's messages, for the summary
+let peak = 0;
+let likes = 0;
+let firstSnapshot = true;
+let timer = null;
+let statsTimer = null;
+let activeElsewhere = null;
+
+const chat = createChatView($('#chat-list'), {
+  moderation: {
+    onDelete: (msg) => hub.send({ type: 'chat_delete', messageId: msg.id }),
+    onBan: async (msg) => {
+      const name = (msg.user && msg.user.name) || 'this shopper';
+      const ok = await confirmDialog({ title: `Ban ${name}?`, body: 'They leave the show, cannot come back or chat, and their messages are deleted.', confirm: 'Ban', danger: true });
+      if (ok) hub.send({ type: 'user_ban', userId: msg.user.id, deleteMessages: true });
+    },
+  },
+});
+
+const devices = createDevices({
+  video: $('#preview'),
+  cameraSelect: $('#camera'),
+  micSelect: $('#mic'),
+  qualitySelect: $('#quality'),
+  meter: $('#meter'),
+  problem: $('#camera-problem'),
+  problemMessage: $('#camera-problem-text'),
+  retry: $('#camera-retry'),
+  onChange: (stream) => {
+    if (stream && publisher) publisher.replaceStream(stream).catch(() => {});
+  },
+});
+
+// -- log-in ------------------------------------------------------------------------------------
+
+function showLogin(message = '') {
+  $('#login-view').hidden = false;
+  $('#studio-view').hidden = true;
+  $('#logout').hidden = true;
+  setText($('#who'), '');
+  setText($('#login-error'), message);
+  $('#email').focus();
+}
+
+$('#login-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  setText($('#login-error'), '');
+  const button = e.submitter || $('#login-form button');
+  button.disabled = true;
+  try {
+    const answer = await api.login($('#email').value.trim(), $('#password').value);
+    if (answer.user.role !== 'admin') {
+      showLogin('This account is not a seller account.');
+      return;
+    }
+    token = answer.accessToken;
+    sessionStorage.setItem(TOKEN_KEY, token);
+    $('#password').value = '';
+    await enterStudio(answer.user);
+  } catch (err) {
+    setText($('#login-error'), err.status === 401 ? 'Wrong e-mail or password.' : err.status === 429 ? 'Too many attempts: wait a minute and try again.' : err.message);
+  } finally {
+    button.disabled = false;
+  }
+});
+
+$('#logout').addEventListener('click', async () => {
+  if (show && show.isActive) {
+    const ok = await confirmDialog({ title: 'Log out while live?', body: 'Your show keeps running without video until you come back and open it, or end it.', confirm: 'Log out' });
+    if (!ok) return;
+  }
+  stopLive();
+  if (hub) hub.close();
+  hub = null;
+  devices.release();
+  token = null;
+  sessionStorage.removeItem(TOKEN_KEY);
+  show = null;
+  showLogin();
+});
+
+async function enterStudio(me) {
+  user = me;
+  $('#login-view').hidden = true;
+  $('#studio-view').hidden = false;
+  $('#logout').hidden = false;
+  setText($('#who'), me.name);
+  config = await api.config();
+  hub = new Hub({ token });
+  wireHub();
+  hub.connect();
+  devices.open();
+  loadCatalogue('');
+  await checkActive();
+}
+
+// -- setup and going live ----------------------------------------------------------------------
+
+async function checkActive() {
+  const { livestream } = await api.activeShow();
+  activeElsewhere = livestream;
+  const box = $('#active-notice');
+  if (!livestream || (show && show.id === livestream.id)) {
+    box.hidden = true;
+    return;
+  }
+  setText($('#active-notice-text'), `A show is live right now: “${livestream.title}”. Open it here to continue it, or stop it to start a new one.`);
+  box.hidden = false;
+}
+
+$('#open-active').addEventListener('click', async () => {
+  if (!activeElsewhere) return;
+  if (!devices.stream && !(await devices.open())) {
+    setText($('#show-error'), 'Your camera is needed to continue the show.');
+    return;
+  }
+  $('#active-notice').hidden = true;
+  startLive(activeElsewhere);
+});
+
+$('#stop-active').addEventListener('click', async () => {
+  if (!activeElsewhere) return;
+  const ok = await confirmDialog({ title: `Stop “${activeElsewhere.title}”?`, body: 'Shoppers watching it will see that it ended.', confirm: 'Stop it', danger: true });
+  if (!ok) return;
+  try {
+    await api.stopShow(activeElsewhere.id);
+    $('#active-notice').hidden = true;
+    setText($('#show-error'), 'That show is stopped. You can go live now.');
+  } catch (err) {
+    setText($('#show-error'), `Could not stop it: ${err.message}`);
+  }
+});
+
+$('#show-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  setText($('#show-error'), '');
+  if (!devices.stream) {
+    setText($('#show-error'), 'Your camera is not ready: fix it above (Retry), then go live.');
+    return;
+  }
+  const button = $('#go-live');
+  button.disabled = true;
+  try {
+    // only one show can be live: say so (and offer to open or stop it) instead of failing
+    await checkActive();
+    if (activeElsewhere) return;
+    const { livestream } = await api.createShow({ title: $('#title').value.trim(), description: $('#description').value.trim(), quality: devices.quality });
+    startLive(livestream);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 409) await checkActive();
+    else if (err instanceof ApiError && err.status === 401) showLogin('Your session expired: log in again.');
+    else setText($('#show-error'), `Could not go live: ${err.message}`);
+  } finally {
+    button.disabled = false;
+  }
+});
+
+function startLive(livestream) {
+  show = livestream;
+  firstSnapshot = true;
+  chatSeen.clear();
+  peak = livestream.peakViewers || 0;
+  likes = livestream.likes || 0;
+  $('#setup').hidden = true;
+  $('#summary').hidden = true;
+  $('#live-panel').hidden = false;
+  $('#chat-panel').hidden = false;
+  $('#catalogue-panel').hidden = false;
+  $('#health-box').hidden = false;
+  $('#studio-view').classList.add('live-layout');
+  const badge = $('#live-indicator');
+  badge.className = 'badge live';
+  setText(badge, 'LIVE');
+  setText($('#live-show-title'), livestream.title);
+  setText($('#likes'), formatCount(likes));
+  setText($('#peak'), formatCount(peak));
+  setText($('#publish-status'), 'Connecting…');
+  chat.reset([]);
+  renderPins(livestream.pinnedProducts || []);
+  const started = Date.parse(livestream.startTime) || Date.now();
+  const tick = () => setText($('#elapsed'), formatDuration((Date.now() - started) / 1000));
+  tick();
+  clearInterval(timer);
+  timer = setInterval(tick, 1000);
+  hub.join(livestream.id);
+}
+
+async function startPublishing() {
+  if (publisher || !show) return;
+  publisher = createPublisher(config.mediaMode, {
+    hub,
+    livestreamId: show.id,
+    getToken: () => token,
+    iceServers: config.iceServers,
+    onState: (state) => setText($('#publish-status'), state === 'live' ? 'Your video is live.' : state === 'reconnecting' ? 'Video connection lost — reconnecting…' : 'Connecting…'),
+  });
+  try {
+    await publisher.start(devices.stream);
+    if (config.mediaMode === 'p2p') setText($('#publish-status'), 'Your video is live (each shopper connects to you directly).');
+  } catch (err) {
+    setText($('#publish-status'), err instanceof WhipUnavailable ? 'This server cannot receive video yet (WHIP is not available).' : `Video could not start: ${err.message}`);
+  }
+  clearInterval(statsTimer);
+  statsTimer = setInterval(updateHealth, 2000);
+}
+
+async function updateHealth() {
+  if (!publisher) return;
+  const s = await publisher.stats().catch(() => null);
+  if (!s) return;
+  const connected = publisher.viewerConnections;
+  const kbps = s.bitrateKbps;
+  setText($('#bitrate'), kbps === null ? 'measuring…' : kbps >= 1000 ? `${(kbps / 1000).toFixed(1)} Mbit/s` : `${kbps} kbit/s`);
+  setText($('#loss'), `${s.packetLoss.toFixed(1)} %`);
+  const health = $('#health');
+  if (s.peers === 0) {
+    health.className = '';
+    setText(health, config.mediaMode === 'p2p' ? 'no viewers yet' : 'not connected');
+    return;
+  }
+  const quality = s.packetLoss < 2 ? 'good' : s.packetLoss < 5 ? 'fair' : 'poor';
+  health.className = `health-${quality}`;
+  setText(health, connected === null ? quality : `${quality} · ${connected} peer${connected === 1 ? '' : 's'}`);
+}
+
+function stopLive() {
+  clearInterval(timer);
+  clearInterval(statsTimer);
+  if (publisher) publisher.stop();
+  publisher = null;
+  if (hub) hub.leave();
+  const badge = $('#live-indicator');
+  badge.className = 'badge off';
+  setText(badge, 'OFFLINE');
+}
+
+// -- ending ------------------------------------------------------------------------------------
+
+$('#end-show').addEventListener('click', async () => {
+  if (!show) return;
+  const ok = await confirmDialog({ title: 'End the show?', body: 'Video stops for every shopper and the pins are cleared.', confirm: 'End show', danger: true });
+  if (!ok) return;
+  try {
+    const { livestream } = await api.stopShow(show.id);
+    showSummary(livestream);
+  } catch (err) {
+    setText($('#publish-status'), `Could not end the show: ${err.message}`);
+  }
+});
+
+function showSummary(livestream) {
+  const ended = { ...show, ...livestream };
+  stopLive();
+  show = null;
+  $('#live-panel').hidden = true;
+  $('#chat-panel').hidden = true;
+  $('#catalogue-panel').hidden = true;
+  $('#health-box').hidden = true;
+  $('#studio-view').classList.remove('live-layout');
+  $('#summary').hidden = false;
+  setText($('#sum-title'), ended.title);
+  const seconds = ended.durationSeconds ?? (Date.parse(ended.endTime || new Date().toISOString()) - Date.parse(ended.startTime)) / 1000;
+  setText($('#sum-duration'), formatDuration(seconds || 0));
+  setText($('#sum-peak'), formatCount(Math.max(peak, ended.peakViewers || 0)));
+  setText($('#sum-likes'), formatCount(Math.max(likes, ended.likes || 0)));
+  setText($('#sum-chat'), formatCount(chatSeen.size));
+  const link = $('#replay-link');
+  link.href = safeUrl(ended.videoUrl) || `/live/${ended.id}`;
+  setText(link, ended.videoUrl ? 'Watch the replay' : 'Replay page (the recording appears there once it is ready)');
+  $('#summary-title').focus?.();
+}
+
+$('#new-show').addEventListener('click', () => {
+  $('#summary').hidden = true;
+  $('#setup').hidden = false;
+  $('#title').value = '';
+  $('#description').value = '';
+  $('#title').focus();
+  checkActive().catch(() => {});
+});
+
+// -- chat and moderation -----------------------------------------------------------------------
+
+$('#chat-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const input = $('#chat-input');
+  const text = input.value.trim();
+  if (!text) return;
+  const clientMessageId = newClientMessageId();
+  if (!hub.send({ type: 'chat_send', text, clientMessageId })) {
+    setText($('#chat-notice'), 'Not connected — message not sent.');
+    return;
+  }
+  chat.addPending(clientMessageId, text, { ...user, role: 'admin' });
+  input.value = '';
+});
+
+function sendSlowMode() {
+  const on = $('#slow-mode').checked;
+  hub.send({ type: 'slow_mode', seconds: on ? Number($('#slow-seconds').value) : 0 });
+}
+$('#slow-mode').addEventListener('change', sendSlowMode);
+$('#slow-seconds').addEventListener('change', () => {
+  if ($('#slow-mode').checked) sendSlowMode();
+});
+
+// -- catalogue and pins ------------------------------------------------------------------------
+
+let searchTimer = null;
+$('#product-search').addEventListener('input', (e) => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => loadCatalogue(e.target.value.trim()), 250);
+});
+
+async function loadCatalogue(q) {
+  try {
+    const { products } = await api.products(q, 100);
+    catalogue = products;
+    setText($('#catalogue-error'), '');
+    renderCatalogue();
+  } catch (err) {
+    setText($('#catalogue-error'), `Could not load the catalogue: ${err.message}`);
+  }
+}
+
+const thumbnails = new Map(); // image URL → <img>, reused so re-rendering does not flicker
+function thumbnail(src) {
+  if (!thumbnails.has(src)) thumbnails.set(src, h('img', { src, alt: '', width: 40, height: 40 }));
+  return thumbnails.get(src);
+}
+
+function renderCatalogue() {
+  const pinned = new Set(pins.map((p) => p.id));
+  const items = catalogue.map((p) => {
+    const isPinned = pinned.has(p.id);
+    const image = safeUrl(p.imageUrl);
+    return h(
+      'li',
+      { class: `catalogue-item${isPinned ? ' pinned' : ''}`, dataset: { productId: String(p.id) } },
+      image ? thumbnail(image) : null,
+      h('span', { class: 'name', text: p.name }),
+      h('span', { class: 'muted', text: formatPrice(p.price, p.currency) }),
+      h('button', {
+        type: 'button',
+        class: isPinned ? 'unpin' : 'pin primary',
+        text: isPinned ? 'Unpin' : 'Pin',
+        'aria-pressed': isPinned ? 'true' : 'false',
+        'aria-label': `${isPinned ? 'Unpin' : 'Pin'} ${p.name}`,
+        onclick: () => togglePin(p, isPinned),
+      }),
+    );
+  });
+  $('#catalogue-list').replaceChildren(...items);
+  if (catalogue.length === 0) $('#catalogue-list').append(h('li', { class: 'muted', text: 'No products match.' }));
+}
+
+function renderPins(list) {
+  pins = list;
+  $('#pinned-list').replaceChildren(
+    ...list.map((p) =>
+      h(
+        'li',
+        { dataset: { productId: String(p.id) } },
+        h('span', { text: `${p.name} · ${formatPrice(p.price, p.currency)} ` }),
+        h('button', { type: 'button', class: 'unpin', text: 'Unpin', 'aria-label': `Unpin ${p.name}`, onclick: () => togglePin(p, true) }),
+      ),
+    ),
+  );
+  $('#pinned-empty').hidden = list.length > 0;
+  renderCatalogue();
+}
+
+async function togglePin(product, isPinned) {
+  if (!show) return;
+  try {
+    const { pinnedProducts } = isPinned ? await api.unpin(show.id, product.id) : await api.pin(show.id, product.id);
+    renderPins(pinnedProducts);
+  } catch (err) {
+    setText($('#catalogue-error'), `Could not ${isPinned ? 'unpin' : 'pin'} ${product.name}: ${err.message}`);
+  }
+}
+
+// -- hub ---------------------------------------------------------------------------------------
+
+function wireHub() {
+  hub.on('status', ({ state }) => {
+    if (state === 'reconnecting' && show) setText($('#chat-notice'), 'Connection to the service lost — reconnecting…');
+    if (state === 'open') setText($('#chat-notice'), '');
+  });
+  hub.on('unauthorized', () => {
+    stopLive();
+    sessionStorage.removeItem(TOKEN_KEY);
+    token = null;
+    showLogin('Your session expired: log in again.');
+  });
+  hub.on('snapshot', (ev) => {
+    if (!show || ev.livestream.id !== show.id) return;
+    if (!ev.livestream.isActive) {
+      showSummary(ev.livestream);
+      return;
+    }
+    if (firstSnapshot) chat.reset(ev.recentChat);
+    else chat.addMany(ev.recentChat);
+    ev.recentChat.forEach((m) => chatSeen.add(m.id));
+    firstSnapshot = false;
+    renderPins(ev.pinnedProducts);
+    likes = ev.likes;
+    peak = Math.max(peak, ev.peakViewers);
+    setText($('#likes'), formatCount(likes));
+    setText($('#viewers'), formatCount(ev.viewerCount));
+    setText($('#peak'), formatCount(peak));
+    $('#slow-mode').checked = ev.slowMode > 0;
+    startPublishing();
+  });
+  hub.on('chat_message', (ev) => {
+    chat.add(ev);
+    chatSeen.add(ev.id);
+  });
+  hub.on('chat_deleted', (ev) => {
+    if (show && ev.livestreamId === show.id) chat.remove(ev.messageIds);
+  });
+  hub.on('likes_update', (ev) => {
+    if (!show || ev.livestreamId !== show.id) return;
+    likes = ev.likes;
+    setText($('#likes'), formatCount(likes));
+  });
+  hub.on('viewer_count', (ev) => {
+    if (!show || ev.livestreamId !== show.id) return;
+    peak = Math.max(peak, ev.peak);
+    setText($('#viewers'), formatCount(ev.count));
+    setText($('#peak'), formatCount(peak));
+  });
+  hub.on('pinned_products_update', (ev) => {
+    if (show && ev.livestreamId === show.id) renderPins(ev.pinnedProducts);
+  });
+  hub.on('slow_mode', (ev) => {
+    if (!show || ev.livestreamId !== show.id) return;
+    $('#slow-mode').checked = ev.seconds > 0;
+    setText($('#chat-notice'), ev.seconds ? `Slow mode on: shoppers can send one message every ${ev.seconds} s.` : 'Slow mode off.');
+  });
+  hub.on('stream_ended', async (ev) => {
+    if (show && ev.livestreamId === show.id) {
+      const { livestream } = await api.show(ev.livestreamId).catch(() => ({ livestream: { id: ev.livestreamId, videoUrl: ev.videoUrl } }));
+      if (show && show.id === ev.livestreamId) showSummary(livestream);
+    } else if (!show) {
+      checkActive().catch(() => {});
+    }
+  });
+  hub.on('stream_started', () => {
+    if (!show) checkActive().catch(() => {});
+  });
+  hub.on('error', (ev) => {
+    if (ev.ref) chat.fail(ev.ref, ev.message);
+    // signalling to a shopper who just left answers not_found: nothing for the seller to do
+    if (!ev.ref && ev.code === 'not_found' && publisher) return;
+    setText($('#chat-notice'), ev.message || ev.code);
+  });
+}
+
+// -- start -------------------------------------------------------------------------------------
+
+async function main() {
+  if (!token) {
+    showLogin();
+    return;
+  }
+  try {
+    const { user: me } = await api.me();
+    if (me.role !== 'admin') {
+      sessionStorage.removeItem(TOKEN_KEY);
+      token = null;
+      showLogin('This account is not a seller account.');
+      return;
+    }
+    await enterStudio(me);
+  } catch (err) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    token = null;
+    showLogin(err.status === 401 ? '' : err.message);
+  }
+}
+
+main();
