@@ -40,9 +40,8 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 # Network answers the pages expect and handle (Chrome still logs them as console errors):
-# - product-clicks: the click report endpoint does not exist yet; the page ignores its failure;
 # - whep: 409 "not live" until the seller's WHIP connection is up (the page retries).
-EXPECTED_HTTP_FAILURES = ("/product-clicks", "/whep")
+EXPECTED_HTTP_FAILURES = ("/whep",)
 
 
 @pytest.fixture(scope="session")

@@ -61,6 +61,18 @@ async def _live_show(services: Services, livestream_id: int) -> None:
         raise HTTPException(409, "not live")
 
 
+async def _end(services: Services, livestream_id: int, session_id: str) -> Response:
+    """End a session: 200; 404 for an unknown session of a live show. Once the show has ended,
+    every session is already over, so a late DELETE also answers 200."""
+    if await services.media.end_session(livestream_id, session_id):
+        return Response(status_code=200)
+    async with services.db.session() as session:
+        stream = await livestreams.get(session, livestream_id)
+    if stream.is_active:
+        raise HTTPException(404, "no such session")
+    return Response(status_code=200)
+
+
 def _ice_links(services: Services) -> list[str]:
     """RFC 9725 §4.6: the STUN/TURN servers clients should use, as ``Link`` header values."""
     links = []
@@ -136,9 +148,7 @@ async def whip_stop(
     livestream_id: int, session_id: str, _: AdminDep, services: ServicesDep
 ) -> Response:
     """Stop publishing."""
-    if not await services.media.end_session(livestream_id, session_id):
-        raise HTTPException(404, "no such session")
-    return Response(status_code=200)
+    return await _end(services, livestream_id, session_id)
 
 
 @router.delete(
@@ -150,9 +160,7 @@ async def whep_stop(
     livestream_id: int, session_id: str, _: IdentityDep, services: ServicesDep
 ) -> Response:
     """Stop watching (the session id, from ``Location``, is the capability)."""
-    if not await services.media.end_session(livestream_id, session_id):
-        raise HTTPException(404, "no such session")
-    return Response(status_code=200)
+    return await _end(services, livestream_id, session_id)
 
 
 @router.patch("/{livestream_id}/whip/{session_id}", status_code=405, include_in_schema=False)
