@@ -124,6 +124,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.add_middleware(ReadCacheMiddleware)  # added last: runs first
     for module in (auth, products, livestreams, media, recordings, reports, health):
         app.include_router(module.router)
+    app.include_router(media.active_router)
     app.router.add_websocket_route("/ws", websocket_endpoint)
     _mount_pages(app, settings)
     return app

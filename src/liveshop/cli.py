@@ -8,6 +8,7 @@ import getpass
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from liveshop.config import ConfigError, Settings, resolve_secret_key
 from liveshop.storage.engine import Database
@@ -65,13 +66,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"  Studio (sellers): {base}/studio")
     print(f"  Watch page:       {base}/")
     print(f"  API docs:         {base}/docs\n", flush=True)
-    common = {
+    from liveshop.app import UVICORN_WS_OPTIONS
+
+    common: dict[str, Any] = {
         "host": host,
         "port": port,
         "log_level": args.log_level,
-        "ws_max_size": 16 * 1024,
-        "ws_per_message_deflate": False,
         "proxy_headers": True,
+        "access_log": not args.no_access_log,
+        **UVICORN_WS_OPTIONS,
     }
     if args.workers > 1:
         os.environ["LIVESHOP_SKIP_MIGRATIONS"] = "1"
@@ -128,6 +131,37 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
         return 0
 
     return asyncio.run(create())
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    """Print an access token for an existing account (e.g. OBS's WHIP bearer token)."""
+    from liveshop.domain.identity import Identity
+    from liveshop.security import TokenService
+    from liveshop.storage import users
+
+    settings = _settings()
+    try:
+        key = resolve_secret_key(settings)
+    except ConfigError as exc:
+        print(f"liveshop: {exc}", file=sys.stderr)
+        return 2
+
+    async def find() -> Any:
+        db = Database(settings.effective_database_url)
+        try:
+            async with db.session() as session:
+                return await users.get_by_email(session, args.email)
+        finally:
+            await db.close()
+
+    user = asyncio.run(find())
+    if user is None:
+        print(f"liveshop: no account {args.email}", file=sys.stderr)
+        return 1
+    ttl = args.days * 86400
+    tokens = TokenService(key, ttl_seconds=ttl, guest_ttl_seconds=ttl)
+    print(tokens.issue(Identity(id=user.id, name=user.name, role=user.role, email=user.email)))
+    return 0
 
 
 def cmd_seed_demo(_: argparse.Namespace) -> int:
@@ -209,6 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--password", default=None, help="prompted when absent")
     admin.add_argument("--name", default="Seller")
     admin.set_defaults(func=cmd_create_admin)
+
+    token = sub.add_parser("token", help="print an access token for an account (OBS bearer token)")
+    token.add_argument("--email", required=True)
+    token.add_argument("--days", type=int, default=30, help="validity (default 30 days)")
+    token.set_defaults(func=cmd_token)
 
     seed = sub.add_parser("seed-demo", help="add the demo catalogue when the catalogue is empty")
     seed.set_defaults(func=cmd_seed_demo)

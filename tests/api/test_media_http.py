@@ -252,3 +252,18 @@ async def test_whip_options_patch_and_ice_links(make_settings: Callable[..., Set
             f"/api/livestreams/{show}/whip/abc", content="a=candidate", headers=env.admin
         )
         assert patch.status_code == 405
+
+
+async def test_stable_whip_url_publishes_to_the_active_show(sfu: Env) -> None:
+    """POST /api/whip (for OBS) targets the live show, and is 409 when none is live."""
+    pub = publisher()
+    sdp = await offer(pub)
+    none = await post_sdp(sfu, "/api/whip", sdp, sfu.admin)
+    assert none.status_code == 409 and "no show is live" in none.json()["detail"]
+    show = await sfu.show()
+    r = await post_sdp(sfu, "/api/whip", sdp, sfu.admin)
+    assert r.status_code == 201 and r.headers["location"].startswith(
+        f"/api/livestreams/{show}/whip/"
+    )
+    assert (await post_sdp(sfu, "/api/whip", sdp, await sfu.guest())).status_code == 403
+    await pub.close()

@@ -170,3 +170,17 @@ def test_recordings_prune_deletes_old_files_only(tmp_path: Path) -> None:
     assert (tmp_path / "data" / "media" / "livestreams" / "2").exists()
     bad = run(["recordings", "prune", "--older-than", "soon"], tmp_path)
     assert bad.returncode == 2
+
+
+def test_token_prints_a_working_token_for_obs(tmp_path: Path) -> None:
+    """``liveshop token --email`` prints a bearer token of that account; unknown e-mail fails."""
+    from liveshop.security import TokenService
+
+    env = {"LIVESHOP_ADMIN_PASSWORD": "s3cret-enough"}
+    assert run(["create-admin", "--email", "obs@example.com"], tmp_path, env).returncode == 0
+    r = run(["token", "--email", "obs@example.com", "--days", "2"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    key = (tmp_path / "data" / "secret-key").read_text().strip()
+    identity = TokenService(key, ttl_seconds=1, guest_ttl_seconds=1).verify(r.stdout.strip())
+    assert identity.role == "admin" and identity.email == "obs@example.com"
+    assert run(["token", "--email", "nobody@example.com"], tmp_path).returncode == 1

@@ -120,6 +120,30 @@ async def whip_publish(
     return _answer(services, "whip", livestream_id, session)
 
 
+active_router = APIRouter(prefix="/api", tags=["media"])
+
+
+@active_router.post(
+    "/whip",
+    status_code=201,
+    openapi_extra=SDP_BODY,
+    responses={**ADMIN_ONLY, **SDP_ANSWER},
+)
+async def whip_publish_active(
+    request: Request,
+    identity: AdminDep,
+    services: ServicesDep,
+    replace: Annotated[bool, Query()] = False,
+) -> Response:
+    """A stable WHIP URL for OBS: publishes to the active show (409 ``no show is live`` when there
+    is none). The answer's ``Location`` is the show's session, as with ``…/{id}/whip``."""
+    async with services.db.session() as session:
+        stream = await livestreams.active(session)
+    if stream is None:
+        raise HTTPException(409, "no show is live: start one in the studio first")
+    return await whip_publish(stream.id, request, identity, services, replace)
+
+
 @router.post(
     "/{livestream_id}/whep",
     status_code=201,
