@@ -40,7 +40,7 @@ async def test_only_one_active_show_under_concurrent_inserts(database_url: str) 
 
 
 async def test_concurrent_like_toggles_count_exactly(database_url: str) -> None:
-    """200 distinct likers toggling at once end at 200; toggling again by half ends at 100."""
+    """1000 distinct likers toggling at once end at 1000; half of them toggling again ends at 500."""
     db = Database(database_url)
     try:
         seller = await _seller(db)
@@ -53,11 +53,11 @@ async def test_concurrent_like_toggles_count_exactly(database_url: str) -> None:
             async with db.session() as s:
                 return await likes.toggle(s, show.id, liker)
 
-        first = await asyncio.gather(*[toggle(f"g_{i}") for i in range(200)])
+        first = await asyncio.gather(*[toggle(f"g_{i}") for i in range(1000)])
         assert all(liked for liked, _ in first)
-        await asyncio.gather(*[toggle(f"g_{i}") for i in range(0, 200, 2)])
+        await asyncio.gather(*[toggle(f"g_{i}") for i in range(0, 1000, 2)])
         async with db.session() as s:
-            assert (await livestreams.get(s, show.id)).likes == 100
+            assert (await livestreams.get(s, show.id)).likes == 500
             assert await likes.has_liked(s, show.id, "g_1")
             assert not await likes.has_liked(s, show.id, "g_0")
     finally:
