@@ -83,6 +83,7 @@ class _Instance:
     publishers: int = 0
     reconnect: asyncio.Task[None] | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)  # set while up
+    down: asyncio.Event = field(default_factory=asyncio.Event)  # set once lost, until up again
 
     @property
     def host(self) -> str:
@@ -288,6 +289,7 @@ class JanusMediaBackend(MediaBackend):
         inst.subscribers = inst.publishers = 0
         inst.up = True
         inst.ready.set()
+        inst.down.clear()
         logger.info("Janus %s connected (session %s)", inst.url, session.session_id)
 
     async def _connect_or_retry(self, inst: _Instance) -> None:
@@ -340,6 +342,7 @@ class JanusMediaBackend(MediaBackend):
         logger.warning("Janus %s went away; ending its sessions", inst.url)
         inst.up = False
         inst.ready.clear()
+        inst.down.set()
         inst.session = None
         inst.control = None
         inst.handles = {}
@@ -527,7 +530,7 @@ class JanusMediaBackend(MediaBackend):
         if inst.up and inst.session is not None:
             with contextlib.suppress(JanusError):
                 await inst.session.detach(publisher.handle)
-        if notify or current:
+        if notify:
             self._emit(
                 "publisher_left",
                 room.livestream_id,

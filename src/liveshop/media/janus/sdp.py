@@ -131,10 +131,14 @@ def _compatible(janus: _Codec, offered: _Codec) -> bool:
         return False
     if janus.base == "h264":
         mine, theirs = _fmtp_params(janus.fmtp), _fmtp_params(offered.fmtp)
-        if mine.get("packetization-mode", "0") != theirs.get("packetization-mode", "0"):
+        # VideoRoom 1.1 offers H.264 without fmtp but forwards what WebRTC publishers send:
+        # packetization-mode 1 (FU-A), constrained baseline unless the room says otherwise
+        mine.setdefault("packetization-mode", "1")
+        mine.setdefault("profile-level-id", "42e01f")
+        if mine["packetization-mode"] != theirs.get("packetization-mode", "0"):
             return False
         # same profile_idc (the first byte of profile-level-id): 42 baseline, 4d main, 64 high
-        if mine.get("profile-level-id", "42")[:2] != theirs.get("profile-level-id", "42")[:2]:
+        if mine["profile-level-id"][:2] != theirs.get("profile-level-id", "42")[:2]:
             return False
     return True
 
@@ -203,6 +207,7 @@ def bridge(viewer_offer: str, janus_offer: str) -> BridgedAnswers:
     # pair each Janus m-line with the viewer's first unused m-line of the same kind
     used: set[int] = set()
     pairs: list[tuple[_Section, _Section | None, _Codec | None, list[str]]] = []
+    offered_fmtp: dict[int, str | None] = {}  # id(viewer section) -> the viewer's fmtp
     video_codec: str | None = None
     for j_section in j_sections:
         j_codec = _main_codec(j_section) if j_section.port != "0" else None
@@ -219,6 +224,7 @@ def bridge(viewer_offer: str, janus_offer: str) -> BridgedAnswers:
                     continue
                 used.add(index)
                 match = v_section
+                offered_fmtp[id(v_section)] = offered.fmtp
                 feedback = [
                     fb for fb in j_codec.feedback if fb in offered.feedback and fb not in _SKIP_FB
                 ]
@@ -266,17 +272,21 @@ def bridge(viewer_offer: str, janus_offer: str) -> BridgedAnswers:
     by_viewer = {id(v): (j, c, fb) for j, v, c, fb in pairs if v is not None}
     version = secrets.randbelow(1 << 31)
     viewer: list[str] = ["v=0", f"o=- {version} 2 IN IP4 0.0.0.0", "s=liveshop (janus)", "t=0 0"]
-    bundle = [v.mid for v in v_sections if id(v) in by_viewer and v.mid is not None]
+    bundle = [v.mid for v in v_sections if v.mid is not None]
     if bundle:
         viewer.append("a=group:BUNDLE " + " ".join(bundle))
     viewer.append("a=msid-semantic: WMS *")
+    # also at session level: rejected m-lines then still carry credentials (aiortc wants them)
+    viewer += [
+        f"a=ice-ufrag:{j_ufrag}",
+        f"a=ice-pwd:{j_pwd}",
+        f"a=fingerprint:{j_fp}",
+        "a=setup:passive",
+    ]
     for v_section in v_sections:
         paired = by_viewer.get(id(v_section))
         if paired is None:
-            formats = " ".join(v_section.formats) or "0"
-            viewer += [f"m={v_section.kind} 0 {v_section.proto} {formats}", "c=IN IP4 0.0.0.0"]
-            viewer += [f"a=mid:{v_section.mid}"] if v_section.mid else []
-            viewer.append("a=inactive")
+            viewer += _inactive(v_section, connection_ip)
             continue
         j_section, codec, feedback = paired
         assert codec is not None
@@ -294,8 +304,9 @@ def bridge(viewer_offer: str, janus_offer: str) -> BridgedAnswers:
             "a=setup:passive",
             f"a=rtpmap:{codec.pt} {codec.name}",
         ]
-        if codec.fmtp:
-            viewer.append(f"a=fmtp:{codec.pt} {codec.fmtp}")
+        fmtp = codec.fmtp or (offered_fmtp.get(id(v_section)) if codec.base == "h264" else None)
+        if fmtp:
+            viewer.append(f"a=fmtp:{codec.pt} {fmtp}")
         viewer += [f"a=rtcp-fb:{codec.pt} {fb}" for fb in feedback]
         viewer += [f"a=msid:{m}" for m in j_section.attrs("msid")]
         viewer += _primary_ssrc_lines(j_section)
@@ -318,3 +329,22 @@ def _primary_ssrc_lines(section: _Section) -> list[str]:
         if parts and parts[0] == "FID" and len(parts) >= 3:
             rtx.update(parts[2:])
     return [line for line in ssrc_lines if line[len("a=ssrc:") :].split()[0] not in rtx]
+
+
+def _inactive(section: _Section, connection_ip: str) -> list[str]:
+    """An ``inactive`` answer to a viewer m-line the show has nothing for (e.g. no audio).
+
+    Not a port-0 rejection: aiortc (and so aiortc-based clients) insist on a common codec and
+    transport attributes in every audio/video m-line of an answer; inactive is valid everywhere.
+    """
+    codec = _main_codec(section)
+    lines = [f"m={section.kind} 9 {section.proto} {codec.pt if codec else 0}"]
+    lines.append(f"c=IN IP4 {connection_ip}")
+    lines.append("a=inactive")
+    lines += [f"a=mid:{section.mid}"] if section.mid else []
+    lines.append("a=rtcp-mux")
+    if codec is not None:
+        lines.append(f"a=rtpmap:{codec.pt} {codec.name}")
+        if codec.fmtp:
+            lines.append(f"a=fmtp:{codec.pt} {codec.fmtp}")
+    return lines
