@@ -1,5 +1,12 @@
 """Media forwarding benchmark: ``python -m bench.media [--viewers 10,50,100] [--seconds 10]``.
 
+Modes: ``sfu`` (the built-in forwarder), ``relay`` (aiortc's MediaRelay), ``janus`` (one local
+Janus VideoRoom driven by :class:`~liveshop.media.janus.JanusMediaBackend`) and ``janus2`` (two
+local Janus instances: the publisher on the first, viewers spread over both with VideoRoom's
+remote publisher forwarding between them). For the Janus modes "server CPU" is the liveshop
+server process (signalling, the stats/recording monitor) plus every Janus process, read from
+``/proc/<pid>/stat``.
+
 One 720p publisher (~1.5 Mb/s VP8 + Opus) sends to the server; N viewers spread over several
 worker processes receive without decoding (their receivers are tapped: packets are counted, never
 decoded). For each N it reports the server process CPU (all threads), CPU per viewer, viewers per
@@ -112,12 +119,15 @@ class RelayServer:
             await pc.close()
 
 
-def server_main(address: str, mode: str, media_dir: str) -> None:
-    asyncio.run(_server(address, mode, media_dir))
+def server_main(address: str, mode: str, media_dir: str, janus: tuple[list[str], str, str]) -> None:
+    asyncio.run(_server(address, mode, media_dir, janus))
 
 
-async def _server(address: str, mode: str, media_dir: str) -> None:
-    from liveshop.media.base import MediaEvent
+async def _server(
+    address: str, mode: str, media_dir: str, janus: tuple[list[str], str, str]
+) -> None:
+    from liveshop.media.base import MediaBackend, MediaEvent
+    from liveshop.media.janus import JanusMediaBackend
     from liveshop.media.sfu import SfuMediaBackend
 
     loop = asyncio.get_running_loop()
@@ -126,11 +136,22 @@ async def _server(address: str, mode: str, media_dir: str) -> None:
     async def on_event(event: MediaEvent) -> None:
         return None
 
-    sfu: SfuMediaBackend | None = None
+    sfu: MediaBackend | None = None
     relay: RelayServer | None = None
     if mode == "sfu":
         sfu = SfuMediaBackend(
             media_dir=Path(media_dir), ice_servers=[], public_ip="", on_event=on_event
+        )
+        await sfu.start()
+    elif mode.startswith("janus"):
+        urls, api_secret, admin_key = janus
+        sfu = JanusMediaBackend(
+            janus_urls=urls,
+            media_dir=Path(media_dir),
+            ice_servers=[],
+            on_event=on_event,
+            api_secret=api_secret,
+            admin_secret=admin_key,
         )
         await sfu.start()
     else:
@@ -372,11 +393,44 @@ async def _worker(address: str, count: int, control: Connection) -> None:
 # orchestration
 
 
+def proc_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process from /proc (Janus runs outside Python)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_janus(tmp: str, count: int, tag: str) -> list[Any]:
+    import secrets
+
+    from liveshop.media.janus.process import LocalJanus
+
+    api_secret, admin_key = secrets.token_hex(8), secrets.token_hex(8)
+    instances = []
+    for i in range(count):
+        start = 30000 + i * 2000
+        janus = LocalJanus(
+            Path(tmp) / f"janus-{tag}-{i}",
+            rtp_ports=(start, start + 1999),
+            api_secret=api_secret,
+            admin_key=admin_key,
+            debug_level=3,
+        )
+        janus.start()
+        instances.append(janus)
+    return instances
+
+
 def run_config(
     ctx: Any, mode: str, viewers: int, seconds: float, packets: list[bytes], tmp: str
 ) -> dict[str, Any]:
     address = os.path.join(tmp, f"{mode}-{viewers}.sock")
-    server = ctx.Process(target=server_main, args=(address, mode, tmp), daemon=True)
+    januses = []
+    janus_args: tuple[list[str], str, str] = ([], "", "")
+    if mode.startswith("janus"):
+        januses = start_janus(tmp, 2 if mode == "janus2" else 1, f"{mode}-{viewers}")
+        janus_args = ([j.url for j in januses], januses[0].api_secret, januses[0].admin_key)
+    server = ctx.Process(target=server_main, args=(address, mode, tmp, janus_args), daemon=True)
     server.start()
     deadline = time.monotonic() + 20
     while not os.path.exists(address):
@@ -404,9 +458,13 @@ def run_config(
         ctl.send("mark")
     for ctl in [*controls, pub_ctl]:
         recv(ctl)
+    janus_pids = [j.process.pid for j in januses if j.process is not None]
+    jcpu0 = [proc_cpu_seconds(pid) for pid in janus_pids]
     cpu0, t0 = call(client, "cpu")
     time.sleep(seconds)
     cpu1, t1 = call(client, "cpu")
+    jcpu1 = [proc_cpu_seconds(pid) for pid in janus_pids]
+    janus_cores = [(b - a) / (t1 - t0) for a, b in zip(jcpu0, jcpu1, strict=True)]
     received = expected = 0
     harness_cpu = 0.0
     for ctl in controls:
@@ -427,7 +485,10 @@ def run_config(
         proc.join(timeout=10)
         if proc.is_alive():
             proc.kill()
-    cores = (cpu1 - cpu0) / (t1 - t0)
+    for janus in januses:
+        janus.stop()
+    liveshop_cores = (cpu1 - cpu0) / (t1 - t0)
+    cores = liveshop_cores + sum(janus_cores)
     served = viewers + 1  # the sample viewer is served too
     loss = max(0.0, 1 - received / expected) if expected else 1.0
     lat = sorted(latencies)
@@ -442,6 +503,8 @@ def run_config(
         "lat_p50": statistics.median(lat) if lat else None,
         "lat_p95": lat[int(0.95 * (len(lat) - 1))] if lat else None,
         "kbps": (stats.get("publisher") or {}).get("bitrateKbps"),
+        "liveshop_cores": liveshop_cores,
+        "janus_cores": janus_cores,
         "viewer_procs_cores": harness_cpu / (t1 - t0),
         "publisher_cores": pub_cpu / (t1 - t0),
     }
@@ -461,10 +524,18 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--viewers", default="10,50,100", help="SFU viewer counts")
     parser.add_argument("--relay-viewers", default="2,4", help="MediaRelay viewer counts")
+    parser.add_argument("--janus-viewers", default="10,50,100", help="Janus viewer counts")
+    parser.add_argument(
+        "--modes", default="sfu,janus,janus2,relay", help="which of sfu,janus,janus2,relay"
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="measurement window")
     args = parser.parse_args(argv)
     sfu_counts = [int(n) for n in args.viewers.split(",") if n]
     relay_counts = [int(n) for n in args.relay_viewers.split(",") if n]
+    janus_counts = [int(n) for n in args.janus_viewers.split(",") if n]
+    modes = [m for m in args.modes.split(",") if m]
+    plan = {"sfu": sfu_counts, "janus": janus_counts, "janus2": janus_counts}
+    plan["relay"] = relay_counts
 
     started = time.monotonic()
     print(f"pre-encoding {LOOP_FRAMES} frames of {WIDTH}x{HEIGHT} VP8 ...", flush=True)
@@ -474,12 +545,16 @@ def main(argv: list[str] | None = None) -> None:
     ctx = mp.get_context("spawn")
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-media-") as tmp:
-        for mode, counts in (("sfu", sfu_counts), ("relay", relay_counts)):
-            for n in counts:
+        for mode in modes:
+            for n in plan[mode]:
                 result = run_config(ctx, mode, n, args.seconds, packets, tmp)
                 results.append(result)
+                split = ""
+                if result["janus_cores"]:
+                    parts = " + ".join(f"{c:.2f}" for c in result["janus_cores"])
+                    split = f" (liveshop {result['liveshop_cores']:.2f} + janus {parts})"
                 print(
-                    f"  {mode:5} N={n:3}: server {result['cores']:.2f} cores, "
+                    f"  {mode:6} N={n:3}: server {result['cores']:.2f} cores{split}, "
                     f"loss {result['loss_pct']:.2f} %; viewer processes "
                     f"{result['viewer_procs_cores']:.2f} cores, publisher+sample "
                     f"{result['publisher_cores']:.2f} cores",
@@ -502,6 +577,15 @@ def main(argv: list[str] | None = None) -> None:
         )
     sfu = [r for r in results if r["mode"] == "sfu"]
     relay = [r for r in results if r["mode"] == "relay"]
+    for mode in ("janus", "janus2"):
+        same = [r for r in results if r["mode"] == mode]
+        if sfu and same:
+            best_sfu = min(r["cpu_per_viewer_pct"] for r in sfu)
+            best = min(r["cpu_per_viewer_pct"] for r in same)
+            print(
+                f"\nCPU per viewer, {mode} / SFU: {best / best_sfu:.2f}x "
+                f"({best:.2f}% vs {best_sfu:.2f}% of a core)"
+            )
     if sfu and relay:
         best_sfu = min(r["cpu_per_viewer_pct"] for r in sfu)
         best_relay = min(r["cpu_per_viewer_pct"] for r in relay)

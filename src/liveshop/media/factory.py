@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,12 @@ def create_media_backend(
     ice_servers: list[dict[str, Any]],
     public_ip: str,
     on_event: EventCallback,
+    janus_urls: Sequence[str] = (),
+    janus_api_secret: str = "",
+    janus_admin_secret: str = "",
 ) -> MediaBackend:
-    """Return an unstarted backend for ``mode`` (``sfu`` or ``p2p``); ValueError otherwise."""
+    """Return an unstarted backend for ``mode`` (``sfu``, ``p2p`` or ``janus``); ValueError
+    otherwise (also for ``janus`` without URLs)."""
     if mode == "sfu":
         from .sfu import SfuMediaBackend
 
@@ -27,4 +32,15 @@ def create_media_backend(
         from .p2p import P2PMediaBackend
 
         return P2PMediaBackend()
-    raise ValueError(f"unknown media mode {mode!r}; expected 'sfu' or 'p2p'")
+    if mode == "janus":
+        from .janus import JanusMediaBackend
+
+        return JanusMediaBackend(
+            janus_urls=list(janus_urls),
+            media_dir=media_dir,
+            ice_servers=ice_servers,
+            on_event=on_event,
+            api_secret=janus_api_secret,
+            admin_secret=janus_admin_secret,
+        )
+    raise ValueError(f"unknown media mode {mode!r}; expected 'sfu', 'p2p' or 'janus'")
