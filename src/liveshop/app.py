@@ -79,6 +79,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             ice_servers=settings.ice_server_list,
             public_ip=settings.public_ip,
             on_event=events,
+            janus_urls=settings.janus_url_list,
+            janus_api_secret=settings.janus_api_secret,
+            janus_admin_secret=settings.janus_admin_secret,
         )
         services = Services(
             settings=settings,

@@ -23,6 +23,7 @@ from tests.conftest import (
     stop_server,
 )
 from tests.hub.conftest import Client
+from tests.media.janus_fixture import janus_pair as janus_pair
 
 TIMEOUT = 10.0
 
@@ -267,3 +268,35 @@ async def test_stable_whip_url_publishes_to_the_active_show(sfu: Env) -> None:
     )
     assert (await post_sdp(sfu, "/api/whip", sdp, await sfu.guest())).status_code == 403
     await pub.close()
+
+
+async def test_janus_mode_serves_the_same_whip_and_whep(
+    make_settings: Callable[..., Settings], janus_pair: Any
+) -> None:
+    """With LIVESHOP_MEDIA_MODE=janus the same HTTP endpoints publish and watch through Janus."""
+    settings = make_settings(
+        media_mode="janus",
+        janus_urls=",".join(janus_pair.urls),
+        janus_api_secret=janus_pair.api_secret,
+        janus_admin_secret=janus_pair.admin_key,
+    )
+    async for env in _env(settings):
+        show = await env.show()
+        pub = publisher()
+        r = await post_sdp(env, f"/api/livestreams/{show}/whip", await offer(pub), env.admin)
+        assert r.status_code == 201, r.text
+        await answer(pub, r.text)
+        ws = Client(await websockets.connect(f"{env.server.ws_url}?token={env.admin_token}"))
+        await ws.join(show)
+        await ws.wait_type("webrtc_broadcast_start", timeout=TIMEOUT)
+        pc, tracks = viewer()
+        r = await post_sdp(env, f"/api/livestreams/{show}/whep", await offer(pc), await env.guest())
+        assert r.status_code == 201, r.text
+        await answer(pc, r.text)
+        video = await asyncio.wait_for(tracks["video"], TIMEOUT)
+        indices = [read_index(await asyncio.wait_for(video.recv(), TIMEOUT)) for _ in range(10)]
+        assert indices == sorted(indices)
+        assert (await env.http.delete(r.headers["location"], headers=env.admin)).status_code == 200
+        await ws.close()
+        for peer in (pub, pc):
+            await peer.close()

@@ -150,7 +150,9 @@ async def test_two_processes_share_chat_likes_and_viewers(
             vb1, vb2 = await guest(b, "OnB1"), await guest(b, "OnB2")
             await seller.wait_type("viewer_count", count=3, timeout=10)
 
-            await va.ws.send('{"type": "chat_send", "text": "' + "x" * 20_000 + '"}')  # serve's ws settings
+            await va.ws.send(
+                '{"type": "chat_send", "text": "' + "x" * 20_000 + '"}'
+            )  # serve's ws settings
             assert (await va.wait_type("error"))["code"] == "too_large"
             await vb1.send(type="chat_send", text="from b", clientMessageId="x")
             assert (await va.wait_type("chat_message"))["text"] == "from b"

@@ -1,3 +1,3 @@
 """Fixtures shared by the media tests (the Janus processes live in janus_fixture.py)."""
 
-from janus_fixture import janus_pair as janus_pair
+from tests.media.janus_fixture import janus_pair as janus_pair

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import av
 import pytest
-from janus_fixture import Events, JanusCluster, Publisher, Viewer
 from PIL import Image
 
 from liveshop.media import create_media_backend
 from liveshop.media.base import MediaError
 from liveshop.media.janus import JanusMediaBackend
+from tests.media.janus_fixture import Events, JanusCluster, Publisher, Viewer
 
 TIMEOUT = 10.0
 
