@@ -87,6 +87,13 @@ async def test_recorded_show_replays_in_step(make_shop: Any, open_page: Any) -> 
     mug, _beanie, tote = shop.products
 
     seller = await open_page("seller")
+    thumbnails: list[int] = []
+
+    async def on_response(response: Any) -> None:
+        if response.request.method == "PUT" and response.url.endswith("/thumbnail"):
+            thumbnails.append(response.status)
+
+    seller.on("response", on_response)
     await seller_logs_in(seller, shop)
     await seller_goes_live(seller, "Recorded drop <i>")
     show_id = await active_show_id(shop)
@@ -109,6 +116,7 @@ async def test_recorded_show_replays_in_step(make_shop: Any, open_page: Any) -> 
 
     show = (await shop.http.get(f"/api/livestreams/{show_id}")).json()["livestream"]
     assert show["isRecorded"] and show["videoUrl"] and show["thumbnailUrl"], show
+    assert thumbnails == [200], thumbnails  # a frame of the camera, drawn by the studio
     assert 8 <= show["durationSeconds"] <= 20, show
 
     # the after-show report: a chart of viewers over time and the product table
