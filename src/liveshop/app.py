@@ -160,6 +160,14 @@ def _mount_pages(app: FastAPI, settings: Settings) -> None:
     async def watch_show(livestream_id: int) -> FileResponse:
         return page("watch.html")
 
+    @app.get("/replays", include_in_schema=False)
+    async def replays() -> FileResponse:
+        return page("replays.html")
+
+    @app.get("/replays/{livestream_id}", include_in_schema=False)
+    async def replay(livestream_id: int) -> FileResponse:
+        return page("replay.html")
+
     @app.get("/studio", include_in_schema=False)
     async def studio() -> FileResponse:
         return page("studio.html")

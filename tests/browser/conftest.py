@@ -66,6 +66,13 @@ class PageErrors:
     """Everything that went wrong in the pages of one test; checked when the test ends."""
 
     errors: list[str] = field(default_factory=list)
+    # URL parts whose failed loads a test provokes on purpose (see allow_http_failures)
+    allowed_http_failures: list[str] = field(default_factory=list)
+
+    def allow_http_failures(self, *parts: str) -> None:
+        """Failed requests to URLs containing one of ``parts`` are expected in this test (Chrome
+        logs every non-2xx answer and aborted request as a console error)."""
+        self.allowed_http_failures.extend(parts)
 
     def watch(self, page: Any, name: str) -> None:
         page.on("pageerror", lambda exc: self.errors.append(f"{name}: pageerror: {exc}"))
@@ -76,7 +83,7 @@ class PageErrors:
                 return
             url = (msg.location or {}).get("url", "")
             if msg.text.startswith("Failed to load resource") and any(
-                part in url for part in EXPECTED_HTTP_FAILURES
+                part in url for part in (*EXPECTED_HTTP_FAILURES, *self.allowed_http_failures)
             ):
                 return
             self.errors.append(f"{name}: console error: {msg.text} ({url})")

@@ -19,7 +19,10 @@ export function createApi(getToken = () => null) {
     const init = { method, headers: { Accept: 'application/json', ...headers } };
     const token = auth ? getToken() : null;
     if (token) init.headers.Authorization = `Bearer ${token}`;
-    if (body !== undefined) {
+    if (body instanceof Blob) {
+      // raw uploads (recording chunks, thumbnails): the caller names the type in `headers`
+      init.body = body;
+    } else if (body !== undefined) {
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
     }
@@ -38,7 +41,9 @@ export function createApi(getToken = () => null) {
     }
     if (!res.ok) {
       const retry = res.headers.get('Retry-After');
-      throw new ApiError(res.status, data && data.detail !== undefined ? data.detail : res.statusText, retry ? Number(retry) : null);
+      const err = new ApiError(res.status, data && data.detail !== undefined ? data.detail : res.statusText, retry ? Number(retry) : null);
+      err.data = data; // the whole answer (e.g. 409 {detail, missing})
+      throw err;
     }
     return data;
   }
@@ -55,7 +60,13 @@ export function createApi(getToken = () => null) {
     guest: (name) => request('POST', '/api/auth/guest', name ? { name } : {}),
     activeShow: () => request('GET', '/api/livestreams/active', undefined, { auth: false }),
     show: (id) => request('GET', `/api/livestreams/${id}`, undefined, { auth: false }),
-    replays: (limit = 6) => request('GET', `/api/livestreams?status=ended&recorded=true&limit=${limit}`, undefined, { auth: false }),
+    replays: (limit = 6, before = null) => request('GET', `/api/livestreams?status=ended&recorded=true&limit=${limit}${before ? `&before=${before}` : ''}`, undefined, { auth: false }),
+    recordings: (id) => request('GET', `/api/livestreams/${id}/recordings`, undefined, { auth: false }),
+    timeline: (id) => request('GET', `/api/livestreams/${id}/timeline`, undefined, { auth: false }),
+    report: (id) => request('GET', `/api/livestreams/${id}/report`),
+    putChunk: (id, seq, blob) => request('PUT', `/api/livestreams/${id}/recording/chunks/${seq}`, blob, { headers: { 'Content-Type': 'video/webm' } }),
+    completeRecording: (id, lastSeq) => request('POST', `/api/livestreams/${id}/recording/complete`, { lastSeq }),
+    putThumbnail: (id, blob) => request('PUT', `/api/livestreams/${id}/thumbnail`, blob, { headers: { 'Content-Type': blob.type || 'image/jpeg' } }),
     chatAfter: (id, after, limit = 500) => request('GET', `/api/livestreams/${id}/chat?after=${after}&limit=${limit}`, undefined, { auth: false }),
     products: (q = '', limit = 50) => request('GET', `/api/products?limit=${limit}${q ? `&q=${encodeURIComponent(q)}` : ''}`, undefined, { auth: false }),
     createShow: (fields) => request('POST', '/api/livestreams', fields),

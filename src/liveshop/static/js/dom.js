@@ -82,3 +82,21 @@ export function confirmDialog({ title, body = '', confirm = 'OK', cancel = 'Canc
     no.focus();
   });
 }
+
+/** An SVG element (for small inline charts): svg('path', {d: '…', class: 'x'}, child…). */
+export function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'text') el.textContent = String(value);
+    else el.setAttribute(key, String(value));
+  }
+  for (const child of children.flat()) if (child) el.append(child);
+  return el;
+}
+
+export function formatDate(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return '';
+  return date.toLocaleDateString(navigator.language || 'en', { year: 'numeric', month: 'short', day: 'numeric' });
+}

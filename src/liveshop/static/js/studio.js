@@ -5,6 +5,9 @@ import { createDevices } from './devices.js';
 import { $, confirmDialog, formatCount, formatDuration, formatPrice, h, safeUrl, setText } from './dom.js';
 import { Hub } from './hub.js';
 import { createPublisher, WhipUnavailable } from './media/index.js';
+import { completeUpload, createShowRecorder, uploadedBefore } from './recording.js';
+import { renderReport } from './report-view.js';
+import { uploadThumbnail } from './thumbnail.js';
 
 const TOKEN_KEY = 'liveshop.seller';
 
@@ -24,6 +27,9 @@ let firstSnapshot = true;
 let timer = null;
 let statsTimer = null;
 let activeElsewhere = null;
+let recording = null; // this tab's recording of the show (p2p)
+let resumedChunks = 0; // chunks of the show a previous studio tab uploaded (show reopened here)
+let thumbnailTimer = null;
 
 const chat = createChatView($('#chat-list'), {
   moderation: {
@@ -88,6 +94,12 @@ $('#logout').addEventListener('click', async () => {
     const ok = await confirmDialog({ title: 'Log out while live?', body: 'Your show keeps running without video until you come back and open it, or end it.', confirm: 'Log out' });
     if (!ok) return;
   }
+  if (recording) {
+    // upload what was recorded before the token goes; a reopened studio completes it at the end
+    setText($('#rec-status'), 'Saving the recording before logging out…');
+    await Promise.race([recording.drain(), new Promise((resolve) => setTimeout(resolve, 15000))]);
+    recording = null;
+  }
   stopLive();
   if (hub) hub.close();
   hub = null;
@@ -134,7 +146,7 @@ $('#open-active').addEventListener('click', async () => {
     return;
   }
   $('#active-notice').hidden = true;
-  startLive(activeElsewhere);
+  startLive(activeElsewhere, { resumed: true });
 });
 
 $('#stop-active').addEventListener('click', async () => {
@@ -174,7 +186,7 @@ $('#show-form').addEventListener('submit', async (e) => {
   }
 });
 
-function startLive(livestream) {
+function startLive(livestream, { resumed = false } = {}) {
   show = livestream;
   firstSnapshot = true;
   chatSeen.clear();
@@ -200,8 +212,116 @@ function startLive(livestream) {
   const tick = () => setText($('#elapsed'), formatDuration((Date.now() - started) / 1000));
   tick();
   clearInterval(timer);
-  timer = setInterval(tick, 1000);
+  timer = setInterval(() => {
+    tick();
+    if (recording) renderRecording(recording.state);
+  }, 1000);
+  startRecording(livestream, resumed);
   hub.join(livestream.id);
+}
+
+// -- recording (p2p: the studio records its own stream and uploads it while live) ---------------
+
+function startRecording(livestream, resumed) {
+  recording = null;
+  resumedChunks = 0;
+  setText($('#rec-error'), '');
+  const status = $('#rec-status');
+  status.hidden = config.mediaMode !== 'p2p';
+  if (config.mediaMode !== 'p2p') return; // sfu: the server records the show
+  if (resumed) {
+    // a new recording cannot be appended to the one already uploaded: keep that one
+    resumedChunks = uploadedBefore(livestream.id);
+    status.dataset.state = 'resumed';
+    setText(status, resumedChunks ? `Not recording in this tab: the ${resumedChunks} parts recorded before are kept for the replay.` : 'Not recording: this show was started in another tab.');
+    return;
+  }
+  const rec = createShowRecorder({ api, id: livestream.id, stream: devices.stream, onChange: renderRecording });
+  if (!rec.supported) {
+    status.dataset.state = 'unsupported';
+    setText($('#rec-error'), 'This browser cannot record the show (no WebM MediaRecorder): there will be no replay.');
+    return;
+  }
+  try {
+    rec.start();
+    recording = rec;
+  } catch (err) {
+    setText($('#rec-error'), `Recording could not start: ${err.message}`);
+  }
+}
+
+function describeRecording(s) {
+  const mb = (s.uploadedBytes / 1e6).toFixed(1);
+  switch (s.state) {
+    case 'recording':
+      return `● Recording ${formatDuration(s.seconds)} · ${s.uploaded} of ${s.chunks} parts uploaded (${mb} MB)`;
+    case 'stopping':
+    case 'uploading':
+      return `Saving the recording… ${s.pendingChunks} part${s.pendingChunks === 1 ? '' : 's'} left to upload`;
+    case 'completing':
+      return 'Preparing the replay…';
+    case 'done':
+      return `Recording saved (${formatDuration(s.seconds)}, ${mb} MB).`;
+    case 'failed':
+      return 'The recording could not be saved.';
+    default:
+      return '';
+  }
+}
+
+function renderRecording(s) {
+  for (const el of [$('#rec-status'), $('#rec-summary')]) {
+    el.dataset.state = s.state;
+    el.dataset.seconds = String(Math.floor(s.seconds));
+    el.dataset.uploaded = String(s.uploaded);
+    setText(el, describeRecording(s));
+  }
+  const problem = s.problem ? s.problem.message : '';
+  setText($('#rec-error'), problem);
+  setText($('#rec-summary-error'), problem);
+}
+
+/** After the show: upload what is left, complete, then point the replay link at the replay. */
+async function finishRecording(ended) {
+  const rec = recording;
+  recording = null;
+  const box = $('#rec-summary');
+  if (rec) {
+    box.hidden = false;
+    renderRecording(rec.state);
+    try {
+      return await rec.finish();
+    } catch {
+      return null; // the reason is on screen (renderRecording)
+    }
+  }
+  if (resumedChunks > 0) {
+    const chunks = resumedChunks;
+    resumedChunks = 0;
+    box.hidden = false;
+    setText(box, 'Preparing the replay from the parts recorded before…');
+    try {
+      const livestream = await completeUpload(api, ended.id, chunks - 1, {
+        resend: (seq) => Promise.reject(new Error(`part ${seq} never reached the server and this tab does not have it`)),
+        onProblem: (p) => setText($('#rec-summary-error'), p ? p.message : ''),
+      });
+      setText(box, 'Recording saved.');
+      return livestream;
+    } catch (err) {
+      setText($('#rec-summary-error'), `The recording could not be completed: ${err.message}`);
+      return null;
+    }
+  }
+  return null;
+}
+
+function scheduleThumbnail(id) {
+  clearTimeout(thumbnailTimer);
+  // a few seconds in, the seller is in the picture: that frame is the show's thumbnail
+  thumbnailTimer = setTimeout(() => {
+    if (!show || show.id !== id) return;
+    uploadThumbnail(api, id, $('#preview')).catch((err) => console.warn('thumbnail upload failed:', err.message));
+  }, 3000);
 }
 
 async function startPublishing() {
@@ -213,6 +333,7 @@ async function startPublishing() {
     iceServers: config.iceServers,
     onState: (state) => setText($('#publish-status'), state === 'live' ? 'Your video is live.' : state === 'reconnecting' ? 'Video connection lost — reconnecting…' : 'Connecting…'),
   });
+  scheduleThumbnail(show.id);
   try {
     await publisher.start(devices.stream);
     if (config.mediaMode === 'p2p') setText($('#publish-status'), 'Your video is live (each shopper connects to you directly).');
@@ -242,9 +363,19 @@ async function updateHealth() {
   setText(health, connected === null ? quality : `${quality} · ${connected} peer${connected === 1 ? '' : 's'}`);
 }
 
+window.addEventListener('beforeunload', (e) => {
+  // chunks not uploaded yet would be lost with the tab
+  const s = recording && recording.state;
+  if (s && (s.state === 'recording' || s.pendingChunks > 0)) {
+    e.preventDefault();
+    e.returnValue = '';
+  }
+});
+
 function stopLive() {
   clearInterval(timer);
   clearInterval(statsTimer);
+  clearTimeout(thumbnailTimer);
   if (publisher) publisher.stop();
   publisher = null;
   if (hub) hub.leave();
@@ -260,6 +391,8 @@ $('#end-show').addEventListener('click', async () => {
   const ok = await confirmDialog({ title: 'End the show?', body: 'Video stops for every shopper and the pins are cleared.', confirm: 'End show', danger: true });
   if (!ok) return;
   try {
+    // the recording ends before the show does, so what was on screen at the end is in the replay
+    if (recording) await recording.stop();
     const { livestream } = await api.stopShow(show.id);
     showSummary(livestream);
   } catch (err) {
@@ -283,10 +416,31 @@ function showSummary(livestream) {
   setText($('#sum-peak'), formatCount(Math.max(peak, ended.peakViewers || 0)));
   setText($('#sum-likes'), formatCount(Math.max(likes, ended.likes || 0)));
   setText($('#sum-chat'), formatCount(chatSeen.size));
-  const link = $('#replay-link');
-  link.href = safeUrl(ended.videoUrl) || `/live/${ended.id}`;
-  setText(link, ended.videoUrl ? 'Watch the replay' : 'Replay page (the recording appears there once it is ready)');
+  $('#rec-summary').hidden = true;
+  setText($('#rec-summary-error'), '');
+  setReplayLink(ended);
+  loadReport(ended.id);
   $('#summary-title').focus?.();
+  finishRecording(ended).then((livestream) => {
+    if (livestream) setReplayLink(livestream);
+  });
+}
+
+function setReplayLink(livestream) {
+  const link = $('#replay-link');
+  const recorded = livestream.isRecorded || !!livestream.videoUrl;
+  link.href = recorded ? `/replays/${livestream.id}` : `/live/${livestream.id}`;
+  setText(link, recorded ? 'Watch the replay' : 'Replay page (the recording appears there once it is ready)');
+}
+
+async function loadReport(id) {
+  const box = $('#report');
+  box.replaceChildren(h('p', { class: 'muted', text: 'Loading the report…' }));
+  try {
+    renderReport(box, await api.report(id));
+  } catch (err) {
+    box.replaceChildren(h('p', { class: 'error', text: `The report could not be loaded: ${err.message}` }));
+  }
 }
 
 $('#new-show').addEventListener('click', () => {

@@ -1,13 +1,13 @@
 // The shoppers' page: `/` follows whatever show is live, `/live/{id}` a given show.
 import { createApi, reportQuietly } from './api.js';
 import { createChatView, newClientMessageId } from './chat-view.js';
-import { $, formatCount, h, safeUrl, setText } from './dom.js';
+import { $, formatCount, setText } from './dom.js';
+import { forgetGuest, loadGuest, saveGuest as storeGuest } from './guest.js';
 import { Hub } from './hub.js';
 import { createWatcher } from './media/index.js';
 import { createPlayer } from './player.js';
 import { createProductsView } from './products-view.js';
-
-const GUEST_KEY = 'liveshop.guest';
+import { replayCard, replayHref } from './replay-card.js';
 
 const app = $('#app');
 const el = {
@@ -50,18 +50,8 @@ const products = createProductsView($('#product-list'), {
   },
 });
 
-function loadGuest() {
-  try {
-    const value = JSON.parse(localStorage.getItem(GUEST_KEY) || 'null');
-    return value && typeof value.token === 'string' ? value : null;
-  } catch {
-    return null;
-  }
-}
-
 function saveGuest(answer, named) {
-  guest = { token: answer.accessToken, user: answer.user, named };
-  localStorage.setItem(GUEST_KEY, JSON.stringify(guest));
+  guest = storeGuest(answer, named);
 }
 
 async function ensureGuest() {
@@ -148,10 +138,10 @@ function showEnded(stream, videoUrl) {
   setState('ended');
   syncComposer();
   setText(el.endedShow, show ? `“${show.title}” is over.` : '');
-  const replay = safeUrl(videoUrl || (show && show.videoUrl));
-  el.endedReplay.hidden = !replay;
-  el.endedNoReplay.hidden = !!replay;
-  if (replay) el.replayLink.href = replay;
+  const recorded = !!(show && (show.isRecorded || videoUrl || show.videoUrl));
+  el.endedReplay.hidden = !recorded;
+  el.endedNoReplay.hidden = recorded;
+  if (recorded) el.replayLink.href = replayHref(show);
   document.title = 'Show ended — liveshop';
 }
 
@@ -160,14 +150,14 @@ async function showOffline() {
   show = null;
   setState('offline');
   document.title = 'Offline — liveshop';
+  await loadReplays();
+}
+
+/** The latest recorded shows, under "We're offline". */
+async function loadReplays() {
   try {
     const { livestreams } = await api.replays(6);
-    const list = $('#replay-list');
-    list.replaceChildren(
-      ...livestreams.map((s) =>
-        h('li', {}, h('a', { href: safeUrl(s.videoUrl) || `/live/${s.id}`, text: s.title }), h('span', { class: 'muted', text: ` · ${new Date(s.startTime).toLocaleDateString()}` })),
-      ),
-    );
+    $('#replay-list').replaceChildren(...livestreams.map(replayCard));
     $('#replays').hidden = livestreams.length === 0;
     $('#replays-none').hidden = livestreams.length > 0;
   } catch {
@@ -231,6 +221,9 @@ function wireHub() {
     if (show && ev.livestream.id === show.id) {
       show = { ...show, ...ev.livestream };
       if (show.isActive) renderShow(show);
+      else showEnded(show); // e.g. the recording is ready: offer the replay
+    } else if (!show && app.dataset.state === 'offline' && ev.livestream.isRecorded) {
+      loadReplays();
     }
   });
   hub.on('stream_ended', (ev) => {
@@ -256,7 +249,7 @@ function wireHub() {
     // the guest token expired or the key changed: start over with a new guest identity
     const name = guest && guest.named ? guest.user.name : null;
     guest = null;
-    localStorage.removeItem(GUEST_KEY);
+    forgetGuest();
     try {
       saveGuest(await api.guest(name), !!name);
       hub.setToken(guest.token);

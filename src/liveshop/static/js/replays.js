@@ -1,0 +1,33 @@
+// /replays: every recorded show, newest first, a page at a time (GET /api/livestreams?status=ended&recorded=true).
+import { createApi } from './api.js';
+import { $, setText } from './dom.js';
+import { replayCard } from './replay-card.js';
+
+const PAGE = 12;
+const api = createApi();
+const list = $('#replay-list');
+const more = $('#load-more');
+let next = null;
+let shown = 0;
+
+async function load(before = null) {
+  more.disabled = true;
+  setText($('#replays-error'), '');
+  try {
+    const page = await api.replays(PAGE, before);
+    list.append(...page.livestreams.map(replayCard));
+    shown += page.livestreams.length;
+    next = page.next;
+    setText($('#replays-status'), shown ? '' : 'No replays yet: recorded shows appear here once they end.');
+  } catch (err) {
+    setText($('#replays-status'), '');
+    setText($('#replays-error'), `Replays could not be loaded: ${err.message}`);
+  } finally {
+    list.setAttribute('aria-busy', 'false');
+    more.hidden = !next;
+    more.disabled = false;
+  }
+}
+
+more.addEventListener('click', () => load(next));
+load();
