@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from liveshop.api.schemas import dump, livestream_out
 from liveshop.media.base import MediaEvent
 from liveshop.services import Services
 from liveshop.storage import livestreams
-from liveshop.storage.models import Recording
+from liveshop.storage.models import Recording, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,14 @@ class MediaEvents:
         path = Path(data["path"])
         duration = float(data.get("duration") or 0.0)
         async with self.services.db.session() as session:
+            stream = await livestreams.get(session, livestream_id)
+            # the segment ends about now: its time 0 is ``duration`` earlier on the show's clock
+            started = utcnow() - timedelta(seconds=duration)
             session.add(
                 Recording(
+                    start_offset_seconds=round(
+                        max(0.0, (started - stream.start_time).total_seconds()), 3
+                    ),
                     livestream_id=livestream_id,
                     path=str(path.relative_to(media_dir.resolve()))
                     if path.is_absolute()
@@ -74,7 +81,6 @@ class MediaEvents:
             total = await session.execute(
                 select(Recording.duration_seconds).where(Recording.livestream_id == livestream_id)
             )
-            stream = await livestreams.get(session, livestream_id)
             if not stream.video_url:
                 stream.video_url = media_url(media_dir, path)
             if data.get("thumbnail") and not stream.thumbnail_url:

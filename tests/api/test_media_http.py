@@ -136,6 +136,8 @@ async def test_whip_then_whep_delivers_frames_and_stop_records(sfu: Env) -> None
     assert media.status_code == 200 and media.content[:4] == b"\x1a\x45\xdf\xa3"
     thumb = await sfu.http.get(update["livestream"]["thumbnailUrl"])
     assert thumb.content[:3] == b"\xff\xd8\xff"
+    recs = (await sfu.http.get(f"/api/livestreams/{show}/recordings")).json()["recordings"]
+    assert [r["source"] for r in recs] == ["server"] and 0 <= recs[0]["startOffsetSeconds"] < 5
     with pytest.raises(MediaStreamError):  # the viewer's track ends
         for _ in range(500):
             await asyncio.wait_for(video.recv(), TIMEOUT)

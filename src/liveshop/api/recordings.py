@@ -50,6 +50,8 @@ Seq = Annotated[int, PathParam(ge=0, le=MAX_SEQ)]
 
 class CompleteBody(Body):
     last_seq: Annotated[int, Field(ge=0, le=MAX_SEQ, strict=True)]
+    # where the recording's time 0 falls on the show's clock (seconds after startTime)
+    start_offset_seconds: Annotated[float, Field(ge=0, le=7 * 86400)] | None = None
 
 
 class ChunkOut(Out):
@@ -82,7 +84,11 @@ def _disk_error(exc: OSError) -> HTTPException:
 
 
 async def _finish(
-    services: Services, stream: Livestream, source: Path, kind: str
+    services: Services,
+    stream: Livestream,
+    source: Path,
+    kind: str,
+    start_offset: float | None = None,
 ) -> LivestreamEnvelope:
     """Remux ``source`` into the show's seekable recording, thumbnail it, update the show."""
     media_dir = services.settings.effective_media_dir
@@ -103,6 +109,7 @@ async def _finish(
                 source=kind,
                 size_bytes=target.stat().st_size,
                 duration_seconds=duration,
+                start_offset_seconds=start_offset,
             )
         )
         row.video_url = media_url(media_dir, target)
@@ -152,6 +159,23 @@ async def put_chunk(
     return JSONResponse(body.model_dump(by_alias=True), status_code=201 if new else 200)
 
 
+class ChunkList(Out):
+    seqs: list[int]
+    received_bytes: int
+
+
+@router.get(
+    "/{livestream_id}/recording/chunks",
+    response_model=ChunkList,
+    responses={**ADMIN_ONLY, **not_found("livestream")},
+)
+async def list_chunks(livestream_id: int, identity: AdminDep, services: ServicesDep) -> ChunkList:
+    """The chunks the server holds for an upload not completed yet (to resume after a crash)."""
+    await _own_show(services, livestream_id, identity)
+    sizes = ChunkStore(services.settings.effective_media_dir, livestream_id).sizes()
+    return ChunkList(seqs=sorted(sizes), received_bytes=sum(sizes.values()))
+
+
 @router.post(
     "/{livestream_id}/recording/complete",
     response_model=LivestreamEnvelope,
@@ -172,7 +196,7 @@ async def complete_recording(
     assembled = show_dir(services.settings.effective_media_dir, livestream_id) / "upload.webm"
     try:
         await asyncio.to_thread(store.assemble, body.last_seq, assembled)
-        result = await _finish(services, stream, assembled, "upload")
+        result = await _finish(services, stream, assembled, "upload", body.start_offset_seconds)
     except OSError as exc:
         raise _disk_error(exc) from None
     finally:
@@ -288,6 +312,7 @@ class RecordingOut(Out):
     url: str
     source: str
     duration_seconds: float | None
+    start_offset_seconds: float | None
     size_bytes: int
 
 
@@ -317,6 +342,7 @@ async def list_recordings(livestream_id: int, services: ServicesDep) -> Recordin
                     url="/media/" + r.path,
                     source=r.source,
                     duration_seconds=r.duration_seconds,
+                    start_offset_seconds=r.start_offset_seconds,
                     size_bytes=r.size_bytes,
                 )
                 for r in rows

@@ -198,6 +198,8 @@ class Recording(Base):
     source: Mapped[str] = mapped_column(String(16))  # "server" | "upload"
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     duration_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # where the file's time 0 falls on the show's clock (seconds after start_time)
+    start_offset_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
