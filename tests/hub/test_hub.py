@@ -491,3 +491,24 @@ async def test_watching_is_recorded_for_the_report(env: Env) -> None:
     async with env.server.services.db.session() as session:
         rows = await analytics.sessions(session, show)
     assert [(viewer, left is not None) for viewer, _, left in rows] == [(snap["user"]["id"], True)]
+
+
+@pytest.mark.slow
+async def test_big_room_gets_every_message_once_in_order(env: Env) -> None:
+    """More sockets than one delivery slice: each gets every chat message once, in order."""
+    from liveshop.hub.room import DELIVERY_SLICE
+
+    show = await env.start_show()
+    viewers = [await env.connect() for _ in range(DELIVERY_SLICE + 44)]
+    await asyncio.gather(*[v.join(show) for v in viewers])
+    writer = viewers[0]
+    for i in range(5):
+        await writer.send(type="chat_send", text=f"m{i}")
+    for v in viewers:
+        await v.wait_type("chat_message", text="m4", timeout=20)
+        assert [e["text"] for e in v.events if e.get("type") == "chat_message"] == [
+            "m0",
+            "m1",
+            "m2",
+            "m3",
+        ]

@@ -3,6 +3,12 @@
 Broadcasts are serialized once per room: when idle an event goes out at once; while busy, events
 are gathered for at most :data:`BATCH_INTERVAL` and sent as one ``batch`` frame to every socket,
 keeping only the latest event of each coalescing key (``likes_update``, ``viewer_count``…).
+
+A frame reaches a big room's sockets :data:`DELIVERY_SLICE` at a time, one slice per event-loop
+turn, so one broadcast never holds the loop for long (reading client messages and the database
+round trips of the next chat message get a turn between slices). Events that arrive during a
+delivery are gathered and sent as the next batch once it is done, so each socket's order is kept
+and a room that takes longer to reach sends fewer, larger batches.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ if TYPE_CHECKING:
     from liveshop.broker.base import Subscription
     from liveshop.hub.connection import Connection
 
+Pending = tuple[str | None, str, int | None]  # (coalescing key, frame, chat message id)
 BATCH_INTERVAL = 0.1
+DELIVERY_SLICE = 256
 
 
 class Room:
@@ -37,9 +45,10 @@ class Room:
         self.peak = 0
         self.presence_dirty = True
         self.presence_sent = 0.0
-        self._pending: list[tuple[str | None, str, int | None]] = []
-        self._flush: asyncio.TimerHandle | None = None
+        self._pending: list[Pending] = []
+        self._flush: asyncio.TimerHandle | asyncio.Handle | None = None
         self._last_flush = -1.0
+        self._delivering: asyncio.Handle | None = None  # next slice of a delivery in progress
 
     # -- membership ------------------------------------------------------------------------
 
@@ -74,8 +83,11 @@ class Room:
         if key is not None:
             self._pending = [p for p in self._pending if p[0] != key]
         self._pending.append((key, frame, chat_id))
-        if self._flush is not None:
-            return
+        if self._flush is not None or self._delivering is not None:
+            return  # a flush is due, or the delivery in progress schedules one when it is done
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
         loop = asyncio.get_running_loop()
         now = loop.time()
         if now - self._last_flush >= BATCH_INTERVAL:
@@ -85,21 +97,41 @@ class Room:
 
     def flush(self) -> None:
         self._flush = None
+        if self._delivering is not None:
+            return  # a delivery is in progress: it flushes again when done
         items, self._pending = self._pending, []
         if not items:
             return
         self._last_flush = asyncio.get_running_loop().time()
         text = items[0][1] if len(items) == 1 else protocol.batch([i[1] for i in items])
+        self._deliver(list(self.local.values()), 0, items, text)
+
+    def _deliver(
+        self, conns: list[Connection], start: int, items: list[Pending], text: str
+    ) -> None:
+        """Push to ``conns[start:start + DELIVERY_SLICE]``; schedule the rest for the next turn."""
+        self._delivering = None
+        end = start + DELIVERY_SLICE
+        local = self.local
         chat_ids = {i[2] for i in items if i[2] is not None}
-        for conn in list(self.local.values()):
+        for conn in conns[start:end]:
+            if local.get(conn.peer_id) is not conn:
+                continue  # left the room since the delivery began
             if conn.holding or (chat_ids and not chat_ids.isdisjoint(conn.seen_chat)):
                 # joining, or some of these are in its snapshot: per event, dropping duplicates
                 for _, frame, chat_id in items:
                     conn.push(frame, chat_id)
             else:
                 conn.push(text)
+        if end < len(conns):
+            self._delivering = asyncio.get_running_loop().call_soon(
+                self._deliver, conns, end, items, text
+            )
+        elif self._pending:
+            self._schedule_flush()
 
     def close(self) -> None:
-        if self._flush is not None:
-            self._flush.cancel()
-            self._flush = None
+        for handle in (self._flush, self._delivering):
+            if handle is not None:
+                handle.cancel()
+        self._flush = self._delivering = None
