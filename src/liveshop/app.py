@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
+from starlette.types import ASGIApp
 
 from liveshop import __version__
 from liveshop.api import auth, health, livestreams, media, products, recordings, reports
@@ -37,6 +38,14 @@ from liveshop.storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
+
+
+class LiveshopAPI(FastAPI):
+    """FastAPI with the read cache in front of its whole middleware stack, so a cached answer
+    costs one dictionary lookup (see ``api/readcache.py``)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return ReadCacheMiddleware(super().build_middleware_stack())
 
 
 class _Deferred:
@@ -114,7 +123,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             await broker.close()
             await db.close()
 
-    app = FastAPI(
+    app = LiveshopAPI(
         title="liveshop",
         version=__version__,
         description="Live video shopping: REST API. Real-time events: WebSocket `/ws` "
@@ -124,7 +133,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.settings = settings
     api_errors.install(app)
     app.add_middleware(BodyLimitMiddleware)
-    app.add_middleware(ReadCacheMiddleware)  # added last: runs first
     for module in (auth, products, livestreams, media, recordings, reports, health):
         app.include_router(module.router)
     app.include_router(media.active_router)

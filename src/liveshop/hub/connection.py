@@ -12,8 +12,8 @@ import contextlib
 import logging
 import secrets
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from typing import Any, Protocol
 
 from liveshop import protocol
 from liveshop.domain.identity import Identity
@@ -37,6 +37,33 @@ class Transport(Protocol):
     async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
 
 
+class _Resume:
+    """Await the rest of a coroutine that was started by hand and suspended on ``awaited``."""
+
+    def __init__(self, coro: Coroutine[Any, Any, None], awaited: Any) -> None:
+        self.coro, self.awaited = coro, awaited
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        awaited = self.awaited
+        while True:
+            try:
+                value = yield awaited
+            except BaseException as exc:  # cancellation or an error from the awaited future
+                try:
+                    awaited = self.coro.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    awaited = self.coro.send(value)
+                except StopIteration:
+                    return
+
+
+async def _finish(coro: Coroutine[Any, Any, None], awaited: Any) -> None:
+    await _Resume(coro, awaited)
+
+
 def new_peer_id() -> str:
     return "p_" + secrets.token_hex(6)
 
@@ -45,9 +72,11 @@ class Connection:
     """A socket in the hub. ``push`` is synchronous and never blocks; ordering is FIFO."""
 
     __slots__ = (
+        "_busy",
         "_bytes",
         "_closed",
         "_held",
+        "_inflight",
         "_on_close",
         "_queue",
         "_wakeup",
@@ -81,6 +110,8 @@ class Connection:
         self.viewer_session: int | None = None  # analytics row while watching a show
         self._on_close = on_close
         self._writer: asyncio.Task[None] | None = None
+        self._inflight: asyncio.Task[None] | None = None  # an eager send the transport paused
+        self._busy = False  # a send is in progress (ordering: nothing may overtake it)
 
     @property
     def role(self) -> str:
@@ -113,9 +144,38 @@ class Connection:
         if len(self._queue) >= MAX_QUEUED_FRAMES or self._bytes + len(frame) > MAX_QUEUED_BYTES:
             self.kill(CLOSE_TRY_AGAIN, "too slow: reconnect to resume")
             return
+        if not self._queue and not self._busy and self._writer is not None:
+            self._send_eagerly(frame)
+            return
         self._queue.append(frame)
         self._bytes += len(frame)
         self._wakeup.set()
+
+    def _send_eagerly(self, frame: str) -> None:
+        """Send at once, without waking the writer task: the common case (the socket keeps up)
+        completes without suspending. If the transport is paused, the rest of the send runs as a
+        task and everything pushed meanwhile queues behind it, in order."""
+        send = self.transport.send_text(frame)
+        try:
+            awaited = send.send(None)
+        except StopIteration:
+            return
+        except Exception as exc:
+            log.debug("eager send to %s failed: %s", self.peer_id, exc)
+            self._closed = True
+            return
+        self._busy = True
+        self._inflight = asyncio.get_running_loop().create_task(_finish(send, awaited))
+        self._inflight.add_done_callback(self._inflight_done)
+
+    def _inflight_done(self, task: asyncio.Task[None]) -> None:
+        self._busy = False
+        self._inflight = None
+        if not task.cancelled() and task.exception() is not None:
+            self._closed = True
+            return
+        if self._queue:
+            self._wakeup.set()
 
     def hold(self) -> None:
         """Start holding pushed frames (a join snapshot is being prepared)."""
@@ -135,6 +195,8 @@ class Connection:
             while not self._closed:
                 await self._wakeup.wait()
                 self._wakeup.clear()
+                if self._inflight is not None:  # its done-callback wakes us again
+                    continue
                 while self._queue:
                     if len(self._queue) == 1:
                         text = self._queue.popleft()
@@ -151,7 +213,11 @@ class Connection:
                             size += len(frames[-1])
                         self._bytes -= size
                         text = protocol.merge(frames) if len(frames) > 1 else frames[0]
-                    await self.transport.send_text(text)
+                    self._busy = True
+                    try:
+                        await self.transport.send_text(text)
+                    finally:
+                        self._busy = False
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the socket went away: the reader notices and cleans up
@@ -170,6 +236,8 @@ class Connection:
         asyncio.get_running_loop().create_task(self._close(code, reason, last))
 
     async def _close(self, code: int, reason: str, last: str | None = None) -> None:
+        if self._inflight is not None:
+            self._inflight.cancel()
         if self._writer is not None and self._writer is not asyncio.current_task():
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -190,6 +258,8 @@ class Connection:
     async def stop(self) -> None:
         """Stop the writer (the socket is already closed by the peer or the server)."""
         self._closed = True
+        if self._inflight is not None:
+            self._inflight.cancel()
         if self._writer is not None:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
