@@ -129,6 +129,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         description="Live video shopping: REST API. Real-time events: WebSocket `/ws` "
         "(see docs/protocol.md).",
         lifespan=lifespan,
+        # FastAPI's OpenTelemetry hooks check the providers on every request; off unless asked for
+        telemetry=None
+        if settings.telemetry
+        else {"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     api_errors.install(app)

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     max_recording_bytes: int = Field(default=4 * 1024**3, gt=0)
     login_attempts_per_minute: int = Field(default=10, gt=0)
     node_id: str = ""
+    telemetry: bool = False
 
     @field_validator("ice_servers")
     @classmethod
