@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt services chromium janus bench clean
+.PHONY: run test lint fmt services chromium janus screenshots bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,8 +39,12 @@ janus:
 	@sh scripts/ensure-apt.sh /usr/bin/janus janus janus-tools
 
 ## test: lint, then the whole suite on SQLite, PostgreSQL, the in-process broker and Redis, with real Chromium
-test: lint services chromium
+test: lint services chromium janus
 	$(BIN)/python -m pytest -q
+
+## screenshots: refresh docs/screenshots/ from the browser tests
+screenshots: $(STAMP) chromium
+	LIVESHOP_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/browser/test_pages.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.api

@@ -4,6 +4,7 @@ and pages that fail the test on any uncaught page error or console error."""
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,14 @@ CHROMIUM_ARGS = [
     "--use-fake-device-for-media-stream",
     "--use-fake-ui-for-media-stream",
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# `make screenshots` (LIVESHOP_UPDATE_SCREENSHOTS=1) refreshes the ones kept in docs/; otherwise the
+# tests still take them, into a scratch folder, so a test run leaves the tree as it was.
+SCREENSHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    if os.environ.get("LIVESHOP_UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "liveshop-screenshots"
+)
+SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
