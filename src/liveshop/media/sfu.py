@@ -22,14 +22,12 @@ import logging
 import secrets
 import statistics
 import time
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiortc import (
     RTCConfiguration,
-    RTCIceServer,
     RTCPeerConnection,
     RTCRtpReceiver,
     RTCRtpSender,
@@ -52,9 +50,11 @@ from aiortc.rtp import (
 )
 
 from . import aiortc_internals as internals
-from .base import EventCallback, MediaBackend, MediaError, MediaEvent, MediaSession
+from .base import EventCallback, MediaBackend, MediaError, MediaSession
 from .recording import Recorder, RecordingResult
 from .rtputil import H264, OPUS, VP8, Rewriter, keyframe_start, mid_extension, picture_size
+from .tasks import BackgroundTasks
+from .tasks import ice_servers as ice_server_objects
 
 logger = logging.getLogger(__name__)
 
@@ -430,7 +430,7 @@ class _Room:
 # --------------------------------------------------------------------------------------------
 
 
-class SfuMediaBackend(MediaBackend):
+class SfuMediaBackend(BackgroundTasks, MediaBackend):
     """Forwards the publisher's RTP packets to every viewer without decoding (see module doc)."""
 
     mode = "sfu"
@@ -446,16 +446,13 @@ class SfuMediaBackend(MediaBackend):
         thumbnail_after: float = 3.0,
     ) -> None:
         self.media_dir = Path(media_dir)
-        self.ice_servers = [
-            RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
-            for s in ice_servers
-        ]
+        BackgroundTasks.__init__(self)
+        self.ice_servers = ice_server_objects(ice_servers)
         self.public_ip = public_ip
         self.on_event = on_event
         self.record = record
         self.thumbnail_after = thumbnail_after
         self.rooms: dict[int, _Room] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
 
     # lifecycle ---------------------------------------------------------------------------------
@@ -469,21 +466,7 @@ class SfuMediaBackend(MediaBackend):
         self._closing = True
         for livestream_id in list(self.rooms):
             await self.end_show(livestream_id)
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("media task failed", exc_info=task.exception())
-
-    def _emit(self, kind: Any, livestream_id: int, data: dict[str, Any]) -> None:
-        self._spawn(self.on_event(MediaEvent(kind=kind, livestream_id=livestream_id, data=data)))
+        await self._finish_all()
 
     def _room(self, livestream_id: int) -> _Room:
         room = self.rooms.get(livestream_id)
@@ -634,19 +617,7 @@ class SfuMediaBackend(MediaBackend):
             )
         if publisher.recorder is not None:
             result: RecordingResult = await asyncio.to_thread(publisher.recorder.join)
-            if result.path is not None:
-                self._emit(
-                    "recording_ready",
-                    room.livestream_id,
-                    {
-                        "path": str(result.path),
-                        "thumbnail": str(result.thumbnail) if result.thumbnail else None,
-                        "duration": result.duration,
-                        "segment": result.segment,
-                        "codec": result.codec,
-                        "droppedPackets": result.dropped_packets,
-                    },
-                )
+            self._emit_recording(room.livestream_id, result)
 
     # watch -------------------------------------------------------------------------------------
 
@@ -748,9 +719,7 @@ class SfuMediaBackend(MediaBackend):
             for viewer in list(room.viewers.values()):
                 await self._close_viewer(room, viewer)
         # let recordings finish (their events are tasks)
-        pending = [t for t in self._tasks if t is not asyncio.current_task()]
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+        await self._finish_others()
         if not room.viewers and room.publisher is None:
             self.rooms.pop(livestream_id, None)
 

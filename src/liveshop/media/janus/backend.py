@@ -33,7 +33,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,6 @@ from urllib.parse import urlsplit
 
 from aiortc import (
     RTCConfiguration,
-    RTCIceServer,
     RTCPeerConnection,
     RTCRtpReceiver,
     RTCRtpSender,
@@ -50,10 +49,12 @@ from aiortc import (
 from aiortc.rtp import RtpPacket
 
 from .. import aiortc_internals as internals
-from ..base import EventCallback, MediaBackend, MediaError, MediaEvent, MediaSession
+from ..base import EventCallback, MediaBackend, MediaError, MediaSession
 from ..recording import Recorder, RecordingResult
 from ..rtputil import H264, VP8, keyframe_start, picture_size
 from ..sfu import _choose_publisher_codec, _negotiated, _parse_offer
+from ..tasks import BackgroundTasks
+from ..tasks import ice_servers as ice_server_objects
 from .client import JanusError, JanusGone, JanusSession
 from .sdp import bridge
 
@@ -209,7 +210,7 @@ class _Room:
 # --------------------------------------------------------------------------------------------
 
 
-class JanusMediaBackend(MediaBackend):
+class JanusMediaBackend(BackgroundTasks, MediaBackend):
     """Drives one or more Janus VideoRoom instances over the HTTP API (see module doc)."""
 
     mode = "janus"
@@ -232,10 +233,8 @@ class JanusMediaBackend(MediaBackend):
             raise ValueError("the janus media mode needs LIVESHOP_JANUS_URLS")
         self.instances = [_Instance(i, url) for i, url in enumerate(urls)]
         self.media_dir = Path(media_dir)
-        self.ice_servers = [
-            RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
-            for s in ice_servers
-        ]
+        BackgroundTasks.__init__(self)
+        self.ice_servers = ice_server_objects(ice_servers)
         self.on_event = on_event
         self.api_secret = api_secret
         self.admin_secret = admin_secret
@@ -243,7 +242,6 @@ class JanusMediaBackend(MediaBackend):
         self.record = record
         self.thumbnail_after = thumbnail_after
         self.rooms: dict[int, _Room] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
 
     # lifecycle ---------------------------------------------------------------------------------
@@ -264,8 +262,7 @@ class JanusMediaBackend(MediaBackend):
                 with contextlib.suppress(asyncio.CancelledError):
                     await inst.reconnect
                 inst.reconnect = None
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._finish_all()
         for inst in self.instances:
             session, inst.session, inst.up = inst.session, None, False
             if session is not None:
@@ -309,19 +306,6 @@ class JanusMediaBackend(MediaBackend):
             await asyncio.sleep(RECONNECT_S)
             with contextlib.suppress(JanusError):
                 await self._connect(inst)
-
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("janus media task failed", exc_info=task.exception())
-
-    def _emit(self, kind: Any, livestream_id: int, data: dict[str, Any]) -> None:
-        self._spawn(self.on_event(MediaEvent(kind=kind, livestream_id=livestream_id, data=data)))
 
     def _room(self, livestream_id: int) -> _Room:
         room = self.rooms.get(livestream_id)
@@ -781,19 +765,7 @@ class JanusMediaBackend(MediaBackend):
         await monitor.pc.close()
         if monitor.recorder is not None:
             result: RecordingResult = await asyncio.to_thread(monitor.recorder.join)
-            if result.path is not None:
-                self._emit(
-                    "recording_ready",
-                    room.livestream_id,
-                    {
-                        "path": str(result.path),
-                        "thumbnail": str(result.thumbnail) if result.thumbnail else None,
-                        "duration": result.duration,
-                        "segment": result.segment,
-                        "codec": result.codec,
-                        "droppedPackets": result.dropped_packets,
-                    },
-                )
+            self._emit_recording(room.livestream_id, result)
 
     # sessions ----------------------------------------------------------------------------------
 
@@ -821,9 +793,7 @@ class JanusMediaBackend(MediaBackend):
                 await self._close_viewer(room, viewer)
             for inst in self.instances:
                 await self._destroy_room(room, inst)
-        pending = [t for t in self._tasks if t is not asyncio.current_task()]
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+        await self._finish_others()
         if not room.viewers and room.publisher is None:
             self.rooms.pop(livestream_id, None)
 
