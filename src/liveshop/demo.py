@@ -11,6 +11,7 @@ from pathlib import Path
 from liveshop.security import hash_password
 from liveshop.storage import products, users
 from liveshop.storage.engine import Database
+from liveshop.storage.errors import Conflict
 
 DEMO_ADMIN_EMAIL = "admin@liveshop.local"
 
@@ -88,16 +89,19 @@ async def ensure_admin(db: Database, data_dir: Path) -> tuple[str, str] | None:
             return None
     password = secrets.token_urlsafe(12)
     password_hash = await hash_password(password)
-    async with db.session() as session:
-        if await users.count_admins(session) > 0:
-            return None
-        await users.create_user(
-            session,
-            email=DEMO_ADMIN_EMAIL,
-            name="Shop Admin",
-            role="admin",
-            password_hash=password_hash,
-        )
+    try:
+        async with db.session() as session:
+            if await users.count_admins(session) > 0:
+                return None
+            await users.create_user(
+                session,
+                email=DEMO_ADMIN_EMAIL,
+                name="Shop Admin",
+                role="admin",
+                password_hash=password_hash,
+            )
+    except Conflict:  # another process (another worker or machine) created it first
+        return None
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / "admin-credentials.txt"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -14,7 +14,12 @@ config = context.config
 target_metadata = Base.metadata
 
 
+MIGRATION_LOCK = 0x6C697665  # "live": one process migrates at a time (PostgreSQL)
+
+
 def _run(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
