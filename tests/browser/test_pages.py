@@ -105,6 +105,7 @@ async def kill_sockets(shop: Shop, user_id: str) -> int:
 
 @pytest.mark.parametrize("media_mode", ["p2p", "sfu"])
 async def test_live_show(media_mode: str, make_shop: Any, open_page: Any) -> None:
+    """The whole live show in Chromium: go live, two shoppers watch, chat, pins, likes, delete, end."""
     shop = await make_shop(media_mode)
     if media_mode == "sfu" and not await whip_available(shop):
         pytest.skip(
@@ -224,6 +225,7 @@ async def test_live_show(media_mode: str, make_shop: Any, open_page: Any) -> Non
 
 
 async def test_phone_layout(make_shop: Any, open_page: Any) -> None:
+    """At 390×844: no horizontal scroll, Buy visible, camera retry, rate limit and ban shown."""
     shop = await make_shop("p2p")
     url = shop.server.url
     phone = {"viewport": PHONE, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}

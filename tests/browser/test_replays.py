@@ -82,6 +82,7 @@ async def active_show_id(shop: Shop) -> int:
 
 
 async def test_recorded_show_replays_in_step(make_shop: Any, open_page: Any) -> None:
+    """A p2p show recorded by the studio replays with the chat and pins in step with seeking."""
     shop = await make_shop("p2p")
     url = shop.server.url
     mug, _beanie, tote = shop.products
@@ -201,6 +202,7 @@ async def test_recorded_show_replays_in_step(make_shop: Any, open_page: Any) -> 
 async def test_upload_survives_drops_missing_chunks_and_full_disk(
     make_shop: Any, open_page: Any, page_errors: PageErrors
 ) -> None:
+    """The studio's upload retries dropped chunks, re-sends missing ones on 409 and shows a full disk."""
     shop = await make_shop("p2p")
     # the failures below are provoked; the page must recover from each
     page_errors.allow_http_failures("/recording/chunks/", "/recording/complete")

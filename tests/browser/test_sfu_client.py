@@ -81,6 +81,7 @@ class StandInSfu:
 
 
 async def test_sfu_modules_with_stand_in(make_shop: Any, open_page: Any) -> None:
+    """The browser's WHIP/WHEP modules against an aiortc stand-in: offer after gathering, 409 retry, DELETE at the end."""
     shop = await make_shop("sfu")
     sfu = StandInSfu()
     try:

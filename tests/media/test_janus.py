@@ -58,6 +58,7 @@ async def live_publisher(backend: JanusMediaBackend, events: Events, **kw: objec
 async def test_viewers_on_both_instances_decode_the_same_show(
     backend: JanusMediaBackend, events: Events, janus_pair: JanusCluster
 ) -> None:
+    """Viewers placed on both Janus instances decode the same frames in order."""
     publisher = await live_publisher(backend, events)
     origin, second = janus_pair.urls
     viewers = [Viewer(), Viewer(), Viewer()]
@@ -89,6 +90,7 @@ async def test_viewers_on_both_instances_decode_the_same_show(
 async def test_a_janus_going_away_ends_its_viewers_and_restarts_are_picked_up(
     backend: JanusMediaBackend, events: Events, janus_pair: JanusCluster
 ) -> None:
+    """A Janus going away ends its viewers, new viewers go to the origin, a restart is used again."""
     publisher = await live_publisher(backend, events)
     origin, second = janus_pair.urls
     on_second, on_origin = Viewer(), Viewer()
@@ -136,6 +138,7 @@ async def test_a_janus_going_away_ends_its_viewers_and_restarts_are_picked_up(
 async def test_publisher_leaving_ends_viewers_and_records(
     backend: JanusMediaBackend, events: Events, tmp_path: Path
 ) -> None:
+    """The publisher leaving ends viewers everywhere and leaves a recording with a thumbnail."""
     publisher = await live_publisher(backend, events)
     viewers = [Viewer(), Viewer()]
     for viewer in viewers:
@@ -166,6 +169,7 @@ async def test_publisher_leaving_ends_viewers_and_records(
 
 
 async def test_h264_show_and_a_vp8_only_viewer(backend: JanusMediaBackend, events: Events) -> None:
+    """H.264 shows record to Matroska; a VP8-only viewer gets 415 and leaves nothing behind."""
     publisher = await live_publisher(backend, events, codec="H264", audio=False)
     viewer = Viewer()
     await viewer.start(backend)
@@ -186,6 +190,7 @@ async def test_h264_show_and_a_vp8_only_viewer(backend: JanusMediaBackend, event
 
 
 async def test_replace_and_delete(backend: JanusMediaBackend, events: Events) -> None:
+    """Replacing the publisher and DELETE on sessions work through Janus."""
     first = await live_publisher(backend, events)
     with pytest.raises(MediaError) as err:
         await Publisher().start(backend)
@@ -219,6 +224,8 @@ async def test_replace_and_delete(backend: JanusMediaBackend, events: Events) ->
 async def test_offer_errors_and_unreachable_janus(
     backend: JanusMediaBackend, events: Events, tmp_path: Path
 ) -> None:
+    """Bad offers and unreachable Janus instances get clear errors."""
+
     async def status(coro: object) -> int:
         with pytest.raises(MediaError) as err:
             await coro  # type: ignore[misc]
