@@ -53,7 +53,7 @@ from . import aiortc_internals as internals
 from .base import EventCallback, MediaBackend, MediaError, MediaSession
 from .recording import Recorder, RecordingResult
 from .rtputil import H264, OPUS, VP8, Rewriter, keyframe_start, mid_extension, picture_size
-from .tasks import BackgroundTasks
+from .tasks import SessionRooms
 from .tasks import ice_servers as ice_server_objects
 
 logger = logging.getLogger(__name__)
@@ -430,7 +430,7 @@ class _Room:
 # --------------------------------------------------------------------------------------------
 
 
-class SfuMediaBackend(BackgroundTasks, MediaBackend):
+class SfuMediaBackend(SessionRooms, MediaBackend):
     """Forwards the publisher's RTP packets to every viewer without decoding (see module doc)."""
 
     mode = "sfu"
@@ -446,7 +446,7 @@ class SfuMediaBackend(BackgroundTasks, MediaBackend):
         thumbnail_after: float = 3.0,
     ) -> None:
         self.media_dir = Path(media_dir)
-        BackgroundTasks.__init__(self)
+        SessionRooms.__init__(self)
         self.ice_servers = ice_server_objects(ice_servers)
         self.public_ip = public_ip
         self.on_event = on_event
@@ -693,35 +693,6 @@ class SfuMediaBackend(BackgroundTasks, MediaBackend):
             if sink.source is not None:
                 sink.source.detach(sink)
         await viewer.pc.close()
-
-    # sessions ----------------------------------------------------------------------------------
-
-    async def end_session(self, livestream_id: int, session_id: str) -> bool:
-        room = self.rooms.get(livestream_id)
-        if room is None:
-            return False
-        if room.publisher is not None and room.publisher.session_id == session_id:
-            await self._close_publisher(room, room.publisher, "deleted")
-            return True
-        viewer = room.viewers.get(session_id)
-        if viewer is not None:
-            await self._close_viewer(room, viewer)
-            return True
-        return False
-
-    async def end_show(self, livestream_id: int) -> None:
-        room = self.rooms.get(livestream_id)
-        if room is None:
-            return
-        async with room.lock:
-            if room.publisher is not None:
-                await self._close_publisher(room, room.publisher, "show_ended")
-            for viewer in list(room.viewers.values()):
-                await self._close_viewer(room, viewer)
-        # let recordings finish (their events are tasks)
-        await self._finish_others()
-        if not room.viewers and room.publisher is None:
-            self.rooms.pop(livestream_id, None)
 
     # queries -----------------------------------------------------------------------------------
 

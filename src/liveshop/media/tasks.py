@@ -75,3 +75,49 @@ class BackgroundTasks:
     async def _finish_all(self) -> None:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+class SessionRooms(BackgroundTasks):
+    """Publisher and viewer sessions kept per show (``rooms``), ended the same way by every
+    server-side backend. Subclasses close one publisher or viewer; ``_room_ended`` frees what a
+    backend keeps per show elsewhere (e.g. rooms on Janus instances)."""
+
+    rooms: dict[int, Any]
+
+    async def _close_publisher(
+        self, room: Any, publisher: Any, reason: str, notify: bool = True
+    ) -> None:
+        raise NotImplementedError
+
+    async def _close_viewer(self, room: Any, viewer: Any) -> None:
+        raise NotImplementedError
+
+    async def _room_ended(self, room: Any) -> None:
+        """Called under the room's lock once its publisher and viewers are closed."""
+
+    async def end_session(self, livestream_id: int, session_id: str) -> bool:
+        room = self.rooms.get(livestream_id)
+        if room is None:
+            return False
+        if room.publisher is not None and room.publisher.session_id == session_id:
+            await self._close_publisher(room, room.publisher, "deleted")
+            return True
+        viewer = room.viewers.get(session_id)
+        if viewer is not None:
+            await self._close_viewer(room, viewer)
+            return True
+        return False
+
+    async def end_show(self, livestream_id: int) -> None:
+        room = self.rooms.get(livestream_id)
+        if room is None:
+            return
+        async with room.lock:
+            if room.publisher is not None:
+                await self._close_publisher(room, room.publisher, "show_ended")
+            for viewer in list(room.viewers.values()):
+                await self._close_viewer(room, viewer)
+            await self._room_ended(room)
+        await self._finish_others()  # let recordings finish (their events are tasks)
+        if not room.viewers and room.publisher is None:
+            self.rooms.pop(livestream_id, None)

@@ -53,7 +53,7 @@ from ..base import EventCallback, MediaBackend, MediaError, MediaSession
 from ..recording import Recorder, RecordingResult
 from ..rtputil import H264, VP8, keyframe_start, picture_size
 from ..sfu import _choose_publisher_codec, _negotiated, _parse_offer
-from ..tasks import BackgroundTasks
+from ..tasks import SessionRooms
 from ..tasks import ice_servers as ice_server_objects
 from .client import JanusError, JanusGone, JanusSession
 from .sdp import bridge
@@ -210,7 +210,7 @@ class _Room:
 # --------------------------------------------------------------------------------------------
 
 
-class JanusMediaBackend(BackgroundTasks, MediaBackend):
+class JanusMediaBackend(SessionRooms, MediaBackend):
     """Drives one or more Janus VideoRoom instances over the HTTP API (see module doc)."""
 
     mode = "janus"
@@ -233,7 +233,7 @@ class JanusMediaBackend(BackgroundTasks, MediaBackend):
             raise ValueError("the janus media mode needs LIVESHOP_JANUS_URLS")
         self.instances = [_Instance(i, url) for i, url in enumerate(urls)]
         self.media_dir = Path(media_dir)
-        BackgroundTasks.__init__(self)
+        SessionRooms.__init__(self)
         self.ice_servers = ice_server_objects(ice_servers)
         self.on_event = on_event
         self.api_secret = api_secret
@@ -769,33 +769,9 @@ class JanusMediaBackend(BackgroundTasks, MediaBackend):
 
     # sessions ----------------------------------------------------------------------------------
 
-    async def end_session(self, livestream_id: int, session_id: str) -> bool:
-        room = self.rooms.get(livestream_id)
-        if room is None:
-            return False
-        if room.publisher is not None and room.publisher.session_id == session_id:
-            await self._close_publisher(room, room.publisher, "deleted")
-            return True
-        viewer = room.viewers.get(session_id)
-        if viewer is not None:
-            await self._close_viewer(room, viewer)
-            return True
-        return False
-
-    async def end_show(self, livestream_id: int) -> None:
-        room = self.rooms.get(livestream_id)
-        if room is None:
-            return
-        async with room.lock:
-            if room.publisher is not None:
-                await self._close_publisher(room, room.publisher, "show_ended")
-            for viewer in list(room.viewers.values()):
-                await self._close_viewer(room, viewer)
-            for inst in self.instances:
-                await self._destroy_room(room, inst)
-        await self._finish_others()
-        if not room.viewers and room.publisher is None:
-            self.rooms.pop(livestream_id, None)
+    async def _room_ended(self, room: _Room) -> None:
+        for inst in self.instances:
+            await self._destroy_room(room, inst)
 
     # queries -----------------------------------------------------------------------------------
 
