@@ -13,13 +13,12 @@ from PIL import Image
 from liveshop.media import create_media_backend
 from liveshop.media.base import MediaError
 from liveshop.media.janus import JanusMediaBackend
-from tests.media.janus_fixture import Events, JanusCluster, Publisher, Viewer
+from tests.media.janus_fixture import JanusCluster
+from tests.media.peers import TIMEOUT, Events, Publisher, Viewer
 
 # Known bug (issue 8, open): about one Janus viewer in 20–100 never completes ICE. Until it is
 # found, a failing Janus test is re-run twice; each run still asserts the whole behaviour.
 pytestmark = pytest.mark.flaky(reruns=2)
-
-TIMEOUT = 10.0
 
 
 @pytest.fixture

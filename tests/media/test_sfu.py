@@ -14,42 +14,18 @@ from typing import Any
 import aiortc
 import av
 import pytest
-from aiortc import RTCPeerConnection, RTCRtpSender
+from aiortc import RTCPeerConnection
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError
 from aiortc.rtp import RTCP_PSFB_PLI, RtcpPsfbPacket
 from PIL import Image
 
 from liveshop.media import aiortc_internals as internals
 from liveshop.media import create_media_backend
-from liveshop.media.base import MediaError, MediaEvent
+from liveshop.media.base import MediaError
 from liveshop.media.p2p import P2PMediaBackend
 from liveshop.media.sfu import SfuMediaBackend
-from liveshop.media.synthetic import IndexedVideoTrack, answer, offer, read_index
-
-TIMEOUT = 10.0
-
-
-class Events:
-    """Collects backend events; tests wait on them instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.items: list[MediaEvent] = []
-        self.changed = asyncio.Condition()
-
-    async def __call__(self, event: MediaEvent) -> None:
-        async with self.changed:
-            self.items.append(event)
-            self.changed.notify_all()
-
-    async def wait(self, kind: str, count: int = 1, limit: float = TIMEOUT) -> MediaEvent:
-        async def matching() -> MediaEvent:
-            async with self.changed:
-                await self.changed.wait_for(
-                    lambda: len([e for e in self.items if e.kind == kind]) >= count
-                )
-                return [e for e in self.items if e.kind == kind][count - 1]
-
-        return await asyncio.wait_for(matching(), limit)
+from liveshop.media.synthetic import offer
+from tests.media.peers import TIMEOUT, Events, Publisher, Viewer
 
 
 @pytest.fixture
@@ -66,43 +42,6 @@ async def backend(tmp_path: Path, events: Events) -> AsyncIterator[SfuMediaBacke
     await sfu.start()
     yield sfu
     await sfu.close()
-
-
-class Publisher:
-    def __init__(self, codec: str = "VP8", audio: bool = True) -> None:
-        self.pc = RTCPeerConnection()
-        self.video = IndexedVideoTrack()
-        transceiver = self.pc.addTransceiver(self.video, direction="sendonly")
-        caps = RTCRtpSender.getCapabilities("video").codecs
-        transceiver.setCodecPreferences([c for c in caps if c.name == codec])
-        if audio:
-            self.pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
-
-    async def start(self, sfu: SfuMediaBackend, livestream_id: int = 1, **kw: Any) -> str:
-        session = await sfu.publish(livestream_id, await offer(self.pc), **kw)
-        await answer(self.pc, session.answer_sdp)
-        return session.session_id
-
-
-class Viewer:
-    def __init__(self, video_codecs: list[str] | None = None) -> None:
-        self.pc = RTCPeerConnection()
-        self.tracks: dict[str, Any] = {}
-        self.pc.on("track", lambda track: self.tracks.__setitem__(track.kind, track))
-        transceiver = self.pc.addTransceiver("video", direction="recvonly")
-        if video_codecs:
-            caps = RTCRtpSender.getCapabilities("video").codecs
-            transceiver.setCodecPreferences([c for c in caps if c.name in video_codecs])
-        self.pc.addTransceiver("audio", direction="recvonly")
-
-    async def start(self, sfu: SfuMediaBackend, livestream_id: int = 1) -> str:
-        session = await sfu.watch(livestream_id, await offer(self.pc))
-        await answer(self.pc, session.answer_sdp)
-        return session.session_id
-
-    async def frame_indices(self, count: int) -> list[int]:
-        track = self.tracks["video"]
-        return [read_index(await asyncio.wait_for(track.recv(), TIMEOUT)) for _ in range(count)]
 
 
 async def live_publisher(sfu: SfuMediaBackend, events: Events, **kw: Any) -> Publisher:
