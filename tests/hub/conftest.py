@@ -118,6 +118,22 @@ class Env:
         show_id: int = r.json()["livestream"]["id"]
         return show_id
 
+    async def seed_chat(self, show: int, count: int) -> None:
+        """Store ``count`` chat messages m0, m1, … directly (past any rate limit)."""
+        from liveshop.storage import chat
+
+        async with self.server.services.db.session() as session:
+            for i in range(count):
+                await chat.add(
+                    session,
+                    livestream_id=show,
+                    user_id="g_1",
+                    user_name="A",
+                    user_role="guest",
+                    text=f"m{i}",
+                    client_message_id=None,
+                )
+
     async def product(self, name: str = "Mug") -> int:
         r = await self.http.post(
             "/api/products", json={"name": name, "price": "5.00"}, headers=self.admin

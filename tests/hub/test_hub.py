@@ -342,20 +342,8 @@ async def test_resume_after_message_id_is_exact(env: Env) -> None:
 
 async def test_snapshot_recent_chat_is_last_fifty(env: Env) -> None:
     """Without afterMessageId the snapshot holds the last 50 messages, oldest first."""
-    from liveshop.storage import chat
-
     show = await env.start_show()
-    async with env.server.services.db.session() as session:
-        for i in range(60):
-            await chat.add(
-                session,
-                livestream_id=show,
-                user_id="g_1",
-                user_name="A",
-                user_role="guest",
-                text=f"m{i}",
-                client_message_id=None,
-            )
+    await env.seed_chat(show, 60)
     c = await env.connect()
     snap = await c.join(show)
     assert [m["text"] for m in snap["recentChat"]] == [f"m{i}" for i in range(10, 60)]
@@ -363,20 +351,8 @@ async def test_snapshot_recent_chat_is_last_fifty(env: Env) -> None:
 
 async def test_resume_over_500_is_truncated(env: Env) -> None:
     """More than 500 missed messages: 500 in the snapshot and chatTruncated."""
-    from liveshop.storage import chat
-
     show = await env.start_show()
-    async with env.server.services.db.session() as session:
-        for i in range(510):
-            await chat.add(
-                session,
-                livestream_id=show,
-                user_id="g_1",
-                user_name="A",
-                user_role="guest",
-                text=f"m{i}",
-                client_message_id=None,
-            )
+    await env.seed_chat(show, 510)
     c = await env.connect()
     snap = await c.join(show, afterMessageId=0)
     assert len(snap["recentChat"]) == 500 and snap["chatTruncated"] is True
