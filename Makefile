@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt services chromium janus screenshots bench clean
+.PHONY: run test lint fmt services chromium janus gstreamer screenshots bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,8 +39,12 @@ janus:
 	@sh scripts/ensure-apt.sh /usr/bin/janus janus janus-tools
 
 ## test: lint, then the whole suite on SQLite, PostgreSQL, the in-process broker and Redis, with real Chromium
-test: lint services chromium janus
+test: lint services chromium janus gstreamer
 	$(BIN)/python -m pytest -q
+
+## gstreamer: GStreamer's webrtcbin + PyGObject (Debian) for the WHIP interop test
+gstreamer:
+	@sh scripts/ensure-gstreamer.sh
 
 ## screenshots: refresh docs/screenshots/ from the browser tests
 screenshots: $(STAMP) chromium

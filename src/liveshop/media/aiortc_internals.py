@@ -24,6 +24,11 @@ Sender side (viewers):
     kept up to date so aiortc's own RTCP sender reports describe the forwarded stream;
   * ``RTCRtpSender._RTCRtpSender__rtt`` is the round-trip time aiortc derives from the viewer's RR;
   * ``RTCDtlsTransport._send_rtp(data)`` SRTP-protects and sends a serialized packet.
+
+DTLS (publishers on other stacks):
+  * ``RTCCertificate._create_ssl_context(srtp_profiles)`` is wrapped to also allow ECDHE-RSA
+    cipher suites: aiortc allows only ECDHE-ECDSA ones, so a WHIP client whose certificate is RSA
+    (GStreamer's webrtcbin, some OBS builds) fails the handshake against it.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from typing import Any
 
 import aiortc
 from aiortc import RTCRtpReceiver, RTCRtpSender
-from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsTransport
 from aiortc.rtcpeerconnection import is_codec_compatible
 from aiortc.rtp import RtcpByePacket, RtpPacket
 
@@ -70,6 +75,40 @@ class _NoFrames:
         return False, None
 
 
+DTLS_CIPHERS = b":".join(
+    [
+        b"ECDHE-ECDSA-AES128-GCM-SHA256",
+        b"ECDHE-ECDSA-CHACHA20-POLY1305",
+        b"ECDHE-ECDSA-AES128-SHA",
+        b"ECDHE-ECDSA-AES256-SHA",
+        b"ECDHE-RSA-AES128-GCM-SHA256",
+        b"ECDHE-RSA-AES256-GCM-SHA384",
+        b"ECDHE-RSA-CHACHA20-POLY1305",
+        b"ECDHE-RSA-AES128-SHA",
+        b"ECDHE-RSA-AES256-SHA",
+    ]
+)
+
+
+def accept_rsa_dtls_peers() -> None:
+    """Let DTLS handshakes agree on ECDHE-RSA suites too (peers with RSA certificates).
+
+    Idempotent; process-wide (every aiortc peer connection made afterwards). Our own certificate
+    stays ECDSA, so what we offer as a server does not change.
+    """
+    original = RTCCertificate._create_ssl_context
+    if getattr(original, "_liveshop_rsa", False):
+        return
+
+    def create(self: RTCCertificate, srtp_profiles: Any) -> Any:
+        ctx = original(self, srtp_profiles)
+        ctx.set_cipher_list(DTLS_CIPHERS)
+        return ctx
+
+    create._liveshop_rsa = True  # type: ignore[attr-defined]
+    RTCCertificate._create_ssl_context = create  # type: ignore[method-assign]
+
+
 def check_internals() -> list[str]:
     """Return what differs from the aiortc internals this module relies on (empty when fine)."""
     problems: list[str] = []
@@ -98,6 +137,14 @@ def check_internals() -> list[str]:
     handler = inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
     if "self.__jitter_buffer.add(packet)" not in handler:
         problems.append("RTCRtpReceiver._handle_rtp_packet no longer feeds self.__jitter_buffer")
+    create_ctx = getattr(RTCCertificate, "_create_ssl_context", None)
+    if create_ctx is None:
+        problems.append("RTCCertificate._create_ssl_context is missing")
+    elif not getattr(create_ctx, "_liveshop_rsa", False):
+        if tuple(inspect.signature(create_ctx).parameters) != ("self", "srtp_profiles"):
+            problems.append("RTCCertificate._create_ssl_context(self, srtp_profiles) changed")
+        elif "set_cipher_list" not in inspect.getsource(create_ctx):
+            problems.append("RTCCertificate._create_ssl_context no longer sets the cipher list")
     run_rtcp = inspect.getsource(RTCRtpSender._run_rtcp)
     for attr in ("__ntp_timestamp", "__rtp_timestamp", "__packet_count", "__octet_count"):
         if "self." + attr not in run_rtcp:

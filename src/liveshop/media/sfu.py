@@ -120,9 +120,10 @@ def _local_match(kind: str, offered: RTCRtpCodecParameters) -> RTCRtpCodecParame
 
 
 def _choose_publisher_codec(media: sdp.MediaDescription) -> RTCRtpCodecParameters:
-    supported = VIDEO_CODECS if media.kind == "video" else (OPUS,)
+    # codec names are case-insensitive (RFC 4855): GStreamer offers "OPUS", browsers "opus"
+    supported = {c.lower() for c in (VIDEO_CODECS if media.kind == "video" else (OPUS,))}
     for offered in media.rtp.codecs:
-        if offered.name not in supported:
+        if offered.name.lower() not in supported:
             continue
         local = _local_match(media.kind, offered)
         if local is not None:
@@ -461,6 +462,7 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
         problems = internals.check_internals()
         if problems:
             raise RuntimeError("aiortc internals changed: " + "; ".join(problems))
+        internals.accept_rsa_dtls_peers()
 
     async def close(self) -> None:
         self._closing = True

@@ -250,6 +250,7 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
         problems = internals.check_internals()
         if problems:
             raise RuntimeError("aiortc internals changed: " + "; ".join(problems))
+        internals.accept_rsa_dtls_peers()
         await asyncio.gather(*(self._connect_or_retry(inst) for inst in self.instances))
 
     async def close(self) -> None:
