@@ -44,15 +44,6 @@ def _email(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(_storable)]
-Line = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True),
-    AfterValidator(_storable),
-    AfterValidator(_single_line),
-]
-
-
 def line(min_length: int, max_length: int) -> Any:
     """A one-line string, trimmed, ``min_length``..``max_length`` characters, storable."""
     return Annotated[

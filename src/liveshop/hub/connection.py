@@ -250,11 +250,6 @@ class Connection:
         if self._on_close is not None:
             await self._on_close(self, code)
 
-    async def send_now(self, frame: str) -> None:
-        """Send directly, bypassing the queue (only before the writer starts or for a final error)."""
-        with contextlib.suppress(Exception):
-            await self.transport.send_text(frame)
-
     async def stop(self) -> None:
         """Stop the writer (the socket is already closed by the peer or the server)."""
         self._closed = True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import delete, func, select, update
@@ -207,7 +206,3 @@ async def pin_history(session: AsyncSession, livestream_id: int) -> list[PinnedP
         .order_by(PinnedProduct.pinned_at, PinnedProduct.id)
     )
     return list(result.scalars())
-
-
-def ended_at(stream: Livestream) -> datetime | None:
-    return stream.end_time

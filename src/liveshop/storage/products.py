@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -84,7 +83,3 @@ async def count(session: AsyncSession) -> int:
         select(func.count()).select_from(Product).where(Product.deleted_at.is_(None))
     )
     return int(result.scalar_one())
-
-
-def price_of(product: Product) -> Decimal:
-    return Decimal(product.price)

@@ -49,7 +49,3 @@ async def count_admins(session: AsyncSession) -> int:
         select(func.count()).select_from(User).where(User.role == "admin")
     )
     return int(result.scalar_one())
-
-
-async def set_password(session: AsyncSession, user: User, password_hash: str) -> None:
-    user.password_hash = password_hash
