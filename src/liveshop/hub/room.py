@@ -104,16 +104,21 @@ class Room:
             return
         self._last_flush = asyncio.get_running_loop().time()
         text = items[0][1] if len(items) == 1 else protocol.batch([i[1] for i in items])
-        self._deliver(list(self.local.values()), 0, items, text)
+        chat_ids = frozenset(i[2] for i in items if i[2] is not None)
+        self._deliver(list(self.local.values()), 0, items, text, chat_ids)
 
     def _deliver(
-        self, conns: list[Connection], start: int, items: list[Pending], text: str
+        self,
+        conns: list[Connection],
+        start: int,
+        items: list[Pending],
+        text: str,
+        chat_ids: frozenset[int],
     ) -> None:
         """Push to ``conns[start:start + DELIVERY_SLICE]``; schedule the rest for the next turn."""
         self._delivering = None
         end = start + DELIVERY_SLICE
         local = self.local
-        chat_ids = {i[2] for i in items if i[2] is not None}
         for conn in conns[start:end]:
             if local.get(conn.peer_id) is not conn:
                 continue  # left the room since the delivery began
@@ -125,7 +130,7 @@ class Room:
                 conn.push(text)
         if end < len(conns):
             self._delivering = asyncio.get_running_loop().call_soon(
-                self._deliver, conns, end, items, text
+                self._deliver, conns, end, items, text, chat_ids
             )
         elif self._pending:
             self._schedule_flush()

@@ -109,6 +109,17 @@ def accept_rsa_dtls_peers() -> None:
     RTCCertificate._create_ssl_context = create  # type: ignore[method-assign]
 
 
+def prepare() -> None:
+    """Called when a backend starts: refuse to run on changed internals, then allow RSA peers.
+
+    Raises ``RuntimeError`` naming every difference :func:`check_internals` finds.
+    """
+    problems = check_internals()
+    if problems:
+        raise RuntimeError("aiortc internals changed: " + "; ".join(problems))
+    accept_rsa_dtls_peers()
+
+
 def check_internals() -> list[str]:
     """Return what differs from the aiortc internals this module relies on (empty when fine)."""
     problems: list[str] = []

@@ -54,7 +54,6 @@ from .base import EventCallback, MediaBackend, MediaError, MediaSession
 from .recording import Recorder, RecordingResult
 from .rtputil import H264, OPUS, VP8, Rewriter, keyframe_start, mid_extension, picture_size
 from .tasks import SessionRooms
-from .tasks import ice_servers as ice_server_objects
 
 logger = logging.getLogger(__name__)
 
@@ -446,23 +445,20 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
         record: bool = True,
         thumbnail_after: float = 3.0,
     ) -> None:
-        self.media_dir = Path(media_dir)
-        SessionRooms.__init__(self)
-        self.ice_servers = ice_server_objects(ice_servers)
+        super().__init__(
+            media_dir=media_dir,
+            ice_servers=ice_servers,
+            on_event=on_event,
+            record=record,
+            thumbnail_after=thumbnail_after,
+        )
         self.public_ip = public_ip
-        self.on_event = on_event
-        self.record = record
-        self.thumbnail_after = thumbnail_after
         self.rooms: dict[int, _Room] = {}
-        self._closing = False
 
     # lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        problems = internals.check_internals()
-        if problems:
-            raise RuntimeError("aiortc internals changed: " + "; ".join(problems))
-        internals.accept_rsa_dtls_peers()
+        internals.prepare()
 
     async def close(self) -> None:
         self._closing = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
+from pathlib import Path
 from typing import Any
 
 from aiortc import RTCIceServer
@@ -15,7 +16,7 @@ from .recording import RecordingResult
 logger = logging.getLogger(__name__)
 
 
-def ice_servers(servers: list[dict[str, Any]]) -> list[RTCIceServer]:
+def ice_server_objects(servers: list[dict[str, Any]]) -> list[RTCIceServer]:
     """``LIVESHOP_ICE_SERVERS`` entries as aiortc objects."""
     return [
         RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
@@ -83,6 +84,24 @@ class SessionRooms(BackgroundTasks):
     backend keeps per show elsewhere (e.g. rooms on Janus instances)."""
 
     rooms: dict[int, Any]
+
+    def __init__(
+        self,
+        *,
+        media_dir: Path,
+        ice_servers: list[dict[str, Any]],
+        on_event: EventCallback,
+        record: bool,
+        thumbnail_after: float,
+    ) -> None:
+        super().__init__()
+        self.media_dir = Path(media_dir)
+        self.ice_servers = ice_server_objects(ice_servers)
+        self.on_event = on_event
+        self.record = record
+        self.thumbnail_after = thumbnail_after
+        self.rooms = {}
+        self._closing = False
 
     async def _close_publisher(
         self, room: Any, publisher: Any, reason: str, notify: bool = True

@@ -54,7 +54,6 @@ from ..recording import Recorder, RecordingResult
 from ..rtputil import H264, VP8, keyframe_start, picture_size
 from ..sfu import _choose_publisher_codec, _negotiated, _parse_offer
 from ..tasks import SessionRooms
-from ..tasks import ice_servers as ice_server_objects
 from .client import JanusError, JanusGone, JanusSession
 from .sdp import bridge
 
@@ -232,25 +231,22 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
         if not urls:
             raise ValueError("the janus media mode needs LIVESHOP_JANUS_URLS")
         self.instances = [_Instance(i, url) for i, url in enumerate(urls)]
-        self.media_dir = Path(media_dir)
-        SessionRooms.__init__(self)
-        self.ice_servers = ice_server_objects(ice_servers)
-        self.on_event = on_event
+        super().__init__(
+            media_dir=media_dir,
+            ice_servers=ice_servers,
+            on_event=on_event,
+            record=record,
+            thumbnail_after=thumbnail_after,
+        )
         self.api_secret = api_secret
         self.admin_secret = admin_secret
         self.max_viewers = max_viewers_per_instance
-        self.record = record
-        self.thumbnail_after = thumbnail_after
         self.rooms: dict[int, _Room] = {}
-        self._closing = False
 
     # lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        problems = internals.check_internals()
-        if problems:
-            raise RuntimeError("aiortc internals changed: " + "; ".join(problems))
-        internals.accept_rsa_dtls_peers()
+        internals.prepare()
         await asyncio.gather(*(self._connect_or_retry(inst) for inst in self.instances))
 
     async def close(self) -> None:
