@@ -25,6 +25,7 @@ from liveshop.api.limits import BodyLimitMiddleware
 from liveshop.api.readcache import ReadCacheMiddleware
 from liveshop.broker.factory import create_broker
 from liveshop.config import Settings, resolve_secret_key
+from liveshop.hub import wsproto
 from liveshop.hub.endpoint import websocket_endpoint
 from liveshop.hub.hub import Hub
 from liveshop.logs import install_redaction
@@ -192,7 +193,8 @@ def _mount_pages(app: FastAPI, settings: Settings) -> None:
 # uvicorn settings for /ws: the sans-I/O websockets implementation (no per-frame drain), no
 # compression, frames up to 256 KiB reach the hub (which refuses those over 16 KiB with an error).
 UVICORN_WS_OPTIONS: dict[str, object] = {
-    "ws": "websockets-sansio",
+    # uvicorn's websockets-sansio protocol + a direct write for broadcast frames (hub.wsproto)
+    "ws": wsproto.PROTOCOL_PATH if wsproto.supported() else "websockets-sansio",
     "ws_max_size": 256 * 1024,
     "ws_per_message_deflate": False,
     "ws_ping_interval": 20.0,

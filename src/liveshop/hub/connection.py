@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from liveshop import protocol
 from liveshop.domain.identity import Identity
 from liveshop.domain.ratelimit import SlidingWindow
+from liveshop.hub.wsproto import encode_text_frame
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class Connection:
         "_on_close",
         "_queue",
         "_wakeup",
+        "_write_frame",
         "_writer",
         "bad_messages",
         "identity",
@@ -95,8 +97,11 @@ class Connection:
         transport: Transport,
         identity: Identity,
         on_close: Callable[[Connection, int], Awaitable[None]] | None = None,
+        write_frame: Callable[[bytes], bool] | None = None,
     ) -> None:
         self.transport = transport
+        # the server's ``liveshop.frames`` extension (hub.wsproto), when it has one
+        self._write_frame = write_frame
         self.identity = identity
         self.peer_id = new_peer_id()
         self.show_id: int | None = None
@@ -122,6 +127,11 @@ class Connection:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def writes_frames(self) -> bool:
+        """True when frames go straight to the socket (the server has ``liveshop.frames``)."""
+        return self._write_frame is not None
+
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write_loop(), name=f"ws-writer-{self.peer_id}")
 
@@ -131,9 +141,11 @@ class Connection:
     def holding(self) -> bool:
         return self._held is not None
 
-    def push(self, frame: str, chat_id: int | None = None) -> None:
-        """Queue ``frame``. While a join is being answered, frames are held and released after the
-        snapshot (chat messages already in it are dropped, so nothing arrives twice)."""
+    def push(self, frame: str, chat_id: int | None = None, wire: bytes | None = None) -> None:
+        """Send or queue ``frame``; ``wire`` is its encoded WebSocket frame when the caller has it
+        (a broadcast encodes once for every socket). While a join is being answered, frames are
+        held and released after the snapshot (chat messages already in it are dropped, so nothing
+        arrives twice)."""
         if self._closed:
             return
         if self._held is not None:
@@ -145,8 +157,14 @@ class Connection:
             self.kill(CLOSE_TRY_AGAIN, "too slow: reconnect to resume")
             return
         if not self._queue and not self._busy and self._writer is not None:
-            self._send_eagerly(frame)
-            return
+            write = self._write_frame
+            if write is None:
+                self._send_eagerly(frame)
+                return
+            if write(wire if wire is not None else encode_text_frame(frame.encode())):
+                return
+            # the transport is paused (or closing): queue; the writer sends through ASGI,
+            # which waits for the socket to drain
         self._queue.append(frame)
         self._bytes += len(frame)
         self._wakeup.set()

@@ -9,6 +9,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from liveshop import protocol
 from liveshop.hub.connection import CLOSE_UNAUTHORIZED, Connection
 from liveshop.hub.hub import Hub
+from liveshop.hub.wsproto import FRAMES_EXTENSION
 from liveshop.security import InvalidToken, TokenService
 
 
@@ -25,7 +26,8 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
             await websocket.send_text(protocol.error("unauthorized", "a valid ?token= is required"))
             await websocket.close(CLOSE_UNAUTHORIZED, "unauthorized")
         return
-    conn = Connection(websocket, identity, on_close=hub.disconnect)
+    frames = websocket.scope.get("extensions", {}).get(FRAMES_EXTENSION) or {}
+    conn = Connection(websocket, identity, on_close=hub.disconnect, write_frame=frames.get("write"))
     await hub.connect(conn)
     try:
         while True:  # until the peer's close arrives (also after we started closing)

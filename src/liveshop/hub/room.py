@@ -18,6 +18,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from liveshop import protocol
+from liveshop.hub.wsproto import encode_text_frame
 
 if TYPE_CHECKING:
     from liveshop.broker.base import Subscription
@@ -105,7 +106,8 @@ class Room:
         self._last_flush = asyncio.get_running_loop().time()
         text = items[0][1] if len(items) == 1 else protocol.batch([i[1] for i in items])
         chat_ids = frozenset(i[2] for i in items if i[2] is not None)
-        self._deliver(list(self.local.values()), 0, items, text, chat_ids)
+        wire = encode_text_frame(text.encode())
+        self._deliver(list(self.local.values()), 0, items, text, wire, chat_ids)
 
     def _deliver(
         self,
@@ -113,6 +115,7 @@ class Room:
         start: int,
         items: list[Pending],
         text: str,
+        wire: bytes,
         chat_ids: frozenset[int],
     ) -> None:
         """Push to ``conns[start:start + DELIVERY_SLICE]``; schedule the rest for the next turn."""
@@ -127,10 +130,10 @@ class Room:
                 for _, frame, chat_id in items:
                     conn.push(frame, chat_id)
             else:
-                conn.push(text)
+                conn.push(text, None, wire)
         if end < len(conns):
             self._delivering = asyncio.get_running_loop().call_soon(
-                self._deliver, conns, end, items, text, chat_ids
+                self._deliver, conns, end, items, text, wire, chat_ids
             )
         elif self._pending:
             self._schedule_flush()
