@@ -90,7 +90,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="asyncio")
     args = parser.parse_args()
     if args.loop == "uvloop":
         with contextlib.suppress(ImportError):

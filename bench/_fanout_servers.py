@@ -115,8 +115,12 @@ class Server:
 
 
 class BareServer(Server):
-    def __init__(self, cpus: str) -> None:
-        self.name = "bare"
+    """The reference: ``bench._fanout_bare`` on asyncio's own event loop (``bare``, what a plain
+    ``websockets`` server runs on) or on uvloop (``bare-uvloop``, as fast as it gets)."""
+
+    def __init__(self, cpus: str, loop: str = "asyncio") -> None:
+        self.name = "bare" if loop == "asyncio" else f"bare-{loop}"
+        self.loop = loop
         self.cpus = cpus
         self.secret = "bare-reference-does-not-check-tokens-000"
         self.show = 1
@@ -135,6 +139,8 @@ class BareServer(Server):
                 "bench._fanout_bare",
                 "--port",
                 str(self.port),
+                "--loop",
+                self.loop,
             ],
             cwd=root,
             stdout=subprocess.DEVNULL,

@@ -37,6 +37,47 @@ async def test_join_answers_snapshot(env: Env) -> None:
     assert snap["peerId"].startswith("p_") and "viewerCount" in snap and "peakViewers" in snap
 
 
+async def test_later_join_sees_what_happened_since_the_first(env: Env) -> None:
+    """Snapshots share one read per room, yet a join after a chat, pin, like or edit sees it."""
+    show = await env.start_show()
+    first = await env.connect()
+    await first.join(show)  # the room's shared state is read here
+    await first.send(type="chat_send", text="since", clientMessageId="m1")
+    await first.wait_type("chat_message")
+    await first.send(type="like_toggle")
+    await first.wait_type("likes_update")
+    product = await env.product()
+    await env.http.post(
+        f"/api/livestreams/{show}/pin-product", json={"productId": product}, headers=env.admin
+    )
+    await first.wait_type("pinned_products_update")
+    await env.http.patch(f"/api/livestreams/{show}", json={"title": "Renamed"}, headers=env.admin)
+    await first.wait_type("stream_update")
+    snap = await (await env.connect()).join(show)
+    assert [m["text"] for m in snap["recentChat"]] == ["since"]
+    assert [p["id"] for p in snap["pinnedProducts"]] == [product]
+    assert snap["likes"] == 1 and snap["livestream"]["title"] == "Renamed"
+
+
+async def test_concurrent_joins_share_one_read(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fifty shoppers joining at once cost one read of the show, not fifty."""
+    hub = env.server.app.state.hub
+    reads = 0
+    load = hub._load_state
+
+    async def counted(*args: object) -> object:
+        nonlocal reads
+        reads += 1
+        return await load(*args)
+
+    monkeypatch.setattr(hub, "_load_state", counted)
+    show = await env.start_show()
+    clients = [await env.connect() for _ in range(50)]
+    snaps = await asyncio.gather(*(c.join(show) for c in clients))
+    assert all(s["livestream"]["id"] == show for s in snaps)
+    assert reads == 1
+
+
 async def test_join_unknown_show_is_not_found(env: Env) -> None:
     """Joining a show that does not exist is ``not_found``."""
     c = await env.connect()
@@ -464,9 +505,14 @@ async def test_watching_is_recorded_for_the_report(env: Env) -> None:
     await shopper.send(type="leave")
     await shopper.send(type="ping")
     await shopper.wait_type("pong")
-    async with env.server.services.db.session() as session:
-        rows = await analytics.sessions(session, show)
-    assert [(viewer, left is not None) for viewer, _, left in rows] == [(snap["user"]["id"], True)]
+    expected = [(snap["user"]["id"], True)]
+    async with asyncio.timeout(5):  # written in batches, about once a second
+        while True:
+            async with env.server.services.db.session() as session:
+                rows = await analytics.sessions(session, show)
+            if [(viewer, left is not None) for viewer, _, left in rows] == expected:
+                break
+            await asyncio.sleep(0.1)
 
 
 @pytest.mark.slow

@@ -13,12 +13,15 @@ import logging
 import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from liveshop import protocol
 from liveshop.domain.identity import Identity
 from liveshop.domain.ratelimit import SlidingWindow
 from liveshop.hub.wsproto import encode_text_frame
+
+if TYPE_CHECKING:
+    from liveshop.hub.viewing import Visit
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +115,7 @@ class Connection:
         self._closed = False
         self._held: list[tuple[str, int | None]] | None = None
         self.seen_chat: frozenset[int] = frozenset()
-        self.viewer_session: int | None = None  # analytics row while watching a show
+        self.viewer_session: Visit | None = None  # for the show report, while watching
         self._on_close = on_close
         self._writer: asyncio.Task[None] | None = None
         self._inflight: asyncio.Task[None] | None = None  # an eager send the transport paused

@@ -13,6 +13,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from liveshop import protocol
@@ -22,11 +23,13 @@ from liveshop.domain.ratelimit import TokenBucket
 from liveshop.domain.text import clean_chat_text
 from liveshop.hub.connection import CLOSE_BANNED, CLOSE_POLICY, Connection
 from liveshop.hub.room import Room
+from liveshop.hub.viewing import ViewingLog
+from liveshop.hub.wsproto import encode_text_frame
 from liveshop.protocol import ProtocolError
-from liveshop.storage import analytics, chat, likes, livestreams
+from liveshop.storage import chat, likes, livestreams
 from liveshop.storage.engine import Database
 from liveshop.storage.errors import NotFound
-from liveshop.storage.models import Ban
+from liveshop.storage.models import Ban, Livestream
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,18 @@ PRESENCE_REFRESH = 3.0
 TICK = 1.0
 CHAT_RATE, CHAT_BURST = 1.0, 5.0
 BAD_MESSAGE_ERRORS = frozenset({"invalid", "too_large"})
+
+
+@dataclass(frozen=True, eq=False)
+class _ShowState:
+    """The part of a join snapshot that is the same for every joiner, as of ``generation``."""
+
+    generation: int
+    stream: Livestream
+    livestream: dict[str, Any]
+    pins: list[dict[str, Any]]
+    chat: list[dict[str, Any]]
+    chat_ids: frozenset[int]
 
 
 class Hub:
@@ -55,6 +70,7 @@ class Hub:
         self._global_sub: Any = None
         self._ticker: asyncio.Task[None] | None = None
         self._room_locks: dict[int, asyncio.Lock] = {}
+        self.viewing = ViewingLog(db)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -73,6 +89,7 @@ class Hub:
             await self._global_sub.close()
         for room in list(self.rooms.values()):
             await self._drop_room(room)
+        await self.viewing.flush()
 
     async def connect(self, conn: Connection) -> None:
         self.connections.add(conn)
@@ -98,8 +115,11 @@ class Hub:
             room = self.rooms.get(int(meta.get("show", 0)))
             if room is not None:
                 room.active = False
+        for room in self.rooms.values():  # a show's start, end or edit changes its snapshot
+            room.generation += 1
+        wire = encode_text_frame(frame.encode())
         for conn in list(self.connections):
-            conn.push(frame)
+            conn.push(frame, None, wire)
 
     def _on_show(self, room: Room, data: bytes) -> None:
         try:
@@ -226,10 +246,8 @@ class Hub:
         if room is None or not room.remove(conn):
             return
         if conn.viewer_session is not None:
-            session_id, conn.viewer_session = conn.viewer_session, None
-            with contextlib.suppress(Exception):
-                async with self.db.session() as session:
-                    await analytics.close_session(session, session_id)
+            self.viewing.close(conn.viewer_session)
+            conn.viewer_session = None
         with contextlib.suppress(Exception):
             await self.broker.publish(
                 show_topic(show_id),
@@ -246,6 +264,7 @@ class Hub:
                     await self._tick(room)
                 except Exception:
                     log.exception("viewer count update failed for show %s", room.show_id)
+            await self.viewing.flush()
 
     async def _tick(self, room: Room) -> None:
         """At most once a second per show: refresh presence, recount, tell local sockets."""
@@ -357,45 +376,83 @@ class Hub:
             )
         conn.release(snapshot, seen)
         if conn.role == "shopper" and room.active:
-            async with self.db.session() as session:
-                conn.viewer_session = await analytics.open_session(
-                    session, room.show_id, conn.identity.id
-                )
+            conn.viewer_session = self.viewing.open(room.show_id, conn.identity.id)
+
+    async def _show_state(self, room: Room) -> _ShowState:
+        """What every joiner's snapshot shares (show, pins, last 50 messages), read once per room
+        generation: concurrent joins share one read, later joins reuse it until the next event.
+
+        Lossless: a joiner holds its socket's frames before asking, so an event broadcast after
+        that reaches it after the snapshot; a state read (or a read started) before an event
+        broadcast since is never used, because that broadcast bumped ``room.generation``."""
+        generation = room.generation
+        state: _ShowState | None = room.state
+        if state is not None and state.generation == generation:
+            return state
+        loading = room.state_loading
+        if loading is None or loading[0] != generation:
+            future = asyncio.ensure_future(self._load_state(room.show_id, generation))
+            loading = (generation, future)
+            room.state_loading = loading
+        task = loading[1]
+        try:
+            loaded: _ShowState = await asyncio.shield(task)
+        finally:  # a failed read is not shared with later joins
+            if room.state_loading is loading and task.done():
+                room.state_loading = None
+        if loaded.generation == room.generation:
+            room.state = loaded
+        return loaded
+
+    async def _load_state(self, show_id: int, generation: int) -> _ShowState:
+        async with self.db.session() as session:
+            stream = await livestreams.get(session, show_id)
+            pins = await livestreams.current_pins(session, show_id)
+            messages = await chat.recent(session, show_id, limit=RECENT_CHAT)
+        return _ShowState(
+            generation=generation,
+            stream=stream,
+            livestream=dump(livestream_out(stream, pins, 0)),
+            pins=[dump(product_out(p)) for p in pins],
+            chat=[dump(chat_out(m)) for m in messages],
+            chat_ids=frozenset(m.id for m in messages),
+        )
 
     async def _snapshot(
         self, conn: Connection, room: Room, after: int | None
     ) -> tuple[str, frozenset[int]]:
+        state = await self._show_state(room)
         truncated = False
+        recent, seen = state.chat, state.chat_ids
         async with self.db.session() as session:
-            stream = await livestreams.get(session, room.show_id)
-            pins = await livestreams.current_pins(session, room.show_id)
-            if after is None:
-                messages = await chat.recent(session, room.show_id, limit=RECENT_CHAT)
-            else:
+            if after is not None:
                 messages = await chat.after(
                     session, room.show_id, after_id=after, limit=RESUME_CHAT_LIMIT + 1
                 )
                 truncated = len(messages) > RESUME_CHAT_LIMIT
                 messages = messages[:RESUME_CHAT_LIMIT]
+                recent = [dump(chat_out(m)) for m in messages]
+                seen = frozenset(m.id for m in messages)
             liked = await likes.has_liked(session, room.show_id, conn.identity.id)
+        stream = state.stream
         count = max(room.count, 0)
-        out = livestream_out(stream, pins, count)
+        peak = max(stream.peak_viewers, room.peak, count)
         room.active = stream.is_active
         fields: dict[str, Any] = {
-            "livestream": dump(out),
-            "pinnedProducts": [dump(product_out(p)) for p in pins],
-            "recentChat": [dump(chat_out(m)) for m in messages],
+            "livestream": {**state.livestream, "viewerCount": count, "peakViewers": peak},
+            "pinnedProducts": state.pins,
+            "recentChat": recent,
             "likes": stream.likes,
             "liked": liked,
             "viewerCount": count,
-            "peakViewers": max(stream.peak_viewers, room.peak, count),
+            "peakViewers": peak,
             "peerId": conn.peer_id,
             "slowMode": room.slow_mode,
             "user": conn.identity.public(),
         }
         if after is not None:
             fields["chatTruncated"] = truncated
-        return protocol.snapshot(**fields), frozenset(m.id for m in messages)
+        return protocol.snapshot(**fields), seen
 
     async def _chat_send(self, conn: Connection, msg: protocol.ChatSend) -> None:
         ref = msg.clientMessageId

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from liveshop import protocol
 from liveshop.hub.wsproto import encode_text_frame
@@ -50,6 +50,10 @@ class Room:
         self._flush: asyncio.TimerHandle | asyncio.Handle | None = None
         self._last_flush = -1.0
         self._delivering: asyncio.Handle | None = None  # next slice of a delivery in progress
+        # what joiners' snapshots share (hub.Hub._show_state): valid while ``generation`` holds
+        self.generation = 0  # bumped by every broadcast that can change a snapshot
+        self.state: Any = None
+        self.state_loading: tuple[int, asyncio.Future[Any]] | None = None
 
     # -- membership ------------------------------------------------------------------------
 
@@ -81,6 +85,8 @@ class Room:
 
     def broadcast(self, frame: str, key: str | None = None, chat_id: int | None = None) -> None:
         """Queue ``frame`` for every local socket; sent at once when idle, batched when busy."""
+        if key != "viewer_count":  # the count in a snapshot is the room's, not the shared state's
+            self.generation += 1
         if key is not None:
             self._pending = [p for p in self._pending if p[0] != key]
         self._pending.append((key, frame, chat_id))

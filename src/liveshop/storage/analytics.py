@@ -5,27 +5,12 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from liveshop.storage.models import ChatMessage, ProductClick, ViewerSession, utcnow
-
-
-async def open_session(session: AsyncSession, livestream_id: int, viewer: str) -> int:
-    row = ViewerSession(livestream_id=livestream_id, viewer=viewer, joined_at=utcnow())
-    session.add(row)
-    await session.flush()
-    return row.id
-
-
-async def close_session(session: AsyncSession, session_id: int) -> None:
-    await session.execute(
-        update(ViewerSession)
-        .where(ViewerSession.id == session_id, ViewerSession.left_at.is_(None))
-        .values(left_at=utcnow())
-    )
 
 
 async def sessions(
