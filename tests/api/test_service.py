@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
+
+from liveshop.config import Settings
 
 
 async def test_health_reports_database_and_broker(client: httpx.AsyncClient) -> None:
@@ -40,3 +44,23 @@ async def test_openapi_documents_every_route_with_models(client: httpx.AsyncClie
     assert "requestBody" in paths["/api/products"]["post"]
     assert "200" in paths["/api/livestreams/active"]["get"]["responses"]
     assert (await client.get("/docs")).status_code == 200
+
+
+async def test_sqlite_server_shortens_the_gil_switch_interval_while_it_runs(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """On SQLite the service shortens the GIL switch interval (its database thread gets in quickly
+    while the loop is busy) and gives the old one back when it stops."""
+    import sys
+
+    from liveshop.app import SQLITE_SWITCH_INTERVAL
+    from tests.conftest import start_server, stop_server
+
+    before = sys.getswitchinterval()
+    assert before > SQLITE_SWITCH_INTERVAL
+    srv, task, _ = await start_server(make_settings())
+    try:
+        assert sys.getswitchinterval() == SQLITE_SWITCH_INTERVAL
+    finally:
+        await stop_server(srv, task)
+    assert sys.getswitchinterval() == before
