@@ -68,7 +68,6 @@ from .sdp import bridge
 logger = logging.getLogger(__name__)
 
 RECONNECT_S = 2.0
-SYNC_S = 5.0  # shared placement: how often this process's load is re-reported (TTL 15 s)
 DEFAULT_MAX_VIEWERS = 500
 ROOM_PUBLISHERS = 4  # the publisher, a replacing publisher, remote copies
 _CODECS = {"vp8": VP8, "h264": H264}
@@ -329,7 +328,7 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
     async def _sync_loop(self) -> None:
         """Keep this process alive in the placement and its publishers' stats fresh there."""
         while True:
-            await asyncio.sleep(SYNC_S)
+            await asyncio.sleep(self.placement.ttl / 3)
             try:
                 await self._report()
                 for room in list(self.rooms.values()):
@@ -625,6 +624,7 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
             kind = event.get("janus")
             if kind == "webrtcup" and not publisher.connected and not publisher.closed:
                 publisher.connected = True
+                publisher.instance.subscribers += 1  # the monitor's, counted before anyone asks
                 self._spawn(self._went_live(room, publisher))
                 publisher.starting = asyncio.ensure_future(self._start_monitor(room, publisher))
             elif kind in ("hangup", "detached") and not publisher.closed:
@@ -634,6 +634,7 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
 
     async def _went_live(self, room: _Room, publisher: _Publisher) -> None:
         """Live for every process first, then ``publisher_connected`` (viewers may come anywhere)."""
+        await self._report()
         await self.placement.update_show(room.livestream_id, publisher.session_id, live=True)
         if not publisher.closed:
             self._emit(
@@ -893,20 +894,21 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
     # monitor: stats + recording ----------------------------------------------------------------
 
     async def _start_monitor(self, room: _Room, publisher: _Publisher) -> None:
+        """The monitor's subscriber slot was counted already (on ``webrtcup``)."""
         inst = publisher.instance
         try:
             session = inst.live_session()
             handle = await session.attach()
         except JanusError as exc:
             logger.warning("show %s: no monitor (%s)", room.livestream_id, exc)
+            if inst.up:
+                inst.subscribers = max(0, inst.subscribers - 1)
             return
         pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))
         monitor = _Monitor(instance=inst, handle=handle, pc=pc)
         publisher.monitor = monitor
-        inst.subscribers += 1
         inst.handles[handle] = lambda event: None
         try:
-            await self._report()
             _, jsep = await session.message(
                 handle,
                 {

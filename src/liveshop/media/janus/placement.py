@@ -88,6 +88,7 @@ class Placement(ABC):
     several processes; records written by one process are read back equal by every other."""
 
     shared: bool = False  # True when other processes see the same state
+    ttl: float = PLACEMENT_TTL_S  # report at least every ttl / 3 seconds
 
     def __init__(self, process_id: str | None = None) -> None:
         self.process_id = process_id or secrets.token_hex(6)
