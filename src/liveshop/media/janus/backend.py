@@ -23,7 +23,17 @@ Per show, one VideoRoom room (room id = livestream id) on every instance that ca
   other instances are hung up; liveshop reconnects every :data:`RECONNECT_S` seconds and
   places new sessions on the instances that are up.
 
-Placement (which instance holds which show and viewer) is kept in memory in this process.
+* **Several liveshop processes**: what they must agree on — per show the origin, feed id,
+  streams and live flag of the publisher, the instances its room was created on and its remote
+  copies; per WHIP/WHEP session the instance, Janus session and handle; per process its load —
+  is behind a :class:`~liveshop.media.janus.placement.Placement`: in this process by default, in
+  Redis with ``LIVESHOP_REDIS_URL``. Viewers and origins are placed on the totals over every live
+  process; a room or remote copy is created under a lock over all processes; a session held by
+  another process is ended by detaching its handle through Janus (any HTTP client may address
+  any session/handle id), and its owner cleans up on the ``detached`` event. The process driving
+  the publisher keeps the monitor and recording and, when the publisher leaves, hangs up every
+  process's viewers. A process that stops reporting (killed) drops out after the placement's TTL
+  (15 s). ``is_live``/``stats`` add the other processes' share as of :meth:`refresh`.
 """
 
 from __future__ import annotations
@@ -347,8 +357,12 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
         """Bring :meth:`is_live` / :meth:`stats` up to date with the other processes' share."""
         if not self.placement.shared:
             return
-        show = await self.placement.get_show(livestream_id)
-        others = await self.placement.others()
+        try:
+            show = await self.placement.get_show(livestream_id)
+            others = await self.placement.others()
+        except self.placement.errors as exc:  # answer with what we knew
+            logger.warning("janus placement: %r", exc)
+            return
         theirs = show if show is not None and show.owner != self._me else None
         self._others[livestream_id] = _Others(
             live=bool(theirs and theirs.live),
@@ -529,6 +543,14 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
     # publish -----------------------------------------------------------------------------------
 
     async def publish(
+        self, livestream_id: int, offer_sdp: str, *, replace: bool = False
+    ) -> MediaSession:
+        try:
+            return await self._publish(livestream_id, offer_sdp, replace=replace)
+        except self.placement.errors as exc:
+            raise MediaError(503, f"the shared placement store is unavailable: {exc}") from exc
+
+    async def _publish(
         self, livestream_id: int, offer_sdp: str, *, replace: bool = False
     ) -> MediaSession:
         if self._closing:
@@ -806,6 +828,12 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
     # watch -------------------------------------------------------------------------------------
 
     async def watch(self, livestream_id: int, offer_sdp: str) -> MediaSession:
+        try:
+            return await self._watch(livestream_id, offer_sdp)
+        except self.placement.errors as exc:
+            raise MediaError(503, f"the shared placement store is unavailable: {exc}") from exc
+
+    async def _watch(self, livestream_id: int, offer_sdp: str) -> MediaSession:
         if self._closing:
             raise MediaError(409, "media backend is shutting down")
         offer = _parse_offer(offer_sdp)

@@ -89,6 +89,7 @@ class Placement(ABC):
 
     shared: bool = False  # True when other processes see the same state
     ttl: float = PLACEMENT_TTL_S  # report at least every ttl / 3 seconds
+    errors: tuple[type[Exception], ...] = ()  # what a call raises when the store is unreachable
 
     def __init__(self, process_id: str | None = None) -> None:
         self.process_id = process_id or secrets.token_hex(6)

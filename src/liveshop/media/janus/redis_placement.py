@@ -21,6 +21,7 @@ import secrets
 from typing import Any, Literal, cast
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from .placement import (
     LOCK_TTL_S,
@@ -73,6 +74,7 @@ class RedisPlacement(Placement):
     """Placement shared through Redis (see module doc)."""
 
     shared = True
+    errors = (RedisError,)
 
     def __init__(
         self,
