@@ -230,3 +230,27 @@ async def test_a_silent_process_drops_out_of_the_counts(
     finally:
         await a.close()
         await b.close()
+
+
+async def test_replacing_through_the_other_process(nodes: Nodes) -> None:
+    """B replaces A's publisher: A's leaves and records segment 1, B's is live with segment 2."""
+    first = await live_on(nodes.a)
+    viewer = Viewer()
+    await viewer.start(nodes.a.backend)
+    await viewer.frame_indices(5)
+    second = Publisher()
+    second.video.count = 10_000
+    await second.start(nodes.b.backend, replace=True)
+    await nodes.a.events.wait("publisher_left")
+    await viewer.until_ended()  # as in one process, the replaced publisher's viewers are hung up
+    assert (await nodes.a.events.wait("recording_ready")).data["segment"] == 1
+    await nodes.b.events.wait("publisher_connected")
+    late = Viewer()
+    await late.start(nodes.a.backend)
+    assert (await late.frame_indices(5))[0] >= 10_000
+    assert (await nodes.a.backend.where(1))["origin"] is not None
+    await nodes.b.backend.end_show(1)
+    ready = await nodes.b.events.wait("recording_ready")
+    assert ready.data["segment"] == 2 and ready.data["path"].endswith("recording-2.webm")
+    for pc in (viewer.pc, late.pc, first.pc, second.pc):
+        await pc.close()

@@ -53,11 +53,12 @@ def _show(session_id: str, owner: str, feed: int = 1) -> ShowRecord:
     return ShowRecord(session_id, owner, "http://a/janus", feed, "VP8", streams)
 
 
-async def test_feeds_are_never_handed_out_twice(make_placement: MakePlacement) -> None:
-    """Feed ids count up per show."""
+async def test_numbers_are_never_handed_out_twice(make_placement: MakePlacement) -> None:
+    """Feed ids and segment numbers count up per show, separately."""
     placement = await make_placement()
-    assert [await placement.next_feed(3) for _ in range(3)] == [1, 2, 3]
-    assert await placement.next_feed(4) == 1
+    assert [await placement.next_number(3, "feed") for _ in range(3)] == [1, 2, 3]
+    assert await placement.next_number(3, "segment") == 1
+    assert await placement.next_number(4, "feed") == 1
 
 
 async def test_show_record_changes_only_for_its_publisher(make_placement: MakePlacement) -> None:
@@ -89,12 +90,12 @@ async def test_rooms_remotes_and_forgetting_a_show(make_placement: MakePlacement
     assert await placement.remotes(1) == {"http://b/janus": RemoteRecord(2, "liveshop-1-2")}
     assert await placement.remotes(2) == {}
     await placement.set_show(1, _show("pub", placement.process_id))
-    await placement.next_feed(1)
+    await placement.next_number(1, "feed")
     await placement.forget_show(1)
     assert await placement.rooms(1) == set()
     assert await placement.remotes(1) == {}
     assert await placement.get_show(1) is None
-    assert await placement.next_feed(1) == 1
+    assert await placement.next_number(1, "feed") == 1
 
 
 async def test_sessions_are_found_and_removed(make_placement: MakePlacement) -> None:

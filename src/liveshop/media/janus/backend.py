@@ -205,7 +205,6 @@ class _Room:
     livestream_id: int
     publisher: _Publisher | None = None  # when this process drives it
     viewers: dict[str, _Viewer] = field(default_factory=dict)  # this process's viewers
-    segments: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
@@ -579,7 +578,7 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
                 handle = await session.attach()
             except JanusError as exc:
                 raise MediaError(503, f"Janus media server error: {exc}") from exc
-            feed = await self.placement.next_feed(livestream_id)
+            feed = await self.placement.next_number(livestream_id, "feed")
             publisher = _Publisher(
                 session_id=secrets.token_urlsafe(12),
                 instance=inst,
@@ -965,10 +964,10 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
                 receiver: RTCRtpReceiver = transceiver.receiver
                 internals.tap_receiver(receiver, tap.on_rtp, lambda: None)
             if self.record and "video" in monitor.taps and not publisher.closed:
-                room.segments += 1
+                segment = await self.placement.next_number(room.livestream_id, "segment")
                 monitor.recorder = Recorder(
                     self.media_dir / "livestreams" / str(room.livestream_id),
-                    room.segments,
+                    segment,
                     publisher.codec,
                     "audio" in monitor.taps,
                     thumbnail_after=self.thumbnail_after,

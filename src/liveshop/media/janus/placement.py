@@ -5,7 +5,7 @@ on (the Janus side of it; the media itself never passes through here):
 
 * per show: the publisher (its WHIP session id, the process that owns it, the origin instance, the
   VideoRoom feed id and streams, whether it is live, its last stats), see :class:`ShowRecord`;
-  the feed id counter; the instances the show's room was created on; the remote copies of the
+  counters (feed ids, recording segments); the instances the show's room was created on; the remote copies of the
   publisher on other instances (:class:`RemoteRecord`), each created once under :meth:`lock`;
 * per WHIP/WHEP session: which instance, Janus session and handle it is (:class:`SessionRecord`),
   so any process can hang it up (Janus accepts a ``detach`` on any session/handle id);
@@ -26,6 +26,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+Counter = Literal["feed", "segment"]
 PLACEMENT_TTL_S = 15.0  # a process's load and sessions expire this long after its last refresh
 LOCK_TTL_S = 30.0  # a lock whose holder died is free again after this long
 
@@ -117,8 +118,9 @@ class Placement(ABC):
     # shows -------------------------------------------------------------------------------------
 
     @abstractmethod
-    async def next_feed(self, livestream_id: int) -> int:
-        """A VideoRoom feed id never handed out before for this show (1, 2, ...)."""
+    async def next_number(self, livestream_id: int, counter: Counter) -> int:
+        """1, 2, ... per show and counter, never the same twice (over every process): VideoRoom
+        feed ids, recording segment numbers."""
 
     @abstractmethod
     async def set_show(self, livestream_id: int, record: ShowRecord) -> None:
@@ -211,7 +213,7 @@ class MemoryPlacement(Placement):
 
     def __init__(self, process_id: str | None = None) -> None:
         super().__init__(process_id)
-        self._feeds: dict[int, int] = {}
+        self._counters: dict[tuple[int, str], int] = {}
         self._shows: dict[int, ShowRecord] = {}
         self._rooms: dict[int, set[str]] = {}
         self._remotes: dict[int, dict[str, RemoteRecord]] = {}
@@ -227,9 +229,10 @@ class MemoryPlacement(Placement):
     async def alive(self, process_id: str) -> bool:
         return process_id == self.process_id
 
-    async def next_feed(self, livestream_id: int) -> int:
-        self._feeds[livestream_id] = self._feeds.get(livestream_id, 0) + 1
-        return self._feeds[livestream_id]
+    async def next_number(self, livestream_id: int, counter: Counter) -> int:
+        key = (livestream_id, counter)
+        self._counters[key] = self._counters.get(key, 0) + 1
+        return self._counters[key]
 
     async def set_show(self, livestream_id: int, record: ShowRecord) -> None:
         self._shows[livestream_id] = _copy(record)
@@ -254,7 +257,8 @@ class MemoryPlacement(Placement):
         return True
 
     async def forget_show(self, livestream_id: int) -> None:
-        self._feeds.pop(livestream_id, None)
+        for counter in ("feed", "segment"):
+            self._counters.pop((livestream_id, counter), None)
         self._shows.pop(livestream_id, None)
         self._rooms.pop(livestream_id, None)
         self._remotes.pop(livestream_id, None)

@@ -5,7 +5,7 @@ extra). Keys, under ``{prefix}janus:``:
   ``v|{show}`` → count, expires after ``ttl``) and ``sessions:{process}`` (hash session id →
   JSON :class:`SessionRecord`, same expiry): refreshed by :meth:`RedisPlacement.report`, so a
   dead process's load and sessions vanish within ``ttl`` seconds;
-* ``show:{id}`` (hash of JSON values, :class:`ShowRecord`), ``feeds:{id}`` (counter),
+* ``show:{id}`` (hash of JSON values, :class:`ShowRecord`), ``counters:{id}`` (hash ``feed`` / ``segment``),
   ``rooms:{id}`` (set of URLs), ``remotes:{id}`` (hash URL → JSON :class:`RemoteRecord`);
 * ``lock:{name}``: ``SET NX PX`` with a random token, released by a compare-and-delete script.
 
@@ -27,6 +27,7 @@ from .placement import (
     LOCK_TTL_S,
     PLACEMENT_TTL_S,
     AbstractLock,
+    Counter,
     Load,
     Placement,
     RemoteRecord,
@@ -157,8 +158,8 @@ class RedisPlacement(Placement):
 
     # shows -------------------------------------------------------------------------------------
 
-    async def next_feed(self, livestream_id: int) -> int:
-        return int(await self.redis.incr(self._key("feeds", livestream_id)))
+    async def next_number(self, livestream_id: int, counter: Counter) -> int:
+        return int(await self.redis.hincrby(self._key("counters", livestream_id), counter, 1))
 
     async def set_show(self, livestream_id: int, record: ShowRecord) -> None:
         key = self._key("show", livestream_id)
@@ -191,7 +192,7 @@ class RedisPlacement(Placement):
 
     async def forget_show(self, livestream_id: int) -> None:
         await self.redis.delete(
-            *(self._key(k, livestream_id) for k in ("show", "feeds", "rooms", "remotes"))
+            *(self._key(k, livestream_id) for k in ("show", "counters", "rooms", "remotes"))
         )
 
     # rooms and remote copies -------------------------------------------------------------------
