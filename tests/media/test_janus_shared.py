@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from liveshop.media.janus.client import JanusSession
 from liveshop.media.janus.redis_placement import RedisPlacement
 from tests.conftest import REDIS_HOST, REDIS_PORT, require
 from tests.media.janus_fixture import JanusCluster
-from tests.media.peers import Events, Publisher, Viewer
+from tests.media.peers import TIMEOUT, Events, Publisher, Viewer
 
 # the known Janus ICE bug (issue 8), as in test_janus.py
 pytestmark = pytest.mark.flaky(reruns=2)
@@ -67,6 +67,20 @@ async def nodes(janus_pair: JanusCluster, tmp_path: Path) -> AsyncIterator[Nodes
     yield Nodes(made[0], made[1], *janus_pair.urls)
     for node in made:
         await node.backend.close()
+
+
+async def until(check: Callable[[], Awaitable[bool]], limit: float = TIMEOUT) -> None:
+    """Wait for another process's bookkeeping (it follows Janus's events on its own long poll)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not await check():
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def viewers_counted(node: Node, expected: int) -> bool:
+    await node.backend.refresh(1)
+    return bool(node.backend.stats(1)["viewers"] == expected)
 
 
 async def live_on(node: Node) -> Publisher:
@@ -152,8 +166,7 @@ async def test_delete_through_the_other_process_hangs_up(nodes: Nodes) -> None:
     await viewer.until_ended()
     assert (await nodes.a.backend.where(1))["viewers"] == {}
     assert await nodes.a.backend.end_session(1, viewer.session_id) is False
-    await nodes.b.backend.refresh(1)
-    assert nodes.b.backend.stats(1)["viewers"] == 0
+    await until(lambda: viewers_counted(nodes.b, 0))
     await viewer.pc.close()
     await publisher.pc.close()
 
@@ -176,6 +189,26 @@ async def test_the_publisher_leaving_ends_the_other_processes_viewers(nodes: Nod
     for viewer in viewers:
         await viewer.pc.close()
     await publisher.pc.close()
+
+
+async def test_the_publisher_hanging_up_ends_the_other_processes_viewers(nodes: Nodes) -> None:
+    """The publisher (on A) hanging up ends B's viewers and clears their sessions in Redis."""
+    publisher = await live_on(nodes.a)
+    viewers = [Viewer(), Viewer()]
+    for viewer in viewers:
+        await viewer.start(nodes.b.backend)
+    for viewer in viewers:
+        await viewer.frame_indices(5)
+    await publisher.pc.close()
+    assert (await nodes.a.events.wait("publisher_left")).data["reason"] == "hangup"
+    for viewer in viewers:
+        await viewer.until_ended()
+    assert await nodes.b.backend.placement.show_sessions(1) == {}
+    assert (await nodes.b.backend.where(1))["remotes"] == []
+    await until(lambda: viewers_counted(nodes.b, 0))
+    assert not nodes.b.backend.is_live(1)
+    for viewer in viewers:
+        await viewer.pc.close()
 
 
 async def test_ending_the_show_through_the_other_process(nodes: Nodes) -> None:

@@ -78,6 +78,7 @@ from .sdp import bridge
 logger = logging.getLogger(__name__)
 
 RECONNECT_S = 2.0
+REMOTE_READY_S = 3.0
 DEFAULT_MAX_VIEWERS = 500
 ROOM_PUBLISHERS = 4  # the publisher, a replacing publisher, remote copies
 _CODECS = {"vp8": VP8, "h264": H264}
@@ -854,14 +855,14 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
             await self._ensure_remote(room, show, inst)
             session = inst.live_session()
             handle = await session.attach()
-            _, jsep = await session.message(
-                handle,
-                {
-                    "request": "join",
-                    "ptype": "subscriber",
-                    "room": room.janus_room,
-                    "streams": [{"feed": show.feed}],
-                },
+            join = {
+                "request": "join",
+                "ptype": "subscriber",
+                "room": room.janus_room,
+                "streams": [{"feed": show.feed}],
+            }
+            jsep = await self._join_subscriber(
+                session, handle, join, remote=inst.url != show.origin
             )
             if jsep is None or jsep.get("type") != "offer":
                 raise JanusError(0, "Janus sent no subscriber offer")
@@ -896,6 +897,22 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
             await self._close_viewer(room, viewer)
             raise MediaError(409, "not live: the publisher left")
         return MediaSession(session_id=viewer.session_id, answer_sdp=answers.viewer_answer)
+
+    async def _join_subscriber(
+        self, session: JanusSession, handle: int, join: dict[str, Any], *, remote: bool
+    ) -> dict[str, Any] | None:
+        """``join`` as a subscriber; a remote copy just added may answer "no such feed" (428)
+        until the first forwarded packets arrive: retried for up to :data:`REMOTE_READY_S`."""
+        deadline = time.monotonic() + (REMOTE_READY_S if remote else 0.0)
+        while True:
+            try:
+                _, jsep = await session.message(handle, join)
+                return jsep
+            except JanusError as exc:
+                if exc.code != 428 or time.monotonic() >= deadline:
+                    raise
+                logger.debug("remote copy not ready yet (%s); retrying the join", exc)
+            await asyncio.sleep(0.1)
 
     def _viewer_handler(self, room: _Room, viewer: _Viewer) -> Handler:
         def handle(event: dict[str, Any]) -> None:
