@@ -350,6 +350,9 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
                         )
                 for livestream_id in set(self.rooms) | set(self._others):
                     await self.refresh(livestream_id)
+                    others = self._others.get(livestream_id)
+                    if others == _Others() and livestream_id not in self.rooms:
+                        del self._others[livestream_id]  # over: stop following it
             except Exception as exc:  # Redis away: keep trying; entries expire meanwhile
                 logger.warning("janus placement: %r", exc)
 

@@ -99,10 +99,15 @@ class RedisPlacement(Placement):
         await self.redis.ping()
 
     async def close(self) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(self._key("load", self.process_id), self._key("sessions", self.process_id))
-            pipe.srem(self._key("procs"), self.process_id)
-            await pipe.execute()
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.delete(
+                    self._key("load", self.process_id), self._key("sessions", self.process_id)
+                )
+                pipe.srem(self._key("procs"), self.process_id)
+                await pipe.execute()
+        except RedisError:  # unreachable: the entries expire by themselves
+            pass
         await self.redis.aclose()
 
     # load --------------------------------------------------------------------------------------
