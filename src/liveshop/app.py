@@ -103,6 +103,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             janus_urls=settings.janus_url_list,
             janus_api_secret=settings.janus_api_secret,
             janus_admin_secret=settings.janus_admin_secret,
+            redis_url=settings.redis_url,
+            redis_prefix=settings.redis_prefix,
         )
         services = Services(
             settings=settings,

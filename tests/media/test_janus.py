@@ -63,7 +63,7 @@ async def test_viewers_on_both_instances_decode_the_same_show(
     viewers = [Viewer(), Viewer(), Viewer()]
     for viewer in viewers:
         await viewer.start(backend)
-    placement = backend.placement(1)
+    placement = await backend.where(1)
     assert placement["origin"] == origin
     assert placement["viewers"] == {origin: 1, second: 2}, placement
     assert placement["remotes"] == [second]
@@ -95,19 +95,19 @@ async def test_a_janus_going_away_ends_its_viewers_and_restarts_are_picked_up(
     on_second, on_origin = Viewer(), Viewer()
     await on_second.start(backend)
     await on_origin.start(backend)
-    assert backend.placement(1)["viewers"] == {origin: 1, second: 1}
+    assert (await backend.where(1))["viewers"] == {origin: 1, second: 1}
     await on_second.frame_indices(5)
 
     # SIGTERM: Janus 1.1 exits without hanging up its PeerConnections (no DTLS close), so the
     # viewer's own ICE consent checks end it later; liveshop ends the session at once
     janus_pair.instances[1].stop()
     await asyncio.wait_for(backend.instances[1].down.wait(), TIMEOUT)
-    assert backend.placement(1)["viewers"] == {origin: 1}
+    assert (await backend.where(1))["viewers"] == {origin: 1}
     assert backend.stats(1)["viewers"] == 1
     assert await backend.end_session(1, on_second.session_id) is False
     late = Viewer()
     await late.start(backend)
-    assert backend.placement(1)["viewers"] == {origin: 2}
+    assert (await backend.where(1))["viewers"] == {origin: 2}
     indices = await late.frame_indices(5)
     assert indices == sorted(indices)
     await on_origin.frame_indices(5)  # unaffected
@@ -116,7 +116,7 @@ async def test_a_janus_going_away_ends_its_viewers_and_restarts_are_picked_up(
     await asyncio.wait_for(backend.instances[1].ready.wait(), TIMEOUT)
     again = Viewer()
     await again.start(backend)
-    assert backend.placement(1)["viewers"] == {origin: 2, second: 1}
+    assert (await backend.where(1))["viewers"] == {origin: 2, second: 1}
     indices = await again.frame_indices(5)
     assert indices == sorted(indices) and indices[0] > 0
 

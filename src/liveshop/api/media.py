@@ -213,4 +213,5 @@ async def media_stats(livestream_id: int, _: AdminDep, services: ServicesDep) ->
     viewerRttMs: {p50, p95}}``."""
     async with services.db.session() as session:
         await livestreams.get(session, livestream_id)
+    await services.media.refresh(livestream_id)
     return services.media.stats(livestream_id)

@@ -100,6 +100,10 @@ class MediaBackend(ABC):
     async def end_show(self, livestream_id: int) -> None:
         """The show stopped: end the publisher and all viewers, finish the recording."""
 
+    async def refresh(self, livestream_id: int) -> None:  # noqa: B027 - optional hook
+        """Bring :meth:`is_live` and :meth:`stats` up to date with what other liveshop processes
+        hold of the show (backends whose state is all in this process have nothing to do)."""
+
     @abstractmethod
     def is_live(self, livestream_id: int) -> bool:
         """True while a publisher is connected."""

@@ -19,9 +19,12 @@ def create_media_backend(
     janus_urls: Sequence[str] = (),
     janus_api_secret: str = "",
     janus_admin_secret: str = "",
+    redis_url: str = "",
+    redis_prefix: str = "liveshop:",
 ) -> MediaBackend:
     """Return an unstarted backend for ``mode`` (``sfu``, ``p2p`` or ``janus``); ValueError
-    otherwise (also for ``janus`` without URLs)."""
+    otherwise (also for ``janus`` without URLs). With ``redis_url`` the ``janus`` mode keeps its
+    placement in Redis (under ``{redis_prefix}janus:``), so several liveshop processes agree."""
     if mode == "sfu":
         from .sfu import SfuMediaBackend
 
@@ -34,6 +37,7 @@ def create_media_backend(
         return P2PMediaBackend()
     if mode == "janus":
         from .janus import JanusMediaBackend
+        from .janus.placement import create_placement
 
         return JanusMediaBackend(
             janus_urls=list(janus_urls),
@@ -42,5 +46,6 @@ def create_media_backend(
             on_event=on_event,
             api_secret=janus_api_secret,
             admin_secret=janus_admin_secret,
+            placement=create_placement(redis_url, prefix=redis_prefix),
         )
     raise ValueError(f"unknown media mode {mode!r}; expected 'sfu', 'p2p' or 'janus'")

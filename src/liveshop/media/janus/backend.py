@@ -23,7 +23,17 @@ Per show, one VideoRoom room (room id = livestream id) on every instance that ca
   other instances are hung up; liveshop reconnects every :data:`RECONNECT_S` seconds and
   places new sessions on the instances that are up.
 
-Placement (which instance holds which show and viewer) is kept in memory in this process.
+* **Several liveshop processes**: what they must agree on — per show the origin, feed id,
+  streams and live flag of the publisher, the instances its room was created on and its remote
+  copies; per WHIP/WHEP session the instance, Janus session and handle; per process its load —
+  is behind a :class:`~liveshop.media.janus.placement.Placement`: in this process by default, in
+  Redis with ``LIVESHOP_REDIS_URL``. Viewers and origins are placed on the totals over every live
+  process; a room or remote copy is created under a lock over all processes; a session held by
+  another process is ended by detaching its handle through Janus (any HTTP client may address
+  any session/handle id), and its owner cleans up on the ``detached`` event. The process driving
+  the publisher keeps the monitor and recording and, when the publisher leaves, hangs up every
+  process's viewers. A process that stops reporting (killed) drops out after the placement's TTL
+  (15 s). ``is_live``/``stats`` add the other processes' share as of :meth:`refresh`.
 """
 
 from __future__ import annotations
@@ -55,11 +65,20 @@ from ..rtputil import H264, VP8, keyframe_start, picture_size
 from ..sfu import _choose_publisher_codec, _negotiated, _parse_offer
 from ..tasks import SessionRooms
 from .client import JanusError, JanusGone, JanusSession
+from .placement import (
+    Load,
+    MemoryPlacement,
+    Placement,
+    RemoteRecord,
+    SessionRecord,
+    ShowRecord,
+)
 from .sdp import bridge
 
 logger = logging.getLogger(__name__)
 
 RECONNECT_S = 2.0
+REMOTE_READY_S = 3.0
 DEFAULT_MAX_VIEWERS = 500
 ROOM_PUBLISHERS = 4  # the publisher, a replacing publisher, remote copies
 _CODECS = {"vp8": VP8, "h264": H264}
@@ -181,29 +200,26 @@ class _Viewer:
 
 
 @dataclass(eq=False)
-class _Remote:
-    """The show's publisher re-published on another instance."""
-
-    instance: _Instance
-    publisher: _Publisher
-    remote_id: str
-
-
-@dataclass(eq=False)
 class _Room:
+    """What this process holds of a show (the rest is in the :class:`Placement`)."""
+
     livestream_id: int
-    publisher: _Publisher | None = None
-    viewers: dict[str, _Viewer] = field(default_factory=dict)
-    remotes: dict[int, _Remote] = field(default_factory=dict)
-    created_on: set[int] = field(default_factory=set)
-    segments: int = 0
-    next_feed: int = 1
+    publisher: _Publisher | None = None  # when this process drives it
+    viewers: dict[str, _Viewer] = field(default_factory=dict)  # this process's viewers
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    remote_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
 
     @property
     def janus_room(self) -> int:
         return self.livestream_id
+
+
+@dataclass
+class _Others:
+    """What the other processes hold of a show, as of the last :meth:`refresh`."""
+
+    live: bool = False
+    publisher: dict[str, Any] | None = None  # the stats their publisher reported
+    viewers: int = 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -226,11 +242,13 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
         max_viewers_per_instance: int = DEFAULT_MAX_VIEWERS,
         record: bool = True,
         thumbnail_after: float = 3.0,
+        placement: Placement | None = None,
     ) -> None:
         urls = [u.rstrip("/") for u in janus_urls if u.strip()]
         if not urls:
             raise ValueError("the janus media mode needs LIVESHOP_JANUS_URLS")
         self.instances = [_Instance(i, url) for i, url in enumerate(urls)]
+        self._by_url = {inst.url: inst for inst in self.instances}
         super().__init__(
             media_dir=media_dir,
             ice_servers=ice_servers,
@@ -242,17 +260,37 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
         self.admin_secret = admin_secret
         self.max_viewers = max_viewers_per_instance
         self.rooms: dict[int, _Room] = {}
+        self.placement = placement if placement is not None else MemoryPlacement()
+        self._others: dict[int, _Others] = {}  # what other processes hold, per show (refresh)
+        self._report_lock = asyncio.Lock()
+        self._sync: asyncio.Task[None] | None = None
+
+    @property
+    def _me(self) -> str:
+        return self.placement.process_id
 
     # lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
         internals.prepare()
+        await self.placement.start()
         await asyncio.gather(*(self._connect_or_retry(inst) for inst in self.instances))
+        await self._report()
+        if self.placement.shared:
+            self._sync = asyncio.create_task(self._sync_loop(), name="janus-placement")
 
     async def close(self) -> None:
         self._closing = True
         for livestream_id in list(self.rooms):
-            await self.end_show(livestream_id)
+            if self.placement.shared:  # the show goes on in the other processes
+                await self._close_local(livestream_id)
+            else:
+                await self.end_show(livestream_id)
+        if self._sync is not None:
+            self._sync.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sync
+            self._sync = None
         for inst in self.instances:
             if inst.reconnect is not None:
                 inst.reconnect.cancel()
@@ -264,6 +302,82 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
             session, inst.session, inst.up = inst.session, None, False
             if session is not None:
                 await session.close()
+        await self.placement.close()
+
+    async def _close_local(self, livestream_id: int) -> None:
+        """This process's publisher and viewers of the show, leaving the show to the others."""
+        room = self.rooms[livestream_id]
+        async with room.lock:
+            if room.publisher is not None:
+                await self._close_publisher(room, room.publisher, "show_ended")
+            for viewer in list(room.viewers.values()):
+                await self._close_viewer(room, viewer)
+        await self._finish_others()
+        self.rooms.pop(livestream_id, None)
+
+    # shared placement --------------------------------------------------------------------------
+
+    def _load(self) -> Load:
+        load = Load()
+        for inst in self.instances:
+            if inst.up:
+                load.subscribers[inst.url] = inst.subscribers
+                load.publishers[inst.url] = inst.publishers
+        for room in self.rooms.values():
+            if room.viewers:
+                load.viewers[room.livestream_id] = len(room.viewers)
+        return load
+
+    async def _report(self) -> None:
+        """Tell the other processes this process's load (in order: one report at a time)."""
+        if not self.placement.shared:
+            return
+        async with self._report_lock:
+            await self.placement.report(self._load())
+
+    async def _sync_loop(self) -> None:
+        """Keep this process alive in the placement and its publishers' stats fresh there."""
+        while True:
+            await asyncio.sleep(self.placement.ttl / 3)
+            try:
+                await self._report()
+                for room in list(self.rooms.values()):
+                    publisher = room.publisher
+                    if publisher is not None and publisher.connected and not publisher.closed:
+                        stats = self.stats(room.livestream_id)["publisher"]
+                        await self.placement.update_show(
+                            room.livestream_id, publisher.session_id, stats=stats
+                        )
+                for livestream_id in set(self.rooms) | set(self._others):
+                    await self.refresh(livestream_id)
+                    others = self._others.get(livestream_id)
+                    if others == _Others() and livestream_id not in self.rooms:
+                        del self._others[livestream_id]  # over: stop following it
+            except Exception as exc:  # Redis away: keep trying; entries expire meanwhile
+                logger.warning("janus placement: %r", exc)
+
+    async def refresh(self, livestream_id: int) -> None:
+        """Bring :meth:`is_live` / :meth:`stats` up to date with the other processes' share."""
+        if not self.placement.shared:
+            return
+        try:
+            show = await self.placement.get_show(livestream_id)
+            others = await self.placement.others()
+        except self.placement.errors as exc:  # answer with what we knew
+            logger.warning("janus placement: %r", exc)
+            return
+        theirs = show if show is not None and show.owner != self._me else None
+        self._others[livestream_id] = _Others(
+            live=bool(theirs and theirs.live),
+            publisher=theirs.stats if theirs is not None else None,
+            viewers=others.viewers.get(livestream_id, 0),
+        )
+
+    async def _hang_up(self, record: SessionRecord) -> None:
+        """Detach a session's handle, whichever process's Janus session holds it."""
+        inst = self._by_url.get(record.url)
+        if inst is not None and inst.session is not None and inst.up:
+            await inst.session.detach(record.handle, session_id=record.janus_session)
 
     async def _connect(self, inst: _Instance) -> None:
         session = JanusSession(
@@ -303,6 +417,8 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
             await asyncio.sleep(RECONNECT_S)
             with contextlib.suppress(JanusError):
                 await self._connect(inst)
+        with contextlib.suppress(Exception):
+            await self._report()
 
     def _room(self, livestream_id: int) -> _Room:
         room = self.rooms.get(livestream_id)
@@ -323,25 +439,40 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
         logger.warning("Janus %s went away; ending its sessions", inst.url)
         inst.up = False
         inst.ready.clear()
-        inst.down.set()
         inst.session = None
         inst.control = None
         inst.handles = {}
         inst.subscribers = inst.publishers = 0
+        dropped: list[str] = []
+        owned: list[tuple[_Room, _Publisher]] = []
         for room in list(self.rooms.values()):
-            room.created_on.discard(inst.index)
             publisher = room.publisher
             if publisher is not None and publisher.instance is inst:
                 self._spawn(self._close_publisher(room, publisher, "janus_down"))
+            elif publisher is not None and not publisher.closed:
+                owned.append((room, publisher))
             for viewer in list(room.viewers.values()):
                 if viewer.instance is inst:
                     viewer.closed = True
                     room.viewers.pop(viewer.session_id, None)
-            remote = room.remotes.pop(inst.index, None)
-            if remote is not None and publisher is not None and not publisher.closed:
-                self._spawn(self._unpublish_remotely(room, remote))
-        self._spawn(session.close())
+                    dropped.append(viewer.session_id)
         self._schedule_reconnect(inst)
+        try:  # the shared part: the room, remote copies and sessions there are gone
+            for session_id in dropped:
+                await self.placement.remove_session(session_id)
+            for room in list(self.rooms.values()):
+                await self.placement.remove_room(room.livestream_id, inst.url)
+            for room, publisher in owned:  # stop forwarding to it
+                remote = (await self.placement.remotes(room.livestream_id)).get(inst.url)
+                if remote is not None:
+                    await self.placement.remove_remote(room.livestream_id, inst.url)
+                    await self._unpublish_remotely(
+                        room.livestream_id, publisher.instance, remote.feed, remote.remote_id
+                    )
+            await self._report()
+        finally:
+            inst.down.set()
+            self._spawn(session.close())  # cancels the poll task this runs in: last
 
     # rooms -------------------------------------------------------------------------------------
 
@@ -351,8 +482,14 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
         return body
 
     async def _ensure_room(self, room: _Room, inst: _Instance) -> None:
-        if inst.index in room.created_on:
+        if inst.url in await self.placement.rooms(room.livestream_id):
             return
+        async with self.placement.lock(f"room:{room.livestream_id}:{inst.url}"):
+            if inst.url not in await self.placement.rooms(room.livestream_id):
+                await self._create_room(room, inst)
+                await self.placement.add_room(room.livestream_id, inst.url)
+
+    async def _create_room(self, room: _Room, inst: _Instance) -> None:
         session = inst.live_session()
         assert inst.control is not None
         create = self._admin(
@@ -375,35 +512,48 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
             destroy = self._admin({"request": "destroy", "room": room.janus_room})
             await session.request(inst.control, destroy)
             await session.request(inst.control, create)
-        room.created_on.add(inst.index)
 
     async def _destroy_room(self, room: _Room, inst: _Instance) -> None:
-        if inst.index not in room.created_on or not inst.up or inst.control is None:
+        await self.placement.remove_room(room.livestream_id, inst.url)
+        if not inst.up or inst.control is None:
             return
-        room.created_on.discard(inst.index)
         with contextlib.suppress(JanusError):
             await inst.live_session().request(
                 inst.control, self._admin({"request": "destroy", "room": room.janus_room})
             )
 
-    def _origin_for(self, room: _Room) -> _Instance:
+    async def _totals(self) -> tuple[list[_Instance], dict[str, int], dict[str, int]]:
+        """The up instances and their subscribers and publishers summed over every process."""
         up = [inst for inst in self.instances if inst.up]
         if not up:
             raise MediaError(503, "no Janus media server is reachable")
-        return min(up, key=lambda i: (i.publishers, i.subscribers, i.index))
+        others = await self.placement.others()
+        subscribers = {i.url: i.subscribers + others.subscribers.get(i.url, 0) for i in up}
+        publishers = {i.url: i.publishers + others.publishers.get(i.url, 0) for i in up}
+        return up, subscribers, publishers
 
-    def _place_viewer(self) -> _Instance:
-        up = [inst for inst in self.instances if inst.up]
-        if not up:
-            raise MediaError(503, "no Janus media server is reachable")
-        free = [inst for inst in up if inst.subscribers < self.max_viewers]
+    async def _origin_for(self, room: _Room) -> _Instance:
+        up, subscribers, publishers = await self._totals()
+        return min(up, key=lambda i: (publishers[i.url], subscribers[i.url], i.index))
+
+    async def _place_viewer(self) -> _Instance:
+        up, subscribers, _ = await self._totals()
+        free = [inst for inst in up if subscribers[inst.url] < self.max_viewers]
         if not free:
             raise MediaError(503, "all Janus media servers are full")
-        return min(free, key=lambda i: (i.subscribers, i.index))
+        return min(free, key=lambda i: (subscribers[i.url], i.index))
 
     # publish -----------------------------------------------------------------------------------
 
     async def publish(
+        self, livestream_id: int, offer_sdp: str, *, replace: bool = False
+    ) -> MediaSession:
+        try:
+            return await self._publish(livestream_id, offer_sdp, replace=replace)
+        except self.placement.errors as exc:
+            raise MediaError(503, f"the shared placement store is unavailable: {exc}") from exc
+
+    async def _publish(
         self, livestream_id: int, offer_sdp: str, *, replace: bool = False
     ) -> MediaSession:
         if self._closing:
@@ -414,21 +564,25 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
                 raise MediaError(400, f"publisher {media.kind} must be sendonly")
             _choose_publisher_codec(media)  # 415 before Janus is involved
         room = self._room(livestream_id)
-        async with room.lock:
+        async with room.lock, self.placement.lock(f"show:{livestream_id}"):
             old = room.publisher
-            if old is not None and not old.closed and not replace:
+            shared = await self.placement.get_show(livestream_id)
+            if shared is not None and old is not None and shared.session_id == old.session_id:
+                shared = None  # ours: ``old``
+            if ((old is not None and not old.closed) or shared is not None) and not replace:
                 raise MediaError(409, "this livestream already has a publisher")
             if old is not None:
                 await self._close_publisher(room, old, "replaced", notify=False)
-            inst = self._origin_for(room)
+            if shared is not None:  # another process's publisher: hang it up through Janus
+                await self._end_elsewhere(livestream_id, shared.session_id)
+            inst = await self._origin_for(room)
             try:
                 session = inst.live_session()
                 await self._ensure_room(room, inst)
                 handle = await session.attach()
             except JanusError as exc:
                 raise MediaError(503, f"Janus media server error: {exc}") from exc
-            feed = room.next_feed
-            room.next_feed += 1
+            feed = await self.placement.next_number(livestream_id, "feed")
             publisher = _Publisher(
                 session_id=secrets.token_urlsafe(12),
                 instance=inst,
@@ -469,6 +623,25 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
                 raise MediaError(415, "Janus accepted no VP8/H.264 video from the offer")
             inst.publishers += 1
             room.publisher = publisher
+            assert session.session_id is not None
+            await self.placement.set_show(
+                livestream_id,
+                ShowRecord(
+                    session_id=publisher.session_id,
+                    owner=self._me,
+                    origin=inst.url,
+                    feed=feed,
+                    codec=publisher.codec,
+                    streams=publisher.streams,
+                ),
+            )
+            await self.placement.add_session(
+                publisher.session_id,
+                SessionRecord(
+                    livestream_id, "publisher", inst.url, session.session_id, handle, self._me
+                ),
+            )
+            await self._report()
         return MediaSession(session_id=publisher.session_id, answer_sdp=str(jsep["sdp"]))
 
     def _publisher_handler(self, room: _Room, publisher: _Publisher) -> Handler:
@@ -476,16 +649,34 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
             kind = event.get("janus")
             if kind == "webrtcup" and not publisher.connected and not publisher.closed:
                 publisher.connected = True
-                self._emit(
-                    "publisher_connected",
-                    room.livestream_id,
-                    {"session_id": publisher.session_id, "codec": publisher.codec},
-                )
+                publisher.instance.subscribers += 1  # the monitor's, counted before anyone asks
+                self._spawn(self._went_live(room, publisher))
                 publisher.starting = asyncio.ensure_future(self._start_monitor(room, publisher))
             elif kind in ("hangup", "detached") and not publisher.closed:
                 self._spawn(self._close_publisher(room, publisher, "hangup"))
 
         return handle
+
+    async def _went_live(self, room: _Room, publisher: _Publisher) -> None:
+        """Live for every process first, then ``publisher_connected`` (viewers may come anywhere)."""
+        await self._report()
+        await self.placement.update_show(room.livestream_id, publisher.session_id, live=True)
+        if not publisher.closed:
+            self._emit(
+                "publisher_connected",
+                room.livestream_id,
+                {"session_id": publisher.session_id, "codec": publisher.codec},
+            )
+
+    async def _end_elsewhere(self, livestream_id: int, session_id: str) -> bool:
+        """End a session another process holds (or held: it may be dead) through Janus."""
+        record = await self.placement.find_session(session_id)
+        if record is not None:
+            await self._hang_up(record)
+            await self.placement.remove_session(session_id)
+        if record is None or record.kind == "publisher":
+            await self.placement.clear_show(livestream_id, session_id)
+        return record is not None and record.livestream_id == livestream_id
 
     async def _close_publisher(
         self, room: _Room, publisher: _Publisher, reason: str, notify: bool = True
@@ -500,14 +691,22 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
         inst.handles.pop(publisher.handle, None)
         if inst.up:
             inst.publishers = max(0, inst.publishers - 1)
+        livestream_id = room.livestream_id
+        await self.placement.clear_show(livestream_id, publisher.session_id)  # not live anywhere
+        await self.placement.remove_session(publisher.session_id)
         # viewers first (they are hung up by detaching their handles), then the remote copies
         if current:
             for viewer in list(room.viewers.values()):
                 await self._close_viewer(room, viewer)
-        for index, remote in list(room.remotes.items()):
-            if remote.publisher is publisher:
-                room.remotes.pop(index, None)
-                await self._remove_remote(room, remote)
+            for session_id, record in (await self.placement.show_sessions(livestream_id)).items():
+                if record.kind == "viewer" and record.owner != self._me:  # other processes'
+                    await self._hang_up(record)
+                    await self.placement.remove_session(session_id)
+        for url, remote in (await self.placement.remotes(livestream_id)).items():
+            if remote.feed == publisher.feed:
+                await self.placement.remove_remote(livestream_id, url)
+                await self._remove_remote(livestream_id, inst, url, remote)
+        await self._report()
         if inst.up and inst.session is not None:
             with contextlib.suppress(JanusError):
                 await inst.session.detach(publisher.handle)
@@ -525,16 +724,22 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
 
     # remote publishers -------------------------------------------------------------------------
 
-    async def _ensure_remote(self, room: _Room, publisher: _Publisher, inst: _Instance) -> None:
-        """Make the publisher (on its origin) available on ``inst`` (VideoRoom remotization)."""
-        if inst is publisher.instance:
+    async def _ensure_remote(self, room: _Room, show: ShowRecord, inst: _Instance) -> None:
+        """Make the publisher (on its origin) available on ``inst`` (VideoRoom remotization),
+        once per show, instance and feed over every process (under a shared lock)."""
+        if inst.url == show.origin:
             return
-        lock = room.remote_locks.setdefault(inst.index, asyncio.Lock())
-        async with lock:
-            remote = room.remotes.get(inst.index)
-            if remote is not None and remote.publisher is publisher:
+        livestream_id = room.livestream_id
+        remote = (await self.placement.remotes(livestream_id)).get(inst.url)
+        if remote is not None and remote.feed == show.feed:
+            return
+        async with self.placement.lock(f"remote:{livestream_id}:{inst.url}"):
+            remote = (await self.placement.remotes(livestream_id)).get(inst.url)
+            if remote is not None and remote.feed == show.feed:
                 return
-            origin = publisher.instance
+            origin = self._by_url.get(show.origin)
+            if origin is None:
+                raise JanusGone(0, f"the origin {show.origin} is not in LIVESHOP_JANUS_URLS")
             origin_session = origin.live_session()
             session = inst.live_session()
             assert inst.control is not None and origin.control is not None
@@ -545,23 +750,22 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
                     {
                         "request": "add_remote_publisher",
                         "room": room.janus_room,
-                        "id": publisher.feed,
-                        "display": f"liveshop-{room.livestream_id}",
-                        "streams": publisher.streams,
+                        "id": show.feed,
+                        "display": f"liveshop-{livestream_id}",
+                        "streams": show.streams,
                     }
                 ),
             )
             host = str(added.get("ip") or "")
             if not host or host in ("0.0.0.0", "::"):
                 host = inst.host
-            remote_id = f"liveshop-{inst.index}-{publisher.feed}"
-            remote = _Remote(inst, publisher, remote_id)
+            remote = RemoteRecord(feed=show.feed, remote_id=f"liveshop-{inst.index}-{show.feed}")
             try:
                 forward: dict[str, Any] = {
                     "request": "publish_remotely",
                     "room": room.janus_room,
-                    "publisher_id": publisher.feed,
-                    "remote_id": remote_id,
+                    "publisher_id": show.feed,
+                    "remote_id": remote.remote_id,
                     "host": host,
                     "port": int(added["port"]),
                 }
@@ -569,21 +773,22 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
                     forward["rtcp_port"] = int(added["rtcp_port"])
                 await origin_session.request(origin.control, self._admin(forward))
             except BaseException:
-                await self._remove_remote(room, remote, unpublish=False)
+                await self._remove_remote(livestream_id, origin, inst.url, remote, unpublish=False)
                 raise
-            room.remotes[inst.index] = remote
+            await self.placement.set_remote(livestream_id, inst.url, remote)
             logger.info(
                 "show %s: publisher %s forwarded from %s to %s (%s:%s)",
-                room.livestream_id,
-                publisher.feed,
+                livestream_id,
+                show.feed,
                 origin.url,
                 inst.url,
                 host,
                 added["port"],
             )
 
-    async def _unpublish_remotely(self, room: _Room, remote: _Remote) -> None:
-        origin = remote.publisher.instance
+    async def _unpublish_remotely(
+        self, livestream_id: int, origin: _Instance, feed: int, remote_id: str
+    ) -> None:
         if not origin.up or origin.session is None or origin.control is None:
             return
         with contextlib.suppress(JanusError):
@@ -592,26 +797,33 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
                 self._admin(
                     {
                         "request": "unpublish_remotely",
-                        "room": room.janus_room,
-                        "publisher_id": remote.publisher.feed,
-                        "remote_id": remote.remote_id,
+                        "room": livestream_id,
+                        "publisher_id": feed,
+                        "remote_id": remote_id,
                     }
                 ),
             )
 
-    async def _remove_remote(self, room: _Room, remote: _Remote, unpublish: bool = True) -> None:
+    async def _remove_remote(
+        self,
+        livestream_id: int,
+        origin: _Instance,
+        url: str,
+        remote: RemoteRecord,
+        unpublish: bool = True,
+    ) -> None:
         if unpublish:
-            await self._unpublish_remotely(room, remote)
-        inst = remote.instance
-        if inst.up and inst.session is not None and inst.control is not None:
+            await self._unpublish_remotely(livestream_id, origin, remote.feed, remote.remote_id)
+        inst = self._by_url.get(url)
+        if inst is not None and inst.up and inst.session is not None and inst.control is not None:
             with contextlib.suppress(JanusError):
                 await inst.session.request(
                     inst.control,
                     self._admin(
                         {
                             "request": "remove_remote_publisher",
-                            "room": room.janus_room,
-                            "id": remote.publisher.feed,
+                            "room": livestream_id,
+                            "id": remote.feed,
                         }
                     ),
                 )
@@ -619,32 +831,41 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
     # watch -------------------------------------------------------------------------------------
 
     async def watch(self, livestream_id: int, offer_sdp: str) -> MediaSession:
+        try:
+            return await self._watch(livestream_id, offer_sdp)
+        except self.placement.errors as exc:
+            raise MediaError(503, f"the shared placement store is unavailable: {exc}") from exc
+
+    async def _watch(self, livestream_id: int, offer_sdp: str) -> MediaSession:
         if self._closing:
             raise MediaError(409, "media backend is shutting down")
         offer = _parse_offer(offer_sdp)
         for media in offer.media:
             if media.direction not in (None, "recvonly", "sendrecv"):
                 raise MediaError(400, f"viewer {media.kind} must be recvonly")
-        room = self.rooms.get(livestream_id)
-        publisher = room.publisher if room is not None else None
-        if room is None or publisher is None or not publisher.connected or publisher.closed:
+        show = await self.placement.get_show(livestream_id)
+        if show is None or not show.live:
             raise MediaError(409, "not live")
-        inst = self._place_viewer()
+        room = self._room(livestream_id)
+        publisher = room.publisher if room.publisher is not None else None
+        if publisher is not None and publisher.session_id != show.session_id:
+            publisher = None  # not ours (any more)
+        inst = await self._place_viewer()
         inst.subscribers += 1  # reserve the slot while negotiating
         handle: int | None = None
         session: JanusSession | None = None
         try:
-            await self._ensure_remote(room, publisher, inst)
+            await self._ensure_remote(room, show, inst)
             session = inst.live_session()
             handle = await session.attach()
-            _, jsep = await session.message(
-                handle,
-                {
-                    "request": "join",
-                    "ptype": "subscriber",
-                    "room": room.janus_room,
-                    "streams": [{"feed": publisher.feed}],
-                },
+            join = {
+                "request": "join",
+                "ptype": "subscriber",
+                "room": room.janus_room,
+                "streams": [{"feed": show.feed}],
+            }
+            jsep = await self._join_subscriber(
+                session, handle, join, remote=inst.url != show.origin
             )
             if jsep is None or jsep.get("type") != "offer":
                 raise JanusError(0, "Janus sent no subscriber offer")
@@ -652,7 +873,7 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
             await session.message(
                 handle, {"request": "start"}, {"type": "answer", "sdp": answers.janus_answer}
             )
-            if room.publisher is not publisher or publisher.closed:
+            if publisher is not None and (room.publisher is not publisher or publisher.closed):
                 raise MediaError(409, "not live: the publisher left")
         except BaseException as exc:
             if inst.up:
@@ -666,7 +887,35 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
         viewer = _Viewer(session_id=secrets.token_urlsafe(12), instance=inst, handle=handle)
         room.viewers[viewer.session_id] = viewer
         inst.handles[handle] = self._viewer_handler(room, viewer)
+        assert session.session_id is not None
+        record = SessionRecord(
+            livestream_id, "viewer", inst.url, session.session_id, handle, self._me
+        )
+        await self.placement.add_session(viewer.session_id, record)
+        await self._report()
+        # recorded before this check: a publisher leaving now either sees the record (and hangs
+        # the viewer up) or is seen here
+        current = await self.placement.get_show(livestream_id)
+        if current is None or current.session_id != show.session_id:
+            await self._close_viewer(room, viewer)
+            raise MediaError(409, "not live: the publisher left")
         return MediaSession(session_id=viewer.session_id, answer_sdp=answers.viewer_answer)
+
+    async def _join_subscriber(
+        self, session: JanusSession, handle: int, join: dict[str, Any], *, remote: bool
+    ) -> dict[str, Any] | None:
+        """``join`` as a subscriber; a remote copy just added may answer "no such feed" (428)
+        until the first forwarded packets arrive: retried for up to :data:`REMOTE_READY_S`."""
+        deadline = time.monotonic() + (REMOTE_READY_S if remote else 0.0)
+        while True:
+            try:
+                _, jsep = await session.message(handle, join)
+                return jsep
+            except JanusError as exc:
+                if exc.code != 428 or time.monotonic() >= deadline:
+                    raise
+                logger.debug("remote copy not ready yet (%s); retrying the join", exc)
+            await asyncio.sleep(0.1)
 
     def _viewer_handler(self, room: _Room, viewer: _Viewer) -> Handler:
         def handle(event: dict[str, Any]) -> None:
@@ -686,21 +935,25 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
             inst.subscribers = max(0, inst.subscribers - 1)
             with contextlib.suppress(JanusError):
                 await inst.session.detach(viewer.handle)
+        await self.placement.remove_session(viewer.session_id)
+        await self._report()
 
     # monitor: stats + recording ----------------------------------------------------------------
 
     async def _start_monitor(self, room: _Room, publisher: _Publisher) -> None:
+        """The monitor's subscriber slot was counted already (on ``webrtcup``)."""
         inst = publisher.instance
         try:
             session = inst.live_session()
             handle = await session.attach()
         except JanusError as exc:
             logger.warning("show %s: no monitor (%s)", room.livestream_id, exc)
+            if inst.up:
+                inst.subscribers = max(0, inst.subscribers - 1)
             return
         pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))
         monitor = _Monitor(instance=inst, handle=handle, pc=pc)
         publisher.monitor = monitor
-        inst.subscribers += 1
         inst.handles[handle] = lambda event: None
         try:
             _, jsep = await session.message(
@@ -731,10 +984,10 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
                 receiver: RTCRtpReceiver = transceiver.receiver
                 internals.tap_receiver(receiver, tap.on_rtp, lambda: None)
             if self.record and "video" in monitor.taps and not publisher.closed:
-                room.segments += 1
+                segment = await self.placement.next_number(room.livestream_id, "segment")
                 monitor.recorder = Recorder(
                     self.media_dir / "livestreams" / str(room.livestream_id),
-                    room.segments,
+                    segment,
                     publisher.codec,
                     "audio" in monitor.taps,
                     thumbnail_after=self.thumbnail_after,
@@ -757,6 +1010,7 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
             inst.subscribers = max(0, inst.subscribers - 1)
             with contextlib.suppress(JanusError):
                 await inst.session.detach(monitor.handle)
+        await self._report()
         for tap in monitor.taps.values():
             tap.recorder = None
         await monitor.pc.close()
@@ -766,23 +1020,48 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
 
     # sessions ----------------------------------------------------------------------------------
 
+    async def end_session(self, livestream_id: int, session_id: str) -> bool:
+        if await super().end_session(livestream_id, session_id):
+            return True
+        return await self._end_elsewhere(livestream_id, session_id)
+
+    async def end_show(self, livestream_id: int) -> None:
+        self._room(livestream_id)  # the show may be held by other processes only
+        await super().end_show(livestream_id)
+
     async def _room_ended(self, room: _Room) -> None:
+        """The other processes' publisher and viewers are hung up, every room destroyed."""
+        livestream_id = room.livestream_id
+        show = await self.placement.get_show(livestream_id)
+        if show is not None and show.owner != self._me:
+            await self._end_elsewhere(livestream_id, show.session_id)
+        for session_id, record in (await self.placement.show_sessions(livestream_id)).items():
+            if record.owner != self._me:
+                await self._hang_up(record)
+                await self.placement.remove_session(session_id)
+        created = await self.placement.rooms(livestream_id)
         for inst in self.instances:
-            await self._destroy_room(room, inst)
+            if inst.url in created:
+                await self._destroy_room(room, inst)
+        await self.placement.forget_show(livestream_id)
 
     # queries -----------------------------------------------------------------------------------
 
     def is_live(self, livestream_id: int) -> bool:
+        """Live here or, as of the last :meth:`refresh`, in another process."""
         room = self.rooms.get(livestream_id)
         publisher = room.publisher if room is not None else None
-        return bool(publisher and publisher.connected and not publisher.closed)
+        others = self._others.get(livestream_id, _Others())
+        return bool(publisher and publisher.connected and not publisher.closed) or others.live
 
     def stats(self, livestream_id: int) -> dict[str, Any]:
+        """This process's share plus the others' as of the last :meth:`refresh`."""
         room = self.rooms.get(livestream_id)
-        publisher_stats: dict[str, Any] | None = None
-        viewers = 0
+        others = self._others.get(livestream_id, _Others())
+        publisher_stats: dict[str, Any] | None = others.publisher
+        viewers = others.viewers
         if room is not None:
-            viewers = len(room.viewers)
+            viewers += len(room.viewers)
             publisher = room.publisher
             if publisher is not None and not publisher.closed:
                 taps = publisher.monitor.taps if publisher.monitor is not None else {}
@@ -801,18 +1080,19 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
             "viewerRttMs": {"p50": None, "p95": None},
         }
 
-    def placement(self, livestream_id: int) -> dict[str, Any]:
-        """Where the show lives: ``{"origin": url | None, "viewers": {url: n}, "remotes": [url]}``."""
-        room = self.rooms.get(livestream_id)
-        if room is None:
-            return {"origin": None, "viewers": {}, "remotes": []}
+    async def where(self, livestream_id: int) -> dict[str, Any]:
+        """Where the show lives, over every process: ``{"origin": url | None, "viewers":
+        {url: n}, "remotes": [url]}``."""
+        show = await self.placement.get_show(livestream_id)
         counts: dict[str, int] = {}
-        for viewer in room.viewers.values():
-            counts[viewer.instance.url] = counts.get(viewer.instance.url, 0) + 1
+        for record in (await self.placement.show_sessions(livestream_id)).values():
+            if record.kind == "viewer":
+                counts[record.url] = counts.get(record.url, 0) + 1
+        remotes = await self.placement.remotes(livestream_id)
         return {
-            "origin": room.publisher.instance.url if room.publisher else None,
+            "origin": show.origin if show is not None else None,
             "viewers": counts,
-            "remotes": [r.instance.url for r in room.remotes.values()],
+            "remotes": [inst.url for inst in self.instances if inst.url in remotes],
         }
 
 

@@ -96,10 +96,15 @@ class JanusSession:
         reply = await self._post(self._session_url(), {"janus": "attach", "plugin": plugin})
         return int(reply["data"]["id"])
 
-    async def detach(self, handle_id: int) -> None:
-        """Detach a handle (hangs up its PeerConnection); unknown handles are ignored."""
+    async def detach(self, handle_id: int, session_id: int | None = None) -> None:
+        """Detach a handle (hangs up its PeerConnection); unknown handles are ignored.
+
+        With ``session_id``, the handle of another Janus session on this instance (e.g. another
+        liveshop process's): Janus accepts any session id with the API secret, and the owner of
+        that session gets the ``hangup`` / ``detached`` events on its long poll."""
+        url = self._session_url() if session_id is None else f"{self.url}/{session_id}"
         with contextlib.suppress(JanusError):
-            await self._post(f"{self._session_url()}/{handle_id}", {"janus": "detach"})
+            await self._post(f"{url}/{handle_id}", {"janus": "detach"})
 
     async def hangup(self, handle_id: int) -> None:
         with contextlib.suppress(JanusError):

@@ -1,0 +1,208 @@
+"""Two ``liveshop serve`` processes in ``janus`` mode on PostgreSQL + Redis and two real Janus."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import websockets
+from aiortc import RTCPeerConnection
+
+from liveshop.media.synthetic import answer, offer
+from tests.conftest import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    PG_HOST,
+    PG_PORT,
+    REDIS_HOST,
+    REDIS_PORT,
+    _truncate_pg,
+    in_thread,
+    require,
+)
+from tests.hub.conftest import Client
+from tests.hub.test_multiprocess import Proc, _free_port
+from tests.media.janus_fixture import JanusCluster
+from tests.media.peers import TIMEOUT, Publisher, Viewer
+
+# slow (two servers), and the known Janus ICE bug (issue 8) as in test_janus.py
+pytestmark = [pytest.mark.slow, pytest.mark.flaky(reruns=2)]
+
+
+@pytest.fixture
+def servers(pg_migrated: str, janus_pair: JanusCluster, tmp_path: Path) -> Iterator[list[Proc]]:
+    """Processes A and B in janus mode sharing the test database, a Redis prefix and the Janus pair."""
+    require("Redis", REDIS_HOST, REDIS_PORT)
+    require("PostgreSQL", PG_HOST, PG_PORT)
+    in_thread(lambda: asyncio.run(_truncate_pg(pg_migrated)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVESHOP_")}
+    env.update(
+        LIVESHOP_DATABASE_URL=pg_migrated,
+        LIVESHOP_REDIS_URL=f"redis://{REDIS_HOST}:{REDIS_PORT}/0",
+        LIVESHOP_REDIS_PREFIX=f"jp{uuid.uuid4().hex[:8]}:",
+        LIVESHOP_SECRET_KEY="janus-process-test-secret-" + "k" * 32,
+        LIVESHOP_ENV="test",
+        LIVESHOP_MEDIA_MODE="janus",
+        LIVESHOP_JANUS_URLS=",".join(janus_pair.urls),
+        LIVESHOP_JANUS_API_SECRET=janus_pair.api_secret,
+        LIVESHOP_JANUS_ADMIN_SECRET=janus_pair.admin_key,
+    )
+    procs = []
+    for name in ("a", "b"):
+        port = _free_port()
+        (tmp_path / name).mkdir()
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "liveshop.cli", "serve", "--port", str(port), "--no-access-log"],
+            cwd=tmp_path / name,
+            env={**env, "LIVESHOP_DATA_DIR": str(tmp_path / name / "data")},
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp_path / name / "stderr.log").open("wb"),
+        )
+        procs.append(Proc(popen, port))
+    try:
+        for proc in procs:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"{proc.url}/api/health", timeout=1).json()["broker"] == "redis":
+                        break
+                except (httpx.TransportError, ValueError, KeyError):
+                    pass
+                assert proc.popen.poll() is None, "server exited"
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+        yield procs
+    finally:
+        for proc in procs:
+            if proc.popen.poll() is None:
+                proc.popen.terminate()
+                try:
+                    proc.popen.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.popen.kill()
+
+
+async def _sdp_exchange(
+    http: httpx.AsyncClient, url: str, token: str, pc: RTCPeerConnection
+) -> str:
+    r = await http.post(
+        url,
+        content=await offer(pc),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/sdp"},
+    )
+    assert r.status_code == 201, r.text
+    await answer(pc, r.text)
+    return r.headers["Location"]
+
+
+async def _viewers(http: httpx.AsyncClient, proc: Proc, show: int, auth: dict[str, str]) -> int:
+    stats = await http.get(f"{proc.url}/api/livestreams/{show}/stats", headers=auth)
+    viewers: int = stats.json()["viewers"]
+    return viewers
+
+
+async def _live_show(
+    http: httpx.AsyncClient, a: Proc, b: Proc, pg_migrated: str, publisher: Publisher
+) -> tuple[int, dict[str, str], str]:
+    """A seller, a show published through A, live on B too; (show id, admin headers, guest token)."""
+    from liveshop.security import hash_password
+    from liveshop.storage import users
+    from liveshop.storage.engine import Database
+
+    db = Database(pg_migrated)
+    async with db.session() as session:
+        await users.create_user(
+            session,
+            email=ADMIN_EMAIL,
+            name="Seller",
+            role="admin",
+            password_hash=await hash_password(ADMIN_PASSWORD),
+        )
+    await db.close()
+    login = await http.post(
+        f"{a.url}/api/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+    )
+    admin = login.json()["accessToken"]
+    auth = {"Authorization": f"Bearer {admin}"}
+    r = await http.post(f"{a.url}/api/livestreams", json={"title": "Janus"}, headers=auth)
+    show: int = r.json()["livestream"]["id"]
+    r = await http.post(f"{b.url}/api/auth/guest", json={"name": "OnB"})
+    guest: str = r.json()["accessToken"]
+    shopper = Client(await websockets.connect(f"{b.ws}?token={guest}"))
+    try:
+        await shopper.join(show)
+        await _sdp_exchange(http, f"{a.url}/api/livestreams/{show}/whip", admin, publisher.pc)
+        # B's sockets hear of it once the show is live for every process
+        await shopper.wait_type("webrtc_broadcast_start", timeout=TIMEOUT)
+    finally:
+        await shopper.close()
+    return show, auth, guest
+
+
+async def test_published_through_one_watched_through_the_other(
+    servers: list[Proc], pg_migrated: str
+) -> None:
+    """WHIP through A, WHEP through B: frames decode, both count it, a DELETE through A ends it."""
+    a, b = servers
+    publisher, viewer = Publisher(), Viewer()
+    async with httpx.AsyncClient(timeout=30) as http:
+        try:
+            show, auth, guest = await _live_show(http, a, b, pg_migrated, publisher)
+            location = await _sdp_exchange(
+                http, f"{b.url}/api/livestreams/{show}/whep", guest, viewer.pc
+            )
+            indices = await viewer.frame_indices(20)
+            assert indices == sorted(indices) and len(set(indices)) == 20
+            for proc in (a, b):
+                stats = await http.get(f"{proc.url}/api/livestreams/{show}/stats", headers=auth)
+                assert stats.json()["viewers"] == 1, (proc.url, stats.json())
+            r = await http.delete(
+                f"{a.url}{location}", headers={"Authorization": f"Bearer {guest}"}
+            )
+            assert r.status_code == 200, r.text
+            await viewer.until_ended()
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + TIMEOUT
+            for proc in (a, b):  # B follows Janus's detach on its own long poll
+                while await _viewers(http, proc, show, auth):
+                    assert loop.time() < deadline, f"{proc.url} still counts the viewer"
+                    await asyncio.sleep(0.1)
+        finally:
+            await viewer.pc.close()
+            await publisher.pc.close()
+
+
+async def test_a_killed_process_leaves_the_viewer_count(
+    servers: list[Proc], pg_migrated: str
+) -> None:
+    """B killed with SIGKILL: its viewer leaves A's count within 15 s; A's publisher stats remain."""
+    a, b = servers
+    publisher, viewer = Publisher(), Viewer()
+    async with httpx.AsyncClient(timeout=30) as http:
+        try:
+            show, auth, guest = await _live_show(http, a, b, pg_migrated, publisher)
+            await _sdp_exchange(http, f"{b.url}/api/livestreams/{show}/whep", guest, viewer.pc)
+            await viewer.frame_indices(5)
+            stats = await http.get(f"{a.url}/api/livestreams/{show}/stats", headers=auth)
+            assert stats.json()["viewers"] == 1
+            b.popen.send_signal(signal.SIGKILL)
+            b.popen.wait(10)
+            started = time.monotonic()
+            while stats.json()["viewers"] and time.monotonic() - started < 16:  # polling an expiry
+                await asyncio.sleep(0.25)
+                stats = await http.get(f"{a.url}/api/livestreams/{show}/stats", headers=auth)
+            assert stats.json()["viewers"] == 0, "B's viewer is still counted"
+            assert time.monotonic() - started < 16
+            assert stats.json()["publisher"]["codec"] == "VP8"
+        finally:
+            await viewer.pc.close()
+            await publisher.pc.close()
