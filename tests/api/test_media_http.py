@@ -272,7 +272,6 @@ async def test_stable_whip_url_publishes_to_the_active_show(sfu: Env) -> None:
     await pub.close()
 
 
-@pytest.mark.flaky(reruns=2)  # the open Janus ICE bug (issue 8), see tests/media/test_janus.py
 async def test_janus_mode_serves_the_same_whip_and_whep(
     make_settings: Callable[..., Settings], janus_pair: Any
 ) -> None:
