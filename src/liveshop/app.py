@@ -91,6 +91,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             janus_urls=settings.janus_url_list,
             janus_api_secret=settings.janus_api_secret,
             janus_admin_secret=settings.janus_admin_secret,
+            janus_admin_urls=settings.janus_admin_url_list,
+            janus_admin_api_secret=settings.janus_admin_api_secret,
         )
         services = Services(
             settings=settings,

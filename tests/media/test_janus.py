@@ -40,6 +40,8 @@ async def backend(
         janus_urls=janus_pair.urls,
         janus_api_secret=janus_pair.api_secret,
         janus_admin_secret=janus_pair.admin_key,
+        janus_admin_urls=janus_pair.admin_urls,
+        janus_admin_api_secret=janus_pair.admin_secret,
     )
     assert isinstance(media, JanusMediaBackend)
     await media.start()
@@ -119,6 +121,33 @@ async def test_viewers_that_apply_the_answer_late_all_connect(
 
     states = await asyncio.gather(*(late_viewer() for _ in range(24)))
     assert states == ["connected"] * 24, states
+    await publisher.pc.close()
+
+
+async def test_viewer_rtt_comes_from_the_admin_api(
+    backend: JanusMediaBackend, events: Events, janus_pair: JanusCluster
+) -> None:
+    """Viewers on both instances get a numeric RTT in stats once their RTCP reports arrive."""
+    publisher = await live_publisher(backend, events)
+    viewers = [Viewer(), Viewer()]
+    for viewer in viewers:
+        await viewer.start(backend)
+    assert set(backend.placement(1)["viewers"]) == set(janus_pair.urls)
+    assert backend.stats(1)["viewerRttMs"] == {"p50": None, "p95": None}  # nothing asked yet
+
+    async def reported() -> dict[str, float]:
+        while True:
+            for viewer in viewers:  # media (and so RTCP sender/receiver reports) keeps flowing
+                await viewer.frame_indices(15)
+            await backend.refresh_viewer_rtts(1)
+            rtt: dict[str, float] = backend.stats(1)["viewerRttMs"]
+            if rtt["p50"] is not None and len(backend.viewer_rtts.values(1)) == 2:
+                return rtt
+
+    rtt = await asyncio.wait_for(reported(), 3 * TIMEOUT)
+    assert 0 <= rtt["p50"] <= rtt["p95"] < 1000, rtt
+    for viewer in viewers:
+        await viewer.pc.close()
     await publisher.pc.close()
 
 

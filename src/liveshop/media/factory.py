@@ -19,6 +19,8 @@ def create_media_backend(
     janus_urls: Sequence[str] = (),
     janus_api_secret: str = "",
     janus_admin_secret: str = "",
+    janus_admin_urls: Sequence[str] = (),
+    janus_admin_api_secret: str = "",
 ) -> MediaBackend:
     """Return an unstarted backend for ``mode`` (``sfu``, ``p2p`` or ``janus``); ValueError
     otherwise (also for ``janus`` without URLs)."""
@@ -42,5 +44,7 @@ def create_media_backend(
             on_event=on_event,
             api_secret=janus_api_secret,
             admin_secret=janus_admin_secret,
+            admin_urls=list(janus_admin_urls),
+            admin_api_secret=janus_admin_api_secret,
         )
     raise ValueError(f"unknown media mode {mode!r}; expected 'sfu', 'p2p' or 'janus'")

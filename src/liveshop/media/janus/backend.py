@@ -33,7 +33,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,8 +52,9 @@ from .. import aiortc_internals as internals
 from ..base import EventCallback, MediaBackend, MediaError, MediaSession
 from ..recording import Recorder, RecordingResult
 from ..rtputil import H264, VP8, keyframe_start, picture_size
-from ..sfu import _choose_publisher_codec, _negotiated, _parse_offer
+from ..sfu import _choose_publisher_codec, _negotiated, _parse_offer, _percentile
 from ..tasks import SessionRooms
+from .admin import JanusAdmin, Target, ViewerRtts
 from .client import JanusError, JanusGone, JanusSession
 from .sdp import bridge
 
@@ -223,6 +224,8 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
         on_event: EventCallback,
         api_secret: str = "",
         admin_secret: str = "",
+        admin_urls: Sequence[str] = (),
+        admin_api_secret: str = "",
         max_viewers_per_instance: int = DEFAULT_MAX_VIEWERS,
         record: bool = True,
         thumbnail_after: float = 3.0,
@@ -231,6 +234,14 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
         if not urls:
             raise ValueError("the janus media mode needs LIVESHOP_JANUS_URLS")
         self.instances = [_Instance(i, url) for i, url in enumerate(urls)]
+        admin_list = [u.strip() for u in admin_urls]
+        if len(admin_list) > len(urls):
+            raise ValueError("more LIVESHOP_JANUS_ADMIN_URLS than LIVESHOP_JANUS_URLS")
+        # Admin API per instance (same order; none: no viewer RTT from that instance)
+        self.admins: list[JanusAdmin | None] = [
+            JanusAdmin(u, admin_api_secret) if u else None for u in admin_list
+        ] + [None] * (len(urls) - len(admin_list))
+        self.viewer_rtts = ViewerRtts()
         super().__init__(
             media_dir=media_dir,
             ice_servers=ice_servers,
@@ -260,6 +271,10 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
                     await inst.reconnect
                 inst.reconnect = None
         await self._finish_all()
+        await self.viewer_rtts.close()
+        for admin in self.admins:
+            if admin is not None:
+                await admin.close()
         for inst in self.instances:
             session, inst.session, inst.up = inst.session, None, False
             if session is not None:
@@ -767,6 +782,7 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
     # sessions ----------------------------------------------------------------------------------
 
     async def _room_ended(self, room: _Room) -> None:
+        self.viewer_rtts.forget(room.livestream_id)
         for inst in self.instances:
             await self._destroy_room(room, inst)
 
@@ -781,8 +797,11 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
         room = self.rooms.get(livestream_id)
         publisher_stats: dict[str, Any] | None = None
         viewers = 0
+        rtts: list[float] = []
         if room is not None:
             viewers = len(room.viewers)
+            if room.viewers:  # cached; refreshed from the Admin APIs in the background
+                rtts = self.viewer_rtts.get(livestream_id, lambda: self._rtt_targets(room))
             publisher = room.publisher
             if publisher is not None and not publisher.closed:
                 taps = publisher.monitor.taps if publisher.monitor is not None else {}
@@ -798,8 +817,25 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
         return {
             "publisher": publisher_stats,
             "viewers": viewers,
-            "viewerRttMs": {"p50": None, "p95": None},
+            "viewerRttMs": {"p50": _percentile(rtts, 50), "p95": _percentile(rtts, 95)},
         }
+
+    async def refresh_viewer_rtts(self, livestream_id: int) -> None:
+        """Ask the Admin APIs for the show's viewer RTTs now (``stats`` does it when stale)."""
+        room = self.rooms.get(livestream_id)
+        if room is not None:
+            await self.viewer_rtts.refresh(livestream_id, self._rtt_targets(room))
+
+    def _rtt_targets(self, room: _Room) -> list[Target]:
+        targets = []
+        for viewer in room.viewers.values():
+            inst = viewer.instance
+            admin = self.admins[inst.index]
+            if admin is not None and inst.session is not None and inst.session.session_id:
+                targets.append(
+                    Target(viewer.session_id, admin, inst.session.session_id, viewer.handle)
+                )
+        return targets
 
     def placement(self, livestream_id: int) -> dict[str, Any]:
         """Where the show lives: ``{"origin": url | None, "viewers": {url: n}, "remotes": [url]}``."""
