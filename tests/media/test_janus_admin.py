@@ -48,10 +48,10 @@ async def test_stats_never_wait_and_ask_janus_once_per_ttl() -> None:
     admin = FakeAdmin({1: info(video=(10, 100)), 2: info(video=(30, 100))})
     rtts = ViewerRtts(ttl=60)
     targets = [Target("a", admin, 7, 1), Target("b", admin, 7, 2)]
-    assert rtts.get(1, lambda: targets) == []  # first call: a refresh starts, nothing cached yet
-    assert rtts.get(1, lambda: targets) == []  # one refresh in flight, not two
+    assert rtts.get(1, lambda: targets) == {}  # first call: a refresh starts, nothing cached yet
+    assert rtts.get(1, lambda: targets) == {}  # one refresh in flight, not two
     await rtts.settled(1)
-    assert sorted(rtts.get(1, lambda: targets)) == [10.0, 30.0]
+    assert rtts.get(1, lambda: targets) == {"a": 10.0, "b": 30.0}
     assert admin.requests == 2  # fresh for 60 s: no new requests
     await rtts.close()
     await admin.close()

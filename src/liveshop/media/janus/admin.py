@@ -99,11 +99,11 @@ class ViewerRtts:
         self._refreshed: dict[int, float] = {}
         self._refreshing: dict[int, asyncio.Task[None]] = {}
 
-    def get(self, livestream_id: int, targets: Callable[[], list[Target]]) -> list[float]:
-        """The cached RTTs of the show's current viewers; starts a refresh when stale.
+    def get(self, livestream_id: int, targets: Callable[[], list[Target]]) -> dict[str, float]:
+        """The cached RTT per viewer id of the show; starts a refresh when stale.
 
         ``targets`` is only called when a refresh starts. Never waits: the first call for a show
-        returns ``[]`` (or the values of the previous refresh).
+        returns ``{}`` (later calls, the values of the last refresh).
         """
         stale = time.monotonic() - self._refreshed.get(livestream_id, -1e9) >= self.ttl
         if stale and livestream_id not in self._refreshing:
@@ -113,7 +113,7 @@ class ViewerRtts:
                 )
                 self._refreshing[livestream_id] = task
                 task.add_done_callback(lambda _: self._refreshing.pop(livestream_id, None))
-        return list(self._values.get(livestream_id, {}).values())
+        return dict(self._values.get(livestream_id, {}))
 
     async def refresh(self, livestream_id: int, targets: list[Target]) -> None:
         """Ask Janus about every target now; viewers no longer listed are forgotten."""

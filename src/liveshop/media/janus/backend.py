@@ -801,7 +801,8 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
         if room is not None:
             viewers = len(room.viewers)
             if room.viewers:  # cached; refreshed from the Admin APIs in the background
-                rtts = self.viewer_rtts.get(livestream_id, lambda: self._rtt_targets(room))
+                cached = self.viewer_rtts.get(livestream_id, lambda: self._rtt_targets(room))
+                rtts = [ms for viewer_id, ms in cached.items() if viewer_id in room.viewers]
             publisher = room.publisher
             if publisher is not None and not publisher.closed:
                 taps = publisher.monitor.taps if publisher.monitor is not None else {}
