@@ -105,6 +105,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             janus_admin_secret=settings.janus_admin_secret,
             redis_url=settings.redis_url,
             redis_prefix=settings.redis_prefix,
+            janus_admin_urls=settings.janus_admin_url_list,
+            janus_admin_api_secret=settings.janus_admin_api_secret,
         )
         services = Services(
             settings=settings,

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     janus_urls: str = ""
     janus_api_secret: str = ""
     janus_admin_secret: str = ""
+    janus_admin_urls: str = ""
+    janus_admin_api_secret: str = ""
     max_recording_bytes: int = Field(default=4 * 1024**3, gt=0)
     login_attempts_per_minute: int = Field(default=10, gt=0)
     node_id: str = ""
@@ -76,6 +78,14 @@ class Settings(BaseSettings):
     def janus_url_list(self) -> list[str]:
         """``LIVESHOP_JANUS_URLS`` split on commas and whitespace."""
         return [u for u in self.janus_urls.replace(",", " ").split() if u]
+
+    @property
+    def janus_admin_url_list(self) -> list[str]:
+        """``LIVESHOP_JANUS_ADMIN_URLS`` split on commas, positions kept (an empty entry: no Admin
+        API for that instance of ``LIVESHOP_JANUS_URLS``)."""
+        if not self.janus_admin_urls.strip():
+            return []
+        return [u.strip() for u in self.janus_admin_urls.split(",")]
 
     @property
     def ice_server_list(self) -> list[dict[str, Any]]:

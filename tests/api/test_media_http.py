@@ -272,7 +272,18 @@ async def test_stable_whip_url_publishes_to_the_active_show(sfu: Env) -> None:
     await pub.close()
 
 
-@pytest.mark.flaky(reruns=2)  # the open Janus ICE bug (issue 8), see tests/media/test_janus.py
+async def rtt_reported(env: Env, show: int, video: Any) -> dict[str, Any]:
+    """The show's ``viewerRttMs`` once it has a value (each stats request returns the cache and
+    refreshes it from Janus's Admin API when stale; media and RTCP flow meanwhile)."""
+    while True:
+        stats = await env.http.get(f"/api/livestreams/{show}/stats", headers=env.admin)
+        rtt: dict[str, Any] = stats.json()["viewerRttMs"]
+        if rtt["p50"] is not None:
+            return rtt
+        for _ in range(15):  # half a second more of frames
+            await asyncio.wait_for(video.recv(), TIMEOUT)
+
+
 async def test_janus_mode_serves_the_same_whip_and_whep(
     make_settings: Callable[..., Settings], janus_pair: Any
 ) -> None:
@@ -282,15 +293,19 @@ async def test_janus_mode_serves_the_same_whip_and_whep(
         janus_urls=",".join(janus_pair.urls),
         janus_api_secret=janus_pair.api_secret,
         janus_admin_secret=janus_pair.admin_key,
+        janus_admin_urls=",".join(janus_pair.admin_urls),
+        janus_admin_api_secret=janus_pair.admin_secret,
     )
     async for env in _env(settings):
         show = await env.show()
+        # the studio is in the show before it goes live (joining after the publisher connected
+        # would miss webrtc_broadcast_start, which is an event, not state)
+        ws = Client(await websockets.connect(f"{env.server.ws_url}?token={env.admin_token}"))
+        await ws.join(show)
         pub = publisher()
         r = await post_sdp(env, f"/api/livestreams/{show}/whip", await offer(pub), env.admin)
         assert r.status_code == 201, r.text
         await answer(pub, r.text)
-        ws = Client(await websockets.connect(f"{env.server.ws_url}?token={env.admin_token}"))
-        await ws.join(show)
         await ws.wait_type("webrtc_broadcast_start", timeout=TIMEOUT)
         pc, tracks = viewer()
         r = await post_sdp(env, f"/api/livestreams/{show}/whep", await offer(pc), await env.guest())
@@ -299,6 +314,9 @@ async def test_janus_mode_serves_the_same_whip_and_whep(
         video = await asyncio.wait_for(tracks["video"], TIMEOUT)
         indices = [read_index(await asyncio.wait_for(video.recv(), TIMEOUT)) for _ in range(10)]
         assert indices == sorted(indices)
+
+        rtt = await asyncio.wait_for(rtt_reported(env, show, video), 3 * TIMEOUT)
+        assert rtt["p95"] is not None
         assert (await env.http.delete(r.headers["location"], headers=env.admin)).status_code == 200
         await ws.close()
         for peer in (pub, pc):

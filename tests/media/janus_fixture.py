@@ -34,11 +34,13 @@ def require_janus() -> None:
 
 
 class JanusCluster:
-    """N local Janus instances sharing an API secret and a VideoRoom admin key."""
+    """N local Janus instances sharing an API secret, a VideoRoom admin key and an Admin API
+    secret (each with its own Admin API port)."""
 
     def __init__(self, root: Path, count: int) -> None:
         self.api_secret = secrets.token_hex(8)
         self.admin_key = secrets.token_hex(8)
+        self.admin_secret = secrets.token_hex(8)
         self.instances: list[LocalJanus] = []
         for i in range(count):
             # a private 150-port RTP/ICE block per instance, distinct within this test run
@@ -48,12 +50,17 @@ class JanusCluster:
                 rtp_ports=(start, start + 149),
                 api_secret=self.api_secret,
                 admin_key=self.admin_key,
+                admin_secret=self.admin_secret,
             )
             self.instances.append(janus)
 
     @property
     def urls(self) -> list[str]:
         return [j.url for j in self.instances]
+
+    @property
+    def admin_urls(self) -> list[str]:
+        return [j.admin_url for j in self.instances]
 
     def start(self) -> None:
         for janus in self.instances:

@@ -34,8 +34,7 @@ from tests.hub.test_multiprocess import Proc, _free_port
 from tests.media.janus_fixture import JanusCluster
 from tests.media.peers import TIMEOUT, Publisher, Viewer
 
-# slow (two servers), and the known Janus ICE bug (issue 8) as in test_janus.py
-pytestmark = [pytest.mark.slow, pytest.mark.flaky(reruns=2)]
+pytestmark = pytest.mark.slow  # two servers
 
 
 @pytest.fixture

@@ -18,9 +18,6 @@ from tests.conftest import REDIS_HOST, REDIS_PORT, require
 from tests.media.janus_fixture import JanusCluster
 from tests.media.peers import TIMEOUT, Events, Publisher, Viewer
 
-# the known Janus ICE bug (issue 8), as in test_janus.py
-pytestmark = pytest.mark.flaky(reruns=2)
-
 REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
 
 

@@ -21,6 +21,8 @@ def create_media_backend(
     janus_admin_secret: str = "",
     redis_url: str = "",
     redis_prefix: str = "liveshop:",
+    janus_admin_urls: Sequence[str] = (),
+    janus_admin_api_secret: str = "",
 ) -> MediaBackend:
     """Return an unstarted backend for ``mode`` (``sfu``, ``p2p`` or ``janus``); ValueError
     otherwise (also for ``janus`` without URLs). With ``redis_url`` the ``janus`` mode keeps its
@@ -47,5 +49,7 @@ def create_media_backend(
             api_secret=janus_api_secret,
             admin_secret=janus_admin_secret,
             placement=create_placement(redis_url, prefix=redis_prefix),
+            admin_urls=list(janus_admin_urls),
+            admin_api_secret=janus_admin_api_secret,
         )
     raise ValueError(f"unknown media mode {mode!r}; expected 'sfu', 'p2p' or 'janus'")

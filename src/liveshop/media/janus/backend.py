@@ -43,7 +43,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,8 +62,9 @@ from .. import aiortc_internals as internals
 from ..base import EventCallback, MediaBackend, MediaError, MediaSession
 from ..recording import Recorder, RecordingResult
 from ..rtputil import H264, VP8, keyframe_start, picture_size
-from ..sfu import _choose_publisher_codec, _negotiated, _parse_offer
+from ..sfu import _choose_publisher_codec, _negotiated, _parse_offer, _percentile
 from ..tasks import SessionRooms
+from .admin import JanusAdmin, Target, ViewerRtts
 from .client import JanusError, JanusGone, JanusSession
 from .placement import (
     Load,
@@ -239,6 +240,8 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
         on_event: EventCallback,
         api_secret: str = "",
         admin_secret: str = "",
+        admin_urls: Sequence[str] = (),
+        admin_api_secret: str = "",
         max_viewers_per_instance: int = DEFAULT_MAX_VIEWERS,
         record: bool = True,
         thumbnail_after: float = 3.0,
@@ -249,6 +252,14 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
             raise ValueError("the janus media mode needs LIVESHOP_JANUS_URLS")
         self.instances = [_Instance(i, url) for i, url in enumerate(urls)]
         self._by_url = {inst.url: inst for inst in self.instances}
+        admin_list = [u.strip() for u in admin_urls]
+        if len(admin_list) > len(urls):
+            raise ValueError("more LIVESHOP_JANUS_ADMIN_URLS than LIVESHOP_JANUS_URLS")
+        # Admin API per instance (same order; none: no viewer RTT from that instance)
+        self.admins: list[JanusAdmin | None] = [
+            JanusAdmin(u, admin_api_secret) if u else None for u in admin_list
+        ] + [None] * (len(urls) - len(admin_list))
+        self.viewer_rtts = ViewerRtts()
         super().__init__(
             media_dir=media_dir,
             ice_servers=ice_servers,
@@ -298,6 +309,10 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
                     await inst.reconnect
                 inst.reconnect = None
         await self._finish_all()
+        await self.viewer_rtts.close()
+        for admin in self.admins:
+            if admin is not None:
+                await admin.close()
         for inst in self.instances:
             session, inst.session, inst.up = inst.session, None, False
             if session is not None:
@@ -1032,6 +1047,7 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
     async def _room_ended(self, room: _Room) -> None:
         """The other processes' publisher and viewers are hung up, every room destroyed."""
         livestream_id = room.livestream_id
+        self.viewer_rtts.forget(livestream_id)
         show = await self.placement.get_show(livestream_id)
         if show is not None and show.owner != self._me:
             await self._end_elsewhere(livestream_id, show.session_id)
@@ -1060,8 +1076,12 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
         others = self._others.get(livestream_id, _Others())
         publisher_stats: dict[str, Any] | None = others.publisher
         viewers = others.viewers
+        rtts: list[float] = []  # this process's viewers (the Admin API answers per handle)
         if room is not None:
             viewers += len(room.viewers)
+            if room.viewers:  # cached; refreshed from the Admin APIs in the background
+                cached = self.viewer_rtts.get(livestream_id, lambda: self._rtt_targets(room))
+                rtts = [ms for viewer_id, ms in cached.items() if viewer_id in room.viewers]
             publisher = room.publisher
             if publisher is not None and not publisher.closed:
                 taps = publisher.monitor.taps if publisher.monitor is not None else {}
@@ -1077,8 +1097,25 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
         return {
             "publisher": publisher_stats,
             "viewers": viewers,
-            "viewerRttMs": {"p50": None, "p95": None},
+            "viewerRttMs": {"p50": _percentile(rtts, 50), "p95": _percentile(rtts, 95)},
         }
+
+    async def refresh_viewer_rtts(self, livestream_id: int) -> None:
+        """Ask the Admin APIs for the show's viewer RTTs now (``stats`` does it when stale)."""
+        room = self.rooms.get(livestream_id)
+        if room is not None:
+            await self.viewer_rtts.refresh(livestream_id, self._rtt_targets(room))
+
+    def _rtt_targets(self, room: _Room) -> list[Target]:
+        targets = []
+        for viewer in room.viewers.values():
+            inst = viewer.instance
+            admin = self.admins[inst.index]
+            if admin is not None and inst.session is not None and inst.session.session_id:
+                targets.append(
+                    Target(viewer.session_id, admin, inst.session.session_id, viewer.handle)
+                )
+        return targets
 
     async def where(self, livestream_id: int) -> dict[str, Any]:
         """Where the show lives, over every process: ``{"origin": url | None, "viewers":

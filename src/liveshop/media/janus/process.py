@@ -3,14 +3,16 @@
 :class:`LocalJanus` writes a minimal configuration into its own directory — the HTTP transport
 and the VideoRoom plugin only (their ``.so`` files are symlinked into private plugin/transport
 folders, so nothing else can load), plain HTTP on a free port, its own RTP port range, half
-trickle (answers and offers carry Janus's candidates) — then runs ``janus -F <dir>`` and waits
-until the HTTP API answers ``info``.
+trickle (answers and offers carry Janus's candidates), the Admin API on a second free port
+(``/admin``, guarded by ``admin_secret``) — then runs ``janus -F <dir>`` and waits until the HTTP
+API answers ``info``.
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -64,7 +66,9 @@ class LocalJanus:
         rtp_ports: tuple[int, int],
         api_secret: str = "",
         admin_key: str = "",
+        admin_secret: str = "",
         http_port: int | None = None,
+        admin_port: int | None = None,
         session_timeout: int = 60,
         debug_level: int = 4,
     ) -> None:
@@ -72,7 +76,9 @@ class LocalJanus:
         self.rtp_ports = rtp_ports
         self.api_secret = api_secret
         self.admin_key = admin_key
+        self.admin_secret = admin_secret or secrets.token_hex(8)
         self.http_port = http_port or free_port()
+        self.admin_port = admin_port or free_port()
         self.session_timeout = session_timeout
         self.debug_level = debug_level
         self.process: subprocess.Popen[bytes] | None = None
@@ -81,6 +87,11 @@ class LocalJanus:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}/janus"
+
+    @property
+    def admin_url(self) -> str:
+        """The Admin API endpoint (``handle_info`` etc.; ``admin_secret`` with each request)."""
+        return f"http://127.0.0.1:{self.admin_port}/admin"
 
     def write_config(self) -> Path:
         lib = find_lib_dir()
@@ -106,6 +117,7 @@ class LocalJanus:
             f"\tdebug_level = {self.debug_level}\n"
             f"\tsession_timeout = {self.session_timeout}\n"
             f"{secret}"
+            f'\tadmin_secret = "{self.admin_secret}"\n'
             "}\n"
             "media: {\n"
             f'\trtp_port_range = "{self.rtp_ports[0]}-{self.rtp_ports[1]}"\n'
@@ -126,7 +138,13 @@ class LocalJanus:
             '\tip = "127.0.0.1"\n'
             "\thttps = false\n"
             "}\n"
-            "admin: {\n\tadmin_http = false\n}\n"
+            "admin: {\n"
+            '\tadmin_base_path = "/admin"\n'
+            "\tadmin_http = true\n"
+            f"\tadmin_port = {self.admin_port}\n"
+            '\tadmin_ip = "127.0.0.1"\n'
+            "\tadmin_https = false\n"
+            "}\n"
         )
         key = f'\tadmin_key = "{self.admin_key}"\n' if self.admin_key else ""
         (cfg / "janus.plugin.videoroom.jcfg").write_text("general: {\n" + key + "}\n")

@@ -5,10 +5,15 @@ never accepts a subscriber's offer. liveshop sits in the middle and answers both
 
 * to Janus (``start`` jsep) an answer in Janus's terms — Janus's mids and payload types, the
   viewer's ICE credentials, DTLS fingerprint and candidates, ``a=setup:active`` (the viewer will
-  be the DTLS client);
+  be the DTLS client). The viewer's transport is the one of its BUNDLE-tagged m-line (the first
+  mid of its ``a=group:BUNDLE``), and only that m-line's candidates are passed on: aiortc, and
+  browsers with the default ``balanced`` bundle policy, gather a socket per m-line for the offer
+  and close the others once the bundled answer is applied. Janus starts its checks as soon as it
+  has the answer, before the viewer has it, so it could select a pair on such a socket and
+  then send DTLS into a closed port (the viewer stayed "connecting" with ICE completed);
 * to the viewer (the WHEP ``201`` body) an answer in the viewer's terms — the viewer's mids and
-  m-line order, Janus's ICE credentials, fingerprint, candidates and SSRCs,
-  ``a=setup:passive``.
+  m-line order (its BUNDLE-tagged mid first in the group, so it keeps that transport), Janus's
+  ICE credentials, fingerprint, candidates and SSRCs, ``a=setup:passive``.
 
 Both peers believe they are the ICE controlling agent; ICE's role-conflict resolution (RFC 8445
 §7.3.1.1, implemented by libnice, aioice and browsers) settles it on the first check. No RTP
@@ -185,15 +190,14 @@ def bridge(viewer_offer: str, janus_offer: str) -> BridgedAnswers:
         j_pwd = j_pwd or section.attr("ice-pwd", j_session)
         j_fp = j_fp or section.attr("fingerprint", j_session)
         j_candidates = j_candidates or section.candidates()
-    v_ufrag = v_pwd = v_fp = None
-    v_candidates: list[str] = []
-    for section in v_sections:
-        v_ufrag = v_ufrag or section.attr("ice-ufrag", v_session)
-        v_pwd = v_pwd or section.attr("ice-pwd", v_session)
-        v_fp = v_fp or section.attr("fingerprint", v_session)
-        for candidate in section.candidates():
-            if candidate not in v_candidates:
-                v_candidates.append(candidate)
+    # the viewer's transport is the one of its BUNDLE-tagged m-line: the other m-lines' own
+    # candidates (aiortc gathers a socket per m-line before bundling is agreed) are closed by the
+    # viewer once it applies the bundled answer, so Janus must not be told about them
+    v_transport = _bundle_tagged(v_session, v_sections)
+    v_ufrag = v_transport.attr("ice-ufrag", v_session) if v_transport else None
+    v_pwd = v_transport.attr("ice-pwd", v_session) if v_transport else None
+    v_fp = v_transport.attr("fingerprint", v_session) if v_transport else None
+    v_candidates = v_transport.candidates() if v_transport else []
     if not (j_ufrag and j_pwd and j_fp):
         raise MediaError(502, "Janus's offer has no ICE credentials or fingerprint")
     if not (v_ufrag and v_pwd and v_fp):
@@ -272,7 +276,11 @@ def bridge(viewer_offer: str, janus_offer: str) -> BridgedAnswers:
     by_viewer = {id(v): (j, c, fb) for j, v, c, fb in pairs if v is not None}
     version = secrets.randbelow(1 << 31)
     viewer: list[str] = ["v=0", f"o=- {version} 2 IN IP4 0.0.0.0", "s=liveshop (janus)", "t=0 0"]
+    # the tagged m-line first (RFC 8843 §7.3.1): the viewer keeps the transport Janus was told of
     bundle = [v.mid for v in v_sections if v.mid is not None]
+    if v_transport is not None and v_transport.mid in bundle:
+        bundle.remove(v_transport.mid)
+        bundle.insert(0, v_transport.mid)
     if bundle:
         viewer.append("a=group:BUNDLE " + " ".join(bundle))
     viewer.append("a=msid-semantic: WMS *")
@@ -317,6 +325,19 @@ def bridge(viewer_offer: str, janus_offer: str) -> BridgedAnswers:
         janus_answer="\r\n".join(janus) + "\r\n",
         video_codec=video_codec,
     )
+
+
+def _bundle_tagged(session: list[str], sections: list[_Section]) -> _Section | None:
+    """The m-line whose transport a bundled session uses (RFC 8843 §7.2: the first mid of the
+    offer's BUNDLE group), else the first m-line that is not rejected."""
+    groups = [g.split() for g in _attrs(session, "group")]
+    by_mid = {s.mid: s for s in sections if s.mid is not None and s.port != "0"}
+    for group in groups:
+        if group and group[0] == "BUNDLE":
+            for mid in group[1:]:
+                if mid in by_mid:
+                    return by_mid[mid]
+    return next((s for s in sections if s.port != "0"), None)
 
 
 def _primary_ssrc_lines(section: _Section) -> list[str]:
