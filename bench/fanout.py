@@ -481,7 +481,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, default=50, help="handshakes in flight per process")
     p.add_argument("--server-cpus", default="0", help="taskset list for a 1-process server")
     p.add_argument("--client-cpus", type=ints, default=None, help="default: the other cores")
-    p.add_argument("--settle", type=float, default=1.5, help="quiet seconds before each cell")
+    p.add_argument(
+        "--settle", type=float, default=5.0, help="quiet seconds before each cell (joins settle)"
+    )
     p.add_argument("--drain-max", type=float, default=15.0)
     p.add_argument("--drain-idle", type=float, default=3.0)
     p.add_argument("--json", default=None, help="also write the cells to this file")

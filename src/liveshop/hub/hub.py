@@ -22,6 +22,7 @@ from liveshop.broker.base import GLOBAL, Broker, show_topic
 from liveshop.domain.ratelimit import TokenBucket
 from liveshop.domain.text import clean_chat_text
 from liveshop.hub.connection import CLOSE_BANNED, CLOSE_POLICY, Connection
+from liveshop.hub.heap import HeapPolicy
 from liveshop.hub.room import Room
 from liveshop.hub.viewing import ViewingLog
 from liveshop.hub.wsproto import encode_text_frame
@@ -71,6 +72,7 @@ class Hub:
         self._ticker: asyncio.Task[None] | None = None
         self._room_locks: dict[int, asyncio.Lock] = {}
         self.viewing = ViewingLog(db)
+        self.heap = HeapPolicy()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -90,9 +92,11 @@ class Hub:
         for room in list(self.rooms.values()):
             await self._drop_room(room)
         await self.viewing.flush()
+        self.heap.close()
 
     async def connect(self, conn: Connection) -> None:
         self.connections.add(conn)
+        self.heap.grew(len(self.connections))
         conn.start()
 
     async def disconnect(self, conn: Connection, _code: int = 1000) -> None:
@@ -259,6 +263,7 @@ class Hub:
     async def _tick_loop(self) -> None:
         while True:
             await asyncio.sleep(TICK)
+            self.heap.tick(len(self.connections))
             for room in list(self.rooms.values()):
                 try:
                     await self._tick(room)
