@@ -1,8 +1,11 @@
 """One client socket: identity, bounded send queue, and the writer that drains it.
 
-Fan-out never waits on a client: ``push`` only appends to the queue. The writer task sends what is
-queued, several frames as one ``batch`` frame when it fell behind. A client whose queue passes the
-bound is closed with 1013 (try again later) and resumes by reconnecting with ``afterMessageId``.
+Fan-out never waits on a client: ``push`` writes the encoded frame straight to the socket when
+nothing is queued and the transport is not paused (the server's ``liveshop.frames`` extension,
+see :mod:`liveshop.hub.wsproto`), else appends to the queue. The writer task sends what is queued
+through ASGI, several frames as one ``batch`` frame when it fell behind. A client whose queue
+passes the bound is closed with 1013 (try again later) and resumes by reconnecting with
+``afterMessageId``.
 """
 
 from __future__ import annotations
