@@ -5,9 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -28,22 +25,9 @@ from tests.conftest import (
     require,
 )
 from tests.hub.conftest import Client
+from tests.processes import Proc, serve
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class Proc:
-    def __init__(self, popen: subprocess.Popen[bytes], port: int) -> None:
-        self.popen, self.port = popen, port
-        self.url = f"http://127.0.0.1:{port}"
-        self.ws = f"ws://127.0.0.1:{port}/ws"
 
 
 @pytest.fixture
@@ -62,39 +46,8 @@ def cluster(pg_migrated: str, tmp_path: Path) -> Iterator[list[Proc]]:
         LIVESHOP_SECRET_KEY="multi-process-test-secret-" + "k" * 32,
         LIVESHOP_ENV="test",
     )
-    procs = []
-    for name in ("a", "b"):
-        port = _free_port()
-        (tmp_path / name).mkdir()
-        popen = subprocess.Popen(
-            [sys.executable, "-m", "liveshop.cli", "serve", "--port", str(port), "--no-access-log"],
-            cwd=tmp_path / name,
-            env={**env, "LIVESHOP_DATA_DIR": str(tmp_path / name / "data")},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        procs.append(Proc(popen, port))
-    try:
-        for proc in procs:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{proc.url}/api/health", timeout=1).json()["broker"] == "redis":
-                        break
-                except (httpx.TransportError, ValueError, KeyError):
-                    pass
-                assert proc.popen.poll() is None, "server exited"
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.2)
+    with serve(env, tmp_path) as procs:
         yield procs
-    finally:
-        for proc in procs:
-            if proc.popen.poll() is None:
-                proc.popen.terminate()
-                try:
-                    proc.popen.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.popen.kill()
 
 
 async def _connect(proc: Proc, token: str) -> Client:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,9 +28,9 @@ from tests.conftest import (
     require,
 )
 from tests.hub.conftest import Client
-from tests.hub.test_multiprocess import Proc, _free_port
 from tests.media.janus_fixture import JanusCluster
 from tests.media.peers import TIMEOUT, Publisher, Viewer
+from tests.processes import Proc, serve
 
 pytestmark = pytest.mark.slow  # two servers
 
@@ -55,39 +53,8 @@ def servers(pg_migrated: str, janus_pair: JanusCluster, tmp_path: Path) -> Itera
         LIVESHOP_JANUS_API_SECRET=janus_pair.api_secret,
         LIVESHOP_JANUS_ADMIN_SECRET=janus_pair.admin_key,
     )
-    procs = []
-    for name in ("a", "b"):
-        port = _free_port()
-        (tmp_path / name).mkdir()
-        popen = subprocess.Popen(
-            [sys.executable, "-m", "liveshop.cli", "serve", "--port", str(port), "--no-access-log"],
-            cwd=tmp_path / name,
-            env={**env, "LIVESHOP_DATA_DIR": str(tmp_path / name / "data")},
-            stdout=subprocess.DEVNULL,
-            stderr=(tmp_path / name / "stderr.log").open("wb"),
-        )
-        procs.append(Proc(popen, port))
-    try:
-        for proc in procs:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{proc.url}/api/health", timeout=1).json()["broker"] == "redis":
-                        break
-                except (httpx.TransportError, ValueError, KeyError):
-                    pass
-                assert proc.popen.poll() is None, "server exited"
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.2)
+    with serve(env, tmp_path) as procs:
         yield procs
-    finally:
-        for proc in procs:
-            if proc.popen.poll() is None:
-                proc.popen.terminate()
-                try:
-                    proc.popen.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.popen.kill()
 
 
 async def _sdp_exchange(
