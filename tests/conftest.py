@@ -19,7 +19,9 @@ import uvicorn
 from PIL import Image
 
 from liveshop.app import create_app
+from liveshop.broker.base import Broker
 from liveshop.config import Settings
+from liveshop.storage.engine import Database
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -144,8 +146,14 @@ class LiveServer:
         return self.url.replace("http://", "ws://") + "/ws"
 
     @property
-    def services(self) -> Any:
-        return self.app.state.services
+    def db(self) -> Database:
+        db: Database = self.app.state.db
+        return db
+
+    @property
+    def broker(self) -> Broker:
+        broker: Broker = self.app.state.broker
+        return broker
 
 
 async def start_server(
@@ -220,7 +228,7 @@ async def create_admin(server: LiveServer, email: str = ADMIN_EMAIL) -> None:
     from liveshop.security import hash_password
     from liveshop.storage import users
 
-    async with server.services.db.session() as session:
+    async with server.db.session() as session:
         await users.create_user(
             session,
             email=email,

@@ -1,4 +1,6 @@
-"""The application factory. The lifespan owns every resource: database, broker, caches, hub."""
+"""The application factory. The lifespan owns every resource (database, broker, read cache,
+announcer, media backend, hub, token service, log-in limiter), each on ``app.state`` under its own
+name and handed to REST handlers as a typed dependency (``api/deps.py``)."""
 
 from __future__ import annotations
 
@@ -19,22 +21,22 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from liveshop import __version__
+from liveshop.announcer import Announcer
 from liveshop.api import auth, health, livestreams, media, products, recordings, reports
 from liveshop.api import errors as api_errors
-from liveshop.api.events import CACHE_TOPIC
 from liveshop.api.limits import BodyLimitMiddleware
 from liveshop.api.readcache import ReadCacheMiddleware
 from liveshop.broker.factory import create_broker
+from liveshop.cache import ResponseCache
 from liveshop.config import Settings, resolve_secret_key
+from liveshop.domain.ratelimit import KeyedWindows
 from liveshop.hub import wsproto
 from liveshop.hub.endpoint import websocket_endpoint
 from liveshop.hub.hub import Hub
 from liveshop.logs import install_redaction
-from liveshop.media.base import MediaEvent
 from liveshop.media.factory import create_media_backend
 from liveshop.media_events import MediaEvents
 from liveshop.security import TokenService
-from liveshop.services import Services
 from liveshop.storage.engine import Database
 from liveshop.storage.migrate import upgrade
 
@@ -55,16 +57,6 @@ class LiveshopAPI(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         return ReadCacheMiddleware(super().build_middleware_stack())
-
-
-class _Deferred:
-    """The media callback, bound once the services it needs exist."""
-
-    target: MediaEvents | None = None
-
-    async def __call__(self, event: MediaEvent) -> None:
-        if self.target is not None:
-            await self.target(event)
 
 
 def _node_id(settings: Settings) -> str:
@@ -93,13 +85,15 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         db = Database(url)
         broker = create_broker(settings.redis_url, prefix=settings.redis_prefix)
         await broker.start()
-        events = _Deferred()
+        cache = ResponseCache()
+        announcer = Announcer(db, broker, cache)
+        await announcer.start()
         media = create_media_backend(
             settings.media_mode,
             media_dir=settings.effective_media_dir,
             ice_servers=settings.ice_server_list,
             public_ip=settings.public_ip,
-            on_event=events,
+            on_event=MediaEvents(db, announcer, settings.effective_media_dir),
             janus_urls=settings.janus_url_list,
             janus_api_secret=settings.janus_api_secret,
             janus_admin_secret=settings.janus_admin_secret,
@@ -108,34 +102,24 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             janus_admin_urls=settings.janus_admin_url_list,
             janus_admin_api_secret=settings.janus_admin_api_secret,
         )
-        services = Services(
-            settings=settings,
-            db=db,
-            broker=broker,
-            tokens=TokenService(
-                secret_key,
-                ttl_seconds=settings.token_ttl_seconds,
-                guest_ttl_seconds=settings.guest_token_ttl_seconds,
-            ),
-            node_id=_node_id(settings),
-            media=media,
-        )
-        events.target = MediaEvents(services)
         await media.start()
-        services.failed_logins.limit = settings.login_attempts_per_minute
-        cache_sub = await broker.subscribe(
-            CACHE_TOPIC, lambda msg: services.cache.invalidate(*msg.decode().split(","))
-        )
-        app.state.services = services
-        hub = Hub(db, broker, services.node_id)
+        hub = Hub(db, broker, _node_id(settings))
         await hub.start()
-        app.state.hub = hub
+        state = app.state
+        state.db, state.broker, state.cache, state.announcer = db, broker, cache, announcer
+        state.media, state.hub = media, hub
+        state.tokens = TokenService(
+            secret_key,
+            ttl_seconds=settings.token_ttl_seconds,
+            guest_ttl_seconds=settings.guest_token_ttl_seconds,
+        )
+        state.failed_logins = KeyedWindows(settings.login_attempts_per_minute, 60.0)
         try:
             yield
         finally:
             await media.close()
             await hub.close()
-            await cache_sub.close()
+            await announcer.close()
             await broker.close()
             await db.close()
             sys.setswitchinterval(switch_interval)

@@ -204,7 +204,7 @@ async def test_chat_history_endpoint(
     from liveshop.storage import chat
 
     s = await start(client, admin)
-    async with server.services.db.session() as session:  # type: ignore[attr-defined]
+    async with server.db.session() as session:  # type: ignore[attr-defined]
         for i in range(3):
             await chat.add(
                 session,

@@ -33,7 +33,7 @@ async def scripted_show(
     await client.post(f"/api/livestreams/{show}/pin-product", json={"productId": a}, headers=admin)
     await client.post(f"/api/livestreams/{show}/pin-product", json={"productId": b}, headers=admin)
     await client.delete(f"/api/livestreams/{show}/pin-product/{a}", headers=admin)
-    async with server.services.db.session() as session:
+    async with server.db.session() as session:
         await session.execute(
             update(Livestream)
             .where(Livestream.id == show)

@@ -122,7 +122,7 @@ class Env:
         """Store ``count`` chat messages m0, m1, … directly (past any rate limit)."""
         from liveshop.storage import chat
 
-        async with self.server.services.db.session() as session:
+        async with self.server.db.session() as session:
             for i in range(count):
                 await chat.add(
                     session,

@@ -482,9 +482,7 @@ async def test_slow_consumer_is_dropped_not_waited_on(env: Env) -> None:
     filler = "y" * 60_000
     for i in range(400):  # ~24 MB, far more than socket buffers and the 2 MiB queue bound
         frame = {"type": "stream_update", "livestream": {"id": i, "description": filler}}
-        await env.server.services.broker.publish(
-            GLOBAL, protocol.envelope(frame, t="stream_update")
-        )
+        await env.server.broker.publish(GLOBAL, protocol.envelope(frame, t="stream_update"))
         # the reading client keeps up: it gets every frame while the other one is backing up
         await fast.wait_for(lambda e, i=i: e.get("livestream", {}).get("id") == i, timeout=10)
     slow_ws.transport.resume_reading()
@@ -508,7 +506,7 @@ async def test_watching_is_recorded_for_the_report(env: Env) -> None:
     expected = [(snap["user"]["id"], True)]
     async with asyncio.timeout(5):  # written in batches, about once a second
         while True:
-            async with env.server.services.db.session() as session:
+            async with env.server.db.session() as session:
                 rows = await analytics.sessions(session, show)
             if [(viewer, left is not None) for viewer, _, left in rows] == expected:
                 break

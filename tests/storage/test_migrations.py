@@ -1,11 +1,23 @@
-"""Alembic migrations from an empty database, on SQLite and PostgreSQL."""
+"""Alembic migrations from an empty database, on SQLite and PostgreSQL: they build exactly the
+schema the models describe, and every revision can be undone and reapplied."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
 import pytest
-from sqlalchemy import inspect
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, inspect
 
 from liveshop.storage.engine import Database
+from liveshop.storage.migrate import alembic_config, upgrade, upgrade_sync
+from liveshop.storage.models import Base
 
 TABLES = {
     "users",
@@ -16,38 +28,97 @@ TABLES = {
     "likes",
     "recordings",
     "bans",
+    "viewer_sessions",
+    "product_clicks",
 }
 
 
-async def test_migrations_create_every_table(database_url: str) -> None:
-    """Upgrading an empty database to head creates every table and the one-active index."""
-    db = Database(database_url)
+def _schema(conn: Connection) -> dict[str, Any]:
+    """Every table's columns (type, nullability), indexes, unique constraints and foreign keys."""
+    insp = inspect(conn)
+    schema: dict[str, Any] = {}
+    for table in sorted(insp.get_table_names()):
+        schema[table] = {
+            "columns": [
+                (c["name"], str(c["type"]), c["nullable"]) for c in insp.get_columns(table)
+            ],
+            "indexes": sorted(
+                (i["name"] or "", tuple(i["column_names"]), bool(i["unique"]))
+                for i in insp.get_indexes(table)
+            ),
+            "unique": sorted(
+                (u["name"] or "", tuple(u["column_names"]))
+                for u in insp.get_unique_constraints(table)
+            ),
+            "foreign_keys": sorted(
+                (tuple(f["constrained_columns"]), f["referred_table"])
+                for f in insp.get_foreign_keys(table)
+            ),
+        }
+    return schema
+
+
+async def _read(url: str, what: Any) -> Any:
+    db = Database(url)
     try:
         async with db.engine.connect() as conn:
-            names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
-            indexes = await conn.run_sync(
-                lambda c: {i["name"] for i in inspect(c).get_indexes("livestreams")}
-            )
-        assert names >= TABLES | {"alembic_version"}
-        assert "uq_livestreams_one_active" in indexes
+            return await conn.run_sync(what)
     finally:
         await db.close()
 
 
-async def test_upgrade_is_idempotent(database_url: str) -> None:
-    """Running the upgrade again on an up-to-date database changes nothing and does not fail."""
-    from liveshop.storage.migrate import upgrade
+def _differences(conn: Connection) -> list[Any]:
+    return list(compare_metadata(MigrationContext.configure(conn), Base.metadata))
 
+
+@pytest.fixture
+async def empty_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database of the selected backend that this test may migrate up and down."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'migrations.db'}"
+        return
+    import asyncpg
+
+    name = f"liveshop_migrations_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database="test")
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    await admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_migrations_create_every_table(database_url: str) -> None:
+    """Upgrading an empty database to head creates every table and the one-active index."""
+    schema = await _read(database_url, _schema)
+    assert set(schema) >= TABLES | {"alembic_version"}
+    assert "uq_livestreams_one_active" in {i[0] for i in schema["livestreams"]["indexes"]}
+
+
+async def test_head_matches_the_models(database_url: str) -> None:
+    """After ``upgrade head``, Alembic's autogenerate finds nothing to add, drop or alter."""
+    assert await _read(database_url, _differences) == []
+
+
+async def test_upgrade_again_changes_nothing(database_url: str) -> None:
+    """Upgrading an up-to-date database again leaves its schema exactly as it was."""
+    before = await _read(database_url, _schema)
     await upgrade(database_url)
+    assert await _read(database_url, _schema) == before
 
 
-def test_sqlite_downgrade_to_base_and_back(tmp_path: pytest.TempPathFactory) -> None:
-    """Every revision can be undone and reapplied."""
-    from alembic import command
-
-    from liveshop.storage.migrate import alembic_config, upgrade_sync
-
-    url = f"sqlite+aiosqlite:///{tmp_path}/m.db"
-    upgrade_sync(url)
-    command.downgrade(alembic_config(url), "base")
-    upgrade_sync(url)
+async def test_downgrade_to_base_and_back_restores_the_schema(empty_url: str) -> None:
+    """downgrade base → upgrade head ends in the same schema, and base really is empty."""
+    await upgrade(empty_url)
+    head = await _read(empty_url, _schema)
+    await asyncio.to_thread(command.downgrade, alembic_config(empty_url), "base")
+    assert set(await _read(empty_url, _schema)) <= {"alembic_version"}
+    await asyncio.to_thread(upgrade_sync, empty_url)
+    assert await _read(empty_url, _schema) == head

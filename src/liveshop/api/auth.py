@@ -7,10 +7,17 @@ import time
 
 from fastapi import APIRouter, HTTPException, Request, status
 
-from liveshop.api.deps import IdentityDep, ServicesDep, bearer_token
-from liveshop.api.schemas import GuestBody, LoginBody, RegisterBody, TokenOut, UserEnvelope, UserOut
+from liveshop.api.deps import DbDep, FailedLoginsDep, IdentityDep, TokensDep, bearer_token
+from liveshop.api.schemas import GuestBody, LoginBody, RegisterBody, TokenOut, UserEnvelope
 from liveshop.domain.identity import Identity, Role
-from liveshop.security import InvalidToken, hash_password, new_guest_id, verify_password
+from liveshop.protocol import UserOut
+from liveshop.security import (
+    InvalidToken,
+    TokenService,
+    hash_password,
+    new_guest_id,
+    verify_password,
+)
 from liveshop.storage import users
 from liveshop.storage.models import User
 
@@ -23,11 +30,11 @@ def _client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _token_out(services: ServicesDep, user: User) -> TokenOut:
+def _token_out(tokens: TokenService, user: User) -> TokenOut:
     role: Role = "admin" if user.role == "admin" else "customer"
     identity = Identity(id=user.id, name=user.name, role=role, email=user.email)
     return TokenOut(
-        access_token=services.tokens.issue(identity),
+        access_token=tokens.issue(identity),
         user=UserOut(id=user.id, email=user.email, name=user.name, role=role),
     )
 
@@ -37,27 +44,33 @@ def _token_out(services: ServicesDep, user: User) -> TokenOut:
     response_model=TokenOut,
     responses={401: {"description": "Bad credentials"}, 429: {"description": "Too many failures"}},
 )
-async def login(body: LoginBody, request: Request, services: ServicesDep) -> TokenOut:
+async def login(
+    body: LoginBody,
+    request: Request,
+    db: DbDep,
+    tokens: TokensDep,
+    failed_logins: FailedLoginsDep,
+) -> TokenOut:
     """Exchange e-mail and password for a token. Unknown e-mail and wrong password answer the same
     401; more than ``LIVESHOP_LOGIN_ATTEMPTS_PER_MINUTE`` failures per e-mail or per client address
     in a minute answer 429 with ``Retry-After``."""
     now = time.monotonic()
     keys = (f"email:{body.email}", f"addr:{_client_address(request)}")
-    wait = max(services.failed_logins.retry_after(k, now) for k in keys)
+    wait = max(failed_logins.retry_after(k, now) for k in keys)
     if wait > 0:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
             "Too many failed log-ins; try again later",
             {"Retry-After": str(math.ceil(wait))},
         )
-    async with services.db.session() as session:
+    async with db.session() as session:
         user = await users.get_by_email(session, body.email)
     ok = await verify_password(body.password, user.password_hash if user else None)
     if not ok or user is None:
         for key in keys:
-            services.failed_logins.hit(key, now)
+            failed_logins.hit(key, now)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, BAD_CREDENTIALS)
-    return _token_out(services, user)
+    return _token_out(tokens, user)
 
 
 @router.post(
@@ -66,18 +79,18 @@ async def login(body: LoginBody, request: Request, services: ServicesDep) -> Tok
     status_code=201,
     responses={409: {"description": "E-mail already registered"}},
 )
-async def register(body: RegisterBody, services: ServicesDep) -> TokenOut:
+async def register(body: RegisterBody, db: DbDep, tokens: TokensDep) -> TokenOut:
     """Create a customer account and log it in (answers like ``/login``, with 201)."""
     password_hash = await hash_password(body.password)
-    async with services.db.session() as session:
+    async with db.session() as session:
         user = await users.create_user(
             session, email=body.email, name=body.name, role="customer", password_hash=password_hash
         )
-    return _token_out(services, user)
+    return _token_out(tokens, user)
 
 
 @router.post("/guest", response_model=TokenOut)
-async def guest(request: Request, services: ServicesDep, body: GuestBody | None = None) -> TokenOut:
+async def guest(request: Request, tokens: TokensDep, body: GuestBody | None = None) -> TokenOut:
     """A token for a shopper without an account, with the chosen name (default "Guest").
 
     Called with a valid guest token, it keeps that guest id (renaming); otherwise a new id."""
@@ -86,14 +99,14 @@ async def guest(request: Request, services: ServicesDep, body: GuestBody | None 
     token = bearer_token(request)
     if token:
         try:
-            previous = services.tokens.verify(token)
+            previous = tokens.verify(token)
         except InvalidToken:
             previous = None
         if previous is not None and previous.is_guest:
             guest_id = previous.id
     identity = Identity(id=guest_id, name=name, role="guest")
     return TokenOut(
-        access_token=services.tokens.issue(identity),
+        access_token=tokens.issue(identity),
         user=UserOut(id=identity.id, name=name, role="guest"),
     )
 

@@ -1,4 +1,5 @@
-"""FastAPI dependencies: the app's services and the caller's identity (from the token only)."""
+"""FastAPI dependencies: each resource the app's lifespan owns, and the caller's identity (from the
+token only). A handler names exactly the resources it uses."""
 
 from __future__ import annotations
 
@@ -6,19 +7,60 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 
+from liveshop.announcer import Announcer
+from liveshop.broker.base import Broker
+from liveshop.config import Settings
 from liveshop.domain.identity import Identity
-from liveshop.security import InvalidToken
-from liveshop.services import Services
+from liveshop.domain.ratelimit import KeyedWindows
+from liveshop.media.base import MediaBackend
+from liveshop.security import InvalidToken, TokenService
+from liveshop.storage.engine import Database
 
 UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 
 
-async def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_broker(request: Request) -> Broker:
+    broker: Broker = request.app.state.broker
+    return broker
+
+
+def get_tokens(request: Request) -> TokenService:
+    tokens: TokenService = request.app.state.tokens
+    return tokens
+
+
+def get_media(request: Request) -> MediaBackend:
+    media: MediaBackend = request.app.state.media
+    return media
+
+
+def get_announcer(request: Request) -> Announcer:
+    announcer: Announcer = request.app.state.announcer
+    return announcer
+
+
+def get_failed_logins(request: Request) -> KeyedWindows:
+    failed_logins: KeyedWindows = request.app.state.failed_logins
+    return failed_logins
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DbDep = Annotated[Database, Depends(get_db)]
+BrokerDep = Annotated[Broker, Depends(get_broker)]
+TokensDep = Annotated[TokenService, Depends(get_tokens)]
+MediaDep = Annotated[MediaBackend, Depends(get_media)]
+AnnouncerDep = Annotated[Announcer, Depends(get_announcer)]
+FailedLoginsDep = Annotated[KeyedWindows, Depends(get_failed_logins)]
 
 
 def bearer_token(request: Request) -> str | None:
@@ -29,13 +71,13 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-async def current_identity(request: Request, services: ServicesDep) -> Identity:
+async def current_identity(request: Request, tokens: TokensDep) -> Identity:
     """The verified caller; 401 without a token or with a bad or expired one."""
     token = bearer_token(request)
     if token is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Not authenticated", UNAUTHORIZED)
     try:
-        return services.tokens.verify(token)
+        return tokens.verify(token)
     except InvalidToken:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "Invalid or expired token", UNAUTHORIZED

@@ -7,21 +7,21 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
-from liveshop.api.deps import ServicesDep
+from liveshop.api.deps import BrokerDep, DbDep, SettingsDep
 from liveshop.api.schemas import Health
 
 router = APIRouter(prefix="/api", tags=["service"])
 
 
 @router.get("/health", response_model=Health)
-async def health(services: ServicesDep) -> Health:
+async def health(db: DbDep, broker: BrokerDep) -> Health:
     """``status`` is ok when the database and the broker answer."""
-    db_ok = await services.db.ping()
-    broker_ok = await services.broker.ping()
+    db_ok = await db.ping()
+    broker_ok = await broker.ping()
     return Health(
         status="ok" if db_ok and broker_ok else "degraded",
         database="ok" if db_ok else "down",
-        broker=services.broker.name if broker_ok else "down",
+        broker=broker.name if broker_ok else "down",
     )
 
 
@@ -32,8 +32,6 @@ class ClientConfig(BaseModel):
 
 
 @router.get("/config", response_model=ClientConfig)
-async def client_config(services: ServicesDep) -> ClientConfig:
+async def client_config(settings: SettingsDep) -> ClientConfig:
     """What the pages need: the media mode and the ICE servers to use."""
-    return ClientConfig(
-        mediaMode=services.settings.media_mode, iceServers=services.settings.ice_server_list
-    )
+    return ClientConfig(mediaMode=settings.media_mode, iceServers=settings.ice_server_list)

@@ -12,10 +12,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
-from liveshop.api.deps import ADMIN_ONLY, AdminDep, IdentityDep, ServicesDep, not_found
-from liveshop.media.base import MediaError, MediaSession
-from liveshop.services import Services
+from liveshop.api.deps import (
+    ADMIN_ONLY,
+    AdminDep,
+    DbDep,
+    IdentityDep,
+    MediaDep,
+    SettingsDep,
+    not_found,
+)
+from liveshop.config import Settings
+from liveshop.media.base import MediaBackend, MediaError, MediaSession
 from liveshop.storage import livestreams
+from liveshop.storage.engine import Database
 
 router = APIRouter(prefix="/api/livestreams", tags=["media"])
 
@@ -54,29 +63,29 @@ async def _offer(request: Request) -> str:
         raise HTTPException(400, "SDP must be UTF-8 text") from None
 
 
-async def _live_show(services: Services, livestream_id: int) -> None:
-    async with services.db.session() as session:
+async def _live_show(db: Database, livestream_id: int) -> None:
+    async with db.session() as session:
         stream = await livestreams.get(session, livestream_id)
     if not stream.is_active:
         raise HTTPException(409, "not live")
 
 
-async def _end(services: Services, livestream_id: int, session_id: str) -> Response:
+async def _end(db: Database, media: MediaBackend, livestream_id: int, session_id: str) -> Response:
     """End a session: 200; 404 for an unknown session of a live show. Once the show has ended,
     every session is already over, so a late DELETE also answers 200."""
-    if await services.media.end_session(livestream_id, session_id):
+    if await media.end_session(livestream_id, session_id):
         return Response(status_code=200)
-    async with services.db.session() as session:
+    async with db.session() as session:
         stream = await livestreams.get(session, livestream_id)
     if stream.is_active:
         raise HTTPException(404, "no such session")
     return Response(status_code=200)
 
 
-def _ice_links(services: Services) -> list[str]:
+def _ice_links(settings: Settings) -> list[str]:
     """RFC 9725 §4.6: the STUN/TURN servers clients should use, as ``Link`` header values."""
     links = []
-    for server in services.settings.ice_server_list:
+    for server in settings.ice_server_list:
         urls = server.get("urls", [])
         for url in [urls] if isinstance(urls, str) else urls:
             link = f'<{url}>; rel="ice-server"'
@@ -87,12 +96,12 @@ def _ice_links(services: Services) -> list[str]:
     return links
 
 
-def _answer(services: Services, kind: str, livestream_id: int, session: MediaSession) -> Response:
+def _answer(settings: Settings, kind: str, livestream_id: int, session: MediaSession) -> Response:
     response = Response(session.answer_sdp, 201, media_type="application/sdp")
     response.headers["Location"] = f"/api/livestreams/{livestream_id}/{kind}/{session.session_id}"
     if session.etag:
         response.headers["ETag"] = session.etag
-    for link in _ice_links(services):
+    for link in _ice_links(settings):
         response.headers.append("Link", link)
     return response
 
@@ -107,17 +116,19 @@ async def whip_publish(
     livestream_id: int,
     request: Request,
     _: AdminDep,
-    services: ServicesDep,
+    db: DbDep,
+    media: MediaDep,
+    settings: SettingsDep,
     replace: Annotated[bool, Query()] = False,
 ) -> Response:
     """Publish the show's media (WHIP, RFC 9725)."""
     offer = await _offer(request)
-    await _live_show(services, livestream_id)
+    await _live_show(db, livestream_id)
     try:
-        session = await services.media.publish(livestream_id, offer, replace=replace)
+        session = await media.publish(livestream_id, offer, replace=replace)
     except MediaError as exc:
         raise HTTPException(exc.status, exc.detail) from None
-    return _answer(services, "whip", livestream_id, session)
+    return _answer(settings, "whip", livestream_id, session)
 
 
 active_router = APIRouter(prefix="/api", tags=["media"])
@@ -132,16 +143,18 @@ active_router = APIRouter(prefix="/api", tags=["media"])
 async def whip_publish_active(
     request: Request,
     identity: AdminDep,
-    services: ServicesDep,
+    db: DbDep,
+    media: MediaDep,
+    settings: SettingsDep,
     replace: Annotated[bool, Query()] = False,
 ) -> Response:
     """A stable WHIP URL for OBS: publishes to the active show (409 ``no show is live`` when there
     is none). The answer's ``Location`` is the show's session, as with ``…/{id}/whip``."""
-    async with services.db.session() as session:
+    async with db.session() as session:
         stream = await livestreams.active(session)
     if stream is None:
         raise HTTPException(409, "no show is live: start one in the studio first")
-    return await whip_publish(stream.id, request, identity, services, replace)
+    return await whip_publish(stream.id, request, identity, db, media, settings, replace)
 
 
 @router.post(
@@ -151,16 +164,21 @@ async def whip_publish_active(
     responses={401: {"description": "No valid token"}, **not_found("livestream"), **SDP_ANSWER},
 )
 async def whep_watch(
-    livestream_id: int, request: Request, _: IdentityDep, services: ServicesDep
+    livestream_id: int,
+    request: Request,
+    _: IdentityDep,
+    db: DbDep,
+    media: MediaDep,
+    settings: SettingsDep,
 ) -> Response:
     """Watch the show (WHEP). ``409 {detail: "not live"}`` until the publisher is connected."""
     offer = await _offer(request)
-    await _live_show(services, livestream_id)
+    await _live_show(db, livestream_id)
     try:
-        session = await services.media.watch(livestream_id, offer)
+        session = await media.watch(livestream_id, offer)
     except MediaError as exc:
         raise HTTPException(exc.status, exc.detail) from None
-    return _answer(services, "whep", livestream_id, session)
+    return _answer(settings, "whep", livestream_id, session)
 
 
 @router.delete(
@@ -169,10 +187,10 @@ async def whep_watch(
     responses={**ADMIN_ONLY, **not_found("session")},
 )
 async def whip_stop(
-    livestream_id: int, session_id: str, _: AdminDep, services: ServicesDep
+    livestream_id: int, session_id: str, _: AdminDep, db: DbDep, media: MediaDep
 ) -> Response:
     """Stop publishing."""
-    return await _end(services, livestream_id, session_id)
+    return await _end(db, media, livestream_id, session_id)
 
 
 @router.delete(
@@ -181,10 +199,10 @@ async def whip_stop(
     responses={401: {"description": "No valid token"}, **not_found("session")},
 )
 async def whep_stop(
-    livestream_id: int, session_id: str, _: IdentityDep, services: ServicesDep
+    livestream_id: int, session_id: str, _: IdentityDep, db: DbDep, media: MediaDep
 ) -> Response:
     """Stop watching (the session id, from ``Location``, is the capability)."""
-    return await _end(services, livestream_id, session_id)
+    return await _end(db, media, livestream_id, session_id)
 
 
 @router.patch("/{livestream_id}/whip/{session_id}", status_code=405, include_in_schema=False)
@@ -197,21 +215,23 @@ async def trickle_not_supported(livestream_id: int, session_id: str) -> Response
 
 @router.options("/{livestream_id}/whip", include_in_schema=False)
 @router.options("/{livestream_id}/whep", include_in_schema=False)
-async def endpoint_options(livestream_id: int, services: ServicesDep) -> Response:
+async def endpoint_options(livestream_id: int, settings: SettingsDep) -> Response:
     """WHIP/WHEP ``OPTIONS``: allowed methods and, as ``Link`` headers, the ICE servers."""
     response = Response(
         status_code=204, headers={"Allow": "POST, OPTIONS", "Accept-Post": "application/sdp"}
     )
-    for link in _ice_links(services):
+    for link in _ice_links(settings):
         response.headers.append("Link", link)
     return response
 
 
 @router.get("/{livestream_id}/stats", responses={**ADMIN_ONLY, **not_found("livestream")})
-async def media_stats(livestream_id: int, _: AdminDep, services: ServicesDep) -> dict[str, Any]:
+async def media_stats(
+    livestream_id: int, _: AdminDep, db: DbDep, media: MediaDep
+) -> dict[str, Any]:
     """``{publisher: {bitrateKbps, fps, width, height, codec, packetsLost} | null, viewers,
     viewerRttMs: {p50, p95}}``."""
-    async with services.db.session() as session:
+    async with db.session() as session:
         await livestreams.get(session, livestream_id)
-    await services.media.refresh(livestream_id)
-    return services.media.stats(livestream_id)
+    await media.refresh(livestream_id)
+    return media.stats(livestream_id)

@@ -2,14 +2,13 @@
 
 A pure ASGI middleware: a hit answers from :class:`~liveshop.cache.ResponseCache` without entering
 FastAPI's routing; a miss runs the route once (concurrent misses for the same URL wait for that one
-fill) and keeps a 200 answer. Writers invalidate by group (``api.events.invalidate``), in every
+fill) and keeps a 200 answer. Writers invalidate by group (``Announcer.invalidate``), in every
 process through the broker.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,11 +31,10 @@ class ReadCacheMiddleware:
         if group is None or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
-        services: Any = getattr(scope["app"].state, "services", None)
-        if services is None:
+        cache: ResponseCache | None = getattr(scope["app"].state, "cache", None)
+        if cache is None:
             await self.app(scope, receive, send)
             return
-        cache: ResponseCache = services.cache
         key = (group, scope.get("query_string", b"").decode("latin-1"))
         body = cache.get(*key)
         if body is None and key in self._inflight:  # someone is filling it: wait, then retry

@@ -20,17 +20,16 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from liveshop import protocol
-from liveshop.api.deps import ADMIN_ONLY, AdminDep, ServicesDep, not_found
-from liveshop.api.events import invalidate, publish_global
-from liveshop.api.schemas import Body, LivestreamEnvelope, Out, dump, livestream_out
+from liveshop.announcer import Announcer
+from liveshop.api.deps import ADMIN_ONLY, AdminDep, AnnouncerDep, DbDep, SettingsDep, not_found
+from liveshop.api.schemas import Body, LivestreamEnvelope
 from liveshop.domain.identity import Identity
-from liveshop.media_events import media_url
+from liveshop.protocol import Out
 from liveshop.replay.files import EBML_MAGIC, MAX_SEQ, ChunkStore, TooLarge, show_dir
 from liveshop.replay.remux import NotAnImage, NotMedia, image_to_jpeg, remux, thumbnail_from_video
-from liveshop.services import Services
-from liveshop.storage import livestreams
-from liveshop.storage.models import Livestream, Recording
+from liveshop.storage import livestreams, recordings
+from liveshop.storage.engine import Database
+from liveshop.storage.models import Livestream
 
 router = APIRouter(prefix="/api/livestreams", tags=["recordings"])
 
@@ -65,8 +64,8 @@ def _copy_into(fd: int, source: Any) -> None:
         shutil.copyfileobj(source, out)
 
 
-async def _own_show(services: Services, livestream_id: int, identity: Identity) -> Livestream:
-    async with services.db.session() as session:
+async def _own_show(db: Database, livestream_id: int, identity: Identity) -> Livestream:
+    async with db.session() as session:
         stream = await livestreams.get(session, livestream_id)
     if stream.created_by != identity.id:
         raise HTTPException(403, "only this show's seller can upload its recording")
@@ -84,14 +83,15 @@ def _disk_error(exc: OSError) -> HTTPException:
 
 
 async def _finish(
-    services: Services,
+    db: Database,
+    announcer: Announcer,
+    media_dir: Path,
     stream: Livestream,
     source: Path,
-    kind: str,
     start_offset: float | None = None,
 ) -> LivestreamEnvelope:
-    """Remux ``source`` into the show's seekable recording, thumbnail it, update the show."""
-    media_dir = services.settings.effective_media_dir
+    """Remux ``source`` into the show's seekable recording, thumbnail it, attach it to the show
+    (:func:`liveshop.storage.recordings.attach`), broadcast the change."""
     directory = show_dir(media_dir, stream.id)
     try:
         target, duration = await asyncio.to_thread(remux, source, directory / "studio")
@@ -100,27 +100,20 @@ async def _finish(
     thumbnail = directory / "thumbnail.jpg"
     if not thumbnail.exists():
         await asyncio.to_thread(thumbnail_from_video, target, thumbnail, min(3.0, duration / 2))
-    async with services.db.session() as session:
-        row = await livestreams.get(session, stream.id)
-        session.add(
-            Recording(
-                livestream_id=row.id,
-                path=target.relative_to(media_dir).as_posix(),
-                source=kind,
-                size_bytes=target.stat().st_size,
-                duration_seconds=duration,
-                start_offset_seconds=start_offset,
-            )
+    async with db.session() as session:
+        await recordings.attach(
+            session,
+            stream.id,
+            path=target.relative_to(media_dir).as_posix(),
+            source=recordings.UPLOAD,
+            size_bytes=target.stat().st_size,
+            duration_seconds=duration,
+            start_offset_seconds=start_offset,
+            thumbnail_path=thumbnail.relative_to(media_dir).as_posix()
+            if thumbnail.exists()
+            else None,
         )
-        row.video_url = media_url(media_dir, target)
-        if thumbnail.exists():
-            row.thumbnail_url = media_url(media_dir, thumbnail)
-        row.is_recorded = True
-        row.duration_seconds = round(duration, 3)
-        out = livestream_out(row, await livestreams.current_pins(session, row.id), 0)
-    await invalidate(services, "livestreams")
-    await publish_global(services, protocol.stream_update(dump(out)))
-    return LivestreamEnvelope(livestream=out)
+    return LivestreamEnvelope(livestream=await announcer.show_changed(stream.id))
 
 
 @router.put(
@@ -134,16 +127,21 @@ async def _finish(
     },
 )
 async def put_chunk(
-    livestream_id: int, seq: Seq, request: Request, identity: AdminDep, services: ServicesDep
+    livestream_id: int,
+    seq: Seq,
+    request: Request,
+    identity: AdminDep,
+    db: DbDep,
+    settings: SettingsDep,
 ) -> JSONResponse:
     """Store chunk ``seq`` (201 new, 200 replaced). Chunk 0 must start a WebM/Matroska file."""
-    await _own_show(services, livestream_id, identity)
+    await _own_show(db, livestream_id, identity)
     if _content_type(request) not in WEBM_TYPES:
         raise HTTPException(415, "send the chunk as video/webm")
-    store = ChunkStore(services.settings.effective_media_dir, livestream_id)
+    store = ChunkStore(settings.effective_media_dir, livestream_id)
     sizes = store.sizes()
     stored = sum(size for s, size in sizes.items() if s != seq)
-    limit = min(MAX_CHUNK_BYTES, services.settings.max_recording_bytes - stored)
+    limit = min(MAX_CHUNK_BYTES, settings.max_recording_bytes - stored)
     if limit <= 0:
         raise HTTPException(413, "the recording is over LIVESHOP_MAX_RECORDING_BYTES")
     try:
@@ -169,10 +167,12 @@ class ChunkList(Out):
     response_model=ChunkList,
     responses={**ADMIN_ONLY, **not_found("livestream")},
 )
-async def list_chunks(livestream_id: int, identity: AdminDep, services: ServicesDep) -> ChunkList:
+async def list_chunks(
+    livestream_id: int, identity: AdminDep, db: DbDep, settings: SettingsDep
+) -> ChunkList:
     """The chunks the server holds for an upload not completed yet (to resume after a crash)."""
-    await _own_show(services, livestream_id, identity)
-    sizes = ChunkStore(services.settings.effective_media_dir, livestream_id).sizes()
+    await _own_show(db, livestream_id, identity)
+    sizes = ChunkStore(settings.effective_media_dir, livestream_id).sizes()
     return ChunkList(seqs=sorted(sizes), received_bytes=sum(sizes.values()))
 
 
@@ -182,21 +182,29 @@ async def list_chunks(livestream_id: int, identity: AdminDep, services: Services
     responses={**UPLOAD_ERRORS, 409: {"description": "Chunks are missing: {detail, missing}"}},
 )
 async def complete_recording(
-    livestream_id: int, body: CompleteBody, identity: AdminDep, services: ServicesDep
+    livestream_id: int,
+    body: CompleteBody,
+    identity: AdminDep,
+    db: DbDep,
+    announcer: AnnouncerDep,
+    settings: SettingsDep,
 ) -> Any:
     """Assemble chunks 0..lastSeq in order and make the show's replay. Missing chunks answer
     ``409 {detail, missing: [...]}`` and nothing is assembled."""
-    stream = await _own_show(services, livestream_id, identity)
-    store = ChunkStore(services.settings.effective_media_dir, livestream_id)
+    stream = await _own_show(db, livestream_id, identity)
+    media_dir = settings.effective_media_dir
+    store = ChunkStore(media_dir, livestream_id)
     missing = store.missing(body.last_seq)
     if missing:
         return JSONResponse({"detail": "chunks are missing", "missing": missing}, status_code=409)
     if store.first_bytes(0) != EBML_MAGIC:
         raise HTTPException(415, "not a WebM/Matroska recording")
-    assembled = show_dir(services.settings.effective_media_dir, livestream_id) / "upload.webm"
+    assembled = show_dir(media_dir, livestream_id) / "upload.webm"
     try:
         await asyncio.to_thread(store.assemble, body.last_seq, assembled)
-        result = await _finish(services, stream, assembled, "upload", body.start_offset_seconds)
+        result = await _finish(
+            db, announcer, media_dir, stream, assembled, body.start_offset_seconds
+        )
     except OSError as exc:
         raise _disk_error(exc) from None
     finally:
@@ -224,17 +232,23 @@ async def complete_recording(
     },
 )
 async def upload_recording(
-    livestream_id: int, request: Request, identity: AdminDep, services: ServicesDep
+    livestream_id: int,
+    request: Request,
+    identity: AdminDep,
+    db: DbDep,
+    announcer: AnnouncerDep,
+    settings: SettingsDep,
 ) -> LivestreamEnvelope:
     """The seed's one-shot upload: multipart form, field ``video``."""
-    stream = await _own_show(services, livestream_id, identity)
-    limit = services.settings.max_recording_bytes
+    stream = await _own_show(db, livestream_id, identity)
+    limit = settings.max_recording_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + 64 * 1024:
         raise HTTPException(413, "the recording is over LIVESHOP_MAX_RECORDING_BYTES")
     if _content_type(request) != "multipart/form-data":
         raise HTTPException(415, "send a multipart/form-data body with a 'video' file field")
-    directory = show_dir(services.settings.effective_media_dir, livestream_id)
+    media_dir = settings.effective_media_dir
+    directory = show_dir(media_dir, livestream_id)
     directory.mkdir(parents=True, exist_ok=True)
     try:
         async with request.form(max_files=1, max_fields=5) as form:
@@ -261,7 +275,7 @@ async def upload_recording(
             tmp = Path(name)
             try:
                 await asyncio.to_thread(_copy_into, fd, video.file)
-                return await _finish(services, stream, tmp, "upload")
+                return await _finish(db, announcer, media_dir, stream, tmp)
             finally:
                 tmp.unlink(missing_ok=True)
     except OSError as exc:
@@ -281,10 +295,15 @@ async def upload_recording(
     },
 )
 async def put_thumbnail(
-    livestream_id: int, request: Request, identity: AdminDep, services: ServicesDep
+    livestream_id: int,
+    request: Request,
+    identity: AdminDep,
+    db: DbDep,
+    announcer: AnnouncerDep,
+    settings: SettingsDep,
 ) -> LivestreamEnvelope:
     """Set the show's thumbnail: JPEG, PNG or WebP up to 5 MB, decoded and re-encoded as JPEG."""
-    await _own_show(services, livestream_id, identity)
+    await _own_show(db, livestream_id, identity)
     if _content_type(request) not in IMAGE_TYPES:
         raise HTTPException(415, "send image/jpeg, image/png or image/webp")
     data = bytearray()
@@ -292,7 +311,7 @@ async def put_thumbnail(
         data += piece
         if len(data) > MAX_THUMBNAIL_BYTES:
             raise HTTPException(413, "thumbnails are limited to 5 MB")
-    media_dir = services.settings.effective_media_dir
+    media_dir = settings.effective_media_dir
     target = show_dir(media_dir, livestream_id) / "thumbnail.jpg"
     try:
         await asyncio.to_thread(image_to_jpeg, bytes(data), target)
@@ -300,12 +319,10 @@ async def put_thumbnail(
         raise HTTPException(422, str(exc)) from None
     except OSError as exc:
         raise _disk_error(exc) from None
-    async with services.db.session() as session:
+    async with db.session() as session:
         row = await livestreams.get(session, livestream_id)
-        row.thumbnail_url = media_url(media_dir, target)
-        out = livestream_out(row, await livestreams.current_pins(session, row.id), 0)
-    await invalidate(services, "livestreams")
-    return LivestreamEnvelope(livestream=out)
+        row.thumbnail_url = recordings.public_url(target.relative_to(media_dir).as_posix())
+    return LivestreamEnvelope(livestream=await announcer.show_changed(livestream_id))
 
 
 class RecordingOut(Out):
@@ -323,23 +340,15 @@ class RecordingList(Out):
 @router.get(
     "/{livestream_id}/recordings", response_model=RecordingList, responses=not_found("livestream")
 )
-async def list_recordings(livestream_id: int, services: ServicesDep) -> RecordingList:
-    """The show's recorded files in play order (server segments, then the studio's upload)."""
-    from sqlalchemy import select
-
-    async with services.db.session() as session:
+async def list_recordings(livestream_id: int, db: DbDep) -> RecordingList:
+    """The show's recorded files in the order they were stored."""
+    async with db.session() as session:
         await livestreams.get(session, livestream_id)
-        rows = (
-            await session.execute(
-                select(Recording)
-                .where(Recording.livestream_id == livestream_id)
-                .order_by(Recording.id)
-            )
-        ).scalars()
+        rows = await recordings.for_show(session, livestream_id)
         return RecordingList(
             recordings=[
                 RecordingOut(
-                    url="/media/" + r.path,
+                    url=recordings.public_url(r.path),
                     source=r.source,
                     duration_seconds=r.duration_seconds,
                     start_offset_seconds=r.start_offset_seconds,

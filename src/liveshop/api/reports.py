@@ -6,17 +6,10 @@ from datetime import datetime
 
 from fastapi import APIRouter
 
-from liveshop.api.deps import ADMIN_ONLY, AdminDep, IdentityDep, ServicesDep, not_found
-from liveshop.api.schemas import (
-    Body,
-    ChatMessageOut,
-    Out,
-    PinBody,
-    ProductOut,
-    chat_out,
-    product_out,
-)
+from liveshop.api.deps import ADMIN_ONLY, AdminDep, DbDep, IdentityDep, not_found
+from liveshop.api.schemas import Body, PinBody
 from liveshop.domain.report import Interval, figures, offset
+from liveshop.protocol import ChatMessageOut, Out, ProductOut, chat_out, product_out
 from liveshop.storage import analytics, livestreams, products
 from liveshop.storage.models import Livestream, utcnow
 
@@ -47,11 +40,11 @@ class Timeline(Out):
 
 
 @router.get("/{livestream_id}/timeline", response_model=Timeline, responses=not_found("livestream"))
-async def timeline(livestream_id: int, services: ServicesDep) -> Timeline:
+async def timeline(livestream_id: int, db: DbDep) -> Timeline:
     """Chat messages and pins with their offsets (seconds) from the show's start, for replays:
     at offset *t* the chat shows messages with ``offsetSeconds ≤ t`` and the products on screen are
     the pins with ``pinnedAtSeconds ≤ t < unpinnedAtSeconds`` (null: until the end)."""
-    async with services.db.session() as session:
+    async with db.session() as session:
         stream = await livestreams.get(session, livestream_id)
         messages = await analytics.all_chat(session, livestream_id)
         history = await livestreams.pin_history(session, livestream_id)
@@ -94,11 +87,11 @@ class ClickBody(PinBody, Body):
     responses={401: {"description": "No valid token"}, **not_found("livestream or product")},
 )
 async def product_click(
-    livestream_id: int, body: ClickBody, identity: IdentityDep, services: ServicesDep
+    livestream_id: int, body: ClickBody, identity: IdentityDep, db: DbDep
 ) -> ClickOut:
     """Count a click on Buy: once per identity, product and minute (``counted`` says whether this
     one was)."""
-    async with services.db.session() as session:
+    async with db.session() as session:
         await livestreams.get(session, livestream_id)
         await products.get(session, body.product_id, include_deleted=True)
         counted = await analytics.add_click(session, livestream_id, body.product_id, identity.id)
@@ -132,10 +125,10 @@ class Report(Out):
     response_model=Report,
     responses={**ADMIN_ONLY, **not_found("livestream")},
 )
-async def report(livestream_id: int, _: AdminDep, services: ServicesDep) -> Report:
+async def report(livestream_id: int, _: AdminDep, db: DbDep) -> Report:
     """How the show did. ``viewersOverTime`` has one point a minute; ``clickThrough`` is clicks /
     distinct viewers who watched while the product was pinned."""
-    async with services.db.session() as session:
+    async with db.session() as session:
         stream = await livestreams.get(session, livestream_id)
         rows = await analytics.sessions(session, livestream_id)
         history = await livestreams.pin_history(session, livestream_id)

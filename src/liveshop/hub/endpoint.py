@@ -17,7 +17,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     """One socket's life. A missing, expired or forged token gets ``error unauthorized`` and the
     close code 4401; binary frames get ``error invalid``; the socket's failures never reach others."""
     hub: Hub = websocket.app.state.hub
-    tokens: TokenService = websocket.app.state.services.tokens
+    tokens: TokenService = websocket.app.state.tokens
     await websocket.accept()
     try:
         identity = tokens.verify(websocket.query_params.get("token", ""))

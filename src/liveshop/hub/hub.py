@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from liveshop import protocol
-from liveshop.api.schemas import chat_out, dump, livestream_out, product_out
 from liveshop.broker.base import GLOBAL, Broker, show_topic
 from liveshop.domain.ratelimit import TokenBucket
 from liveshop.domain.text import clean_chat_text
@@ -27,10 +26,10 @@ from liveshop.hub.room import Room
 from liveshop.hub.viewing import ViewingLog
 from liveshop.hub.wsproto import encode_text_frame
 from liveshop.protocol import ProtocolError
-from liveshop.storage import chat, likes, livestreams
+from liveshop.storage import bans, chat, likes, livestreams
 from liveshop.storage.engine import Database
 from liveshop.storage.errors import NotFound
-from liveshop.storage.models import Ban, Livestream
+from liveshop.storage.models import Livestream
 
 log = logging.getLogger(__name__)
 
@@ -168,9 +167,7 @@ class Hub:
         op, peer, role = meta.get("op"), str(meta.get("peer")), str(meta.get("role"))
         if op == "leave":
             if room.peers.pop(peer, None) == "shopper":
-                room.send_to_role(
-                    "admin", protocol.frame({"type": "webrtc_viewer_left", "peerId": peer})
-                )
+                room.send_to_role("admin", protocol.viewer_left(peer))
             return
         if op == "hello":  # someone needs the directory: announce our local peers
             if meta.get("node") != self.node_id:
@@ -180,7 +177,7 @@ class Hub:
         # op == "join"
         is_new = peer not in room.peers
         room.peers[peer] = role
-        joined = protocol.frame({"type": "webrtc_viewer_joined", "peerId": peer})
+        joined = protocol.viewer_joined(peer)
         if role == "shopper" and is_new:
             room.send_to_role("admin", joined)
         reply_to = meta.get("reply_to")
@@ -224,10 +221,7 @@ class Hub:
                     stream.slow_mode_seconds,
                     stream.peak_viewers,
                 )
-                bans = await session.execute(
-                    Ban.__table__.select().where(Ban.livestream_id == show_id)
-                )
-                room.banned = {row.user_id for row in bans}
+                room.banned = await bans.banned_users(session, show_id)
             room.subscription = await self.broker.subscribe(
                 show_topic(show_id), functools.partial(self._on_show, room)
             )
@@ -417,9 +411,9 @@ class Hub:
         return _ShowState(
             generation=generation,
             stream=stream,
-            livestream=dump(livestream_out(stream, pins, 0)),
-            pins=[dump(product_out(p)) for p in pins],
-            chat=[dump(chat_out(m)) for m in messages],
+            livestream=protocol.dump(protocol.livestream_out(stream, pins, 0)),
+            pins=[protocol.dump(protocol.product_out(p)) for p in pins],
+            chat=[protocol.dump(protocol.chat_out(m)) for m in messages],
             chat_ids=frozenset(m.id for m in messages),
         )
 
@@ -436,7 +430,7 @@ class Hub:
                 )
                 truncated = len(messages) > RESUME_CHAT_LIMIT
                 messages = messages[:RESUME_CHAT_LIMIT]
-                recent = [dump(chat_out(m)) for m in messages]
+                recent = [protocol.dump(protocol.chat_out(m)) for m in messages]
                 seen = frozenset(m.id for m in messages)
             liked = await likes.has_liked(session, room.show_id, conn.identity.id)
         stream = state.stream
@@ -502,7 +496,7 @@ class Hub:
                 client_message_id=ref,
             )
         await self.broker.publish(
-            show_topic(room.show_id), protocol.chat_message(dump(chat_out(row)))
+            show_topic(room.show_id), protocol.chat_message(protocol.dump(protocol.chat_out(row)))
         )
 
     async def _like(self, conn: Connection) -> None:
@@ -531,7 +525,7 @@ class Hub:
         if msg.userId == conn.identity.id:
             raise ProtocolError("invalid", "you cannot ban yourself")
         async with self.db.session() as session:
-            await session.merge(Ban(livestream_id=room.show_id, user_id=msg.userId))
+            await bans.ban(session, room.show_id, msg.userId)
             ids = (
                 await chat.delete_by_user(session, room.show_id, msg.userId)
                 if msg.deleteMessages

@@ -15,13 +15,11 @@ import asyncio
 import logging
 from datetime import datetime
 
-from sqlalchemy import Table, bindparam, insert, update
-
+from liveshop.storage import viewer_sessions
 from liveshop.storage.engine import Database
-from liveshop.storage.models import ViewerSession, utcnow
+from liveshop.storage.models import utcnow
 
 log = logging.getLogger(__name__)
-_TABLE: Table = ViewerSession.__table__  # type: ignore[assignment]  # Core statements: executemany
 
 
 class Visit:
@@ -76,7 +74,7 @@ class ViewingLog:
             left, self._left = self._left, []
             if not new and not left:
                 return
-            rows = []
+            rows: list[viewer_sessions.NewVisit] = []
             for visit in new:
                 visit.left_written = visit.left_at is not None
                 rows.append(
@@ -87,23 +85,11 @@ class ViewingLog:
                         "left_at": visit.left_at,
                     }
                 )
-            leaves = [{"vid": v.row_id, "left": v.left_at} for v in left]
-            ids: list[int] = []
+            leaves = [(v.row_id, v.left_at) for v in left if v.row_id and v.left_at]
             try:
                 async with self._db.session() as session:
-                    if rows:
-                        result = await session.execute(
-                            insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True),
-                            rows,
-                        )
-                        ids = list(result.scalars())
-                    if leaves:
-                        await session.execute(
-                            update(_TABLE)
-                            .where(_TABLE.c.id == bindparam("vid"))
-                            .values(left_at=bindparam("left")),
-                            leaves,
-                        )
+                    ids = await viewer_sessions.insert_visits(session, rows)
+                    await viewer_sessions.close_visits(session, leaves)
             except Exception:
                 log.exception(
                     "could not write %d viewer sessions; retrying", len(rows) + len(leaves)

@@ -1,0 +1,67 @@
+"""How a change reaches every process and every socket: broker topics and read-cache invalidation.
+
+REST handlers and the media event handler tell the world only through an :class:`Announcer`
+(``api`` never touches the hub or a socket). Every method is called after the change is committed
+("persist before you acknowledge"), so whoever receives an event can read the new state.
+"""
+
+from __future__ import annotations
+
+from liveshop import protocol
+from liveshop.broker.base import GLOBAL, Broker, Subscription, show_topic
+from liveshop.cache import ResponseCache
+from liveshop.protocol import LivestreamOut
+from liveshop.storage import livestreams
+from liveshop.storage.engine import Database
+
+SHOWS = "livestreams"  # read-cache group of every answer that contains a show
+
+
+class Announcer:
+    """Publishes events and invalidates read caches. Owned by the app's lifespan."""
+
+    def __init__(self, db: Database, broker: Broker, cache: ResponseCache) -> None:
+        self.db, self.broker, self.cache = db, broker, cache
+        self._subscription: Subscription | None = None
+
+    async def start(self) -> None:
+        """Follow other processes' invalidations (this process's own are applied at once too)."""
+        self._subscription = await self.broker.subscribe(protocol.CACHE_TOPIC, self._on_cache)
+
+    async def close(self) -> None:
+        if self._subscription is not None:
+            await self._subscription.close()
+            self._subscription = None
+
+    def _on_cache(self, data: bytes) -> None:
+        self.cache.invalidate(*protocol.open_cache_invalidate(data))
+
+    async def to_everyone(self, envelope: bytes) -> None:
+        """Deliver ``envelope`` to every connected socket of every process."""
+        await self.broker.publish(GLOBAL, envelope)
+
+    async def to_show(self, livestream_id: int, envelope: bytes) -> None:
+        """Deliver ``envelope`` to every socket in the show, in every process."""
+        await self.broker.publish(show_topic(livestream_id), envelope)
+
+    async def invalidate(self, *groups: str) -> None:
+        """Drop cached reads of ``groups`` here at once and, through the broker, everywhere."""
+        self.cache.invalidate(*groups)
+        await self.broker.publish(protocol.CACHE_TOPIC, protocol.cache_invalidate(groups))
+
+    async def viewers(self, livestream_id: int, is_active: bool) -> int:
+        """The show's current viewer count (0 once it has ended)."""
+        return await self.broker.presence_count(livestream_id) if is_active else 0
+
+    async def show_changed(self, livestream_id: int) -> LivestreamOut:
+        """The one path for "a show's fields changed": read it as committed, invalidate the read
+        caches, broadcast ``stream_update`` to everyone; returns the show as broadcast."""
+        async with self.db.session() as session:
+            stream = await livestreams.get(session, livestream_id)
+            pins = await livestreams.current_pins(session, livestream_id)
+        out = protocol.livestream_out(
+            stream, pins, await self.viewers(livestream_id, stream.is_active)
+        )
+        await self.invalidate(SHOWS)
+        await self.to_everyone(protocol.stream_update(protocol.dump(out)))
+        return out

@@ -1,0 +1,157 @@
+"""Client → server: one pydantic model per ``type`` and the one decoder.
+
+:func:`decode_client` turns a text frame into a validated model or raises
+:class:`ProtocolError` with an error code (the hub answers it as ``error``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+
+MAX_FRAME_BYTES = 16 * 1024
+
+ErrorCode = Literal[
+    "unauthorized",
+    "forbidden",
+    "invalid",
+    "not_found",
+    "not_live",
+    "rate_limited",
+    "slow_mode",
+    "banned",
+    "too_large",
+]
+
+
+class ProtocolError(Exception):
+    """A client message was refused; becomes ``error {code, message, retryAfter?, ref?}``."""
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        ref: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code, self.message, self.retry_after, self.ref = code, message, retry_after, ref
+
+
+# --- client → server ------------------------------------------------------------------------
+
+Id = Annotated[StrictInt, Field(ge=1, le=2**62)]
+PeerId = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+
+
+class ClientMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Join(ClientMessage):
+    type: Literal["join"]
+    livestreamId: Id
+    afterMessageId: Annotated[StrictInt, Field(ge=0, le=2**62)] | None = None
+
+
+class ChatSend(ClientMessage):
+    type: Literal["chat_send"]
+    text: Annotated[StrictStr, Field(max_length=2000)]
+    clientMessageId: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = None
+
+
+class LikeToggle(ClientMessage):
+    type: Literal["like_toggle"]
+
+
+class ChatDelete(ClientMessage):
+    type: Literal["chat_delete"]
+    messageId: Id
+
+
+class UserBan(ClientMessage):
+    type: Literal["user_ban"]
+    userId: Annotated[StrictStr, Field(min_length=1, max_length=40)]
+    deleteMessages: StrictBool = False
+
+
+class SlowMode(ClientMessage):
+    type: Literal["slow_mode"]
+    seconds: Annotated[StrictInt, Field(ge=0, le=3600)]
+
+
+class Ping(ClientMessage):
+    type: Literal["ping"]
+
+
+class Leave(ClientMessage):
+    type: Literal["leave"]
+
+
+class BroadcastStart(ClientMessage):
+    type: Literal["webrtc_broadcast_start"]
+
+
+class _Signal(ClientMessage):
+    to: PeerId
+
+
+class Offer(_Signal):
+    type: Literal["webrtc_offer"]
+    offer: dict[str, Any]
+
+
+class Answer(_Signal):
+    type: Literal["webrtc_answer"]
+    answer: dict[str, Any]
+
+
+class IceCandidate(_Signal):
+    type: Literal["webrtc_ice_candidate"]
+    candidate: dict[str, Any] | None
+
+
+CLIENT_MESSAGES: dict[str, type[ClientMessage]] = {
+    "join": Join,
+    "leave": Leave,
+    "chat_send": ChatSend,
+    "like_toggle": LikeToggle,
+    "chat_delete": ChatDelete,
+    "user_ban": UserBan,
+    "slow_mode": SlowMode,
+    "ping": Ping,
+    "webrtc_broadcast_start": BroadcastStart,
+    "webrtc_offer": Offer,
+    "webrtc_answer": Answer,
+    "webrtc_ice_candidate": IceCandidate,
+}
+SELLER_ONLY = frozenset(
+    {"chat_delete", "user_ban", "slow_mode", "webrtc_broadcast_start", "webrtc_offer"}
+)
+
+
+def decode_client(text: str) -> ClientMessage:
+    """Validate one text frame; raise :class:`ProtocolError` (``too_large`` or ``invalid``)."""
+    if len(text) > MAX_FRAME_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES:
+        raise ProtocolError("too_large", f"messages are limited to {MAX_FRAME_BYTES} bytes")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ProtocolError("invalid", "message is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("invalid", "message must be a JSON object")
+    ref = data.get("clientMessageId")
+    ref = ref if isinstance(ref, str) and len(ref) <= 64 else None
+    kind = data.get("type")
+    model = CLIENT_MESSAGES.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        raise ProtocolError("invalid", f"unknown message type {str(kind)[:40]!r}", ref=ref)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first.get("loc", ())) or "message"
+        raise ProtocolError("invalid", f"{field}: {first.get('msg', 'invalid')}", ref=ref) from None

@@ -1,0 +1,32 @@
+"""Broker control messages: hub-to-hub and process-to-process, never seen by a socket."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from liveshop.protocol.frames import envelope
+
+
+def banned(livestream_id: int, user_id: str) -> bytes:
+    """Control for every hub: close ``user_id``'s sockets in the show; they get ``error banned``."""
+    return envelope(None, ctl="ban", user=user_id, show=livestream_id)
+
+
+def peer_control(
+    op: Literal["join", "leave", "hello"], peer_id: str, role: str, node: str
+) -> bytes:
+    """Control for every hub: keep the show's directory of peers (for signalling) in step."""
+    return envelope(None, ctl="peer", op=op, peer=peer_id, role=role, node=node)
+
+
+CACHE_TOPIC = "cache"
+
+
+def cache_invalidate(groups: tuple[str, ...]) -> bytes:
+    """For every process's read cache (on :data:`CACHE_TOPIC`): drop the cached reads of ``groups``."""
+    return ",".join(groups).encode()
+
+
+def open_cache_invalidate(data: bytes) -> tuple[str, ...]:
+    """The groups named by a :func:`cache_invalidate` message (empty names dropped)."""
+    return tuple(g for g in data.decode("utf-8", "replace").split(",") if g)

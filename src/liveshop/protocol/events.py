@@ -1,0 +1,118 @@
+"""Server → client events: one builder per ``type``.
+
+Builders returning ``bytes`` make broker envelopes (every process's hub routes them); those
+returning ``str`` make a frame for one socket (direct replies and room-local sends).
+``docs/protocol.md`` documents each message with an example.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from liveshop.protocol.client import ErrorCode
+from liveshop.protocol.frames import envelope, frame
+
+
+def error(
+    code: ErrorCode, message: str, *, retry_after: float | None = None, ref: str | None = None
+) -> str:
+    event: dict[str, Any] = {"type": "error", "code": code, "message": message}
+    if retry_after is not None:
+        event["retryAfter"] = round(retry_after, 3)
+    if ref is not None:
+        event["ref"] = ref
+    return frame(event)
+
+
+def pong() -> str:
+    return '{"type":"pong"}'
+
+
+def snapshot(**fields: Any) -> str:
+    return frame({"type": "snapshot", **fields})
+
+
+def stream_started(livestream: dict[str, Any]) -> bytes:
+    return envelope({"type": "stream_started", "livestream": livestream}, t="stream_started")
+
+
+def stream_ended(livestream_id: int, video_url: str | None) -> bytes:
+    event: dict[str, Any] = {"type": "stream_ended", "livestreamId": livestream_id}
+    if video_url:
+        event["videoUrl"] = video_url
+    return envelope(event, t="stream_ended", show=livestream_id)
+
+
+def stream_update(livestream: dict[str, Any]) -> bytes:
+    return envelope({"type": "stream_update", "livestream": livestream}, t="stream_update")
+
+
+def pinned_products_update(livestream_id: int, products: list[dict[str, Any]]) -> bytes:
+    event = {
+        "type": "pinned_products_update",
+        "livestreamId": livestream_id,
+        "pinnedProducts": products,
+    }
+    return envelope(event, t="pinned_products_update", k="pins")
+
+
+def chat_message(message: dict[str, Any]) -> bytes:
+    return envelope({"type": "chat_message", **message}, t="chat_message", chat=message["id"])
+
+
+def chat_deleted(livestream_id: int, ids: list[int]) -> bytes:
+    event = {"type": "chat_deleted", "livestreamId": livestream_id, "messageIds": ids}
+    return envelope(event, t="chat_deleted")
+
+
+def likes_update(livestream_id: int, likes: int) -> bytes:
+    event = {"type": "likes_update", "livestreamId": livestream_id, "likes": likes}
+    return envelope(event, t="likes_update", k="likes")
+
+
+def like_state(livestream_id: int, liked: bool, likes: int) -> str:
+    return frame(
+        {"type": "like_state", "livestreamId": livestream_id, "liked": liked, "likes": likes}
+    )
+
+
+def viewer_count(livestream_id: int, count: int, peak: int) -> str:
+    return frame(
+        {"type": "viewer_count", "livestreamId": livestream_id, "count": count, "peak": peak}
+    )
+
+
+def slow_mode(livestream_id: int, seconds: int) -> bytes:
+    event = {"type": "slow_mode", "livestreamId": livestream_id, "seconds": seconds}
+    return envelope(event, t="slow_mode", k="slow_mode", seconds=seconds)
+
+
+def signal(kind: str, sender: str, to: str, payload_key: str, payload: Any) -> bytes:
+    """A WebRTC signalling message to one peer; ``from`` is set by the server, never the client."""
+    event = {"type": kind, "from": sender, "to": to, payload_key: payload}
+    return envelope(event, t=kind, to=to)
+
+
+def broadcast_start(livestream_id: int, sender: str) -> bytes:
+    """The publisher is sending: to shoppers when a seller's browser says so (p2p), to everyone
+    when the server's forwarder has the media (``sender`` = ``"server"``)."""
+    event = {"type": "webrtc_broadcast_start", "livestreamId": livestream_id, "from": sender}
+    if sender == "server":
+        return envelope(event, t="webrtc_broadcast_start")
+    return envelope(event, t="webrtc_broadcast_start", role="shopper")
+
+
+def broadcast_stop(livestream_id: int) -> bytes:
+    """The server-side publisher left (sfu/janus): viewers' media ended; the show may go on."""
+    event = {"type": "webrtc_broadcast_stop", "livestreamId": livestream_id}
+    return envelope(event, t="webrtc_broadcast_stop")
+
+
+def viewer_joined(peer_id: str) -> str:
+    """To the seller's sockets (p2p): a shopper to send the stream to joined."""
+    return frame({"type": "webrtc_viewer_joined", "peerId": peer_id})
+
+
+def viewer_left(peer_id: str) -> str:
+    """To the seller's sockets (p2p): a shopper left; close the connection to them."""
+    return frame({"type": "webrtc_viewer_left", "peerId": peer_id})
