@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
@@ -49,3 +51,18 @@ async def test_server_connections_write_frames_directly(env: Env) -> None:
     assert hub.connections and all(conn.writes_frames for conn in hub.connections)
     await a.send(type="chat_send", text="hello", clientMessageId="c1")
     assert (await b.wait_type("chat_message"))["text"] == "hello"
+
+
+async def test_frame_over_the_read_limit_gets_too_large_then_1009(env: Env) -> None:
+    """A 1 MB frame (past what the server reads) is answered ``error too_large``, then closed 1009;
+    other sockets are unaffected."""
+    show = await env.start_show()
+    hostile, other = await env.connect(), await env.connect()
+    await hostile.join(show)
+    await other.join(show)
+    await hostile.ws.send("x" * (1 << 20))
+    assert (await hostile.wait_type("error"))["code"] == "too_large"
+    code, _ = await asyncio.wait_for(hostile.closed, 5)
+    assert code == 1009
+    await other.send(type="ping")
+    await other.wait_type("pong")

@@ -28,6 +28,7 @@ from liveshop.api.schemas import (
     PinBody,
     PinnedOut,
 )
+from liveshop.api.validation import IdPath
 from liveshop.protocol import LivestreamOut, chat_out, dump, livestream_out, product_out
 from liveshop.replay.files import remove_show_files
 from liveshop.storage import chat, livestreams, products
@@ -102,7 +103,7 @@ async def list_livestreams(
 
 @router.get("/{livestream_id}", response_model=LivestreamEnvelope, responses=NOT_FOUND)
 async def get_livestream(
-    livestream_id: int, db: DbDep, announcer: AnnouncerDep
+    livestream_id: IdPath, db: DbDep, announcer: AnnouncerDep
 ) -> LivestreamEnvelope:
     async with db.session() as session:
         stream = await livestreams.get(session, livestream_id)
@@ -122,7 +123,7 @@ async def _update(
     "/{livestream_id}", response_model=LivestreamEnvelope, responses={**ADMIN_ONLY, **NOT_FOUND}
 )
 async def patch_livestream(
-    livestream_id: int, body: LivestreamUpdate, _: AdminDep, db: DbDep, announcer: AnnouncerDep
+    livestream_id: IdPath, body: LivestreamUpdate, _: AdminDep, db: DbDep, announcer: AnnouncerDep
 ) -> LivestreamEnvelope:
     """Change title, description, videoUrl, thumbnailUrl or isRecorded; broadcasts
     ``stream_update``."""
@@ -133,7 +134,7 @@ async def patch_livestream(
     "/{livestream_id}", response_model=LivestreamEnvelope, responses={**ADMIN_ONLY, **NOT_FOUND}
 )
 async def put_livestream(
-    livestream_id: int, body: LivestreamUpdate, _: AdminDep, db: DbDep, announcer: AnnouncerDep
+    livestream_id: IdPath, body: LivestreamUpdate, _: AdminDep, db: DbDep, announcer: AnnouncerDep
 ) -> LivestreamEnvelope:
     """Same as PATCH (the seed's clients send PUT with the fields they change)."""
     return await _update(livestream_id, body, db, announcer)
@@ -145,7 +146,7 @@ async def put_livestream(
     responses={**ADMIN_ONLY, **NOT_FOUND},
 )
 async def stop_livestream(
-    livestream_id: int, _: AdminDep, db: DbDep, announcer: AnnouncerDep, media: MediaDep
+    livestream_id: IdPath, _: AdminDep, db: DbDep, announcer: AnnouncerDep, media: MediaDep
 ) -> LivestreamEnvelope:
     """End the show: ``isActive`` false, ``endTime`` set, pins cleared. Idempotent: stopping an
     ended show answers it unchanged. Broadcasts ``stream_ended`` once."""
@@ -180,7 +181,7 @@ async def _pins_changed(announcer: Announcer, livestream_id: int, pins: PinnedOu
     responses={**ADMIN_ONLY, **NOT_FOUND, **CONFLICT},
 )
 async def pin_product(
-    livestream_id: int, body: PinBody, _: AdminDep, db: DbDep, announcer: AnnouncerDep
+    livestream_id: IdPath, body: PinBody, _: AdminDep, db: DbDep, announcer: AnnouncerDep
 ) -> PinnedOut:
     """Pin a product at the end of the show's list; pinning twice changes nothing. 404 for an
     unknown product, 409 for an ended show. Broadcasts ``pinned_products_update`` on change."""
@@ -202,7 +203,7 @@ async def pin_product(
     responses={**ADMIN_ONLY, **NOT_FOUND},
 )
 async def unpin_product(
-    livestream_id: int, product_id: int, _: AdminDep, db: DbDep, announcer: AnnouncerDep
+    livestream_id: IdPath, product_id: IdPath, _: AdminDep, db: DbDep, announcer: AnnouncerDep
 ) -> PinnedOut:
     """Unpin; unpinning a product that is not pinned changes nothing."""
     async with db.session() as session:
@@ -218,7 +219,7 @@ async def unpin_product(
     "/{livestream_id}", status_code=204, responses={**ADMIN_ONLY, **NOT_FOUND, **CONFLICT}
 )
 async def delete_livestream(
-    livestream_id: int, _: AdminDep, db: DbDep, announcer: AnnouncerDep, settings: SettingsDep
+    livestream_id: IdPath, _: AdminDep, db: DbDep, announcer: AnnouncerDep, settings: SettingsDep
 ) -> Response:
     """Delete an ended show with its chat, pins, likes and files (409 while it is live)."""
     async with db.session() as session:
@@ -233,7 +234,7 @@ async def delete_livestream(
 
 @router.get("/{livestream_id}/chat", response_model=ChatList, responses=NOT_FOUND)
 async def chat_history(
-    livestream_id: int,
+    livestream_id: IdPath,
     db: DbDep,
     after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,

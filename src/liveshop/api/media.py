@@ -21,6 +21,7 @@ from liveshop.api.deps import (
     SettingsDep,
     not_found,
 )
+from liveshop.api.validation import IdPath
 from liveshop.config import Settings
 from liveshop.media.base import MediaBackend, MediaError, MediaSession
 from liveshop.storage import livestreams
@@ -113,7 +114,7 @@ def _answer(settings: Settings, kind: str, livestream_id: int, session: MediaSes
     responses={**ADMIN_ONLY, **not_found("livestream"), **SDP_ANSWER},
 )
 async def whip_publish(
-    livestream_id: int,
+    livestream_id: IdPath,
     request: Request,
     _: AdminDep,
     db: DbDep,
@@ -164,7 +165,7 @@ async def whip_publish_active(
     responses={401: {"description": "No valid token"}, **not_found("livestream"), **SDP_ANSWER},
 )
 async def whep_watch(
-    livestream_id: int,
+    livestream_id: IdPath,
     request: Request,
     _: IdentityDep,
     db: DbDep,
@@ -187,7 +188,7 @@ async def whep_watch(
     responses={**ADMIN_ONLY, **not_found("session")},
 )
 async def whip_stop(
-    livestream_id: int, session_id: str, _: AdminDep, db: DbDep, media: MediaDep
+    livestream_id: IdPath, session_id: str, _: AdminDep, db: DbDep, media: MediaDep
 ) -> Response:
     """Stop publishing."""
     return await _end(db, media, livestream_id, session_id)
@@ -199,7 +200,7 @@ async def whip_stop(
     responses={401: {"description": "No valid token"}, **not_found("session")},
 )
 async def whep_stop(
-    livestream_id: int, session_id: str, _: IdentityDep, db: DbDep, media: MediaDep
+    livestream_id: IdPath, session_id: str, _: IdentityDep, db: DbDep, media: MediaDep
 ) -> Response:
     """Stop watching (the session id, from ``Location``, is the capability)."""
     return await _end(db, media, livestream_id, session_id)
@@ -207,7 +208,7 @@ async def whep_stop(
 
 @router.patch("/{livestream_id}/whip/{session_id}", status_code=405, include_in_schema=False)
 @router.patch("/{livestream_id}/whep/{session_id}", status_code=405, include_in_schema=False)
-async def trickle_not_supported(livestream_id: int, session_id: str) -> Response:
+async def trickle_not_supported(livestream_id: IdPath, session_id: str) -> Response:
     """Trickle ICE and ICE restarts are not supported: send the offer with its candidates
     (RFC 9725 §4.3 lets a server answer PATCH with 405)."""
     return Response(status_code=405, headers={"Allow": "POST, DELETE"})
@@ -215,7 +216,7 @@ async def trickle_not_supported(livestream_id: int, session_id: str) -> Response
 
 @router.options("/{livestream_id}/whip", include_in_schema=False)
 @router.options("/{livestream_id}/whep", include_in_schema=False)
-async def endpoint_options(livestream_id: int, settings: SettingsDep) -> Response:
+async def endpoint_options(livestream_id: IdPath, settings: SettingsDep) -> Response:
     """WHIP/WHEP ``OPTIONS``: allowed methods and, as ``Link`` headers, the ICE servers."""
     response = Response(
         status_code=204, headers={"Allow": "POST, OPTIONS", "Accept-Post": "application/sdp"}
@@ -227,7 +228,7 @@ async def endpoint_options(livestream_id: int, settings: SettingsDep) -> Respons
 
 @router.get("/{livestream_id}/stats", responses={**ADMIN_ONLY, **not_found("livestream")})
 async def media_stats(
-    livestream_id: int, _: AdminDep, db: DbDep, media: MediaDep
+    livestream_id: IdPath, _: AdminDep, db: DbDep, media: MediaDep
 ) -> dict[str, Any]:
     """``{publisher: {bitrateKbps, fps, width, height, codec, packetsLost} | null, viewers,
     viewerRttMs: {p50, p95}}``."""

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from liveshop.announcer import SHOWS
 from liveshop.api.deps import ADMIN_ONLY, AdminDep, AnnouncerDep, DbDep, not_found
 from liveshop.api.schemas import ProductCreate, ProductEnvelope, ProductList, ProductUpdate
-from liveshop.api.validation import text
+from liveshop.api.validation import IdPath, text
 from liveshop.protocol import product_out
 from liveshop.storage import products
 
@@ -34,7 +34,7 @@ async def list_products(
 
 
 @router.get("/{product_id}", response_model=ProductEnvelope, responses=NOT_FOUND)
-async def get_product(product_id: int, db: DbDep) -> ProductEnvelope:
+async def get_product(product_id: IdPath, db: DbDep) -> ProductEnvelope:
     async with db.session() as session:
         product = await products.get(session, product_id)
     return ProductEnvelope(product=product_out(product))
@@ -54,7 +54,7 @@ async def create_product(
     "/{product_id}", response_model=ProductEnvelope, responses={**ADMIN_ONLY, **NOT_FOUND}
 )
 async def update_product(
-    product_id: int, body: ProductUpdate, _: AdminDep, db: DbDep, announcer: AnnouncerDep
+    product_id: IdPath, body: ProductUpdate, _: AdminDep, db: DbDep, announcer: AnnouncerDep
 ) -> ProductEnvelope:
     """Change the given fields; omitted (or null) fields keep their value."""
     async with db.session() as session:
@@ -66,7 +66,7 @@ async def update_product(
 
 @router.delete("/{product_id}", status_code=204, responses={**ADMIN_ONLY, **NOT_FOUND})
 async def delete_product(
-    product_id: int, _: AdminDep, db: DbDep, announcer: AnnouncerDep
+    product_id: IdPath, _: AdminDep, db: DbDep, announcer: AnnouncerDep
 ) -> Response:
     """Remove from the catalogue (past shows' pins still refer to it)."""
     async with db.session() as session:

@@ -23,6 +23,7 @@ from pydantic import Field
 from liveshop.announcer import Announcer
 from liveshop.api.deps import ADMIN_ONLY, AdminDep, AnnouncerDep, DbDep, SettingsDep, not_found
 from liveshop.api.schemas import Body, LivestreamEnvelope
+from liveshop.api.validation import IdPath
 from liveshop.domain.identity import Identity
 from liveshop.protocol import Out
 from liveshop.replay.files import EBML_MAGIC, MAX_SEQ, ChunkStore, TooLarge, show_dir
@@ -127,7 +128,7 @@ async def _finish(
     },
 )
 async def put_chunk(
-    livestream_id: int,
+    livestream_id: IdPath,
     seq: Seq,
     request: Request,
     identity: AdminDep,
@@ -168,7 +169,7 @@ class ChunkList(Out):
     responses={**ADMIN_ONLY, **not_found("livestream")},
 )
 async def list_chunks(
-    livestream_id: int, identity: AdminDep, db: DbDep, settings: SettingsDep
+    livestream_id: IdPath, identity: AdminDep, db: DbDep, settings: SettingsDep
 ) -> ChunkList:
     """The chunks the server holds for an upload not completed yet (to resume after a crash)."""
     await _own_show(db, livestream_id, identity)
@@ -182,7 +183,7 @@ async def list_chunks(
     responses={**UPLOAD_ERRORS, 409: {"description": "Chunks are missing: {detail, missing}"}},
 )
 async def complete_recording(
-    livestream_id: int,
+    livestream_id: IdPath,
     body: CompleteBody,
     identity: AdminDep,
     db: DbDep,
@@ -232,7 +233,7 @@ async def complete_recording(
     },
 )
 async def upload_recording(
-    livestream_id: int,
+    livestream_id: IdPath,
     request: Request,
     identity: AdminDep,
     db: DbDep,
@@ -295,7 +296,7 @@ async def upload_recording(
     },
 )
 async def put_thumbnail(
-    livestream_id: int,
+    livestream_id: IdPath,
     request: Request,
     identity: AdminDep,
     db: DbDep,
@@ -340,7 +341,7 @@ class RecordingList(Out):
 @router.get(
     "/{livestream_id}/recordings", response_model=RecordingList, responses=not_found("livestream")
 )
-async def list_recordings(livestream_id: int, db: DbDep) -> RecordingList:
+async def list_recordings(livestream_id: IdPath, db: DbDep) -> RecordingList:
     """The show's recorded files in the order they were stored."""
     async with db.session() as session:
         await livestreams.get(session, livestream_id)

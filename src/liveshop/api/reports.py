@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from liveshop.api.deps import ADMIN_ONLY, AdminDep, DbDep, IdentityDep, not_found
 from liveshop.api.schemas import Body, PinBody
+from liveshop.api.validation import IdPath
 from liveshop.domain.report import Interval, figures, offset
 from liveshop.protocol import ChatMessageOut, Out, ProductOut, chat_out, product_out
 from liveshop.storage import analytics, livestreams, products
@@ -40,7 +41,7 @@ class Timeline(Out):
 
 
 @router.get("/{livestream_id}/timeline", response_model=Timeline, responses=not_found("livestream"))
-async def timeline(livestream_id: int, db: DbDep) -> Timeline:
+async def timeline(livestream_id: IdPath, db: DbDep) -> Timeline:
     """Chat messages and pins with their offsets (seconds) from the show's start, for replays:
     at offset *t* the chat shows messages with ``offsetSeconds ≤ t`` and the products on screen are
     the pins with ``pinnedAtSeconds ≤ t < unpinnedAtSeconds`` (null: until the end)."""
@@ -87,7 +88,7 @@ class ClickBody(PinBody, Body):
     responses={401: {"description": "No valid token"}, **not_found("livestream or product")},
 )
 async def product_click(
-    livestream_id: int, body: ClickBody, identity: IdentityDep, db: DbDep
+    livestream_id: IdPath, body: ClickBody, identity: IdentityDep, db: DbDep
 ) -> ClickOut:
     """Count a click on Buy: once per identity, product and minute (``counted`` says whether this
     one was)."""
@@ -125,7 +126,7 @@ class Report(Out):
     response_model=Report,
     responses={**ADMIN_ONLY, **not_found("livestream")},
 )
-async def report(livestream_id: int, _: AdminDep, db: DbDep) -> Report:
+async def report(livestream_id: IdPath, _: AdminDep, db: DbDep) -> Report:
     """How the show did. ``viewersOverTime`` has one point a minute; ``clickThrough`` is clicks /
     distinct viewers who watched while the product was pinned."""
     async with db.session() as session:

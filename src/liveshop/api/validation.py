@@ -6,6 +6,7 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any
 
+from fastapi import Path as PathParam
 from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
 from liveshop.domain.money import InvalidPrice, parse_price
@@ -25,8 +26,15 @@ def _single_line(value: str) -> str:
 
 
 def _url(value: str) -> str:
-    if value and not (re.match(r"^https?://[^\s]+$", value, re.I) or re.match(r"^/[^/\s]", value)):
-        raise ValueError("must be an http(s) URL or a path starting with /")
+    """An absolute http(s) URL or a same-site path. Browsers read ``\\`` as ``/``, so
+    ``/\\evil.example`` would be scheme-relative (another site): no backslash anywhere, and a path
+    may not start with ``//``."""
+    if not value:
+        return value
+    if "\\" in value:
+        raise ValueError("must not contain a backslash")
+    if not (re.match(r"^https?://[^\s/]+[^\s]*$", value, re.I) or re.match(r"^/(?!/)\S*$", value)):
+        raise ValueError("must be an http(s) URL or a path starting with a single /")
     return value
 
 
@@ -76,3 +84,9 @@ NewPassword = Annotated[
     str, StringConstraints(min_length=8, max_length=1024), AfterValidator(_storable)
 ]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+
+# Row ids are the databases' 32-bit integers (SQLite and PostgreSQL alike): an id outside that range
+# cannot exist, and is refused (422) before it reaches a query that would overflow.
+MAX_ID = 2**31 - 1
+IdPath = Annotated[int, PathParam(ge=1, le=MAX_ID)]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from liveshop import protocol
 from liveshop.domain.identity import Identity
-from liveshop.domain.ratelimit import SlidingWindow
+from liveshop.domain.ratelimit import SlidingWindow, TokenBucket
 from liveshop.hub.wsproto import encode_text_frame
 
 if TYPE_CHECKING:
@@ -90,6 +90,7 @@ class Connection:
         "_write_frame",
         "_writer",
         "bad_messages",
+        "buckets",
         "identity",
         "peer_id",
         "seen_chat",
@@ -112,6 +113,8 @@ class Connection:
         self.peer_id = new_peer_id()
         self.show_id: int | None = None
         self.bad_messages = SlidingWindow(limit=20, window=60.0)
+        # per-socket budgets by message kind (likes, signalling), created on first use
+        self.buckets: dict[str, TokenBucket] = {}
         self._queue: deque[str] = deque()
         self._bytes = 0
         self._wakeup = asyncio.Event()

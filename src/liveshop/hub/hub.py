@@ -38,6 +38,8 @@ RESUME_CHAT_LIMIT = 500
 PRESENCE_REFRESH = 3.0
 TICK = 1.0
 CHAT_RATE, CHAT_BURST = 1.0, 5.0
+# per socket: a like is a database write; signalling is a few dozen messages per connection set-up
+SOCKET_BUDGETS = {"like": (2.0, 5.0), "signal": (10.0, 60.0)}
 BAD_MESSAGE_ERRORS = frozenset({"invalid", "too_large"})
 
 
@@ -499,7 +501,18 @@ class Hub:
             show_topic(room.show_id), protocol.chat_message(protocol.dump(protocol.chat_out(row)))
         )
 
+    def _spend(self, conn: Connection, kind: str) -> None:
+        """Take one token of ``conn``'s budget for ``kind``; ``rate_limited`` when it is empty."""
+        bucket = conn.buckets.get(kind)
+        if bucket is None:
+            rate, burst = SOCKET_BUDGETS[kind]
+            bucket = conn.buckets[kind] = TokenBucket(rate, burst)
+        wait = bucket.take(self.clock())
+        if wait > 0:
+            raise ProtocolError("rate_limited", f"too many {kind} messages", retry_after=wait)
+
     async def _like(self, conn: Connection) -> None:
+        self._spend(conn, "like")
         room = self._joined(conn)
         if not room.active:
             raise ProtocolError("not_live", "the show is not live")
@@ -546,6 +559,7 @@ class Hub:
         )
 
     async def _signal(self, conn: Connection, kind: str, to: str, key: str, payload: Any) -> None:
+        self._spend(conn, "signal")
         room = self._joined(conn)
         role = room.peers.get(to)
         if role is None or to == conn.peer_id:

@@ -23,7 +23,10 @@ import struct
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import PayloadTooBig
 from websockets.http11 import Request
+
+from liveshop import protocol
 
 FRAMES_EXTENSION = "liveshop.frames"
 PROTOCOL_PATH = "liveshop.hub.wsproto:FrameWriterProtocol"
@@ -48,6 +51,14 @@ class FrameWriterProtocol(WebSocketsSansIOProtocol):
         scope: dict[str, Any] | None = getattr(self, "scope", None)
         if scope is not None and not self.close_sent:  # the handshake is going ahead
             scope["extensions"][FRAMES_EXTENSION] = {"write": self.write_frame}
+
+    def handle_parser_exception(self) -> None:
+        """A frame over ``ws_max_size`` closes the socket with 1009 (the parser cannot go on);
+        the client first gets ``error too_large``, as for frames the hub refuses itself."""
+        if isinstance(self.conn.parser_exc, PayloadTooBig) and self.handshake_complete:
+            error = protocol.error("too_large", "the frame is over the size limit; closing")
+            self.transport.write(encode_text_frame(error.encode()))
+        super().handle_parser_exception()
 
     def write_frame(self, frame: bytes) -> bool:
         """Write an encoded frame now if the socket is open and not paused; never blocks.
@@ -74,6 +85,7 @@ def supported() -> bool:
     (checked on an unconnected instance's attributes; a test fails loudly when this changes)."""
     init = WebSocketsSansIOProtocol.__init__
     names = set(init.__code__.co_names)
-    return all(name in names for name in _REQUIRED) and hasattr(
-        WebSocketsSansIOProtocol, "handle_connect"
+    return all(name in names for name in _REQUIRED) and all(
+        hasattr(WebSocketsSansIOProtocol, method)
+        for method in ("handle_connect", "handle_parser_exception")
     )

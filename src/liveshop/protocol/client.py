@@ -9,9 +9,19 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
 
-MAX_FRAME_BYTES = 16 * 1024
+MAX_FRAME_BYTES = 16 * 1024  # so an SDP in signalling is at most 16 KiB too
+MAX_CANDIDATE_BYTES = 1024  # a real candidate line is ~100-200 bytes
 
 ErrorCode = Literal[
     "unauthorized",
@@ -44,6 +54,7 @@ class ProtocolError(Exception):
 # --- client → server ------------------------------------------------------------------------
 
 Id = Annotated[StrictInt, Field(ge=1, le=2**62)]
+ShowId = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]  # shows' ids are 32-bit in both databases
 PeerId = Annotated[StrictStr, Field(min_length=1, max_length=64)]
 
 
@@ -53,7 +64,7 @@ class ClientMessage(BaseModel):
 
 class Join(ClientMessage):
     type: Literal["join"]
-    livestreamId: Id
+    livestreamId: ShowId
     afterMessageId: Annotated[StrictInt, Field(ge=0, le=2**62)] | None = None
 
 
@@ -112,6 +123,13 @@ class Answer(_Signal):
 class IceCandidate(_Signal):
     type: Literal["webrtc_ice_candidate"]
     candidate: dict[str, Any] | None
+
+    @field_validator("candidate")
+    @classmethod
+    def _small(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and len(json.dumps(value)) > MAX_CANDIDATE_BYTES:
+            raise ValueError(f"an ICE candidate is at most {MAX_CANDIDATE_BYTES} bytes")
+        return value
 
 
 CLIENT_MESSAGES: dict[str, type[ClientMessage]] = {

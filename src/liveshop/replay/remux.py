@@ -4,6 +4,7 @@ and thumbnails. Everything here is blocking: call it through ``asyncio.to_thread
 from __future__ import annotations
 
 import io
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,9 @@ from PIL import Image, UnidentifiedImageError
 
 WEBM_VIDEO = {"vp8", "vp9", "av1"}
 THUMBNAIL_WIDTH = 640
+
+
+log = logging.getLogger(__name__)
 
 
 class NotMedia(ValueError):
@@ -28,7 +32,9 @@ def remux(source: Path, target_stem: Path) -> tuple[Path, float]:
     try:
         inp = av.open(str(source))
     except (av.error.FFmpegError, OSError) as exc:
-        raise NotMedia(f"not a readable WebM/Matroska file: {exc}") from exc
+        # FFmpeg's message names the file: keep it in the log, never in an answer
+        log.info("unreadable recording %s: %s", source, exc)
+        raise NotMedia("not a readable WebM/Matroska file") from exc
     with inp:
         keep = [s for s in inp.streams if s.type in ("video", "audio")]
         if not any(s.type == "video" for s in keep):
