@@ -49,6 +49,11 @@ class Announcer:
         self.cache.invalidate(*groups)
         await self.broker.publish(protocol.CACHE_TOPIC, protocol.cache_invalidate(groups))
 
+    async def account_revoked(self, user_id: str) -> None:
+        """Close every open socket of ``user_id`` in every process (call after the change that
+        revoked their tokens is committed)."""
+        await self.to_everyone(protocol.revoked(user_id))
+
     async def viewers(self, livestream_id: int, is_active: bool) -> int:
         """The show's current viewer count (0 once it has ended)."""
         return await self.broker.presence_count(livestream_id) if is_active else 0

@@ -1,5 +1,5 @@
-"""The application factory. The lifespan owns every resource (database, broker, read cache,
-announcer, media backend, hub, token service, log-in limiter), each on ``app.state`` under its own
+"""The application factory. The lifespan owns every resource (database, broker, quotas, read
+cache, announcer, media backend, hub, token service, authenticator), each on ``app.state`` under its own
 name and handed to REST handlers as a typed dependency (``api/deps.py``)."""
 
 from __future__ import annotations
@@ -26,17 +26,18 @@ from liveshop.api import auth, health, livestreams, media, products, recordings,
 from liveshop.api import errors as api_errors
 from liveshop.api.limits import BodyLimitMiddleware
 from liveshop.api.readcache import ReadCacheMiddleware
+from liveshop.authentication import Authenticator
 from liveshop.broker.factory import create_broker
 from liveshop.cache import ResponseCache
 from liveshop.client_address import trust_proxies
 from liveshop.config import Settings, resolve_secret_key
-from liveshop.domain.ratelimit import KeyedWindows
 from liveshop.hub import wsproto
 from liveshop.hub.endpoint import websocket_endpoint
 from liveshop.hub.hub import Hub
 from liveshop.logs import install_redaction
 from liveshop.media.factory import create_media_backend
 from liveshop.media_events import MediaEvents
+from liveshop.quota.factory import create_quotas
 from liveshop.security import TokenService
 from liveshop.storage.engine import Database
 from liveshop.storage.migrate import upgrade
@@ -89,6 +90,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         db = Database(url)
         broker = create_broker(settings.redis_url, prefix=settings.redis_prefix)
         await broker.start()
+        quotas = create_quotas(settings.redis_url, prefix=settings.redis_prefix)
+        await quotas.start()
+        app.state.quotas = quotas
         cache = ResponseCache()
         announcer = Announcer(db, broker, cache)
         await announcer.start()
@@ -116,8 +120,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             secret_key,
             ttl_seconds=settings.token_ttl_seconds,
             guest_ttl_seconds=settings.guest_token_ttl_seconds,
+            admin_ttl_seconds=settings.seller_token_ttl_seconds,
         )
-        state.failed_logins = KeyedWindows(settings.login_attempts_per_minute, 60.0)
+        state.authenticator = Authenticator(state.tokens, db)
         try:
             yield
         finally:
@@ -125,6 +130,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             await hub.close()
             await announcer.close()
             await broker.close()
+            await quotas.close()
             await db.close()
             sys.setswitchinterval(switch_interval)
 

@@ -134,7 +134,8 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    """Print an access token for an existing account (e.g. OBS's WHIP bearer token)."""
+    """Print an access token for an existing account (e.g. OBS's WHIP bearer token), or with
+    ``revoke``, invalidate every token the account holds (on every process, at once)."""
     from liveshop.domain.identity import Identity
     from liveshop.security import TokenService
     from liveshop.storage import users
@@ -145,12 +146,16 @@ def cmd_token(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"liveshop: {exc}", file=sys.stderr)
         return 2
+    upgrade_sync(settings.effective_database_url)
 
     async def find() -> Any:
         db = Database(settings.effective_database_url)
         try:
             async with db.session() as session:
-                return await users.get_by_email(session, args.email)
+                user = await users.get_by_email(session, args.email)
+                if user is not None and args.action == "revoke":
+                    await users.revoke_tokens(session, user)
+                return user
         finally:
             await db.close()
 
@@ -158,9 +163,14 @@ def cmd_token(args: argparse.Namespace) -> int:
     if user is None:
         print(f"liveshop: no account {args.email}", file=sys.stderr)
         return 1
-    ttl = args.days * 86400
-    tokens = TokenService(key, ttl_seconds=ttl, guest_ttl_seconds=ttl)
-    print(tokens.issue(Identity(id=user.id, name=user.name, role=user.role, email=user.email)))
+    if args.action == "revoke":
+        print(f"revoked every token of {args.email}")
+        return 0
+    tokens = TokenService(key, ttl_seconds=1, guest_ttl_seconds=1)
+    identity = Identity(
+        id=user.id, name=user.name, role=user.role, email=user.email, version=user.token_version
+    )
+    print(tokens.issue(identity, ttl_seconds=args.days * 86400))
     return 0
 
 
@@ -244,7 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--name", default="Seller")
     admin.set_defaults(func=cmd_create_admin)
 
-    token = sub.add_parser("token", help="print an access token for an account (OBS bearer token)")
+    token = sub.add_parser(
+        "token", help="print an access token for an account, or `token revoke` all of its tokens"
+    )
+    token.add_argument("action", nargs="?", choices=["revoke"], help="revoke every token")
     token.add_argument("--email", required=True)
     token.add_argument("--days", type=int, default=30, help="validity (default 30 days)")
     token.set_defaults(func=cmd_token)

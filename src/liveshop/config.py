@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     token_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
     guest_token_ttl_seconds: int = Field(default=365 * 24 * 3600, gt=0)
+    seller_token_ttl_seconds: int = Field(default=12 * 3600, gt=0)
     media_mode: Literal["sfu", "p2p", "janus"] = "sfu"
     ice_servers: str = "[]"
     public_ip: str = ""
@@ -51,6 +52,8 @@ class Settings(BaseSettings):
     janus_admin_api_secret: str = ""
     max_recording_bytes: int = Field(default=4 * 1024**3, gt=0)
     login_attempts_per_minute: int = Field(default=10, gt=0)
+    guest_tokens_per_minute: int = Field(default=20, ge=0)  # per client address; 0: no limit
+    registrations_per_minute: int = Field(default=5, ge=0)  # per client address; 0: no limit
     node_id: str = ""
     telemetry: bool = False
     forwarded_allow_ips: str = ""

@@ -47,25 +47,45 @@ def new_guest_id() -> str:
 
 
 class TokenService:
-    """Signs and verifies access tokens with the app's secret key."""
+    """Signs and verifies access tokens with the app's secret key. Verifying checks the signature
+    and expiry only: whether an account's token was revoked is :mod:`liveshop.authentication`'s."""
 
-    def __init__(self, secret_key: str, *, ttl_seconds: int, guest_ttl_seconds: int) -> None:
+    def __init__(
+        self,
+        secret_key: str,
+        *,
+        ttl_seconds: int,
+        guest_ttl_seconds: int,
+        admin_ttl_seconds: int | None = None,
+    ) -> None:
         self._key = secret_key
         self.ttl_seconds = ttl_seconds
         self.guest_ttl_seconds = guest_ttl_seconds
+        self.admin_ttl_seconds = admin_ttl_seconds or ttl_seconds
 
-    def issue(self, identity: Identity) -> str:
+    def issue(self, identity: Identity, *, ttl_seconds: int | None = None) -> str:
+        """A signed token for ``identity`` (its account's token version included), valid for
+        ``ttl_seconds`` or the role's default lifetime."""
         now = int(time.time())
-        ttl = self.guest_ttl_seconds if identity.is_guest else self.ttl_seconds
+        if ttl_seconds is None:
+            ttl_seconds = (
+                self.guest_ttl_seconds
+                if identity.is_guest
+                else self.admin_ttl_seconds
+                if identity.is_admin
+                else self.ttl_seconds
+            )
         claims: dict[str, Any] = {
             "sub": identity.id,
             "name": identity.name,
             "role": identity.role,
             "iat": now,
-            "exp": now + ttl,
+            "exp": now + ttl_seconds,
         }
         if identity.email:
             claims["email"] = identity.email
+        if not identity.is_guest:
+            claims["ver"] = identity.version
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> Identity:
@@ -84,7 +104,13 @@ class TokenService:
         role, sub, name = claims.get("role"), claims.get("sub"), claims.get("name", "")
         if role not in ROLES or not isinstance(sub, str) or not isinstance(name, str):
             raise InvalidToken("malformed claims")
-        email = claims.get("email")
+        email, version = claims.get("email"), claims.get("ver", 0)
+        if not isinstance(version, int):
+            raise InvalidToken("malformed claims")
         return Identity(
-            id=sub, name=name, role=role, email=email if isinstance(email, str) else None
+            id=sub,
+            name=name,
+            role=role,
+            email=email if isinstance(email, str) else None,
+            version=version,
         )

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from liveshop.domain.money import InvalidPrice, format_price, parse_price
-from liveshop.domain.ratelimit import KeyedWindows, SlidingWindow, TokenBucket
+from liveshop.domain.ratelimit import SlidingWindow, TokenBucket
 from liveshop.domain.text import clean_chat_text, is_encodable
 
 
@@ -61,11 +61,3 @@ def test_sliding_window_limits_and_expires() -> None:
     assert all(window.hit(float(i)) == 0.0 for i in range(10))
     assert window.hit(30.0) == pytest.approx(30.0)
     assert window.hit(60.5) == 0.0
-
-
-def test_keyed_windows_are_independent() -> None:
-    """One key's limit does not affect another."""
-    windows = KeyedWindows(limit=1, window=10.0)
-    assert windows.hit("a", 0.0) == 0.0
-    assert windows.hit("a", 1.0) > 0
-    assert windows.hit("b", 1.0) == 0.0

@@ -8,11 +8,12 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, status
 
 from liveshop.announcer import Announcer
+from liveshop.authentication import Authenticator
 from liveshop.broker.base import Broker
 from liveshop.config import Settings
 from liveshop.domain.identity import Identity
-from liveshop.domain.ratelimit import KeyedWindows
 from liveshop.media.base import MediaBackend
+from liveshop.quota.base import Quotas
 from liveshop.security import InvalidToken, TokenService
 from liveshop.storage.engine import Database
 
@@ -34,6 +35,11 @@ def get_broker(request: Request) -> Broker:
     return broker
 
 
+def get_authenticator(request: Request) -> Authenticator:
+    authenticator: Authenticator = request.app.state.authenticator
+    return authenticator
+
+
 def get_tokens(request: Request) -> TokenService:
     tokens: TokenService = request.app.state.tokens
     return tokens
@@ -49,18 +55,19 @@ def get_announcer(request: Request) -> Announcer:
     return announcer
 
 
-def get_failed_logins(request: Request) -> KeyedWindows:
-    failed_logins: KeyedWindows = request.app.state.failed_logins
-    return failed_logins
+def get_quotas(request: Request) -> Quotas:
+    quotas: Quotas = request.app.state.quotas
+    return quotas
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbDep = Annotated[Database, Depends(get_db)]
 BrokerDep = Annotated[Broker, Depends(get_broker)]
 TokensDep = Annotated[TokenService, Depends(get_tokens)]
+AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
 MediaDep = Annotated[MediaBackend, Depends(get_media)]
 AnnouncerDep = Annotated[Announcer, Depends(get_announcer)]
-FailedLoginsDep = Annotated[KeyedWindows, Depends(get_failed_logins)]
+QuotasDep = Annotated[Quotas, Depends(get_quotas)]
 
 
 def bearer_token(request: Request) -> str | None:
@@ -71,13 +78,13 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-async def current_identity(request: Request, tokens: TokensDep) -> Identity:
-    """The verified caller; 401 without a token or with a bad or expired one."""
+async def current_identity(request: Request, authenticator: AuthenticatorDep) -> Identity:
+    """The verified caller; 401 without a token or with a bad, expired or revoked one."""
     token = bearer_token(request)
     if token is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Not authenticated", UNAUTHORIZED)
     try:
-        return tokens.verify(token)
+        return await authenticator.identify(token)
     except InvalidToken:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "Invalid or expired token", UNAUTHORIZED

@@ -17,6 +17,7 @@ class Identity:
     name: str
     role: Role
     email: str | None = None
+    version: int = 0  # the account's token version when the token was issued (guests: 0)
 
     @property
     def is_admin(self) -> bool:

@@ -62,32 +62,3 @@ class SlidingWindow:
     @property
     def empty(self) -> bool:
         return not self.events
-
-
-class KeyedWindows:
-    """One :class:`SlidingWindow` per key, forgetting keys whose windows are empty."""
-
-    def __init__(self, limit: int, window: float, max_keys: int = 100_000) -> None:
-        self.limit, self.window, self.max_keys = limit, window, max_keys
-        self._windows: dict[str, SlidingWindow] = {}
-
-    def retry_after(self, key: str, now: float) -> float:
-        w = self._windows.get(key)
-        return 0.0 if w is None else w.retry_after(now)
-
-    def hit(self, key: str, now: float) -> float:
-        w = self._windows.get(key)
-        if w is None:
-            if len(self._windows) >= self.max_keys:
-                self._sweep(now)
-            w = self._windows[key] = SlidingWindow(self.limit, self.window)
-        return w.hit(now)
-
-    def _sweep(self, now: float) -> None:
-        for key in [
-            k for k, w in self._windows.items() if w.retry_after(now) == 0.0 and not w.events
-        ]:
-            del self._windows[key]
-        if len(self._windows) >= self.max_keys:  # still full: drop the oldest half
-            for key in list(self._windows)[: self.max_keys // 2]:
-                del self._windows[key]

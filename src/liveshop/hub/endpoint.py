@@ -7,20 +7,21 @@ import contextlib
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from liveshop import protocol
+from liveshop.authentication import Authenticator
 from liveshop.hub.connection import CLOSE_UNAUTHORIZED, Connection
 from liveshop.hub.hub import Hub
 from liveshop.hub.wsproto import FRAMES_EXTENSION
-from liveshop.security import InvalidToken, TokenService
+from liveshop.security import InvalidToken
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
     """One socket's life. A missing, expired or forged token gets ``error unauthorized`` and the
     close code 4401; binary frames get ``error invalid``; the socket's failures never reach others."""
     hub: Hub = websocket.app.state.hub
-    tokens: TokenService = websocket.app.state.tokens
+    authenticator: Authenticator = websocket.app.state.authenticator
     await websocket.accept()
     try:
-        identity = tokens.verify(websocket.query_params.get("token", ""))
+        identity = await authenticator.identify(websocket.query_params.get("token", ""))
     except InvalidToken:
         with contextlib.suppress(Exception):
             await websocket.send_text(protocol.error("unauthorized", "a valid ?token= is required"))

@@ -20,13 +20,13 @@ from liveshop import protocol
 from liveshop.broker.base import GLOBAL, Broker, show_topic
 from liveshop.domain.ratelimit import TokenBucket
 from liveshop.domain.text import clean_chat_text
-from liveshop.hub.connection import CLOSE_BANNED, CLOSE_POLICY, Connection
+from liveshop.hub.connection import CLOSE_BANNED, CLOSE_POLICY, CLOSE_UNAUTHORIZED, Connection
 from liveshop.hub.heap import HeapPolicy
 from liveshop.hub.room import Room
 from liveshop.hub.viewing import ViewingLog
 from liveshop.hub.wsproto import encode_text_frame
 from liveshop.protocol import ProtocolError
-from liveshop.storage import bans, chat, likes, livestreams
+from liveshop.storage import bans, chat, likes, livestreams, users
 from liveshop.storage.engine import Database
 from liveshop.storage.errors import NotFound
 from liveshop.storage.models import Livestream
@@ -37,6 +37,7 @@ RECENT_CHAT = 50
 RESUME_CHAT_LIMIT = 500
 PRESENCE_REFRESH = 3.0
 TICK = 1.0
+ACCOUNT_CHECK = 5  # ticks between checks that open sockets' accounts still hold
 CHAT_RATE, CHAT_BURST = 1.0, 5.0
 # per socket: a like is a database write; signalling is a few dozen messages per connection set-up
 SOCKET_BUDGETS = {"like": (2.0, 5.0), "signal": (10.0, 60.0)}
@@ -115,6 +116,9 @@ class Hub:
             meta, frame = protocol.open_envelope(data)
         except ValueError:
             log.warning("dropped a malformed global envelope")
+            return
+        if meta.get("ctl") == "revoked":
+            self._close_revoked({str(meta.get("user"))})
             return
         if meta.get("t") == "stream_ended":
             room = self.rooms.get(int(meta.get("show", 0)))
@@ -204,6 +208,27 @@ class Hub:
                 ),
             )
 
+    def _close_revoked(self, user_ids: set[str]) -> None:
+        for conn in list(self.connections):
+            if conn.identity.id in user_ids:
+                conn.kill(
+                    CLOSE_UNAUTHORIZED,
+                    "token revoked",
+                    protocol.error("unauthorized", "your session was revoked; log in again"),
+                )
+
+    async def _check_accounts(self) -> None:
+        """Close the sockets of accounts whose tokens were revoked or that no longer exist (the
+        CLI's ``token revoke`` reaches no broker; this catches it within :data:`ACCOUNT_CHECK`)."""
+        held = {
+            c.identity.id: c.identity.version for c in self.connections if not c.identity.is_guest
+        }
+        if not held:
+            return
+        async with self.db.session() as session:
+            current = await users.token_versions(session, list(held))
+        self._close_revoked({i for i, v in held.items() if current.get(i) != v})
+
     # -- rooms -----------------------------------------------------------------------------
 
     async def _room(self, show_id: int) -> Room:
@@ -257,9 +282,16 @@ class Hub:
     # -- viewer count ----------------------------------------------------------------------
 
     async def _tick_loop(self) -> None:
+        ticks = 0
         while True:
             await asyncio.sleep(TICK)
+            ticks += 1
             self.heap.tick(len(self.connections))
+            if ticks % ACCOUNT_CHECK == 0:
+                try:
+                    await self._check_accounts()
+                except Exception:
+                    log.exception("checking open sockets' accounts failed")
             for room in list(self.rooms.values()):
                 try:
                     await self._tick(room)

@@ -41,6 +41,7 @@ from liveshop.protocol.control import (
     cache_invalidate,
     open_cache_invalidate,
     peer_control,
+    revoked,
 )
 from liveshop.protocol.events import (
     broadcast_start,
@@ -143,6 +144,7 @@ __all__ = [
     "pinned_products_update",
     "pong",
     "product_out",
+    "revoked",
     "signal",
     "slow_mode",
     "snapshot",

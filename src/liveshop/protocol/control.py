@@ -19,6 +19,12 @@ def peer_control(
     return envelope(None, ctl="peer", op=op, peer=peer_id, role=role, node=node)
 
 
+def revoked(user_id: str) -> bytes:
+    """Control for every hub (on the global topic): ``user_id``'s tokens were revoked; close their
+    sockets (they get ``error unauthorized`` and 4401)."""
+    return envelope(None, ctl="revoked", user=user_id)
+
+
 CACHE_TOPIC = "cache"
 
 

@@ -71,6 +71,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # in every token of this user; bumping it revokes them all (role change, deletion, CLI)
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Product(Base):

@@ -1,4 +1,7 @@
-"""Accounts (admins and customers). Guests have no row: their identity lives in their token."""
+"""Accounts (admins and customers). Guests have no row: their identity lives in their token.
+
+Each account has a token version, carried in every token issued to it; bumping it (a role change,
+``revoke_tokens``) makes every earlier token invalid, and deleting the account does too."""
 
 from __future__ import annotations
 
@@ -49,3 +52,28 @@ async def count_admins(session: AsyncSession) -> int:
         select(func.count()).select_from(User).where(User.role == "admin")
     )
     return int(result.scalar_one())
+
+
+async def revoke_tokens(session: AsyncSession, user: User) -> None:
+    """Invalidate every token issued to ``user`` so far."""
+    user.token_version = (user.token_version or 0) + 1
+
+
+async def set_role(session: AsyncSession, user: User, role: str) -> None:
+    """Change ``user``'s role; their earlier tokens (which carry the old role) stop working."""
+    if user.role != role:
+        user.role = role
+        await revoke_tokens(session, user)
+
+
+async def delete(session: AsyncSession, user: User) -> None:
+    """Remove the account; its tokens stop working."""
+    await session.delete(user)
+
+
+async def token_versions(session: AsyncSession, ids: list[str]) -> dict[str, int]:
+    """The current token version of each of ``ids`` that still exists."""
+    if not ids:
+        return {}
+    result = await session.execute(select(User.id, User.token_version).where(User.id.in_(ids)))
+    return {row.id: row.token_version for row in result}
