@@ -20,6 +20,7 @@ from PIL import Image
 
 from liveshop.app import create_app
 from liveshop.config import Settings
+from tests.medianet import LOOPBACK, media_addresses
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -50,6 +51,13 @@ def require(service: str, host: str, port: int) -> None:
     if CI:
         pytest.fail(f"CI=true: {message}")
     pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def media_on_loopback() -> Iterator[None]:
+    """Media stays home: this process's aiortc peers offer 127.0.0.1 only (tests/medianet.py)."""
+    with media_addresses(LOOPBACK):
+        yield
 
 
 # --- PostgreSQL: one throw-away database per test session --------------------------------------
