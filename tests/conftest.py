@@ -157,13 +157,14 @@ class LiveServer:
 
 
 async def start_server(
-    settings: Settings, **app_kwargs: Any
+    settings: Settings, *, host: str = "127.0.0.1", **app_kwargs: Any
 ) -> tuple[uvicorn.Server, asyncio.Task[None], LiveServer]:
+    """Serve on ``host`` (a namespace's near address for clients inside it) and a free port."""
     app = create_app(settings, **app_kwargs)
     from liveshop.app import UVICORN_WS_OPTIONS
 
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", **UVICORN_WS_OPTIONS
+        app, host=host, port=0, log_level="warning", lifespan="on", **UVICORN_WS_OPTIONS
     )  # type: ignore[arg-type]
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -173,7 +174,7 @@ async def start_server(
             raise RuntimeError("server did not start")
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
-    return server, task, LiveServer(url=f"http://127.0.0.1:{port}", app=app, settings=settings)
+    return server, task, LiveServer(url=f"http://{host}:{port}", app=app, settings=settings)
 
 
 async def stop_server(server: uvicorn.Server, task: asyncio.Task[None]) -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.medianet import subprocess_env
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -32,7 +34,7 @@ def serve(
     env: dict[str, str], root: Path, names: tuple[str, ...] = ("a", "b")
 ) -> Iterator[list[Proc]]:
     """One ``liveshop serve`` per name (own port and data directory under ``root``, stderr in
-    ``root/<name>/stderr.log``), yielded once each answers health with the Redis broker; stopped
+    ``root/<name>/stderr.log``, media on loopback unless ``env`` sets LIVESHOP_MEDIA_ADDRESSES), yielded once each answers health with the Redis broker; stopped
     (terminate, then kill) on exit."""
     procs = []
     for name in names:
@@ -41,7 +43,7 @@ def serve(
         popen = subprocess.Popen(
             [sys.executable, "-m", "liveshop.cli", "serve", "--port", str(port), "--no-access-log"],
             cwd=root / name,
-            env={**env, "LIVESHOP_DATA_DIR": str(root / name / "data")},
+            env={**subprocess_env(env), "LIVESHOP_DATA_DIR": str(root / name / "data")},
             stdout=subprocess.DEVNULL,
             stderr=(root / name / "stderr.log").open("wb"),
         )

@@ -43,8 +43,8 @@ class Env:
         return show_id
 
 
-async def _env(settings: Settings) -> AsyncIterator[Env]:
-    srv, task, live = await start_server(settings)
+async def _env(settings: Settings, host: str = "127.0.0.1") -> AsyncIterator[Env]:
+    srv, task, live = await start_server(settings, host=host)
     try:
         async with httpx.AsyncClient(base_url=live.url, timeout=30) as http:
             await create_admin(live)
@@ -295,6 +295,7 @@ async def test_janus_mode_serves_the_same_whip_and_whep(
         janus_admin_secret=janus_pair.admin_key,
         janus_admin_urls=",".join(janus_pair.admin_urls),
         janus_admin_api_secret=janus_pair.admin_secret,
+        media_addresses=janus_pair.namespace.near,
     )
     async for env in _env(settings):
         show = await env.show()

@@ -52,6 +52,7 @@ def servers(pg_migrated: str, janus_pair: JanusCluster, tmp_path: Path) -> Itera
         LIVESHOP_JANUS_URLS=",".join(janus_pair.urls),
         LIVESHOP_JANUS_API_SECRET=janus_pair.api_secret,
         LIVESHOP_JANUS_ADMIN_SECRET=janus_pair.admin_key,
+        LIVESHOP_MEDIA_ADDRESSES=janus_pair.namespace.near,
     )
     with serve(env, tmp_path) as procs:
         yield procs
