@@ -74,7 +74,9 @@ class Settings(BaseSettings):
             try:
                 ipaddress.ip_address(item)
             except ValueError as exc:
-                raise ValueError(f"LIVESHOP_MEDIA_ADDRESSES: {item!r} is not an IP address") from exc
+                raise ValueError(
+                    f"LIVESHOP_MEDIA_ADDRESSES: {item!r} is not an IP address"
+                ) from exc
         return value
 
     @property

@@ -104,22 +104,6 @@ async def participants(url: str, api_secret: str, room: int = 1) -> list[dict[st
         await session.close()
 
 
-async def test_a_viewer_through_the_other_process_decodes(nodes: Nodes) -> None:
-    """Published through A, watched through B: B's viewer decodes; both answer live and stats."""
-    publisher = await live_on(nodes.a)
-    viewer = Viewer()
-    await viewer.start(nodes.b.backend)
-    indices = await viewer.frame_indices(20)
-    assert indices == sorted(indices) and len(set(indices)) == 20
-    for node in (nodes.a, nodes.b):
-        await node.backend.refresh(1)
-        assert node.backend.is_live(1)
-        assert node.backend.stats(1)["viewers"] == 1
-    assert (await nodes.b.backend.where(1))["origin"] == nodes.origin
-    await viewer.pc.close()
-    await publisher.pc.close()
-
-
 async def test_viewers_are_spread_by_the_total_counts(nodes: Nodes) -> None:
     """Viewers placed alternately through A and B are spread by both processes' counts."""
     publisher = await live_on(nodes.a)  # A's monitor is a subscriber on the origin
@@ -206,27 +190,6 @@ async def test_the_publisher_hanging_up_ends_the_other_processes_viewers(nodes: 
     assert not nodes.b.backend.is_live(1)
     for viewer in viewers:
         await viewer.pc.close()
-
-
-async def test_ending_the_show_through_the_other_process(nodes: Nodes) -> None:
-    """B ends a show published through A: A's publisher leaves, records, and all viewers end."""
-    publisher = await live_on(nodes.a)
-    viewers = [Viewer(), Viewer()]
-    await viewers[0].start(nodes.a.backend)
-    await viewers[1].start(nodes.b.backend)
-    for viewer in viewers:
-        await viewer.frame_indices(5)
-    await nodes.b.backend.end_show(1)
-    left = await nodes.a.events.wait("publisher_left")
-    assert left.livestream_id == 1
-    for viewer in viewers:
-        await viewer.until_ended()
-    await nodes.a.events.wait("recording_ready")
-    assert not nodes.a.backend.is_live(1)
-    assert (await nodes.a.backend.where(1))["origin"] is None
-    for viewer in viewers:
-        await viewer.pc.close()
-    await publisher.pc.close()
 
 
 async def test_a_silent_process_drops_out_of_the_counts(

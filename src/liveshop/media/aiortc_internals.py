@@ -281,11 +281,7 @@ def restrict_host_addresses(addresses: Sequence[str]) -> None:
     allowed = [str(ipaddress.ip_address(a.strip())) for a in addresses]
 
     def get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-        return [
-            a
-            for a in allowed
-            if (use_ipv4 and ":" not in a) or (use_ipv6 and ":" in a)
-        ]
+        return [a for a in allowed if (use_ipv4 and ":" not in a) or (use_ipv6 and ":" in a)]
 
     get_host_addresses._liveshop_original = original  # type: ignore[attr-defined]
     aioice.ice.get_host_addresses = get_host_addresses

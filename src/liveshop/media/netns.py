@@ -45,7 +45,9 @@ def problem() -> str | None:
 
 def _used_prefixes() -> set[str]:
     out = _ip("-4", "-o", "addr", "show").stdout
-    return {".".join(word.split("/")[0].split(".")[:3]) for word in out.split() if word[:3] == "10."}
+    return {
+        ".".join(word.split("/")[0].split(".")[:3]) for word in out.split() if word[:3] == "10."
+    }
 
 
 class Namespace:
@@ -99,7 +101,9 @@ class Namespace:
 
     def contains(self, address: str) -> bool:
         """True for ``near`` and ``far``."""
-        return ipaddress.ip_address(address) in ipaddress.ip_network(f"{self.near}/30", strict=False)
+        return ipaddress.ip_address(address) in ipaddress.ip_network(
+            f"{self.near}/30", strict=False
+        )
 
     def __enter__(self) -> Namespace:
         return self.create()
