@@ -21,6 +21,7 @@ from PIL import Image
 from liveshop.app import create_app
 from liveshop.config import Settings
 from tests.medianet import LOOPBACK, media_addresses
+from tests.waiting import until
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -168,11 +169,14 @@ async def start_server(
     )  # type: ignore[arg-type]
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    while not server.started:
+
+    def started() -> bool:
         if task.done():
             task.result()
             raise RuntimeError("server did not start")
-        await asyncio.sleep(0.01)
+        return bool(server.started)
+
+    await until(started, interval=0.01, message="uvicorn to start")
     port = server.servers[0].sockets[0].getsockname()[1]
     return server, task, LiveServer(url=f"http://{host}:{port}", app=app, settings=settings)
 

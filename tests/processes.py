@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from tests.medianet import subprocess_env
+from tests.waiting import until_sync
 
 
 def free_port() -> int:
@@ -27,6 +27,17 @@ class Proc:
         self.popen, self.port = popen, port
         self.url = f"http://127.0.0.1:{port}"
         self.ws = f"ws://127.0.0.1:{port}/ws"
+
+
+def _ready(proc: Proc) -> bool:
+    """The server answers health with the Redis broker (AssertionError once it exited)."""
+    try:
+        if httpx.get(f"{proc.url}/api/health", timeout=1).json()["broker"] == "redis":
+            return True
+    except (httpx.TransportError, ValueError, KeyError):
+        pass
+    assert proc.popen.poll() is None, "server exited"
+    return False
 
 
 @contextmanager
@@ -50,16 +61,9 @@ def serve(
         procs.append(Proc(popen, port))
     try:
         for proc in procs:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{proc.url}/api/health", timeout=1).json()["broker"] == "redis":
-                        break
-                except (httpx.TransportError, ValueError, KeyError):
-                    pass
-                assert proc.popen.poll() is None, "server exited"
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.2)
+            until_sync(
+                lambda proc=proc: _ready(proc), timeout=30, interval=0.2, message="serve to start"
+            )
         yield procs
     finally:
         for proc in procs:

@@ -17,6 +17,7 @@ from liveshop.media.janus import JanusMediaBackend
 from liveshop.media.synthetic import answer, offer
 from tests.media.janus_fixture import JanusCluster
 from tests.media.peers import TIMEOUT, Events, Publisher, Viewer
+from tests.waiting import until
 
 # how long a WHEP answer takes to reach a client across a network (Janus is checking meanwhile)
 ANSWER_LATENCY = 0.3
@@ -125,16 +126,17 @@ async def test_viewer_rtt_comes_from_the_admin_api(
     assert set((await backend.where(1))["viewers"]) == set(janus_pair.urls)
     assert backend.stats(1)["viewerRttMs"] == {"p50": None, "p95": None}  # nothing asked yet
 
-    async def reported() -> dict[str, float]:
-        while True:
-            for viewer in viewers:  # media (and so RTCP sender/receiver reports) keeps flowing
-                await viewer.frame_indices(15)
-            await backend.refresh_viewer_rtts(1)
-            rtt: dict[str, float] = backend.stats(1)["viewerRttMs"]
-            if rtt["p50"] is not None and len(backend.viewer_rtts.values(1)) == 2:
-                return rtt
+    async def reported() -> dict[str, float] | None:
+        for viewer in viewers:  # media (and so RTCP sender/receiver reports) keeps flowing
+            await viewer.frame_indices(15)
+        await backend.refresh_viewer_rtts(1)
+        rtt: dict[str, float] = backend.stats(1)["viewerRttMs"]
+        if rtt["p50"] is not None and len(backend.viewer_rtts.values(1)) == 2:
+            return rtt
+        return None
 
-    rtt = await asyncio.wait_for(reported(), 3 * TIMEOUT)
+    # paced by the frames each check receives, not by sleeping
+    rtt = await until(reported, timeout=3 * TIMEOUT, interval=0, message="both viewers' RTT")
     assert 0 <= rtt["p50"] <= rtt["p95"] < 1000, rtt
     for viewer in viewers:
         await viewer.pc.close()
