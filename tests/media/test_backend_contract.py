@@ -304,8 +304,11 @@ async def test_replace_starts_a_new_publisher_and_recording_segment(stage: Stage
     viewer = await stage.viewer()
     assert (await viewer.frame_indices(5))[0] >= 10_000
     assert (await stage.events.wait("recording_ready")).data["segment"] == 1
+    # a second of the new publisher: janus's recording monitor (a subscriber of its own) has
+    # had its keyframe too, so segment 2 has begun
+    await viewer.frame_indices(30)
     await stage.watching.end_show(1)
-    ready = await stage.events.wait("recording_ready", count=2)
+    ready = await stage.events.wait("recording_ready", count=2, limit=2 * TIMEOUT)
     assert ready.data["segment"] == 2 and ready.data["path"].endswith("recording-2.webm")
     await close(early, viewer, first, second)
 
