@@ -22,6 +22,11 @@ time. Viewer workers and the publisher report their own CPU so a saturated machi
 
 Processes: orchestrator (this), server (SFU or relay), publisher + sample viewer, viewer workers.
 They talk over ``multiprocessing.connection`` (a UNIX socket to the server, pipes for control).
+
+Media stays home: in ``sfu``/``relay`` every aiortc peer gathers on 127.0.0.1 only; in the Janus
+modes the Janus instances run inside a network namespace made for the run
+(:class:`liveshop.media.netns.Namespace`, needs root) and every aiortc peer gathers on its near
+address only. Nothing is sent to the machine's external address.
 """
 
 from __future__ import annotations
@@ -119,7 +124,21 @@ class RelayServer:
             await pc.close()
 
 
-def server_main(address: str, mode: str, media_dir: str, janus: tuple[list[str], str, str]) -> None:
+def stay_home(addresses: list[str]) -> None:
+    """This process's aiortc peers gather ICE host candidates on ``addresses`` only."""
+    from liveshop.media.aiortc_internals import restrict_host_addresses
+
+    restrict_host_addresses(addresses)
+
+
+def server_main(
+    address: str,
+    mode: str,
+    media_dir: str,
+    janus: tuple[list[str], str, str],
+    addresses: list[str],
+) -> None:
+    stay_home(addresses)
     asyncio.run(_server(address, mode, media_dir, janus))
 
 
@@ -233,7 +252,10 @@ async def acall(client: Connection, *request: Any) -> Any:
 # publisher + sample viewer process
 
 
-def publisher_main(address: str, packets: list[bytes], control: Connection) -> None:
+def publisher_main(
+    address: str, packets: list[bytes], control: Connection, addresses: list[str]
+) -> None:
+    stay_home(addresses)
     asyncio.run(_publisher(address, packets, control))
 
 
@@ -319,7 +341,8 @@ async def _publisher(address: str, packets: list[bytes], control: Connection) ->
 # viewer worker process (no decoding)
 
 
-def worker_main(address: str, count: int, control: Connection) -> None:
+def worker_main(address: str, count: int, control: Connection, addresses: list[str]) -> None:
+    stay_home(addresses)
     asyncio.run(_worker(address, count, control))
 
 
@@ -400,7 +423,8 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_janus(tmp: str, count: int, tag: str) -> list[Any]:
+def start_janus(tmp: str, count: int, tag: str, namespace: Any) -> list[Any]:
+    """``count`` Janus instances inside ``namespace`` (APIs and ICE on its far address)."""
     import secrets
 
     from liveshop.media.janus.process import LocalJanus
@@ -415,6 +439,8 @@ def start_janus(tmp: str, count: int, tag: str) -> list[Any]:
             api_secret=api_secret,
             admin_key=admin_key,
             debug_level=3,
+            host=namespace.far,
+            command_prefix=namespace.command(),
         )
         janus.start()
         instances.append(janus)
@@ -427,10 +453,43 @@ def run_config(
     address = os.path.join(tmp, f"{mode}-{viewers}.sock")
     januses = []
     janus_args: tuple[list[str], str, str] = ([], "", "")
+    addresses = ["127.0.0.1"]
+    namespace = None
     if mode.startswith("janus"):
-        januses = start_janus(tmp, 2 if mode == "janus2" else 1, f"{mode}-{viewers}")
+        from liveshop.media.netns import Namespace, problem
+
+        if (reason := problem()) is not None:
+            raise SystemExit(f"{mode} needs a network namespace: {reason}")
+        namespace = Namespace().create()
+        addresses = [namespace.near]
+        januses = start_janus(tmp, 2 if mode == "janus2" else 1, f"{mode}-{viewers}", namespace)
         janus_args = ([j.url for j in januses], januses[0].api_secret, januses[0].admin_key)
-    server = ctx.Process(target=server_main, args=(address, mode, tmp, janus_args), daemon=True)
+    try:
+        return _measure(
+            ctx, mode, viewers, seconds, packets, tmp, address, januses, janus_args, addresses
+        )
+    finally:
+        for janus in januses:
+            janus.stop()
+        if namespace is not None:
+            namespace.delete()
+
+
+def _measure(
+    ctx: Any,
+    mode: str,
+    viewers: int,
+    seconds: float,
+    packets: list[bytes],
+    tmp: str,
+    address: str,
+    januses: list[Any],
+    janus_args: tuple[list[str], str, str],
+    addresses: list[str],
+) -> dict[str, Any]:
+    server = ctx.Process(
+        target=server_main, args=(address, mode, tmp, janus_args, addresses), daemon=True
+    )
     server.start()
     deadline = time.monotonic() + 20
     while not os.path.exists(address):
@@ -439,7 +498,9 @@ def run_config(
         time.sleep(0.05)
     client = Client(address, family="AF_UNIX")
     pub_ctl, pub_child = ctx.Pipe()
-    publisher = ctx.Process(target=publisher_main, args=(address, packets, pub_child), daemon=True)
+    publisher = ctx.Process(
+        target=publisher_main, args=(address, packets, pub_child, addresses), daemon=True
+    )
     publisher.start()
     assert recv(pub_ctl) == "ready"
     controls: list[Connection] = []
@@ -448,7 +509,7 @@ def run_config(
     for i in range(nworkers):
         share = viewers // nworkers + (1 if i < viewers % nworkers else 0)
         ctl, child = ctx.Pipe()
-        proc = ctx.Process(target=worker_main, args=(address, share, child), daemon=True)
+        proc = ctx.Process(target=worker_main, args=(address, share, child, addresses), daemon=True)
         proc.start()
         controls.append(ctl)
         workers.append(proc)
@@ -485,8 +546,6 @@ def run_config(
         proc.join(timeout=10)
         if proc.is_alive():
             proc.kill()
-    for janus in januses:
-        janus.stop()
     liveshop_cores = (cpu1 - cpu0) / (t1 - t0)
     cores = liveshop_cores + sum(janus_cores)
     served = viewers + 1  # the sample viewer is served too

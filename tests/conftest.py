@@ -22,6 +22,8 @@ from liveshop.app import create_app
 from liveshop.broker.base import Broker
 from liveshop.config import Settings
 from liveshop.storage.engine import Database
+from tests.medianet import LOOPBACK, media_addresses
+from tests.waiting import until
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -52,6 +54,13 @@ def require(service: str, host: str, port: int) -> None:
     if CI:
         pytest.fail(f"CI=true: {message}")
     pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def media_on_loopback() -> Iterator[None]:
+    """Media stays home: this process's aiortc peers offer 127.0.0.1 only (tests/medianet.py)."""
+    with media_addresses(LOOPBACK):
+        yield
 
 
 # --- PostgreSQL: one throw-away database per test session --------------------------------------
@@ -157,14 +166,15 @@ class LiveServer:
 
 
 async def start_server(
-    settings: Settings, **app_kwargs: Any
+    settings: Settings, *, host: str = "127.0.0.1", **app_kwargs: Any
 ) -> tuple[uvicorn.Server, asyncio.Task[None], LiveServer]:
+    """Serve on ``host`` (a namespace's near address for clients inside it) and a free port."""
     app = create_app(settings, **app_kwargs)
     from liveshop.app import UVICORN_WS_OPTIONS
 
     config = uvicorn.Config(
         app,
-        host="127.0.0.1",
+        host=host,
         port=0,
         log_level="warning",
         lifespan="on",
@@ -173,13 +183,16 @@ async def start_server(
     )  # type: ignore[arg-type]
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    while not server.started:
+
+    def started() -> bool:
         if task.done():
             task.result()
             raise RuntimeError("server did not start")
-        await asyncio.sleep(0.01)
+        return bool(server.started)
+
+    await until(started, interval=0.01, message="uvicorn to start")
     port = server.servers[0].sockets[0].getsockname()[1]
-    return server, task, LiveServer(url=f"http://127.0.0.1:{port}", app=app, settings=settings)
+    return server, task, LiveServer(url=f"http://{host}:{port}", app=app, settings=settings)
 
 
 async def stop_server(server: uvicorn.Server, task: asyncio.Task[None]) -> None:

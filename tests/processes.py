@@ -5,12 +5,14 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+from tests.medianet import subprocess_env
+from tests.waiting import until_sync
 
 
 def free_port() -> int:
@@ -27,12 +29,23 @@ class Proc:
         self.ws = f"ws://127.0.0.1:{port}/ws"
 
 
+def _ready(proc: Proc) -> bool:
+    """The server answers health with the Redis broker (AssertionError once it exited)."""
+    try:
+        if httpx.get(f"{proc.url}/api/health", timeout=1).json()["broker"] == "redis":
+            return True
+    except (httpx.TransportError, ValueError, KeyError):
+        pass
+    assert proc.popen.poll() is None, "server exited"
+    return False
+
+
 @contextmanager
 def serve(
     env: dict[str, str], root: Path, names: tuple[str, ...] = ("a", "b")
 ) -> Iterator[list[Proc]]:
     """One ``liveshop serve`` per name (own port and data directory under ``root``, stderr in
-    ``root/<name>/stderr.log``), yielded once each answers health with the Redis broker; stopped
+    ``root/<name>/stderr.log``, media on loopback unless ``env`` sets LIVESHOP_MEDIA_ADDRESSES), yielded once each answers health with the Redis broker; stopped
     (terminate, then kill) on exit."""
     procs = []
     for name in names:
@@ -41,23 +54,16 @@ def serve(
         popen = subprocess.Popen(
             [sys.executable, "-m", "liveshop.cli", "serve", "--port", str(port), "--no-access-log"],
             cwd=root / name,
-            env={**env, "LIVESHOP_DATA_DIR": str(root / name / "data")},
+            env={**subprocess_env(env), "LIVESHOP_DATA_DIR": str(root / name / "data")},
             stdout=subprocess.DEVNULL,
             stderr=(root / name / "stderr.log").open("wb"),
         )
         procs.append(Proc(popen, port))
     try:
         for proc in procs:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{proc.url}/api/health", timeout=1).json()["broker"] == "redis":
-                        break
-                except (httpx.TransportError, ValueError, KeyError):
-                    pass
-                assert proc.popen.poll() is None, "server exited"
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.2)
+            until_sync(
+                lambda proc=proc: _ready(proc), timeout=30, interval=0.2, message="serve to start"
+            )
         yield procs
     finally:
         for proc in procs:

@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             redis_prefix=settings.redis_prefix,
             janus_admin_urls=settings.janus_admin_url_list,
             janus_admin_api_secret=settings.janus_admin_api_secret,
+            media_addresses=settings.media_address_list,
         )
         await media.start()
         hub = Hub(db, broker, _node_id(settings))

@@ -6,6 +6,7 @@ Everything the service needs to know about its environment is read here, once, i
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -45,6 +46,7 @@ class Settings(BaseSettings):
     media_mode: Literal["sfu", "p2p", "janus"] = "sfu"
     ice_servers: str = "[]"
     public_ip: str = ""
+    media_addresses: str = ""
     janus_urls: str = ""
     janus_api_secret: str = ""
     janus_admin_secret: str = ""
@@ -76,6 +78,23 @@ class Settings(BaseSettings):
         if not isinstance(parsed, list):
             raise ValueError("LIVESHOP_ICE_SERVERS must be a JSON list")
         return value or "[]"
+
+    @field_validator("media_addresses")
+    @classmethod
+    def _media_addresses_are_ips(cls, value: str) -> str:
+        for item in value.replace(",", " ").split():
+            try:
+                ipaddress.ip_address(item)
+            except ValueError as exc:
+                raise ValueError(
+                    f"LIVESHOP_MEDIA_ADDRESSES: {item!r} is not an IP address"
+                ) from exc
+        return value
+
+    @property
+    def media_address_list(self) -> list[str]:
+        """``LIVESHOP_MEDIA_ADDRESSES`` split on commas and whitespace (empty: every address)."""
+        return [a for a in self.media_addresses.replace(",", " ").split() if a]
 
     @property
     def effective_database_url(self) -> str:

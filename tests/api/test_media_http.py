@@ -24,6 +24,7 @@ from tests.conftest import (
 )
 from tests.hub.conftest import Client
 from tests.media.janus_fixture import janus_pair as janus_pair
+from tests.waiting import until
 
 TIMEOUT = 10.0
 
@@ -43,8 +44,8 @@ class Env:
         return show_id
 
 
-async def _env(settings: Settings) -> AsyncIterator[Env]:
-    srv, task, live = await start_server(settings)
+async def _env(settings: Settings, host: str = "127.0.0.1") -> AsyncIterator[Env]:
+    srv, task, live = await start_server(settings, host=host)
     try:
         async with httpx.AsyncClient(base_url=live.url, timeout=30) as http:
             await create_admin(live)
@@ -272,16 +273,17 @@ async def test_stable_whip_url_publishes_to_the_active_show(sfu: Env) -> None:
     await pub.close()
 
 
-async def rtt_reported(env: Env, show: int, video: Any) -> dict[str, Any]:
+async def rtt_reported(env: Env, show: int, video: Any) -> dict[str, Any] | None:
     """The show's ``viewerRttMs`` once it has a value (each stats request returns the cache and
-    refreshes it from Janus's Admin API when stale; media and RTCP flow meanwhile)."""
-    while True:
-        stats = await env.http.get(f"/api/livestreams/{show}/stats", headers=env.admin)
-        rtt: dict[str, Any] = stats.json()["viewerRttMs"]
-        if rtt["p50"] is not None:
-            return rtt
-        for _ in range(15):  # half a second more of frames
-            await asyncio.wait_for(video.recv(), TIMEOUT)
+    refreshes it from Janus's Admin API when stale), else None after half a second more of
+    frames (media and RTCP flow meanwhile)."""
+    stats = await env.http.get(f"/api/livestreams/{show}/stats", headers=env.admin)
+    rtt: dict[str, Any] = stats.json()["viewerRttMs"]
+    if rtt["p50"] is not None:
+        return rtt
+    for _ in range(15):
+        await asyncio.wait_for(video.recv(), TIMEOUT)
+    return None
 
 
 async def test_janus_mode_serves_the_same_whip_and_whep(
@@ -295,6 +297,7 @@ async def test_janus_mode_serves_the_same_whip_and_whep(
         janus_admin_secret=janus_pair.admin_key,
         janus_admin_urls=",".join(janus_pair.admin_urls),
         janus_admin_api_secret=janus_pair.admin_secret,
+        media_addresses=janus_pair.namespace.near,
     )
     async for env in _env(settings):
         show = await env.show()
@@ -315,7 +318,12 @@ async def test_janus_mode_serves_the_same_whip_and_whep(
         indices = [read_index(await asyncio.wait_for(video.recv(), TIMEOUT)) for _ in range(10)]
         assert indices == sorted(indices)
 
-        rtt = await asyncio.wait_for(rtt_reported(env, show, video), 3 * TIMEOUT)
+        rtt = await until(
+            lambda env=env, show=show, video=video: rtt_reported(env, show, video),
+            timeout=3 * TIMEOUT,
+            interval=0,
+            message="the viewer's RTT",
+        )
         assert rtt["p95"] is not None
         assert (await env.http.delete(r.headers["location"], headers=env.admin)).status_code == 200
         await ws.close()

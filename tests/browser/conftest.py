@@ -1,11 +1,18 @@
 """Browser fixtures: Debian's Chromium driven by Playwright (async), a real liveshop server per test,
-and pages that fail the test on any uncaught page error or console error."""
+and pages that fail the test on any uncaught page error or console error.
+
+Media stays home (tests/medianet.py): Chromium runs inside a network namespace of the session's
+own, so its ICE candidates are the namespace's far address (raw, not mDNS names); the servers
+listen, and their aiortc peers gather, on the near address. Pages open
+``http://shop.localhost:<port>``, which Chromium maps to the near address and, being a
+``.localhost`` name, treats as a secure context (camera access)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +21,7 @@ import httpx
 import pytest
 
 from liveshop.config import Settings
+from liveshop.media.netns import Namespace
 from tests.conftest import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
@@ -23,6 +31,7 @@ from tests.conftest import (
     start_server,
     stop_server,
 )
+from tests.medianet import media_addresses, require_netns
 
 CHROMIUM = Path(os.environ.get("LIVESHOP_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -50,10 +59,21 @@ PHONE = {"width": 390, "height": 844}
 # Network answers the pages expect and handle (Chrome still logs them as console errors):
 # - whep: 409 "not live" until the seller's WHIP connection is up (the page retries).
 EXPECTED_HTTP_FAILURES = ("/whep",)
+PAGE_HOST = "shop.localhost"
 
 
 @pytest.fixture(scope="session")
-async def browser() -> AsyncIterator[Any]:
+def browser_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Namespace]:
+    """The namespace Chromium runs in (one per session)."""
+    require_netns()
+    with Namespace() as ns:
+        yield ns
+
+
+@pytest.fixture(scope="session")
+async def browser(
+    browser_net: Namespace, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Any]:
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is missing (install Debian's chromium: `make chromium`)"
         if CI:
@@ -61,8 +81,18 @@ async def browser() -> AsyncIterator[Any]:
         pytest.skip(message)
     from playwright.async_api import async_playwright
 
+    # Playwright talks to Chromium over pipes, so a wrapper may start it inside the namespace
+    wrapper = tmp_path_factory.mktemp("chromium") / "chromium"
+    command = " ".join(browser_net.command(str(CHROMIUM)))
+    wrapper.write_text(f'#!/bin/sh\nexec {command} "$@"\n')
+    wrapper.chmod(0o755)
+    args = [
+        *CHROMIUM_ARGS,
+        f"--host-resolver-rules=MAP {PAGE_HOST} {browser_net.near}",
+        "--disable-features=WebRtcHideLocalIpsWithMdns",
+    ]
     async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        b = await pw.chromium.launch(executable_path=str(wrapper), args=args)
         try:
             yield b
         finally:
@@ -135,13 +165,18 @@ class Shop:
 
 
 @pytest.fixture
-async def make_shop(make_settings: Callable[..., Settings]) -> AsyncIterator[Callable[..., Any]]:
-    """``await make_shop(media_mode)``: a real server (SQLite) with a seller and a small catalogue."""
+async def make_shop(
+    make_settings: Callable[..., Settings], browser_net: Namespace
+) -> AsyncIterator[Callable[..., Any]]:
+    """``await make_shop(media_mode)``: a real server (SQLite) with a seller and a small catalogue,
+    on the browser namespace's near address (``shop.server.url`` is the pages' URL)."""
     running: list[tuple[Any, Any, httpx.AsyncClient]] = []
 
     async def make(media_mode: str) -> Shop:
-        srv, task, live = await start_server(make_settings(media_mode=media_mode))
+        settings = make_settings(media_mode=media_mode, media_addresses=browser_net.near)
+        srv, task, live = await start_server(settings, host=browser_net.near)
         http = httpx.AsyncClient(base_url=live.url, timeout=30)
+        live = dataclasses.replace(live, url=live.url.replace(browser_net.near, PAGE_HOST))
         running.append((srv, task, http))
         await create_admin(live)
         r = await http.post(
@@ -164,7 +199,8 @@ async def make_shop(make_settings: Callable[..., Settings]) -> AsyncIterator[Cal
             products.append(r.json()["product"])
         return Shop(live, http, admin, products)
 
-    yield make
+    with media_addresses(browser_net.near):  # the tests' own aiortc peers (stand-ins) too
+        yield make
     for srv, task, http in running:
         await http.aclose()
         await stop_server(srv, task)

@@ -7,13 +7,13 @@ import socket
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from liveshop.config import ConfigError, Settings, resolve_secret_key
+from tests.waiting import until_sync
 
 
 def run(
@@ -105,17 +105,16 @@ def test_serve_first_run_creates_admin_and_demo_data(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+
+        def products() -> httpx.Response | None:
             try:
-                r = httpx.get(f"http://127.0.0.1:{port}/api/products", timeout=1)
-                break
+                return httpx.get(f"http://127.0.0.1:{port}/api/products", timeout=1)
             except httpx.TransportError:
                 if proc.poll() is not None:
                     pytest.fail(proc.stdout.read() if proc.stdout else "serve exited")
-                time.sleep(0.2)
-        else:
-            pytest.fail("server did not come up")
+                return None
+
+        r = until_sync(products, timeout=30, interval=0.2, message="the server to come up")
         assert len(r.json()["products"]) >= 6
         creds = tmp_path / "data" / "admin-credentials.txt"
         assert stat.S_IMODE(creds.stat().st_mode) == 0o600

@@ -10,6 +10,7 @@ import pytest
 import websockets
 
 from tests.hub.conftest import Env
+from tests.waiting import until
 
 
 async def test_missing_or_forged_token_is_closed_with_4401(env: Env) -> None:
@@ -504,13 +505,14 @@ async def test_watching_is_recorded_for_the_report(env: Env) -> None:
     await shopper.send(type="ping")
     await shopper.wait_type("pong")
     expected = [(snap["user"]["id"], True)]
-    async with asyncio.timeout(5):  # written in batches, about once a second
-        while True:
-            async with env.server.db.session() as session:
-                rows = await analytics.sessions(session, show)
-            if [(viewer, left is not None) for viewer, _, left in rows] == expected:
-                break
-            await asyncio.sleep(0.1)
+
+    async def recorded() -> bool:
+        async with env.server.db.session() as session:
+            rows = await analytics.sessions(session, show)
+        return [(viewer, left is not None) for viewer, _, left in rows] == expected
+
+    # written in batches, about once a second
+    await until(recorded, timeout=5, interval=0.1, message="the viewer session to be written")
 
 
 @pytest.mark.slow

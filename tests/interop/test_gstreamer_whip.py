@@ -1,10 +1,15 @@
-"""Interoperability: a WHIP publisher on GStreamer's webrtcbin (not aiortc, not Chromium)."""
+"""Interoperability: a WHIP publisher on GStreamer's webrtcbin (not aiortc, not Chromium).
+
+webrtcbin (libnice) never offers loopback, so it runs inside a network namespace of the test's
+own and reaches the server (HTTP and media) on the namespace's near address (tests/medianet.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import subprocess
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +17,11 @@ import pytest
 import websockets
 
 from liveshop.config import Settings
+from liveshop.media.netns import Namespace
 from tests.api.test_media_http import TIMEOUT, Env, _env, answer, offer, post_sdp, viewer
 from tests.conftest import CI
 from tests.hub.conftest import Client
+from tests.medianet import media_namespace
 
 CLIENT = Path(__file__).with_name("gst_whip_client.py")
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -41,24 +48,30 @@ def _require_gstreamer() -> None:
     pytest.skip(message)
 
 
+@dataclass
+class NetEnv:
+    env: Env
+    namespace: Namespace
+
+
 @pytest.fixture
-async def sfu_env(make_settings: Callable[..., Settings]) -> AsyncIterator[Env]:
+async def net(make_settings: Callable[..., Settings]) -> AsyncIterator[NetEnv]:
     _require_gstreamer()
-    async for env in _env(make_settings()):
-        yield env
+    with media_namespace() as ns:
+        settings = make_settings(media_addresses=ns.near)
+        async for env in _env(settings, host=ns.near):
+            yield NetEnv(env, ns)
 
 
-async def test_gstreamer_publisher_reaches_an_aiortc_viewer(sfu_env: Env) -> None:
+async def test_gstreamer_publisher_reaches_an_aiortc_viewer(net: NetEnv) -> None:
     """webrtcbin publishes over WHIP (its own ICE, DTLS and SDP); a WHEP viewer decodes its video."""
+    sfu_env = net.env
     show = await sfu_env.show()
     ws = Client(await websockets.connect(f"{sfu_env.server.ws_url}?token={sfu_env.admin_token}"))
     await ws.join(show)
     url = f"{sfu_env.server.url}/api/livestreams/{show}/whip"
     proc = await asyncio.create_subprocess_exec(
-        SYSTEM_PYTHON,
-        str(CLIENT),
-        url,
-        sfu_env.admin_token,
+        *net.namespace.command(SYSTEM_PYTHON, str(CLIENT), url, sfu_env.admin_token),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

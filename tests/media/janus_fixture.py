@@ -1,7 +1,10 @@
 """Real Janus processes for the ``janus`` media mode tests (see LocalJanus).
 
-Skipped with a clear reason when Janus is not installed (``make janus`` installs it), failed
-under ``CI=true``.
+The instances run inside one network namespace the fixture creates (tests/medianet.py): their
+APIs and ICE candidates are on its ``far`` address; this process's aiortc peers (test peers, the
+recording monitor) use its ``near`` address only for as long as the fixture lives. Skipped with a
+clear reason when Janus is not installed (``make janus`` installs it) or namespaces cannot be
+made, failed under ``CI=true``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from pathlib import Path
 import pytest
 
 from liveshop.media.janus.process import LocalJanus, find_janus, find_lib_dir
+from liveshop.media.netns import Namespace
+from tests.medianet import media_namespace
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 _ranges = itertools.count()
@@ -37,7 +42,8 @@ class JanusCluster:
     """N local Janus instances sharing an API secret, a VideoRoom admin key and an Admin API
     secret (each with its own Admin API port)."""
 
-    def __init__(self, root: Path, count: int) -> None:
+    def __init__(self, root: Path, count: int, namespace: Namespace) -> None:
+        self.namespace = namespace
         self.api_secret = secrets.token_hex(8)
         self.admin_key = secrets.token_hex(8)
         self.admin_secret = secrets.token_hex(8)
@@ -51,6 +57,8 @@ class JanusCluster:
                 api_secret=self.api_secret,
                 admin_key=self.admin_key,
                 admin_secret=self.admin_secret,
+                host=namespace.far,
+                command_prefix=namespace.command(),
             )
             self.instances.append(janus)
 
@@ -75,9 +83,10 @@ class JanusCluster:
 def janus_pair(tmp_path: Path) -> Iterator[JanusCluster]:
     """Two Janus instances (index 0 becomes the origin of the first show)."""
     require_janus()
-    cluster = JanusCluster(tmp_path / "janus", 2)
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
+    with media_namespace() as namespace:
+        cluster = JanusCluster(tmp_path / "janus", 2, namespace)
+        try:
+            cluster.start()
+            yield cluster
+        finally:
+            cluster.stop()

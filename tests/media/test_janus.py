@@ -1,4 +1,6 @@
-"""The ``janus`` media mode against two real Janus processes (VideoRoom over the HTTP API)."""
+"""What only the ``janus`` mode does, against two real Janus processes (VideoRoom over HTTP).
+
+What every backend does is in test_backend_contract.py."""
 
 from __future__ import annotations
 
@@ -7,9 +9,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import av
 import pytest
-from PIL import Image
 
 from liveshop.media import create_media_backend
 from liveshop.media.base import MediaError
@@ -17,6 +17,7 @@ from liveshop.media.janus import JanusMediaBackend
 from liveshop.media.synthetic import answer, offer
 from tests.media.janus_fixture import JanusCluster
 from tests.media.peers import TIMEOUT, Events, Publisher, Viewer
+from tests.waiting import until
 
 # how long a WHEP answer takes to reach a client across a network (Janus is checking meanwhile)
 ANSWER_LATENCY = 0.3
@@ -60,7 +61,7 @@ async def live_publisher(backend: JanusMediaBackend, events: Events, **kw: objec
 async def test_viewers_on_both_instances_decode_the_same_show(
     backend: JanusMediaBackend, events: Events, janus_pair: JanusCluster
 ) -> None:
-    """Viewers placed on both Janus instances decode the same frames in order."""
+    """Viewers are placed on both instances (a remote copy on the second) and all decode."""
     publisher = await live_publisher(backend, events)
     origin, second = janus_pair.urls
     viewers = [Viewer(), Viewer(), Viewer()]
@@ -70,20 +71,10 @@ async def test_viewers_on_both_instances_decode_the_same_show(
     assert placement["origin"] == origin
     assert placement["viewers"] == {origin: 1, second: 2}, placement
     assert placement["remotes"] == [second]
-    seen = []
     for viewer in viewers:
-        indices = await viewer.frame_indices(30)
-        assert indices == sorted(indices) and len(set(indices)) == 30, indices
-        assert indices[-1] - indices[0] < 40, "frames were lost"
-        assert indices[-1] < publisher.video.count
-        seen.append(indices)
-        audio = await asyncio.wait_for(viewer.tracks["audio"].recv(), TIMEOUT)
-        assert audio.sample_rate == 48000
-    stats = backend.stats(1)
-    assert stats["viewers"] == 3
-    assert stats["publisher"]["codec"] == "VP8"
-    assert (stats["publisher"]["width"], stats["publisher"]["height"]) == (320, 240)
-    assert backend.is_live(1)
+        indices = await viewer.frame_indices(10)
+        assert indices == sorted(indices) and len(set(indices)) == 10, indices
+    assert backend.stats(1)["viewers"] == 3
     for viewer in viewers:
         await viewer.pc.close()
     await publisher.pc.close()
@@ -135,16 +126,17 @@ async def test_viewer_rtt_comes_from_the_admin_api(
     assert set((await backend.where(1))["viewers"]) == set(janus_pair.urls)
     assert backend.stats(1)["viewerRttMs"] == {"p50": None, "p95": None}  # nothing asked yet
 
-    async def reported() -> dict[str, float]:
-        while True:
-            for viewer in viewers:  # media (and so RTCP sender/receiver reports) keeps flowing
-                await viewer.frame_indices(15)
-            await backend.refresh_viewer_rtts(1)
-            rtt: dict[str, float] = backend.stats(1)["viewerRttMs"]
-            if rtt["p50"] is not None and len(backend.viewer_rtts.values(1)) == 2:
-                return rtt
+    async def reported() -> dict[str, float] | None:
+        for viewer in viewers:  # media (and so RTCP sender/receiver reports) keeps flowing
+            await viewer.frame_indices(15)
+        await backend.refresh_viewer_rtts(1)
+        rtt: dict[str, float] = backend.stats(1)["viewerRttMs"]
+        if rtt["p50"] is not None and len(backend.viewer_rtts.values(1)) == 2:
+            return rtt
+        return None
 
-    rtt = await asyncio.wait_for(reported(), 3 * TIMEOUT)
+    # paced by the frames each check receives, not by sleeping
+    rtt = await until(reported, timeout=3 * TIMEOUT, interval=0, message="both viewers' RTT")
     assert 0 <= rtt["p50"] <= rtt["p95"] < 1000, rtt
     for viewer in viewers:
         await viewer.pc.close()
@@ -199,109 +191,32 @@ async def test_a_janus_going_away_ends_its_viewers_and_restarts_are_picked_up(
     await publisher.pc.close()
 
 
-async def test_publisher_leaving_ends_viewers_and_records(
-    backend: JanusMediaBackend, events: Events, tmp_path: Path
+async def test_replacing_hangs_up_the_old_publishers_viewers(
+    backend: JanusMediaBackend, events: Events
 ) -> None:
-    """The publisher leaving ends viewers everywhere and leaves a recording with a thumbnail."""
-    publisher = await live_publisher(backend, events)
-    viewers = [Viewer(), Viewer()]
-    for viewer in viewers:
-        await viewer.start(backend)
-    await viewers[0].frame_indices(120)  # ~4 s, past the thumbnail point
-    published = publisher.video.count / 30
-    await publisher.pc.close()
-    left = await events.wait("publisher_left")
-    assert left.livestream_id == 1 and left.data["reason"] == "hangup"
-    for viewer in viewers:
-        await viewer.until_ended()
-    assert not backend.is_live(1)
-    ready = await events.wait("recording_ready")
-    path = Path(ready.data["path"])
-    assert path == tmp_path / "media" / "livestreams" / "1" / "recording.webm"
-    assert ready.data["segment"] == 1 and ready.data["codec"] == "VP8"
-    with av.open(str(path)) as container:
-        assert {s.type for s in container.streams} == {"video", "audio"}
-        last = 0.0
-        for frame in container.decode(video=0):
-            last = float(frame.time or 0.0)
-    assert abs(last - published) <= 1.0, (last, published)
-    assert abs(ready.data["duration"] - published) <= 1.0
-    with Image.open(ready.data["thumbnail"]) as image:
-        assert image.format == "JPEG" and image.size == (320, 240)
-    for viewer in viewers:
-        await viewer.pc.close()
-
-
-async def test_h264_show_and_a_vp8_only_viewer(backend: JanusMediaBackend, events: Events) -> None:
-    """H.264 shows record to Matroska; a VP8-only viewer gets 415 and leaves nothing behind."""
-    publisher = await live_publisher(backend, events, codec="H264", audio=False)
-    viewer = Viewer()
-    await viewer.start(backend)
-    indices = await viewer.frame_indices(20)
-    assert indices == sorted(indices)
-    assert backend.stats(1)["publisher"]["codec"] == "H264"
-    load = [inst.subscribers for inst in backend.instances]
-    with pytest.raises(MediaError) as err:
-        await Viewer(video_codecs=["VP8"]).start(backend)
-    assert err.value.status == 415
-    assert [inst.subscribers for inst in backend.instances] == load  # nothing left behind
-    await backend.end_show(1)
-    ready = await events.wait("recording_ready")
-    assert ready.data["path"].endswith("recording.mkv")
-    await viewer.until_ended()
-    await viewer.pc.close()
-    await publisher.pc.close()
-
-
-async def test_replace_and_delete(backend: JanusMediaBackend, events: Events) -> None:
-    """Replacing the publisher and DELETE on sessions work through Janus."""
+    """In this mode a replaced publisher's viewers are hung up (they watch again)."""
     first = await live_publisher(backend, events)
-    with pytest.raises(MediaError) as err:
-        await Publisher().start(backend)
-    assert err.value.status == 409
     early = Viewer()
     await early.start(backend)
     await early.frame_indices(10)
     second = Publisher()
     second.video.count = 10_000
-    session_id = await second.start(backend, replace=True)
-    await early.until_ended()  # in this mode a replaced publisher's viewers are hung up
-    await events.wait("publisher_connected", count=2)
-    viewer = Viewer()
-    await viewer.start(backend)
-    indices = await viewer.frame_indices(10)
-    assert indices[0] >= 10_000
-    ready = await events.wait("recording_ready")
-    assert ready.data["segment"] == 1
-    assert await backend.end_session(1, viewer.session_id) is True
-    await viewer.until_ended()
+    await second.start(backend, replace=True)
+    await early.until_ended()
     assert backend.stats(1)["viewers"] == 0
-    assert await backend.end_session(1, session_id) is True
-    left = [e for e in events.items if e.kind == "publisher_left"]
-    assert [e.data["reason"] for e in left] == ["deleted"]
-    ready = await events.wait("recording_ready", count=2)
-    assert ready.data["path"].endswith("recording-2.webm")
-    for pc in (early.pc, viewer.pc, first.pc, second.pc):
+    assert [e.kind for e in events.items].count("publisher_left") == 0  # replaced, not left
+    for pc in (early.pc, first.pc, second.pc):
         await pc.close()
 
 
-async def test_offer_errors_and_unreachable_janus(
-    backend: JanusMediaBackend, events: Events, tmp_path: Path
-) -> None:
-    """Bad offers and unreachable Janus instances get clear errors."""
+async def test_an_unreachable_janus_gets_503(events: Events, tmp_path: Path) -> None:
+    """With no Janus reachable, start() succeeds (it retries) and a publish gets 503."""
 
     async def status(coro: object) -> int:
         with pytest.raises(MediaError) as err:
             await coro  # type: ignore[misc]
         assert err.value.detail
         return err.value.status
-
-    assert await status(backend.publish(1, "")) == 400
-    assert await status(backend.publish(1, "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n")) == 400
-    viewer = Viewer()
-    assert await status(backend.watch(1, await viewer_offer(viewer))) == 409
-    await viewer.pc.close()
-    assert await backend.end_session(1, "nope") is False
 
     nowhere = JanusMediaBackend(
         janus_urls=["http://127.0.0.1:9/janus"],
@@ -314,6 +229,10 @@ async def test_offer_errors_and_unreachable_janus(
     assert await status(nowhere.publish(1, await viewer_offer(publisher))) == 503
     await nowhere.close()
     await publisher.pc.close()
+
+
+async def test_janus_mode_needs_urls(events: Events, tmp_path: Path) -> None:
+    """create_media_backend("janus") without Janus URLs raises ValueError."""
     with pytest.raises(ValueError):
         create_media_backend(
             "janus", media_dir=tmp_path, ice_servers=[], public_ip="", on_event=events

@@ -18,6 +18,7 @@ from liveshop.media.janus.placement import (
     create_placement,
 )
 from tests.conftest import REDIS_HOST, REDIS_PORT, require
+from tests.waiting import until
 
 REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
 MakePlacement = Callable[..., Awaitable[Placement]]
@@ -195,6 +196,10 @@ async def test_processes_see_each_others_records_and_load(redis_prefix: str) -> 
         await b.close()
 
 
+async def _is_empty(placement: Placement) -> bool:
+    return bool(await placement.others() == Load())
+
+
 async def test_a_process_that_stops_reporting_drops_out(redis_prefix: str) -> None:
     """Its load, its sessions and its show vanish for the others after the TTL."""
     a, b = await _pair(redis_prefix, ttl=0.5)
@@ -204,11 +209,7 @@ async def test_a_process_that_stops_reporting_drops_out(redis_prefix: str) -> No
         await b.set_show(1, _show("pub", b.process_id))
         assert (await a.others()).subscribers == {"http://b/janus": 3}
         assert await a.get_show(1) is not None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 5
-        while (await a.others()).subscribers and loop.time() < deadline:  # noqa: ASYNC110 - polling an expiry
-            await asyncio.sleep(0.05)
-        assert await a.others() == Load()
+        await until(lambda: _is_empty(a), timeout=5, message="the silent process's load to expire")
         assert await a.find_session("v") is None
         assert await a.get_show(1) is None  # its owner is gone: not live
     finally:

@@ -25,6 +25,11 @@ Sender side (viewers):
   * ``RTCRtpSender._RTCRtpSender__rtt`` is the round-trip time aiortc derives from the viewer's RR;
   * ``RTCDtlsTransport._send_rtp(data)`` SRTP-protects and sends a serialized packet.
 
+ICE (aioice, aiortc's ICE library, pinned with it):
+  * ``aioice.ice.get_host_addresses(use_ipv4, use_ipv6)`` is wrapped by
+    :func:`restrict_host_addresses` so host candidates are gathered only on the configured
+    addresses (``LIVESHOP_MEDIA_ADDRESSES``); aioice itself never offers loopback.
+
 DTLS (publishers on other stacks):
   * ``RTCCertificate._create_ssl_context(srtp_profiles)`` is wrapped to also allow ECDHE-RSA
     cipher suites: aiortc allows only ECDHE-ECDSA ones, so a WHIP client whose certificate is RSA
@@ -34,10 +39,13 @@ DTLS (publishers on other stacks):
 from __future__ import annotations
 
 import inspect
+import ipaddress
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import aioice
+import aioice.ice
 import aiortc
 from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsTransport
@@ -45,6 +53,7 @@ from aiortc.rtcpeerconnection import is_codec_compatible
 from aiortc.rtp import RtcpByePacket, RtpPacket
 
 AIORTC_VERSION = "1.16.0"
+AIOICE_VERSION = "0.13.0"
 
 RtpTap = Callable[[RtpPacket], Awaitable[None]]
 RtcpTap = Callable[[Any], Awaitable[bool]]
@@ -156,6 +165,14 @@ def check_internals() -> list[str]:
             problems.append("RTCCertificate._create_ssl_context(self, srtp_profiles) changed")
         elif "set_cipher_list" not in inspect.getsource(create_ctx):
             problems.append("RTCCertificate._create_ssl_context no longer sets the cipher list")
+    if aioice.__version__ != AIOICE_VERSION:
+        problems.append(f"aioice {aioice.__version__} installed, written for {AIOICE_VERSION}")
+    gather = getattr(aioice.ice, "get_host_addresses", None)
+    gather = getattr(gather, "_liveshop_original", gather)
+    if gather is None or tuple(inspect.signature(gather).parameters) != ("use_ipv4", "use_ipv6"):
+        problems.append("aioice.ice.get_host_addresses(use_ipv4, use_ipv6) changed")
+    elif "get_host_addresses(" not in inspect.getsource(aioice.ice.Connection.gather_candidates):
+        problems.append("aioice Connection.gather_candidates no longer calls get_host_addresses")
     run_rtcp = inspect.getsource(RTCRtpSender._run_rtcp)
     for attr in ("__ntp_timestamp", "__rtp_timestamp", "__packet_count", "__octet_count"):
         if "self." + attr not in run_rtcp:
@@ -245,3 +262,35 @@ def rtp_sink(sender: RTCRtpSender) -> Callable[[bytes], Awaitable[None]]:
     """The coroutine that SRTP-protects and sends one serialized RTP packet for ``sender``."""
     send: Callable[[bytes], Awaitable[None]] = sender.transport._send_rtp
     return send
+
+
+def restrict_host_addresses(addresses: Sequence[str]) -> None:
+    """Gather ICE host candidates only on ``addresses`` (IPv4/IPv6 literals; loopback allowed).
+
+    Process-wide: every aiortc peer connection that gathers afterwards, in this process, offers
+    only these addresses (plus STUN/TURN candidates). An empty sequence restores aioice's own
+    choice (every non-loopback interface address). Addresses are used as given: one that is not
+    on this machine yields no candidate.
+    """
+    original = getattr(aioice.ice.get_host_addresses, "_liveshop_original", None)
+    if original is None:
+        original = aioice.ice.get_host_addresses
+    if not addresses:
+        aioice.ice.get_host_addresses = original
+        return
+    allowed = [str(ipaddress.ip_address(a.strip())) for a in addresses]
+
+    def get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        return [a for a in allowed if (use_ipv4 and ":" not in a) or (use_ipv6 and ":" in a)]
+
+    get_host_addresses._liveshop_original = original  # type: ignore[attr-defined]
+    aioice.ice.get_host_addresses = get_host_addresses
+
+
+def host_addresses() -> list[str] | None:
+    """The addresses set by :func:`restrict_host_addresses`, or None (aioice's own choice)."""
+    current = aioice.ice.get_host_addresses
+    if getattr(current, "_liveshop_original", None) is None:
+        return None
+    result: list[str] = current(True, True)
+    return result

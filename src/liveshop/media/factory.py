@@ -23,10 +23,17 @@ def create_media_backend(
     redis_prefix: str = "liveshop:",
     janus_admin_urls: Sequence[str] = (),
     janus_admin_api_secret: str = "",
+    media_addresses: Sequence[str] = (),
 ) -> MediaBackend:
     """Return an unstarted backend for ``mode`` (``sfu``, ``p2p`` or ``janus``); ValueError
     otherwise (also for ``janus`` without URLs). With ``redis_url`` the ``janus`` mode keeps its
-    placement in Redis (under ``{redis_prefix}janus:``), so several liveshop processes agree."""
+    placement in Redis (under ``{redis_prefix}janus:``), so several liveshop processes agree.
+    ``media_addresses`` (``sfu``, ``janus``): the only host addresses this process's aiortc peers
+    offer in ICE (process-wide, see ``aiortc_internals.restrict_host_addresses``)."""
+    if mode in ("sfu", "janus") and media_addresses:
+        from .aiortc_internals import restrict_host_addresses
+
+        restrict_host_addresses(media_addresses)
     if mode == "sfu":
         from .sfu import SfuMediaBackend
 

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 JANUS_BINARY = "/usr/bin/janus"
@@ -71,6 +72,8 @@ class LocalJanus:
         admin_port: int | None = None,
         session_timeout: int = 60,
         debug_level: int = 4,
+        host: str = "127.0.0.1",
+        command_prefix: Sequence[str] = (),
     ) -> None:
         self.workdir = workdir
         self.rtp_ports = rtp_ports
@@ -81,17 +84,22 @@ class LocalJanus:
         self.admin_port = admin_port or free_port()
         self.session_timeout = session_timeout
         self.debug_level = debug_level
+        # where the HTTP and Admin APIs listen; any other address than loopback is also the only
+        # one Janus gathers ICE candidates on (e.g. inside a liveshop.media.netns.Namespace,
+        # whose ``command`` is then the ``command_prefix``)
+        self.host = host
+        self.command_prefix = list(command_prefix)
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / "janus.log"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}/janus"
+        return f"http://{self.host}:{self.http_port}/janus"
 
     @property
     def admin_url(self) -> str:
         """The Admin API endpoint (``handle_info`` etc.; ``admin_secret`` with each request)."""
-        return f"http://127.0.0.1:{self.admin_port}/admin"
+        return f"http://{self.host}:{self.admin_port}/admin"
 
     def write_config(self) -> Path:
         lib = find_lib_dir()
@@ -107,6 +115,7 @@ class LocalJanus:
             if not link.exists():
                 link.symlink_to((lib / folder.name / name).resolve())
         secret = f'\tapi_secret = "{self.api_secret}"\n' if self.api_secret else ""
+        enforce = f'\tice_enforce_list = "{self.host}"\n' if self.host != "127.0.0.1" else ""
         (cfg / "janus.jcfg").write_text(
             "general: {\n"
             f'\tconfigs_folder = "{cfg}"\n'
@@ -126,6 +135,7 @@ class LocalJanus:
             "\tfull_trickle = false\n"
             "\tice_lite = false\n"
             '\tice_ignore_list = "vmnet"\n'
+            f"{enforce}"
             "}\n"
             "plugins: {\n}\ntransports: {\n}\nloggers: {\n}\nevents: {\n}\n"
         )
@@ -135,14 +145,14 @@ class LocalJanus:
             '\tbase_path = "/janus"\n'
             "\thttp = true\n"
             f"\tport = {self.http_port}\n"
-            '\tip = "127.0.0.1"\n'
+            f'\tip = "{self.host}"\n'
             "\thttps = false\n"
             "}\n"
             "admin: {\n"
             '\tadmin_base_path = "/admin"\n'
             "\tadmin_http = true\n"
             f"\tadmin_port = {self.admin_port}\n"
-            '\tadmin_ip = "127.0.0.1"\n'
+            f'\tadmin_ip = "{self.host}"\n'
             "\tadmin_https = false\n"
             "}\n"
         )
@@ -157,7 +167,7 @@ class LocalJanus:
         cfg = self.write_config()
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [binary, "-F", str(cfg), "-o"],
+            [*self.command_prefix, binary, "-F", str(cfg), "-o"],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -345,10 +345,11 @@ async function startPublishing() {
 }
 
 async function updateHealth() {
-  if (!publisher) return;
-  const s = await publisher.stats().catch(() => null);
-  if (!s) return;
-  const connected = publisher.viewerConnections;
+  const current = publisher;
+  if (!current) return;
+  const s = await current.stats().catch(() => null);
+  if (!s || publisher !== current) return; // the show ended (or restarted) meanwhile
+  const connected = current.viewerConnections;
   const kbps = s.bitrateKbps;
   setText($('#bitrate'), kbps === null ? 'measuring…' : kbps >= 1000 ? `${(kbps / 1000).toFixed(1)} Mbit/s` : `${kbps} kbit/s`);
   setText($('#loss'), `${s.packetLoss.toFixed(1)} %`);
