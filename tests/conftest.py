@@ -212,6 +212,9 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "data_dir": tmp_path / "data",
             "secret_key": "test-secret-key-" + "x" * 32,
             "database_url": f"sqlite+aiosqlite:///{tmp_path / 'liveshop.db'}",
+            # tests connect many shoppers from 127.0.0.1; the per-address limits have own tests
+            "guest_tokens_per_minute": 0,
+            "registrations_per_minute": 0,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -55,4 +55,10 @@ def media_namespace() -> Iterator[Namespace]:
 def subprocess_env(env: dict[str, str], *addresses: str) -> dict[str, str]:
     """``env`` for a ``liveshop serve`` child whose aiortc peers use ``addresses`` (default
     loopback) unless it already says."""
-    return {"LIVESHOP_MEDIA_ADDRESSES": ",".join(addresses or (LOOPBACK,)), **env}
+    return {
+        "LIVESHOP_MEDIA_ADDRESSES": ",".join(addresses or (LOOPBACK,)),
+        # many test shoppers share 127.0.0.1; the per-address limits have their own tests
+        "LIVESHOP_GUEST_TOKENS_PER_MINUTE": "0",
+        "LIVESHOP_REGISTRATIONS_PER_MINUTE": "0",
+        **env,
+    }

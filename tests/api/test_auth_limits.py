@@ -42,7 +42,12 @@ async def proxied(
 
     async def start(**overrides: Any) -> tuple[LiveServer, httpx.AsyncClient]:
         srv, task, live = await start_server(
-            make_settings(forwarded_allow_ips="127.0.0.1", **overrides)
+            make_settings(
+                forwarded_allow_ips="127.0.0.1",
+                guest_tokens_per_minute=20,
+                registrations_per_minute=5,
+                **overrides,
+            )
         )
         client = httpx.AsyncClient(base_url=live.url, timeout=30)
         running.append((srv, task, client))
