@@ -215,6 +215,10 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             # tests connect many shoppers from 127.0.0.1; the per-address limits have own tests
             "guest_tokens_per_minute": 0,
             "registrations_per_minute": 0,
+            "trusted_after_seconds": 0,
+            "address_chat_per_minute": 0,
+            "address_likes_per_minute": 0,
+            "address_signals_per_minute": 0,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

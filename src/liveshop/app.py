@@ -112,7 +112,18 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             media_addresses=settings.media_address_list,
         )
         await media.start()
-        hub = Hub(db, broker, _node_id(settings))
+        hub = Hub(
+            db,
+            broker,
+            _node_id(settings),
+            quotas=quotas,
+            address_budgets={
+                "chat": settings.address_chat_per_minute,
+                "like": settings.address_likes_per_minute,
+                "signal": settings.address_signals_per_minute,
+            },
+            trusted_after=settings.trusted_after_seconds,
+        )
         await hub.start()
         state = app.state
         state.db, state.broker, state.cache, state.announcer = db, broker, cache, announcer

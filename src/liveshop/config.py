@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     login_attempts_per_minute: int = Field(default=10, gt=0)
     guest_tokens_per_minute: int = Field(default=20, ge=0)  # per client address; 0: no limit
     registrations_per_minute: int = Field(default=5, ge=0)  # per client address; 0: no limit
+    # per client address, over every identity and process (0: no limit); per identity: 60, 120, 600
+    # likes and Buy clicks count only from identities that have watched this long (0: off)
+    trusted_after_seconds: float = Field(default=5.0, ge=0, le=600)
+    address_chat_per_minute: int = Field(default=300, ge=0)
+    address_likes_per_minute: int = Field(default=600, ge=0)
+    address_signals_per_minute: int = Field(default=3000, ge=0)
     node_id: str = ""
     telemetry: bool = False
     forwarded_allow_ips: str = ""

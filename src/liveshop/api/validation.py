@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Path as PathParam
 from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
+from liveshop.domain.moderation import is_reserved_name
 from liveshop.domain.money import InvalidPrice, parse_price
 from liveshop.domain.text import is_encodable
 
@@ -60,6 +61,17 @@ def line(min_length: int, max_length: int) -> Any:
         AfterValidator(_storable),
         AfterValidator(_single_line),
     ]
+
+
+def _not_staff_like(value: str) -> str:
+    if is_reserved_name(value):
+        raise ValueError("this name is reserved for the shop's staff")
+    return value
+
+
+def shopper_name(max_length: int) -> Any:
+    """A shopper's display name: a :func:`line` that cannot pass for the shop's staff."""
+    return Annotated[line(1, max_length), AfterValidator(_not_staff_like)]
 
 
 def text(max_length: int) -> Any:

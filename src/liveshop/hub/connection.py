@@ -89,9 +89,11 @@ class Connection:
         "_wakeup",
         "_write_frame",
         "_writer",
+        "address",
         "bad_messages",
         "buckets",
         "identity",
+        "joined_at",
         "peer_id",
         "seen_chat",
         "show_id",
@@ -105,8 +107,11 @@ class Connection:
         identity: Identity,
         on_close: Callable[[Connection, int], Awaitable[None]] | None = None,
         write_frame: Callable[[bytes], bool] | None = None,
+        address: str = "unknown",
     ) -> None:
         self.transport = transport
+        self.address = address  # the client's (client_address.py), for per-address rules
+        self.joined_at = 0.0  # hub clock when it last joined a show
         # the server's ``liveshop.frames`` extension (hub.wsproto), when it has one
         self._write_frame = write_frame
         self.identity = identity

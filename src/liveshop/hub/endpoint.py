@@ -8,6 +8,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from liveshop import protocol
 from liveshop.authentication import Authenticator
+from liveshop.client_address import client_address
 from liveshop.hub.connection import CLOSE_UNAUTHORIZED, Connection
 from liveshop.hub.hub import Hub
 from liveshop.hub.wsproto import FRAMES_EXTENSION
@@ -28,7 +29,13 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
             await websocket.close(CLOSE_UNAUTHORIZED, "unauthorized")
         return
     frames = websocket.scope.get("extensions", {}).get(FRAMES_EXTENSION) or {}
-    conn = Connection(websocket, identity, on_close=hub.disconnect, write_frame=frames.get("write"))
+    conn = Connection(
+        websocket,
+        identity,
+        on_close=hub.disconnect,
+        write_frame=frames.get("write"),
+        address=client_address(websocket),
+    )
     await hub.connect(conn)
     try:
         while True:  # until the peer's close arrives (also after we started closing)

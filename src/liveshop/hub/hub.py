@@ -22,10 +22,19 @@ from liveshop.domain.ratelimit import TokenBucket
 from liveshop.domain.text import clean_chat_text
 from liveshop.hub.connection import CLOSE_BANNED, CLOSE_POLICY, CLOSE_UNAUTHORIZED, Connection
 from liveshop.hub.heap import HeapPolicy
+from liveshop.hub.moderation import (
+    AddressBudgets,
+    ModerationSettings,
+    check_text,
+    check_watched,
+    load_settings,
+)
 from liveshop.hub.room import Room
 from liveshop.hub.viewing import ViewingLog
 from liveshop.hub.wsproto import encode_text_frame
 from liveshop.protocol import ProtocolError
+from liveshop.quota.base import Quotas
+from liveshop.quota.memory import MemoryQuotas
 from liveshop.storage import bans, chat, likes, livestreams, users
 from liveshop.storage.engine import Database
 from liveshop.storage.errors import NotFound
@@ -65,8 +74,15 @@ class Hub:
         broker: Broker,
         node_id: str,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        quotas: Quotas | None = None,
+        address_budgets: dict[str, int] | None = None,
+        trusted_after: float = 0.0,
     ) -> None:
         self.db, self.broker, self.node_id, self.clock = db, broker, node_id, clock
+        self.budgets = AddressBudgets(quotas or MemoryQuotas(), address_budgets or {})
+        self.moderation = ModerationSettings()
+        self.trusted_after = trusted_after  # seconds watched before a like counts
         self.connections: set[Connection] = set()
         self.rooms: dict[int, Room] = {}
         self._buckets: dict[str, TokenBucket] = {}
@@ -79,6 +95,7 @@ class Hub:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.moderation = await load_settings(self.db)
         self._global_sub = await self.broker.subscribe(GLOBAL, self._on_global)
         self._ticker = asyncio.create_task(self._tick_loop(), name="hub-ticker")
 
@@ -120,6 +137,9 @@ class Hub:
         if meta.get("ctl") == "revoked":
             self._close_revoked({str(meta.get("user"))})
             return
+        if meta.get("ctl") == "moderation":
+            asyncio.get_running_loop().create_task(self._reload_moderation())
+            return
         if meta.get("t") == "stream_ended":
             room = self.rooms.get(int(meta.get("show", 0)))
             if room is not None:
@@ -142,6 +162,8 @@ class Hub:
             return
         if meta.get("t") == "slow_mode":
             room.slow_mode = int(meta.get("seconds", 0))
+        elif meta.get("t") == "new_shopper_wait":
+            room.new_shopper_wait = int(meta.get("seconds", 0))
         to = meta.get("to")
         if to is not None:
             target = room.local.get(to)
@@ -154,18 +176,37 @@ class Hub:
             return
         room.broadcast(frame, meta.get("k"), meta.get("chat"))
 
+    async def _reload_moderation(self) -> None:
+        try:
+            self.moderation = await load_settings(self.db)
+        except Exception:
+            log.exception("could not reload the moderation settings")
+
     def _on_control(self, room: Room, meta: dict[str, Any]) -> None:
         ctl = meta["ctl"]
         if ctl == "ban":
             user = str(meta.get("user"))
             room.banned.add(user)
+            addresses = (
+                {c.address for c in room.local.values() if c.identity.id == user}
+                if meta.get("addresses")
+                else set()
+            )
+            if addresses:
+                room.banned_addresses |= addresses
+                asyncio.get_running_loop().create_task(
+                    self._store_address_bans(room.show_id, user, addresses)
+                )
             for conn in list(room.local.values()):
-                if conn.identity.id == user:
+                if conn.identity.id == user or conn.address in addresses:
                     conn.kill(
                         CLOSE_BANNED,
                         "banned",
                         protocol.error("banned", "you were removed from this show"),
                     )
+        elif ctl == "unban":
+            room.banned.discard(str(meta.get("user")))
+            asyncio.get_running_loop().create_task(self._reload_bans(room))
         elif ctl == "peer":
             self._on_peer(room, meta)
 
@@ -229,6 +270,23 @@ class Hub:
             current = await users.token_versions(session, list(held))
         self._close_revoked({i for i, v in held.items() if current.get(i) != v})
 
+    async def _store_address_bans(self, show_id: int, user: str, addresses: set[str]) -> None:
+        """Persist the addresses this process found for a ban (each process stores its own)."""
+        try:
+            async with self.db.session() as session:
+                for address in addresses:
+                    await bans.ban_address(session, show_id, address, user)
+        except Exception:
+            log.exception("could not store address bans for show %s", show_id)
+
+    async def _reload_bans(self, room: Room) -> None:
+        try:
+            async with self.db.session() as session:
+                room.banned = await bans.banned_users(session, room.show_id)
+                room.banned_addresses = await bans.banned_addresses(session, room.show_id)
+        except Exception:
+            log.exception("could not reload the bans of show %s", room.show_id)
+
     # -- rooms -----------------------------------------------------------------------------
 
     async def _room(self, show_id: int) -> Room:
@@ -249,6 +307,8 @@ class Hub:
                     stream.peak_viewers,
                 )
                 room.banned = await bans.banned_users(session, show_id)
+                room.banned_addresses = await bans.banned_addresses(session, show_id)
+                room.new_shopper_wait = stream.new_shopper_wait_seconds
             room.subscription = await self.broker.subscribe(
                 show_topic(show_id), functools.partial(self._on_show, room)
             )
@@ -327,8 +387,11 @@ class Hub:
         only; more than 20 invalid messages a minute close this socket with 1008."""
         try:
             message = protocol.decode_client(text)
-            if getattr(message, "type", "") in protocol.SELLER_ONLY and not conn.identity.is_admin:
+            kind = getattr(message, "type", "")
+            if kind in protocol.SELLER_ONLY and not conn.identity.is_admin:
                 raise ProtocolError("forbidden", "only the seller can do that")
+            if kind in protocol.STAFF_ONLY and not conn.identity.is_staff:
+                raise ProtocolError("forbidden", "only the seller or a moderator can do that")
             await self._dispatch(conn, message)
         except ProtocolError as exc:
             conn.push(
@@ -362,6 +425,10 @@ class Hub:
                 await self._ban(conn, msg)
             case protocol.SlowMode():
                 await self._slow_mode(conn, msg)
+            case protocol.UserUnban():
+                await self._unban(conn, msg)
+            case protocol.NewShopperWait():
+                await self._new_shopper_wait(conn, msg)
             case protocol.BroadcastStart():
                 room = self._joined(conn)
                 await self.broker.publish(
@@ -385,9 +452,10 @@ class Hub:
             room = await self._room(msg.livestreamId)
         except NotFound:
             raise ProtocolError("not_found", "no such livestream") from None
-        if conn.identity.id in room.banned:
+        if conn.identity.id in room.banned or conn.address in room.banned_addresses:
             raise ProtocolError("banned", "you were removed from this show")
         await self._leave(conn)
+        conn.joined_at = self.clock()
         conn.hold()
         conn.show_id = room.show_id
         room.add(conn)
@@ -409,7 +477,7 @@ class Hub:
             )
         conn.release(snapshot, seen)
         if conn.role == "shopper" and room.active:
-            conn.viewer_session = self.viewing.open(room.show_id, conn.identity.id)
+            conn.viewer_session = self.viewing.open(room.show_id, conn.identity.id, conn.address)
 
     async def _show_state(self, room: Room) -> _ShowState:
         """What every joiner's snapshot shares (show, pins, last 50 messages), read once per room
@@ -481,6 +549,7 @@ class Hub:
             "peakViewers": peak,
             "peerId": conn.peer_id,
             "slowMode": room.slow_mode,
+            "newShopperWait": room.new_shopper_wait,
             "user": conn.identity.public(),
         }
         if after is not None:
@@ -498,8 +567,10 @@ class Hub:
         text = clean_chat_text(msg.text)
         if text is None:
             raise ProtocolError("invalid", "text must be 1 to 500 characters", ref=ref)
+        check_text(self.moderation, identity, text, ref)
         now = self.clock()
-        if not identity.is_admin and room.slow_mode:
+        check_watched(identity, now - conn.joined_at, room.new_shopper_wait, "chat", ref)
+        if not identity.is_staff and room.slow_mode:
             wait = room.last_chat.get(identity.id, -1e9) + room.slow_mode - now
             if wait > 0:
                 raise ProtocolError(
@@ -518,6 +589,7 @@ class Hub:
             raise ProtocolError(
                 "rate_limited", "you are sending messages too fast", retry_after=wait, ref=ref
             )
+        await self.budgets.spend("chat", conn.address, ref)
         room.last_chat[identity.id] = now
         async with self.db.session() as session:
             row = await chat.add(
@@ -548,6 +620,9 @@ class Hub:
         room = self._joined(conn)
         if not room.active:
             raise ProtocolError("not_live", "the show is not live")
+        wait = max(self.trusted_after, float(room.new_shopper_wait))
+        check_watched(conn.identity, self.clock() - conn.joined_at, wait, "like")
+        await self.budgets.spend("like", conn.address)
         async with self.db.session() as session:
             liked, total = await likes.toggle(session, room.show_id, conn.identity.id)
         conn.push(protocol.like_state(room.show_id, liked, total))
@@ -577,9 +652,30 @@ class Hub:
                 else []
             )
         topic = show_topic(room.show_id)
-        await self.broker.publish(topic, protocol.banned(room.show_id, msg.userId))
+        await self.broker.publish(
+            topic, protocol.banned(room.show_id, msg.userId, addresses=msg.banAddress)
+        )
         if ids:
             await self.broker.publish(topic, protocol.chat_deleted(room.show_id, ids))
+
+    async def _unban(self, conn: Connection, msg: protocol.UserUnban) -> None:
+        room = self._joined(conn)
+        async with self.db.session() as session:
+            lifted = await bans.unban(session, room.show_id, msg.userId)
+        if not lifted:
+            raise ProtocolError("not_found", "this user is not banned from this show")
+        await self.broker.publish(
+            show_topic(room.show_id), protocol.unbanned(room.show_id, msg.userId)
+        )
+
+    async def _new_shopper_wait(self, conn: Connection, msg: protocol.NewShopperWait) -> None:
+        room = self._joined(conn)
+        async with self.db.session() as session:
+            stream = await livestreams.get(session, room.show_id)
+            stream.new_shopper_wait_seconds = msg.seconds
+        await self.broker.publish(
+            show_topic(room.show_id), protocol.new_shopper_wait(room.show_id, msg.seconds)
+        )
 
     async def _slow_mode(self, conn: Connection, msg: protocol.SlowMode) -> None:
         room = self._joined(conn)
@@ -592,6 +688,7 @@ class Hub:
 
     async def _signal(self, conn: Connection, kind: str, to: str, key: str, payload: Any) -> None:
         self._spend(conn, "signal")
+        await self.budgets.spend("signal", conn.address)
         room = self._joined(conn)
         role = room.peers.get(to)
         if role is None or to == conn.peer_id:

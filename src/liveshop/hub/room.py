@@ -40,6 +40,8 @@ class Room:
         self.active = False
         self.slow_mode = 0
         self.banned: set[str] = set()
+        self.banned_addresses: set[str] = set()
+        self.new_shopper_wait = 0  # seconds an identity must have watched to chat or like
         self.last_chat: dict[str, float] = {}
         self.subscription: Subscription | None = None
         self.count = -1

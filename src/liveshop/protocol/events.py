@@ -87,6 +87,12 @@ def slow_mode(livestream_id: int, seconds: int) -> bytes:
     return envelope(event, t="slow_mode", k="slow_mode", seconds=seconds)
 
 
+def new_shopper_wait(livestream_id: int, seconds: int) -> bytes:
+    """Identities must have watched ``seconds`` before they may chat or like (0: off)."""
+    event = {"type": "new_shopper_wait", "livestreamId": livestream_id, "seconds": seconds}
+    return envelope(event, t="new_shopper_wait", k="new_shopper_wait", seconds=seconds)
+
+
 def signal(kind: str, sender: str, to: str, payload_key: str, payload: Any) -> bytes:
     """A WebRTC signalling message to one peer; ``from`` is set by the server, never the client."""
     event = {"type": kind, "from": sender, "to": to, payload_key: payload}
