@@ -18,6 +18,7 @@ from liveshop.api.deps import (
     DbDep,
     IdentityDep,
     MediaDep,
+    PublisherDep,
     SettingsDep,
     not_found,
 )
@@ -116,13 +117,13 @@ def _answer(settings: Settings, kind: str, livestream_id: int, session: MediaSes
 async def whip_publish(
     livestream_id: IdPath,
     request: Request,
-    _: AdminDep,
+    _: PublisherDep,
     db: DbDep,
     media: MediaDep,
     settings: SettingsDep,
     replace: Annotated[bool, Query()] = False,
 ) -> Response:
-    """Publish the show's media (WHIP, RFC 9725)."""
+    """Publish the show's media (WHIP, RFC 9725): a seller's token or stream key."""
     offer = await _offer(request)
     await _live_show(db, livestream_id)
     try:
@@ -143,7 +144,7 @@ active_router = APIRouter(prefix="/api", tags=["media"])
 )
 async def whip_publish_active(
     request: Request,
-    identity: AdminDep,
+    identity: PublisherDep,
     db: DbDep,
     media: MediaDep,
     settings: SettingsDep,
@@ -188,7 +189,7 @@ async def whep_watch(
     responses={**ADMIN_ONLY, **not_found("session")},
 )
 async def whip_stop(
-    livestream_id: IdPath, session_id: str, _: AdminDep, db: DbDep, media: MediaDep
+    livestream_id: IdPath, session_id: str, _: PublisherDep, db: DbDep, media: MediaDep
 ) -> Response:
     """Stop publishing."""
     return await _end(db, media, livestream_id, session_id)
