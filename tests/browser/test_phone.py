@@ -121,6 +121,8 @@ async def phone_seller_goes_live(page: Any, shop: Shop, title: str) -> int:
     await seller_logs_in(page, shop)
     await page.wait_for_function("() => document.querySelector('#preview').videoWidth > 0")
     await page.get_by_label("Title").fill(title)
+    if title == "Phone drop":
+        await page.screenshot(path=str(SCREENSHOTS / "studio-phone-setup.png"))
     await page.get_by_role("button", name="Go live").click()
     await expect(page.locator("#live-indicator")).to_have_text("LIVE")
     await expect(page.get_by_role("status").filter(has_text="Your video is live")).to_be_attached()
@@ -137,12 +139,14 @@ async def pin_by_api(shop: Shop, show_id: int, product: dict[str, Any]) -> None:
     assert r.status_code == 200, r.text
 
 
-async def shopper_says(page: Any, name: str, text: str) -> None:
+async def shopper_says(page: Any, name: str, *lines: str) -> None:
+    """Pick a display name, then send each line (once the previous one is confirmed)."""
     await page.get_by_label("Pick a display name to chat").fill(name)
     await page.get_by_role("button", name="Join chat").click()
-    await page.get_by_label("Message", exact=True).fill(text)
-    await page.get_by_role("button", name="Send").click()
-    await expect(page.locator(".chat-msg:not(.pending)", has_text=text)).to_have_count(1)
+    for text in lines:
+        await page.get_by_label("Message", exact=True).fill(text)
+        await page.get_by_role("button", name="Send").click()
+        await expect(page.locator(".chat-msg:not(.pending)", has_text=text)).to_have_count(1)
 
 
 async def test_phone_seller_goes_live_in_portrait(make_shop: Any, open_tab: Any) -> None:
@@ -220,7 +224,9 @@ async def test_phone_seller_pins_and_reads_chat(make_shop: Any, open_tab: Any) -
     show_id = await phone_seller_goes_live(seller, shop, "Spring drop")
     shopper = await open_tab("shopper", phone=False)
     await shopper.goto(f"{shop.server.url}/live/{show_id}")
-    await shopper_says(shopper, "Mia", "Is the tote waterproof?")
+    await shopper_says(
+        shopper, "Mia", "Hi from Lisbon!", "Does the mug come in blue?", "Is the tote waterproof?"
+    )
     await pin_by_api(shop, show_id, mug)
 
     line = seller.locator(".chat-msg", has_text="Is the tote waterproof?")
@@ -236,6 +242,7 @@ async def test_phone_seller_pins_and_reads_chat(make_shop: Any, open_tab: Any) -
     await expect(sheet).to_be_hidden()
     await expect(seller.get_by_role("button", name="Products, 2 pinned")).to_be_focused()
     await expect(line).to_be_in_viewport()
+    await expect(seller.get_by_role("button", name="Pinned: Canvas tote bag")).to_be_in_viewport()
 
     await seller.evaluate("() => document.activeElement.blur()")
     await seller.wait_for_function(IMAGES_LOADED)

@@ -5,7 +5,7 @@
 // the camera switch, mute, and keeping the screen awake while live. Desktop keeps the panels; the
 // same elements serve both layouts, so each control exists once.
 import { createCameraSwitch } from './camera-switch.js';
-import { $, setText } from './dom.js';
+import { $, formatPrice, h, setText } from './dom.js';
 import { createWakeLock } from './wake-lock.js';
 
 const PHONE = '(max-width: 700px)';
@@ -99,12 +99,20 @@ export function createPhoneStudio({ devices, root = $('#studio-view') }) {
     setStage,
     /** The camera is open: offer the switch when there is another camera. */
     camerasChanged: () => cameraSwitch.refresh(),
-    /** The Products button shows how many products are pinned. */
-    setPinned(count) {
+    /** The Products button counts the pins; the newest one shows over the picture. */
+    setPinned(pins) {
+      const count = pins.length;
       const badge = $('#pinned-count');
       badge.hidden = count === 0;
       setText(badge, count);
       $('#open-products').setAttribute('aria-label', count ? `Products, ${count} pinned` : 'Products');
+      const latest = pins[pins.length - 1];
+      const chip = $('#pinned-now');
+      chip.hidden = !latest;
+      if (latest) {
+        chip.replaceChildren(h('span', { class: 'pinned-now-tag', text: 'Pinned' }), h('span', { class: 'pinned-now-name', text: latest.name }), h('span', { class: 'pinned-now-price', text: formatPrice(latest.price, latest.currency) }));
+        chip.setAttribute('aria-label', `Pinned: ${latest.name}, ${formatPrice(latest.price, latest.currency)}`);
+      }
     },
     closeSheet,
   };

@@ -548,7 +548,7 @@ function renderPins(list) {
     ),
   );
   $('#pinned-empty').hidden = list.length > 0;
-  phone.setPinned(list.length);
+  phone.setPinned(list);
   renderCatalogue();
 }
 
