@@ -18,8 +18,16 @@ import pytest
 from PIL import Image
 from playwright.async_api import expect
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, CI, DESKTOP, PHONE, SCREENSHOTS, Shop
-from tests.browser.conftest import PageErrors
+from tests.browser.conftest import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    CI,
+    DESKTOP,
+    PHONE,
+    SCREENSHOTS,
+    PageErrors,
+    Shop,
+)
 from tests.browser.test_pages import IMAGES_LOADED, seller_logs_in, video_plays
 
 pytestmark = pytest.mark.browser
@@ -121,8 +129,6 @@ async def phone_seller_goes_live(page: Any, shop: Shop, title: str) -> int:
     await seller_logs_in(page, shop)
     await page.wait_for_function("() => document.querySelector('#preview').videoWidth > 0")
     await page.get_by_label("Title").fill(title)
-    if title == "Phone drop":
-        await page.screenshot(path=str(SCREENSHOTS / "studio-phone-setup.png"))
     await page.get_by_role("button", name="Go live").click()
     await expect(page.locator("#live-indicator")).to_have_text("LIVE")
     await expect(page.get_by_role("status").filter(has_text="Your video is live")).to_be_attached()
