@@ -173,6 +173,29 @@ async def test_phone_seller_goes_live_in_portrait(make_shop: Any, open_tab: Any)
         await expect(seller.locator(selector)).to_be_in_viewport()
     for name in ("Switch camera", "Mute microphone", "Products", "Chat", "End show"):
         await expect(seller.get_by_role("button", name=name, exact=True)).to_be_in_viewport()
+    # the screen stays on while live
+    await expect(seller.locator("#studio-view")).to_have_attribute("data-wake-lock", "held")
+
+
+async def test_phone_seller_picks_a_landscape_preset(make_shop: Any, open_tab: Any) -> None:
+    """Before going live, the settings sheet switches the capture between portrait and landscape."""
+    shop = await make_shop("sfu")
+    seller = await open_tab("seller-phone")
+    await seller_logs_in(seller, shop)
+    size = "() => { const v = document.querySelector('#preview'); return [v.videoWidth, v.videoHeight]; }"
+    await seller.wait_for_function(f"() => ({size})()[1] > ({size})()[0]")
+    await seller.get_by_role("button", name="Camera settings").click()
+    sheet = seller.get_by_role("region", name="Camera settings")
+    await expect(sheet.get_by_label("Quality")).to_have_value("720p-portrait")
+    await sheet.get_by_label("Quality").select_option(label="Landscape 1280×720")
+    await seller.wait_for_function(f"() => ({size})()[0] > ({size})()[1]")
+    await sheet.get_by_role("button", name="Close camera settings").click()
+    await expect(sheet).to_be_hidden()
+    await seller.get_by_label("Title").fill("Sideways")
+    await seller.get_by_role("button", name="Go live").click()
+    await expect(seller.locator("#live-indicator")).to_have_text("LIVE")
+    show = (await shop.http.get("/api/livestreams/active")).json()["livestream"]
+    assert show["quality"] == "720p"
 
 
 async def test_switching_camera_keeps_the_show(make_shop: Any, open_tab: Any) -> None:
@@ -361,6 +384,7 @@ async def test_recording_and_thumbnail_are_upright(make_shop: Any, open_tab: Any
     await seller.get_by_role("button", name="End show").click()
     await seller.get_by_role("dialog").get_by_role("button", name="End show").click()
     await expect(seller.get_by_role("heading", name="Show ended")).to_be_visible()
+    await expect(seller.locator("#studio-view")).to_have_attribute("data-wake-lock", "off")
     show = await seller.wait_for_function(
         f"""async () => {{
           const r = await fetch('/api/livestreams/{show_id}');
