@@ -4,6 +4,7 @@ import { createChatView, newClientMessageId } from './chat-view.js';
 import { createDevices } from './devices.js';
 import { $, confirmDialog, formatCount, formatDuration, formatPrice, h, safeUrl, setText } from './dom.js';
 import { Hub } from './hub.js';
+import { createPhoneStudio } from './phone-studio.js';
 import { createPublisher, WhipUnavailable } from './media/index.js';
 import { completeUpload, createShowRecorder, uploadedBefore } from './recording.js';
 import { renderReport } from './report-view.js';
@@ -53,8 +54,10 @@ const devices = createDevices({
   retry: $('#camera-retry'),
   onChange: (stream) => {
     if (stream && publisher) publisher.replaceStream(stream).catch(() => {});
+    if (stream) phone.camerasChanged();
   },
 });
+const phone = createPhoneStudio({ devices });
 
 // -- log-in ------------------------------------------------------------------------------------
 
@@ -101,6 +104,7 @@ $('#logout').addEventListener('click', async () => {
     recording = null;
   }
   stopLive();
+  phone.setStage('setup');
   if (hub) hub.close();
   hub = null;
   devices.release();
@@ -120,6 +124,7 @@ async function enterStudio(me) {
   hub = new Hub({ token });
   wireHub();
   hub.connect();
+  phone.setStage('setup');
   devices.open();
   loadCatalogue('');
   await checkActive();
@@ -199,6 +204,7 @@ function startLive(livestream, { resumed = false } = {}) {
   $('#catalogue-panel').hidden = false;
   $('#health-box').hidden = false;
   $('#studio-view').classList.add('live-layout');
+  phone.setStage('live');
   const badge = $('#live-indicator');
   badge.className = 'badge live';
   setText(badge, 'LIVE');
@@ -410,6 +416,7 @@ function showSummary(livestream) {
   $('#catalogue-panel').hidden = true;
   $('#health-box').hidden = true;
   $('#studio-view').classList.remove('live-layout');
+  phone.setStage('summary');
   $('#summary').hidden = false;
   setText($('#sum-title'), ended.title);
   const seconds = ended.durationSeconds ?? (Date.parse(ended.endTime || new Date().toISOString()) - Date.parse(ended.startTime)) / 1000;
@@ -446,6 +453,7 @@ async function loadReport(id) {
 
 $('#new-show').addEventListener('click', () => {
   $('#summary').hidden = true;
+  phone.setStage('setup');
   $('#setup').hidden = false;
   $('#title').value = '';
   $('#description').value = '';
@@ -541,6 +549,7 @@ function renderPins(list) {
     ),
   );
   $('#pinned-empty').hidden = list.length > 0;
+  phone.setPinned(list);
   renderCatalogue();
 }
 

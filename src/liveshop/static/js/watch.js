@@ -8,6 +8,7 @@ import { createWatcher } from './media/index.js';
 import { createPlayer } from './player.js';
 import { createProductsView } from './products-view.js';
 import { replayCard, replayHref } from './replay-card.js';
+import { followVideoAspect } from './video-aspect.js';
 
 const app = $('#app');
 const el = {
@@ -43,6 +44,7 @@ let banned = false;
 let noticeTimer = null;
 
 const player = createPlayer($('#video'), $('#unmute'));
+followVideoAspect($('#video'), app);
 const chat = createChatView(el.chatList);
 const products = createProductsView($('#product-list'), {
   onBuy: (product) => {
