@@ -9,6 +9,7 @@ listen, and their aiortc peers gather, on the near address. Pages open
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import tempfile
@@ -70,10 +71,12 @@ def browser_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Namespace]
         yield ns
 
 
-@pytest.fixture(scope="session")
-async def browser(
-    browser_net: Namespace, tmp_path_factory: pytest.TempPathFactory
+@contextlib.asynccontextmanager
+async def chromium_in(
+    net: Namespace, tmp_path_factory: pytest.TempPathFactory, args: list[str]
 ) -> AsyncIterator[Any]:
+    """Debian's Chromium inside ``net`` (media never leaves the test's namespace), resolving
+    the pages' host to the namespace's near address; skipped (failed under CI) when missing."""
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is missing (install Debian's chromium: `make chromium`)"
         if CI:
@@ -83,20 +86,28 @@ async def browser(
 
     # Playwright talks to Chromium over pipes, so a wrapper may start it inside the namespace
     wrapper = tmp_path_factory.mktemp("chromium") / "chromium"
-    command = " ".join(browser_net.command(str(CHROMIUM)))
+    command = " ".join(net.command(str(CHROMIUM)))
     wrapper.write_text(f'#!/bin/sh\nexec {command} "$@"\n')
     wrapper.chmod(0o755)
-    args = [
-        *CHROMIUM_ARGS,
-        f"--host-resolver-rules=MAP {PAGE_HOST} {browser_net.near}",
+    full_args = [
+        *args,
+        f"--host-resolver-rules=MAP {PAGE_HOST} {net.near}",
         "--disable-features=WebRtcHideLocalIpsWithMdns",
     ]
     async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=str(wrapper), args=args)
+        b = await pw.chromium.launch(executable_path=str(wrapper), args=full_args)
         try:
             yield b
         finally:
             await b.close()
+
+
+@pytest.fixture(scope="session")
+async def browser(
+    browser_net: Namespace, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Any]:
+    async with chromium_in(browser_net, tmp_path_factory, list(CHROMIUM_ARGS)) as b:
+        yield b
 
 
 @dataclass

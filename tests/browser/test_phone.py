@@ -18,15 +18,15 @@ import pytest
 from PIL import Image
 from playwright.async_api import expect
 
+from liveshop.media.netns import Namespace
 from tests.browser.conftest import (
-    CHROMIUM,
     CHROMIUM_ARGS,
-    CI,
     DESKTOP,
     PHONE,
     SCREENSHOTS,
     PageErrors,
     Shop,
+    chromium_in,
 )
 from tests.browser.test_pages import IMAGES_LOADED, seller_logs_in, video_plays
 
@@ -83,21 +83,12 @@ DECODED_FRAMES = "() => document.querySelector('#video').getVideoPlaybackQuality
 
 
 @pytest.fixture(scope="session")
-async def phone_browser() -> AsyncIterator[Any]:
-    """Chromium with two fake cameras (the session's `browser` has one)."""
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing (install Debian's chromium: `make chromium`)"
-        if CI:
-            pytest.fail(f"CI=true: {message}")
-        pytest.skip(message)
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=str(CHROMIUM), args=TWO_CAMERAS)
-        try:
-            yield b
-        finally:
-            await b.close()
+async def phone_browser(
+    browser_net: Namespace, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Any]:
+    """Chromium with two fake cameras (the session's `browser` has one), in the same namespace."""
+    async with chromium_in(browser_net, tmp_path_factory, TWO_CAMERAS) as b:
+        yield b
 
 
 @pytest.fixture

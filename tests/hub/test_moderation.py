@@ -136,10 +136,11 @@ async def test_chat_budget_is_per_address_over_identities(env: Env) -> None:
         await c.join(show)
     for i, c in enumerate(crowd):
         await c.send(type="chat_send", text=f"hi {i}", clientMessageId=f"m{i}")
-    answers = [
-        await c.wait_for(lambda e: e.get("ref") == f"m{i}" or e.get("clientMessageId") == f"m{i}")
-        for i, c in enumerate(crowd)
-    ]
+
+    def answer_to(ref: str) -> Any:
+        return lambda e: ref in (e.get("ref"), e.get("clientMessageId"))
+
+    answers = [await c.wait_for(answer_to(f"m{i}")) for i, c in enumerate(crowd)]
     refused = [a for a in answers if a["type"] == "error"]
     assert [a["code"] for a in refused] == ["rate_limited", "rate_limited"]
     other = await env.connect(address=ELSEWHERE)
