@@ -22,7 +22,16 @@ from starlette.types import ASGIApp
 
 from liveshop import __version__
 from liveshop.announcer import Announcer
-from liveshop.api import auth, health, livestreams, media, products, recordings, reports
+from liveshop.api import (
+    auth,
+    health,
+    livestreams,
+    media,
+    moderation,
+    products,
+    recordings,
+    reports,
+)
 from liveshop.api import errors as api_errors
 from liveshop.api.limits import BodyLimitMiddleware
 from liveshop.api.readcache import ReadCacheMiddleware
@@ -160,7 +169,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.settings = settings
     api_errors.install(app)
     app.add_middleware(BodyLimitMiddleware)
-    for module in (auth, products, livestreams, media, recordings, reports, health):
+    for module in (auth, products, livestreams, media, recordings, reports, moderation, health):
         app.include_router(module.router)
     app.include_router(media.active_router)
     app.router.add_websocket_route("/ws", websocket_endpoint)

@@ -87,6 +87,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_create_admin(args: argparse.Namespace) -> int:
+    """``create-admin`` and ``create-moderator``: an account of ``args.role``."""
     from liveshop.security import hash_password
     from liveshop.storage import users
     from liveshop.storage.errors import Conflict
@@ -119,7 +120,7 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
                     session,
                     email=args.email,
                     name=args.name,
-                    role="admin",
+                    role=args.role,
                     password_hash=password_hash,
                 )
         except Conflict:
@@ -127,7 +128,7 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
             return 1
         finally:
             await db.close()
-        print(f"created admin {args.email}")
+        print(f"created {args.role} {args.email}")
         return 0
 
     return asyncio.run(create())
@@ -252,7 +253,15 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--email", required=True)
     admin.add_argument("--password", default=None, help="prompted when absent")
     admin.add_argument("--name", default="Seller")
-    admin.set_defaults(func=cmd_create_admin)
+    admin.set_defaults(func=cmd_create_admin, role="admin")
+
+    moderator = sub.add_parser(
+        "create-moderator", help="create a moderator (deletes messages, bans; nothing else)"
+    )
+    moderator.add_argument("--email", required=True)
+    moderator.add_argument("--password", default=None, help="prompted when absent")
+    moderator.add_argument("--name", default="Moderator")
+    moderator.set_defaults(func=cmd_create_admin, role="moderator")
 
     token = sub.add_parser(
         "token", help="print an access token for an account, or `token revoke` all of its tokens"

@@ -24,10 +24,8 @@ from liveshop.hub.connection import CLOSE_BANNED, CLOSE_POLICY, CLOSE_UNAUTHORIZ
 from liveshop.hub.heap import HeapPolicy
 from liveshop.hub.moderation import (
     AddressBudgets,
-    ModerationSettings,
     check_text,
     check_watched,
-    load_settings,
 )
 from liveshop.hub.room import Room
 from liveshop.hub.viewing import ViewingLog
@@ -39,6 +37,7 @@ from liveshop.storage import bans, chat, likes, livestreams, users
 from liveshop.storage.engine import Database
 from liveshop.storage.errors import NotFound
 from liveshop.storage.models import Livestream
+from liveshop.storage.shop_settings import ModerationSettings, load_moderation
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +94,7 @@ class Hub:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self.moderation = await load_settings(self.db)
+        self.moderation = await load_moderation(self.db)
         self._global_sub = await self.broker.subscribe(GLOBAL, self._on_global)
         self._ticker = asyncio.create_task(self._tick_loop(), name="hub-ticker")
 
@@ -178,7 +177,7 @@ class Hub:
 
     async def _reload_moderation(self) -> None:
         try:
-            self.moderation = await load_settings(self.db)
+            self.moderation = await load_moderation(self.db)
         except Exception:
             log.exception("could not reload the moderation settings")
 

@@ -8,42 +8,13 @@ quota store so that neither more identities nor more server processes multiply i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from liveshop.domain.identity import Identity
 from liveshop.domain.moderation import blocked_word, contains_link
 from liveshop.protocol import ProtocolError
 from liveshop.quota.base import Quotas
-from liveshop.storage import shop_settings
-from liveshop.storage.engine import Database
+from liveshop.storage.shop_settings import ModerationSettings
 
 BUDGET_WINDOW = 60.0
-
-
-@dataclass(frozen=True)
-class ModerationSettings:
-    """The shop's chat settings, as the seller set them in the studio."""
-
-    blocked_words: tuple[str, ...] = ()
-    allow_links: bool = False
-
-    @classmethod
-    def from_stored(cls, stored: dict[str, Any]) -> ModerationSettings:
-        words = stored.get("blocked_words") or []
-        return cls(
-            blocked_words=tuple(str(w) for w in words if isinstance(w, str) and w.strip()),
-            allow_links=bool(stored.get("allow_links", False)),
-        )
-
-    def to_stored(self) -> dict[str, Any]:
-        return {"blocked_words": list(self.blocked_words), "allow_links": self.allow_links}
-
-
-async def load_settings(db: Database) -> ModerationSettings:
-    """The stored moderation settings (defaults where none were stored)."""
-    async with db.session() as session:
-        return ModerationSettings.from_stored(await shop_settings.get_all(session))
 
 
 def check_text(
