@@ -219,6 +219,7 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "address_chat_per_minute": 0,
             "address_likes_per_minute": 0,
             "address_signals_per_minute": 0,
+            "address_connects_per_minute": 0,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -64,5 +64,6 @@ def subprocess_env(env: dict[str, str], *addresses: str) -> dict[str, str]:
         "LIVESHOP_ADDRESS_CHAT_PER_MINUTE": "0",
         "LIVESHOP_ADDRESS_LIKES_PER_MINUTE": "0",
         "LIVESHOP_ADDRESS_SIGNALS_PER_MINUTE": "0",
+        "LIVESHOP_ADDRESS_CONNECTS_PER_MINUTE": "0",
         **env,
     }

@@ -130,6 +130,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
                 "chat": settings.address_chat_per_minute,
                 "like": settings.address_likes_per_minute,
                 "signal": settings.address_signals_per_minute,
+                "connect": settings.address_connects_per_minute,
             },
             trusted_after=settings.trusted_after_seconds,
         )

@@ -61,7 +61,8 @@ class Settings(BaseSettings):
     trusted_after_seconds: float = Field(default=5.0, ge=0, le=600)
     address_chat_per_minute: int = Field(default=300, ge=0)
     address_likes_per_minute: int = Field(default=600, ge=0)
-    address_signals_per_minute: int = Field(default=3000, ge=0)
+    address_signals_per_minute: int = Field(default=600, ge=0)
+    address_connects_per_minute: int = Field(default=600, ge=0)
     node_id: str = ""
     telemetry: bool = False
     forwarded_allow_ips: str = ""

@@ -95,6 +95,7 @@ class Connection:
         "identity",
         "joined_at",
         "peer_id",
+        "refusals",
         "seen_chat",
         "show_id",
         "transport",
@@ -120,6 +121,7 @@ class Connection:
         self.bad_messages = SlidingWindow(limit=20, window=60.0)
         # per-socket budgets by message kind (likes, signalling), created on first use
         self.buckets: dict[str, TokenBucket] = {}
+        self.refusals: SlidingWindow | None = None  # "wait" refusals, counted from the first
         self._queue: deque[str] = deque()
         self._bytes = 0
         self._wakeup = asyncio.Event()

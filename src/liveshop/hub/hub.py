@@ -18,7 +18,7 @@ from typing import Any
 
 from liveshop import protocol
 from liveshop.broker.base import GLOBAL, Broker, show_topic
-from liveshop.domain.ratelimit import TokenBucket
+from liveshop.domain.ratelimit import SlidingWindow, TokenBucket
 from liveshop.domain.text import clean_chat_text
 from liveshop.hub.connection import CLOSE_BANNED, CLOSE_POLICY, CLOSE_UNAUTHORIZED, Connection
 from liveshop.hub.heap import HeapPolicy
@@ -50,6 +50,10 @@ CHAT_RATE, CHAT_BURST = 1.0, 5.0
 # per socket: a like is a database write; signalling is a few dozen messages per connection set-up
 SOCKET_BUDGETS = {"like": (2.0, 5.0), "signal": (10.0, 60.0)}
 BAD_MESSAGE_ERRORS = frozenset({"invalid", "too_large"})
+# refusals that say "wait": a socket that keeps sending through REFUSALS_PER_MINUTE of them is
+# a flood, closed with 1008 (its owner may reconnect; per-address budgets still hold)
+WAIT_ERRORS = frozenset({"rate_limited", "slow_mode", "too_new", "blocked"})
+REFUSALS_PER_MINUTE = 60
 
 
 @dataclass(frozen=True, eq=False)
@@ -398,9 +402,17 @@ class Hub:
             )
             if exc.code in BAD_MESSAGE_ERRORS:
                 self.bad_message(conn)
+            elif exc.code in WAIT_ERRORS:
+                self._refused(conn)
         except Exception:
             log.exception("hub failed on a message from %s", conn.peer_id)
             conn.push(protocol.error("invalid", "the server could not process this message"))
+
+    def _refused(self, conn: Connection) -> None:
+        if conn.refusals is None:
+            conn.refusals = SlidingWindow(limit=REFUSALS_PER_MINUTE, window=60.0)
+        if conn.refusals.hit(self.clock()) > 0:
+            conn.kill(CLOSE_POLICY, "too many refused messages")
 
     def bad_message(self, conn: Connection) -> None:
         if conn.bad_messages.hit(self.clock()) > 0:

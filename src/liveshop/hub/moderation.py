@@ -14,7 +14,8 @@ from liveshop.protocol import ProtocolError
 from liveshop.quota.base import Quotas
 from liveshop.storage.shop_settings import ModerationSettings
 
-BUDGET_WINDOW = 60.0
+# budgets are per minute, counted over 10 s windows (a sixth each) so that none is spent at once
+BUDGET_WINDOW = 10.0
 
 
 def check_text(
@@ -48,17 +49,19 @@ def check_watched(
 
 
 class AddressBudgets:
-    """Per-address budgets per minute by kind (``chat``, ``like``, ``signal``); a limit of 0
-    switches one off. Shared by every process through the quota store."""
+    """Per-address budgets per minute by kind (``chat``, ``like``, ``signal``), spent at most a
+    sixth in any 10 s; a limit of 0 switches one off. Shared by every process through the quota
+    store."""
 
     def __init__(self, quotas: Quotas, per_minute: dict[str, int]) -> None:
         self.quotas, self.per_minute = quotas, per_minute
 
     async def spend(self, kind: str, address: str, ref: str | None = None) -> None:
         """Count one ``kind`` message from ``address``; ``rate_limited`` past the budget."""
-        limit = self.per_minute.get(kind, 0)
-        if limit <= 0:
+        per_minute = self.per_minute.get(kind, 0)
+        if per_minute <= 0:
             return
+        limit = max(1, -(-per_minute * int(BUDGET_WINDOW) // 60))  # ceil(per_minute / 6)
         wait = await self.quotas.hit(f"{kind}-addr:{address}", limit, BUDGET_WINDOW)
         if wait > 0:
             raise ProtocolError(
