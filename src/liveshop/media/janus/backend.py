@@ -60,9 +60,10 @@ from aiortc.rtp import RtpPacket
 
 from .. import aiortc_internals as internals
 from ..base import EventCallback, MediaBackend, MediaError, MediaSession
+from ..negotiation import check_direction, choose_publisher_codec, negotiated_streams, parse_offer
 from ..recording import Recorder, RecordingResult
-from ..rtputil import H264, VP8, keyframe_start, picture_size
-from ..sfu import _choose_publisher_codec, _negotiated, _parse_offer, _percentile
+from ..rtputil import H264, VP8, keyframe_start
+from ..stats import StreamStats, media_stats, publisher_stats
 from ..tasks import SessionRooms
 from .admin import JanusAdmin, Target, ViewerRtts
 from .client import JanusError, JanusGone, JanusSession
@@ -123,49 +124,19 @@ class _Tap:
         self.codec = codec
         self.pt = pt
         self.recorder: Recorder | None = None
-        self.packets = 0
-        self.base_seq: int | None = None
-        self.ext_max: int | None = None
-        self.size: tuple[int, int] | None = None
-        self.win_start = time.monotonic()
-        self.win_bytes = 0
-        self.win_frames = 0
-        self.bitrate_kbps = 0.0
-        self.fps = 0.0
-        self.first_packet = asyncio.Event()
+        self.stats = StreamStats(codec)
 
     async def on_rtp(self, packet: RtpPacket) -> None:
         if packet.payload_type != self.pt or not packet.payload:
             return
         payload = packet.payload
         seq = packet.sequence_number
-        if not self.packets:
-            self.first_packet.set()
-        self.packets += 1
-        if self.base_seq is None or self.ext_max is None:
-            self.base_seq = self.ext_max = seq
-        else:
-            delta = (seq - self.ext_max) & 0xFFFF
-            if delta < 0x8000:
-                self.ext_max += delta
-        self.win_bytes += len(payload)
-        if packet.marker:
-            self.win_frames += 1
-        now = time.monotonic()
-        if now - self.win_start >= 1.0:
-            self.bitrate_kbps = self.win_bytes * 8 / (now - self.win_start) / 1000
-            self.fps = self.win_frames / (now - self.win_start)
-            self.win_start, self.win_bytes, self.win_frames = now, 0, 0
-        sample = self.size is None or self.packets % 64 == 0
-        if self.kind == "video" and sample and keyframe_start(self.codec, payload):
-            self.size = picture_size(self.codec, payload) or self.size
+        stats = self.stats
+        stats.count(seq, len(payload), packet.marker)
+        if self.kind == "video" and stats.size_due() and keyframe_start(self.codec, payload):
+            stats.sample_size(payload)
         if self.recorder is not None:
             self.recorder.put(self.kind, seq, packet.timestamp, bool(packet.marker), payload)
-
-    def lost(self) -> int:
-        if self.base_seq is None or self.ext_max is None:
-            return 0
-        return max(0, self.ext_max - self.base_seq + 1 - self.packets)
 
 
 @dataclass(eq=False)
@@ -573,11 +544,10 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
     ) -> MediaSession:
         if self._closing:
             raise MediaError(409, "media backend is shutting down")
-        offer = _parse_offer(offer_sdp)
+        offer = parse_offer(offer_sdp)
         for media in offer.media:
-            if media.direction not in (None, "sendonly", "sendrecv"):
-                raise MediaError(400, f"publisher {media.kind} must be sendonly")
-            _choose_publisher_codec(media)  # 415 before Janus is involved
+            check_direction(media, "publisher")
+            choose_publisher_codec(media)  # 415 before Janus is involved
         room = self._room(livestream_id)
         async with room.lock, self.placement.lock(f"show:{livestream_id}"):
             old = room.publisher
@@ -854,10 +824,9 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
     async def _watch(self, livestream_id: int, offer_sdp: str) -> MediaSession:
         if self._closing:
             raise MediaError(409, "media backend is shutting down")
-        offer = _parse_offer(offer_sdp)
+        offer = parse_offer(offer_sdp)
         for media in offer.media:
-            if media.direction not in (None, "recvonly", "sendrecv"):
-                raise MediaError(400, f"viewer {media.kind} must be recvonly")
+            check_direction(media, "viewer")
         show = await self.placement.get_show(livestream_id)
         if show is None or not show.live:
             raise MediaError(409, "not live")
@@ -989,7 +958,7 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
                 wanted = publisher.codec if kind == "video" else "opus"
                 transceiver.setCodecPreferences([c for c in caps if c.name == wanted])
             await pc.setLocalDescription(await pc.createAnswer())
-            negotiated = _negotiated(pc.localDescription.sdp)
+            negotiated = negotiated_streams(pc.localDescription.sdp)
             for transceiver in pc.getTransceivers():
                 neg = negotiated.get(transceiver.kind)
                 if neg is None:
@@ -1074,7 +1043,7 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
         """This process's share plus the others' as of the last :meth:`refresh`."""
         room = self.rooms.get(livestream_id)
         others = self._others.get(livestream_id, _Others())
-        publisher_stats: dict[str, Any] | None = others.publisher
+        publisher_part: dict[str, Any] | None = others.publisher
         viewers = others.viewers
         rtts: list[float] = []  # this process's viewers (the Admin API answers per handle)
         if room is not None:
@@ -1085,20 +1054,10 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
             publisher = room.publisher
             if publisher is not None and not publisher.closed:
                 taps = publisher.monitor.taps if publisher.monitor is not None else {}
-                video = taps.get("video")
-                publisher_stats = {
-                    "bitrateKbps": round(sum(t.bitrate_kbps for t in taps.values()), 1),
-                    "fps": round(video.fps, 1) if video else 0.0,
-                    "width": video.size[0] if video and video.size else None,
-                    "height": video.size[1] if video and video.size else None,
-                    "codec": publisher.codec,
-                    "packetsLost": sum(t.lost() for t in taps.values()),
-                }
-        return {
-            "publisher": publisher_stats,
-            "viewers": viewers,
-            "viewerRttMs": {"p50": _percentile(rtts, 50), "p95": _percentile(rtts, 95)},
-        }
+                publisher_part = publisher_stats(
+                    publisher.codec, {kind: tap.stats for kind, tap in taps.items()}
+                )
+        return media_stats(publisher_part, viewers, rtts)
 
     async def refresh_viewer_rtts(self, livestream_id: int) -> None:
         """Ask the Admin APIs for the show's viewer RTTs now (``stats`` does it when stale)."""
