@@ -67,14 +67,8 @@ from ..stats import StreamStats, media_stats, publisher_stats
 from ..tasks import SessionRooms
 from .admin import JanusAdmin, Target, ViewerRtts
 from .client import JanusError, JanusGone, JanusSession
-from .placement import (
-    Load,
-    MemoryPlacement,
-    Placement,
-    RemoteRecord,
-    SessionRecord,
-    ShowRecord,
-)
+from .placement.base import Load, Placement, RemoteRecord, SessionRecord, ShowRecord
+from .placement.memory import MemoryPlacement
 from .sdp import bridge
 
 logger = logging.getLogger(__name__)
