@@ -1,44 +1,31 @@
 """The ``janus`` media mode: liveshop keeps WHIP/WHEP, auth and the show; Janus moves the media.
 
-Per show, one VideoRoom room (room id = livestream id) on every instance that carries it:
+Per show, one VideoRoom room (room id = livestream id) on every instance that carries it. The
+parts, one module each:
 
-* **Publisher** (WHIP): lands on the *origin* instance (the up instance with the fewest
-  publishers, then the fewest subscribers). liveshop attaches a handle and sends
-  ``joinandconfigure`` (``ptype=publisher``) with the WHIP offer; Janus's answer (half trickle:
-  its candidates are in the SDP) is the WHIP answer. ``webrtcup`` → ``publisher_connected``.
-* **Viewers** (WHEP): placed on the up instance with the fewest subscribers (ties: the order of
-  ``LIVESHOP_JANUS_URLS``) under a per-instance cap. On an instance other than the origin the
-  publisher is first made available there: ``add_remote_publisher`` on that instance, then
-  ``publish_remotely`` on the origin with the returned port (VideoRoom's own RTP forwarding,
-  once per show and instance). The viewer's offer is bridged to VideoRoom's server-side offer,
-  see :mod:`liveshop.media.janus.sdp`.
-* **Monitor** (stats + recording): liveshop itself subscribes once to the publisher on the
-  origin with an aiortc peer whose receivers are tapped (no decoding, as in the ``sfu`` mode);
-  the packets feed the same :class:`~liveshop.media.recording.Recorder` as the built-in mode
-  (``recording.webm`` / ``.mkv`` + ``thumbnail.jpg``) and the publisher stats.
-* **Failures**: each instance has one Janus session with a long poll and keep-alives. When an
-  instance goes away (process gone, or "no such session" after a restart), its viewers are
-  dropped (Janus hangs up their PeerConnections when it stops; a killed Janus cannot), a show
-  whose origin it was ends with ``publisher_left`` (reason ``janus_down``) and its viewers on
-  other instances are hung up; liveshop reconnects every :data:`RECONNECT_S` seconds and
-  places new sessions on the instances that are up.
+* :mod:`.publisher`: the WHIP publisher on the *origin* instance (``joinandconfigure`` with the
+  offer; ``webrtcup`` → ``publisher_connected``);
+* :mod:`.viewers`: WHEP viewers on the least-loaded instance, the offer bridged by :mod:`.sdp`;
+* :mod:`.remotes`: the publisher copied to the other instances (cascading);
+* :mod:`.monitor`: liveshop's own subscriber for the publisher stats and the recording;
+* :mod:`.instances`: one Janus session per instance, reconnects, rooms, placing;
+* :mod:`.videoroom`: every VideoRoom request body; :mod:`.show`: what a process holds of a show.
 
-* **Several liveshop processes**: what they must agree on — per show the origin, feed id,
-  streams and live flag of the publisher, the instances its room was created on and its remote
-  copies; per WHIP/WHEP session the instance, Janus session and handle; per process its load —
-  is behind a :class:`~liveshop.media.janus.placement.base.Placement`: in this process by default, in
-  Redis with ``LIVESHOP_REDIS_URL``. Viewers and origins are placed on the totals over every live
-  process; a room or remote copy is created under a lock over all processes; a session held by
-  another process is ended by detaching its handle through Janus (any HTTP client may address
-  any session/handle id), and its owner cleans up on the ``detached`` event. The process driving
-  the publisher keeps the monitor and recording and, when the publisher leaves, hangs up every
-  process's viewers. A process that stops reporting (killed) drops out after the placement's TTL
-  (15 s). ``is_live``/``stats`` add the other processes' share as of :meth:`refresh`.
+This module wires them and keeps what spans them:
 
-This module wires the parts and keeps what spans them: the process's rooms, its load report and
-sync with the other processes, an instance going away, ending a show, and the stats. The parts:
-:mod:`.instances` (sessions, rooms on Janus, placing), :mod:`.publisher`, :mod:`.viewers`,
-:mod:`.remotes` (cascading), :mod:`.monitor` (stats + recording), :mod:`.videoroom` (requests).
+* **Failures**: when an instance goes away (process gone, or "no such session" after a
+  restart), its viewers are dropped (Janus hangs up their PeerConnections when it stops; a
+  killed Janus cannot), a show whose origin it was ends with ``publisher_left`` (reason
+  ``janus_down``) and its viewers on other instances are hung up; liveshop reconnects and places
+  new sessions on the instances that are up.
+* **Several liveshop processes**: what they must agree on is behind a
+  :class:`~liveshop.media.janus.placement.base.Placement` (in this process by default, in Redis
+  with ``LIVESHOP_REDIS_URL``). Viewers and origins are placed on the totals over every live
+  process; a session held by another process is ended by detaching its handle through Janus,
+  and its owner cleans up on the ``detached`` event. The process driving the publisher keeps the
+  monitor and recording and, when the publisher leaves, hangs up every process's viewers. A
+  process that stops reporting (killed) drops out after the placement's TTL (15 s).
+  ``is_live``/``stats`` add the other processes' share as of :meth:`refresh`.
 """
 
 from __future__ import annotations
