@@ -146,7 +146,7 @@ async def _server(
     address: str, mode: str, media_dir: str, janus: tuple[list[str], str, str]
 ) -> None:
     from liveshop.media.base import MediaBackend, MediaEvent
-    from liveshop.media.janus import JanusMediaBackend
+    from liveshop.media.janus.backend import JanusMediaBackend
     from liveshop.media.sfu import SfuMediaBackend
 
     loop = asyncio.get_running_loop()
