@@ -106,16 +106,20 @@ async def require_staff(identity: Annotated[Identity, Depends(current_identity)]
 
 
 async def require_publisher(request: Request, authenticator: AuthenticatorDep) -> Identity:
-    """A seller's token or a seller's stream key (WHIP only); 401 otherwise."""
+    """A seller's token or a seller's stream key (WHIP only); 401 without either, 403 for
+    another role's token."""
     token = bearer_token(request)
     if token is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Not authenticated", UNAUTHORIZED)
     try:
-        return await authenticator.identify_publisher(token)
+        identity = await authenticator.identify_publisher(token)
     except InvalidToken:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "A seller's token or stream key is required", UNAUTHORIZED
         ) from None
+    if not identity.is_admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Seller (admin) role required")
+    return identity
 
 
 IdentityDep = Annotated[Identity, Depends(current_identity)]
