@@ -41,7 +41,7 @@ export function createTeamPanel(section, { api }) {
           { class: 'team-member', dataset: { userId: member.id } },
           h('span', { class: 'team-name', text: member.name }),
           h('span', { class: 'muted team-email', text: member.email }),
-          h('span', { class: 'chat-tag', text: member.role === 'admin' ? 'seller' : 'moderator' }),
+          member.role === 'admin' ? h('span', { class: 'chat-tag', text: 'seller' }) : h('span', { class: 'chat-tag moderator-tag', text: 'moderator' }),
           member.role === 'moderator'
             ? h('button', { type: 'button', class: 'danger-quiet', text: 'Remove', 'aria-label': `Remove ${member.name}`, onclick: () => remove(member) })
             : null,

@@ -260,7 +260,7 @@ function wireHub() {
     const like = likePending && !ev.ref;
     if (like) likePending = false;
     const message = describeRefusal(ev, { like });
-    if (ev.ref) chat.fail(ev.ref, ev.code === 'blocked' ? ev.message : message);
+    if (ev.ref) chat.fail(ev.ref, ev.code === 'blocked' ? ev.message : ev.code === 'too_new' ? `you can chat in ${Math.max(1, Math.ceil(ev.retryAfter || 1))} s` : message);
     if (ev.code === 'too_new' && !like) chatStatus.tooNew(ev.retryAfter);
     if (ev.code === 'banned') {
       banned = true;
