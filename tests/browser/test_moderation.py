@@ -60,9 +60,7 @@ async def test_blocked_word_refused(make_shop: Any, open_page: Any) -> None:
     await rules.get_by_label("Blocked words and phrases").fill("knockoff\nfake deal")
     await expect(rules.get_by_role("switch", name="Allow links from shoppers")).not_to_be_checked()
     await rules.get_by_role("button", name="Save chat rules").click()
-    await expect(rules.get_by_role("status")).to_have_text(
-        "Saved: 2 blocked words, links refused."
-    )
+    await expect(rules.get_by_role("status")).to_have_text("Saved: 2 blocked words, links refused.")
 
     show_id = await start_show(shop, "Rules")
     shopper = await open_page("shopper")
@@ -137,6 +135,22 @@ async def test_moderator_gets_moderation_view(make_shop: Any, open_page: Any) ->
     await expect(chat.locator(".chat-msg", has_text="rude words here")).to_have_count(0)
 
 
+async def test_moderator_messages_tagged(make_shop: Any, open_page: Any) -> None:
+    """A moderator's chat message is tagged "moderator" on the shoppers' page."""
+    shop = await make_shop("p2p")
+    show_id = await start_show(shop, "Tags")
+    shopper = await open_page("shopper")
+    await shopper.goto(f"{shop.server.url}/live/{show_id}")
+    await expect(shopper.locator("#live-badge")).to_be_visible()
+    mod = await open_page("moderator")
+    await moderator_logs_in(mod, shop)
+    await mod.get_by_label("Message to the chat").fill("Hi, I keep the chat friendly")
+    await mod.get_by_role("button", name="Send").click()
+    line = shopper.locator(".chat-msg", has_text="Hi, I keep the chat friendly")
+    await expect(line.locator(".chat-author")).to_have_text("Mo")
+    await expect(line.locator(".chat-tag")).to_have_text("moderator")
+
+
 async def test_stream_key_shown_once_then_revoked(make_shop: Any, open_page: Any) -> None:
     """On the phone, the seller creates an OBS stream key (shown once), then revokes it."""
     shop = await make_shop("p2p")
@@ -173,7 +187,7 @@ async def test_stream_key_shown_once_then_revoked(make_shop: Any, open_page: Any
 
 
 async def test_new_shopper_wait_counts_down(make_shop: Any, open_page: Any) -> None:
-    """A fresh shopper sees how long until they can chat when the team sets a new-shopper wait."""
+    """With a new-shopper wait, a fresh shopper sees a countdown and why chat and likes wait."""
     shop = await make_shop("p2p")
     show_id = await start_show(shop, "Raid shield")
     mod = await open_page("moderator")
@@ -192,3 +206,37 @@ async def test_new_shopper_wait_counts_down(make_shop: Any, open_page: Any) -> N
     await expect(shopper.locator(".chat-msg.failed", has_text="first!")).to_contain_text(
         "you can chat in"
     )
+    await shopper.get_by_role("button", name="Like").click()
+    like_refusal = shopper.get_by_role("alert").filter(has_text="you can like in")
+    await expect(like_refusal).to_contain_text("New shoppers can like after watching a little")
+    await expect(shopper.get_by_role("button", name="Like")).to_have_attribute(
+        "aria-pressed", "false"
+    )
+
+
+async def test_guest_token_refused_then_retried(
+    make_shop: Any, open_page: Any, page_errors: Any
+) -> None:
+    """A 429 on the guest token is explained on the page, which asks again after Retry-After."""
+    shop = await make_shop("p2p")
+    await start_show(shop, "Busy network")
+    page_errors.allow_http_failures("/api/auth/guest")
+    shopper = await open_page("shopper")
+    asked: list[str] = []
+
+    async def refuse_once(route: Any) -> None:
+        asked.append(route.request.method)
+        if len(asked) > 1:
+            await route.continue_()
+            return
+        detail = {"detail": "Too many new shoppers from this address; try again in a minute"}
+        await route.fulfill(status=429, headers={"Retry-After": "2"}, json=detail)
+
+    await shopper.route("**/api/auth/guest", refuse_once)
+    await shopper.goto(f"{shop.server.url}/")
+    waiting = shopper.get_by_role("status").filter(has_text="Many new shoppers are joining")
+    await expect(waiting).to_contain_text(re.compile(r"Trying again in [12] s"))
+    await expect(shopper.locator("#live-badge")).to_be_visible()
+    assert asked == ["POST", "POST"]
+    stored = await shopper.evaluate("JSON.parse(localStorage['liveshop.guest']).user.id")
+    assert stored.startswith("g_")
