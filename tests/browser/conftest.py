@@ -179,12 +179,14 @@ class Shop:
 async def make_shop(
     make_settings: Callable[..., Settings], browser_net: Namespace
 ) -> AsyncIterator[Callable[..., Any]]:
-    """``await make_shop(media_mode)``: a real server (SQLite) with a seller and a small catalogue,
-    on the browser namespace's near address (``shop.server.url`` is the pages' URL)."""
+    """``await make_shop(media_mode, **settings)``: a real server (SQLite) with a seller and a small
+    catalogue, on the browser namespace's near address (``shop.server.url`` is the pages' URL)."""
     running: list[tuple[Any, Any, httpx.AsyncClient]] = []
 
-    async def make(media_mode: str) -> Shop:
-        settings = make_settings(media_mode=media_mode, media_addresses=browser_net.near)
+    async def make(media_mode: str, **overrides: Any) -> Shop:
+        settings = make_settings(
+            media_mode=media_mode, media_addresses=browser_net.near, **overrides
+        )
         srv, task, live = await start_server(settings, host=browser_net.near)
         http = httpx.AsyncClient(base_url=live.url, timeout=30)
         live = dataclasses.replace(live, url=live.url.replace(browser_net.near, PAGE_HOST))

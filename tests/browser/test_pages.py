@@ -47,8 +47,8 @@ async def video_plays(page: Any, wait_ms: float = 15_000) -> None:
 
 async def seller_logs_in(page: Any, shop: Shop) -> None:
     await page.goto(f"{shop.server.url}/studio")
-    await page.get_by_label("E-mail").fill(ADMIN_EMAIL)
-    await page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    await page.get_by_label("E-mail", exact=True).fill(ADMIN_EMAIL)
+    await page.get_by_label("Password", exact=True).fill(ADMIN_PASSWORD)
     await page.get_by_role("button", name="Log in").click()
     await expect(page.locator("#studio-view")).to_be_visible()
 

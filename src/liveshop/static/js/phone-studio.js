@@ -1,8 +1,9 @@
 // The studio on a phone (narrow screens; css/studio-phone.css lays it out): the camera preview fills
 // the screen and the show is run from compact overlays. This module owns what only that layout
 // needs: the stage the studio is in (setup / live / summary, as data-stage for the CSS), the bottom
-// sheets (chat with moderation, products to pin, camera settings) opened from the tool buttons,
-// the camera switch, mute, and keeping the screen awake while live. Desktop keeps the panels; the
+// sheets (chat with moderation, products to pin, shop settings, camera settings) opened from the
+// tool buttons, the camera switch, mute, and keeping the screen awake while live. A moderator has no
+// camera: their studio is in the 'moderate' stage, plain panels in the flow. Desktop keeps the panels; the
 // same elements serve both layouts, so each control exists once.
 import { createCameraSwitch } from './camera-switch.js';
 import { $, formatPrice, h, setText } from './dom.js';
@@ -15,6 +16,7 @@ export function createPhoneStudio({ devices, root = $('#studio-view') }) {
   const backdrop = $('#sheet-backdrop');
   const toggles = [...root.querySelectorAll('button[aria-controls]')];
   let open = null; // {button, panel} of the open sheet
+  let moderator = false;
   let statusTimer = null;
 
   const say = (text) => {
@@ -90,13 +92,17 @@ export function createPhoneStudio({ devices, root = $('#studio-view') }) {
 
   function setStage(stage) {
     closeSheet({ restoreFocus: false });
-    root.dataset.stage = stage;
-    if (stage === 'live') wakeLock.start();
+    root.dataset.stage = moderator ? 'moderate' : stage;
+    if (stage === 'live' && !moderator) wakeLock.start();
     else wakeLock.stop();
   }
 
   return {
     setStage,
+    /** 'admin' (the seller) or 'moderator'. */
+    setRole(role) {
+      moderator = role !== 'admin';
+    },
     /** The camera is open: offer the switch when there is another camera. */
     camerasChanged: () => cameraSwitch.refresh(),
     /** The Products button counts the pins; the newest one shows over the picture. */
