@@ -112,7 +112,7 @@ class Connection:
     ) -> None:
         self.transport = transport
         self.address = address  # the client's (client_address.py), for per-address rules
-        self.joined_at = 0.0  # hub clock when it last joined a show
+        self.joined_at = 0.0  # hub clock of its identity's first join to its show
         # the server's ``liveshop.frames`` extension (hub.wsproto), when it has one
         self._write_frame = write_frame
         self.identity = identity

@@ -201,7 +201,8 @@ class Hub:
                     self._store_address_bans(room.show_id, user, addresses)
                 )
             for conn in list(room.local.values()):
-                if conn.identity.id == user or conn.address in addresses:
+                staff = conn.identity.is_staff  # an address ban never shuts the shop's staff out
+                if conn.identity.id == user or (conn.address in addresses and not staff):
                     conn.kill(
                         CLOSE_BANNED,
                         "banned",
@@ -463,10 +464,12 @@ class Hub:
             room = await self._room(msg.livestreamId)
         except NotFound:
             raise ProtocolError("not_found", "no such livestream") from None
-        if conn.identity.id in room.banned or conn.address in room.banned_addresses:
+        banned_address = conn.address in room.banned_addresses and not conn.identity.is_staff
+        if conn.identity.id in room.banned or banned_address:
             raise ProtocolError("banned", "you were removed from this show")
         await self._leave(conn)
-        conn.joined_at = self.clock()
+        # an identity's watching time counts from its first join here, not from its latest socket
+        conn.joined_at = room.first_seen.setdefault(conn.identity.id, self.clock())
         conn.hold()
         conn.show_id = room.show_id
         room.add(conn)

@@ -42,6 +42,7 @@ class Room:
         self.banned: set[str] = set()
         self.banned_addresses: set[str] = set()
         self.new_shopper_wait = 0  # seconds an identity must have watched to chat or like
+        self.first_seen: dict[str, float] = {}  # identity → hub clock of its first join here
         self.last_chat: dict[str, float] = {}
         self.subscription: Subscription | None = None
         self.count = -1
