@@ -87,7 +87,8 @@ class MediaEvents:
                 stream.thumbnail_url = media_url(media_dir, data["thumbnail"])
             stream.is_recorded = True
             stream.duration_seconds = round(sum(d or 0.0 for d in total.scalars()), 3)
+            stream = await livestreams.touch(session, livestream_id)  # new revision, row as now
             pins = await livestreams.current_pins(session, livestream_id)
             out = livestream_out(stream, pins, 0)
         await invalidate(self.services, "livestreams")
-        await publish_global(self.services, protocol.stream_update(dump(out)))
+        await publish_global(self.services, protocol.stream_update(dump(out), stream.revision))

@@ -53,6 +53,7 @@ class RedisGate:
         self._loop = asyncio.new_event_loop()
         self._open = asyncio.Event()
         self._ready = threading.Event()
+        self._pumps: set[asyncio.Task[None]] = set()
         self._thread = threading.Thread(target=self._run, name="redis-gate", daemon=True)
 
     @property
@@ -81,8 +82,10 @@ class RedisGate:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection(REDIS_HOST, REDIS_PORT)
-        asyncio.create_task(self._pump(reader, up_writer))
-        asyncio.create_task(self._pump(up_reader, writer))
+        for src, dst in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.create_task(self._pump(src, dst))
+            self._pumps.add(task)
+            task.add_done_callback(self._pumps.discard)
 
     async def _pump(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
         try:

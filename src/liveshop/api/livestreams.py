@@ -66,7 +66,7 @@ async def create_livestream(
         )
     out = livestream_out(stream, [], 0)
     await invalidate(services, CACHE_GROUP)
-    await publish_global(services, protocol.stream_started(dump(out)))
+    await publish_global(services, protocol.stream_started(dump(out), stream.revision))
     return LivestreamEnvelope(livestream=out)
 
 
@@ -112,7 +112,7 @@ async def _update(
         await livestreams.update_fields(session, stream, body.model_dump(exclude_none=True))
         out = await _out(services, session, stream)
     await invalidate(services, CACHE_GROUP)
-    await publish_global(services, protocol.stream_update(dump(out)))
+    await publish_global(services, protocol.stream_update(dump(out), stream.revision))
     return LivestreamEnvelope(livestream=out)
 
 
@@ -153,7 +153,9 @@ async def stop_livestream(
         out = await _out(services, session, stream)
     if changed:
         await invalidate(services, CACHE_GROUP)
-        await publish_global(services, protocol.stream_ended(stream.id, stream.video_url))
+        await publish_global(
+            services, protocol.stream_ended(stream.id, stream.video_url, stream.revision)
+        )
         await services.media.end_show(stream.id)
     return LivestreamEnvelope(livestream=out)
 
@@ -166,11 +168,11 @@ async def _pinned(session: Any, livestream_id: int) -> PinnedOut:
     )
 
 
-async def _pins_changed(services: Services, livestream_id: int, pins: PinnedOut) -> None:
+async def _pins_changed(services: Services, livestream_id: int, pins: PinnedOut, rev: int) -> None:
     await invalidate(services, CACHE_GROUP)
     payload = [dump(p) for p in pins.pinned_products]
     await publish_show(
-        services, livestream_id, protocol.pinned_products_update(livestream_id, payload)
+        services, livestream_id, protocol.pinned_products_update(livestream_id, payload, rev)
     )
 
 
@@ -192,7 +194,7 @@ async def pin_product(
         changed = await livestreams.pin(session, stream, product)
         pins = await _pinned(session, stream.id)
     if changed:
-        await _pins_changed(services, livestream_id, pins)
+        await _pins_changed(services, livestream_id, pins, stream.revision)
     return pins
 
 
@@ -210,7 +212,7 @@ async def unpin_product(
         changed = await livestreams.unpin(session, stream.id, product_id)
         pins = await _pinned(session, stream.id)
     if changed:
-        await _pins_changed(services, livestream_id, pins)
+        await _pins_changed(services, livestream_id, pins, stream.revision)
     return pins
 
 

@@ -117,9 +117,10 @@ async def _finish(
             row.thumbnail_url = media_url(media_dir, thumbnail)
         row.is_recorded = True
         row.duration_seconds = round(duration, 3)
+        row = await livestreams.touch(session, row.id)  # a new revision, the row as it is now
         out = livestream_out(row, await livestreams.current_pins(session, row.id), 0)
     await invalidate(services, "livestreams")
-    await publish_global(services, protocol.stream_update(dump(out)))
+    await publish_global(services, protocol.stream_update(dump(out), row.revision))
     return LivestreamEnvelope(livestream=out)
 
 

@@ -117,6 +117,9 @@ class Livestream(Base):
     is_recorded: Mapped[bool] = mapped_column(Boolean, default=False)
     duration_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     slow_mode_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    # Bumped in the same transaction as every change to what a show's page shows live (likes,
+    # pins, slow mode, state and fields): live updates carry it, and the newest one wins.
+    revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class PinnedProduct(Base):
