@@ -15,6 +15,7 @@ from liveshop.hub import figures
 from liveshop.hub.hub import Hub
 from liveshop.hub.room import Room
 from liveshop.storage.engine import Database
+from tests.hub.conftest import Env
 
 SHOW = 7
 
@@ -233,3 +234,19 @@ def test_figures_keep_the_highest_revision(reads: list[int]) -> None:
     for rev in reads:
         known.offer("likes", rev, f"f{rev}")
     assert known.get("likes") == figures.Figure(9, "f9")
+
+
+async def test_a_change_whose_update_was_lost_reaches_every_socket(env: Env) -> None:
+    """A like stored with no update published (as if the broker lost it) is repaired from the
+    database: both sockets get the new count, with no further event."""
+    from liveshop.storage import likes
+
+    show = await env.start_show()
+    a, b = await env.connect(), await env.connect()
+    await a.join(show)
+    await b.join(show)
+    async with env.server.services.db.session() as session:
+        _, total, rev = await likes.toggle(session, show, "g_elsewhere")
+    for socket in (a, b):
+        update = await socket.wait_type("likes_update", timeout=2 * figures.SYNC_INTERVAL + 1)
+        assert (update["likes"], update["rev"]) == (total, rev)
