@@ -3,6 +3,7 @@ import { ApiError, createApi } from './api.js';
 import { createChatView, newClientMessageId } from './chat-view.js';
 import { createDevices } from './devices.js';
 import { $, confirmDialog, formatCount, formatDuration, formatPrice, h, safeUrl, setText } from './dom.js';
+import { createFigures } from './figures.js';
 import { Hub } from './hub.js';
 import { createPublisher, WhipUnavailable } from './media/index.js';
 import { completeUpload, createShowRecorder, uploadedBefore } from './recording.js';
@@ -23,6 +24,7 @@ let catalogue = [];
 const chatSeen = new Set(); // ids of the show's messages, for the summary
 let peak = 0;
 let likes = 0;
+const figures = createFigures(); // the revision of each live figure on screen
 let firstSnapshot = true;
 let timer = null;
 let statsTimer = null;
@@ -188,6 +190,7 @@ $('#show-form').addEventListener('submit', async (e) => {
 
 function startLive(livestream, { resumed = false } = {}) {
   show = livestream;
+  figures.reset();
   firstSnapshot = true;
   chatSeen.clear();
   peak = livestream.peakViewers || 0;
@@ -576,6 +579,7 @@ function wireHub() {
     else chat.addMany(ev.recentChat);
     ev.recentChat.forEach((m) => chatSeen.add(m.id));
     firstSnapshot = false;
+    figures.reset(ev.rev);
     renderPins(ev.pinnedProducts);
     likes = ev.likes;
     peak = Math.max(peak, ev.peakViewers);
@@ -593,7 +597,7 @@ function wireHub() {
     if (show && ev.livestreamId === show.id) chat.remove(ev.messageIds);
   });
   hub.on('likes_update', (ev) => {
-    if (!show || ev.livestreamId !== show.id) return;
+    if (!show || ev.livestreamId !== show.id || !figures.take('likes', ev.rev)) return;
     likes = ev.likes;
     setText($('#likes'), formatCount(likes));
   });
@@ -604,10 +608,10 @@ function wireHub() {
     setText($('#peak'), formatCount(peak));
   });
   hub.on('pinned_products_update', (ev) => {
-    if (show && ev.livestreamId === show.id) renderPins(ev.pinnedProducts);
+    if (show && ev.livestreamId === show.id && figures.take('pins', ev.rev)) renderPins(ev.pinnedProducts);
   });
   hub.on('slow_mode', (ev) => {
-    if (!show || ev.livestreamId !== show.id) return;
+    if (!show || ev.livestreamId !== show.id || !figures.take('slowMode', ev.rev)) return;
     $('#slow-mode').checked = ev.seconds > 0;
     setText($('#chat-notice'), ev.seconds ? `Slow mode on: shoppers can send one message every ${ev.seconds} s.` : 'Slow mode off.');
   });
