@@ -115,8 +115,9 @@ class Shopper:
     def __init__(self, ws: ClientConnection, changed: asyncio.Event) -> None:
         self.ws = ws
         self.likes: int | None = None
+        self.viewers: int | None = None
         self.rev = -1
-        self.updates = 0
+        self.history: list[tuple[int | None, int]] = []  # (rev, likes) of each likes_update
         self.liked = False
         self.stale: list[tuple[int, int]] = []  # (rev got, rev already shown)
         self._changed = changed
@@ -146,7 +147,10 @@ class Shopper:
                     self.stale.append((rev, self.rev))
                 self.rev = rev
             self.likes = ev["likes"]
-            self.updates += 1
+            self.history.append((ev.get("rev"), ev["likes"]))
+            self._changed.set()
+        elif kind == "viewer_count":
+            self.viewers = ev["count"]
             self._changed.set()
         elif kind == "like_state" and self._state is not None and not self._state.done():
             self._state.set_result(ev)
@@ -182,8 +186,10 @@ async def _stored_likes(pg: str, show: int) -> int:
         await conn.close()
 
 
-async def _until_converged(shoppers: list[Shopper], truth: int, changed: asyncio.Event) -> None:
-    while any(s.likes != truth for s in shoppers):
+async def _until_converged(
+    shoppers: list[Shopper], truth: int, changed: asyncio.Event, what: str = "likes"
+) -> None:
+    while any(getattr(s, what) != truth for s in shoppers):
         changed.clear()
         await changed.wait()
 
@@ -280,13 +286,18 @@ async def _rounds(
                 ws = await websockets.connect(f"{proc.ws}?token={token}")
                 shoppers.append(Shopper(ws, changed))
             await asyncio.gather(*(s.join(show) for s in shoppers))
+            # presence is written at the next tick (1 s), then the other process recounts at once
+            await asyncio.wait_for(
+                _until_converged(shoppers, SHOPPERS, changed, "viewers"), 1 + CONVERGE_S
+            )
             rng = random.Random(19)
             # warm-up: some shoppers like, so that every round has likers to unlike
             await asyncio.gather(*(s.toggle() for s in rng.sample(shoppers, UNLIKERS)))
             truth = await _stored_likes(pg, show)
             await asyncio.wait_for(_until_converged(shoppers, truth, changed), CONVERGE_S)
             for n in range(rounds):
-                assert all(s.likes == truth for s in shoppers), f"round {n}: a stale value came"
+                late = [(s.likes, s.history[-4:]) for s in shoppers if s.likes != truth]
+                assert not late, f"round {n}: stored {truth}, then a socket got {late}"
                 liked = [s for s in shoppers if s.liked]
                 unliked = [s for s in shoppers if not s.liked]
                 # 30 like and 10 unlike; every other round the mirror (10 like, 30 unlike), so

@@ -52,6 +52,9 @@ class Broker:
     async def set_presence(self, *_: Any) -> None:
         return None
 
+    async def publish(self, *_: Any) -> None:
+        return None
+
     async def presence_count(self, _show: int) -> int:
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.asked.put_nowait(future)

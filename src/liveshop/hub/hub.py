@@ -74,6 +74,7 @@ class Hub:
         self._ticker: asyncio.Task[None] | None = None
         self._syncer: asyncio.Task[None] | None = None
         self.show_revs = figures.ShowRevisions()
+        self._recounts: set[asyncio.Task[None]] = set()
         self.figure_sync = figures.FigureSync(db)
         self._room_locks: dict[int, asyncio.Lock] = {}
         self.viewing = ViewingLog(db)
@@ -185,6 +186,11 @@ class Hub:
                     )
         elif ctl == "peer":
             self._on_peer(room, meta)
+        elif ctl == "presence" and meta.get("node") != self.node_id and room.local:
+            # another process changed who watches: recount now, not at our next tick
+            task = asyncio.get_running_loop().create_task(self._recount(room))
+            self._recounts.add(task)
+            task.add_done_callback(self._recounts.discard)
 
     def _on_peer(self, room: Room, meta: dict[str, Any]) -> None:
         op, peer, role = meta.get("op"), str(meta.get("peer")), str(meta.get("role"))
@@ -294,16 +300,28 @@ class Hub:
             await self.viewing.flush()
 
     async def _tick(self, room: Room) -> None:
-        """At most once a second per show: refresh presence, recount, tell local sockets."""
+        """Once a second per show: write presence if it changed (and hint the other processes),
+        recount, tell local sockets."""
         now = self.clock()
-        if not room.local:
+        if not room.local and not room.presence_dirty:
             if now - room.presence_sent > PRESENCE_REFRESH:
                 await self._drop_room(room)
             return
         if room.presence_dirty or now - room.presence_sent >= PRESENCE_REFRESH:
-            room.presence_dirty = False
+            changed, room.presence_dirty = room.presence_dirty, False
             room.presence_sent = now
             await self.broker.set_presence(room.show_id, self.node_id, set(room.viewers))
+            if changed:  # the other processes recount now rather than at their next tick
+                await self.broker.publish(
+                    show_topic(room.show_id),
+                    protocol.envelope(None, ctl="presence", node=self.node_id),
+                )
+        if room.local:
+            await self._recount(room)
+
+    async def _recount(self, room: Room) -> None:
+        """Read the show's viewer count; tell local sockets if it changed. Reads may overlap (a
+        tick and another process's hint): the one started last wins (``Room.counted``)."""
         room.count_reads += 1
         read = room.count_reads
         count = await self.broker.presence_count(room.show_id)
