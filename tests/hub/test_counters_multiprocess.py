@@ -177,19 +177,33 @@ class Shopper:
         self._reader.cancel()
 
 
-async def _stored_likes(pg: str, show: int) -> int:
+async def _stored_likes(pg: str, show: int) -> tuple[int, int]:
+    """The stored count and the show revision it is true at."""
     conn = await asyncpg.connect(pg.replace("postgresql+asyncpg", "postgresql"))
     try:
-        likes: int = await conn.fetchval("SELECT likes FROM livestreams WHERE id = $1", show)
-        return likes
+        row = await conn.fetchrow("SELECT likes, revision FROM livestreams WHERE id = $1", show)
+        return int(row["likes"]), int(row["revision"])
     finally:
         await conn.close()
 
 
+def _shows(shopper: Shopper, truth: tuple[int, int]) -> bool:
+    """The socket's last likes_update is the stored count, as of the stored revision (the same
+    count from an earlier revision is not enough: a later update may still be on its way)."""
+    likes, rev = truth
+    return shopper.likes == likes and shopper.rev in (rev, -1)  # -1: a server without revisions
+
+
 async def _until_converged(
-    shoppers: list[Shopper], truth: int, changed: asyncio.Event, what: str = "likes"
+    shoppers: list[Shopper], truth: tuple[int, int], changed: asyncio.Event
 ) -> None:
-    while any(getattr(s, what) != truth for s in shoppers):
+    while not all(_shows(s, truth) for s in shoppers):
+        changed.clear()
+        await changed.wait()
+
+
+async def _until_counted(shoppers: list[Shopper], viewers: int, changed: asyncio.Event) -> None:
+    while any(s.viewers != viewers for s in shoppers):
         changed.clear()
         await changed.wait()
 
@@ -287,16 +301,14 @@ async def _rounds(
                 shoppers.append(Shopper(ws, changed))
             await asyncio.gather(*(s.join(show) for s in shoppers))
             # presence is written at the next tick (1 s), then the other process recounts at once
-            await asyncio.wait_for(
-                _until_converged(shoppers, SHOPPERS, changed, "viewers"), 1 + CONVERGE_S
-            )
+            await asyncio.wait_for(_until_counted(shoppers, SHOPPERS, changed), 1 + CONVERGE_S)
             rng = random.Random(19)
             # warm-up: some shoppers like, so that every round has likers to unlike
             await asyncio.gather(*(s.toggle() for s in rng.sample(shoppers, UNLIKERS)))
             truth = await _stored_likes(pg, show)
             await asyncio.wait_for(_until_converged(shoppers, truth, changed), CONVERGE_S)
             for n in range(rounds):
-                late = [(s.likes, s.history[-4:]) for s in shoppers if s.likes != truth]
+                late = [s.history[-4:] for s in shoppers if not _shows(s, truth)]
                 assert not late, f"round {n}: stored {truth}, then a socket got {late}"
                 liked = [s for s in shoppers if s.liked]
                 unliked = [s for s in shoppers if not s.liked]
@@ -316,10 +328,11 @@ async def _rounds(
                         CONVERGE_S - (time.monotonic() - started),
                     )
                 except TimeoutError:
-                    shown = sorted({s.likes for s in shoppers if s.likes != truth}, key=str)
-                    wrong = sum(s.likes != truth for s in shoppers)
+                    wrong = [s for s in shoppers if not _shows(s, truth)]
+                    shown = sorted({(s.likes, s.rev) for s in wrong}, key=str)
                     pytest.fail(
-                        f"round {n}: {wrong} sockets still show {shown}, stored {truth}, "
+                        f"round {n}: {len(wrong)} sockets still show {shown}, stored {truth} "
+                        "(likes, revision) "
                         f"{CONVERGE_S} s after the last like was stored"
                     )
                 if gate is not None:  # the delayed updates flow now: none may win (next rounds)
@@ -327,7 +340,7 @@ async def _rounds(
                     # a socket's messages are handled in order: its pong means its like's
                     # publish is done, so the next pause holds only the next round's traffic
                     await asyncio.gather(*(s.ping() for s in movers))
-            assert truth == sum(s.liked for s in shoppers)
+            assert truth[0] == sum(s.liked for s in shoppers)
             assert not [s.stale for s in shoppers if s.stale], "a socket got an older likes_update"
             assert all(s.rev >= 0 for s in shoppers), "likes_update carries its revision"
         finally:
