@@ -161,11 +161,14 @@ class Shopper:
         await self.ws.send(json.dumps({"type": "join", "livestreamId": show}))
         await asyncio.wait_for(asyncio.shield(self._snapshot), 10)
 
-    async def toggle(self) -> None:
-        """Send ``like_toggle`` and wait for its ``like_state`` (the like is stored then)."""
+    async def toggle(self) -> tuple[int, int]:
+        """Send ``like_toggle`` and wait for its ``like_state`` (the like is stored then); return
+        the count and the revision the like made."""
         self._state = asyncio.get_running_loop().create_future()
         await self.ws.send('{"type":"like_toggle"}')
-        self.liked = (await asyncio.wait_for(self._state, 15))["liked"]
+        state = await asyncio.wait_for(self._state, 15)
+        self.liked = state["liked"]
+        return state["likes"], state.get("rev", -1)
 
     async def ping(self) -> None:
         self._pong = asyncio.get_running_loop().create_future()
@@ -177,26 +180,35 @@ class Shopper:
         self._reader.cancel()
 
 
-async def _stored_likes(pg: str, show: int) -> tuple[int, int]:
-    """The stored count and the show revision it is true at."""
+async def _stored_likes(pg: str, show: int) -> int:
     conn = await asyncpg.connect(pg.replace("postgresql+asyncpg", "postgresql"))
     try:
-        row = await conn.fetchrow("SELECT likes, revision FROM livestreams WHERE id = $1", show)
-        return int(row["likes"]), int(row["revision"])
+        likes: int = await conn.fetchval("SELECT likes FROM livestreams WHERE id = $1", show)
+        return likes
     finally:
         await conn.close()
 
 
-def _shows(shopper: Shopper, truth: tuple[int, int]) -> bool:
-    """The socket's last likes_update is the stored count, as of the stored revision (the same
-    count from an earlier revision is not enough: a later update may still be on its way)."""
-    likes, rev = truth
-    return shopper.likes == likes and shopper.rev in (rev, -1)  # -1: a server without revisions
+class Truth:
+    """The stored count after a round, and the last revision of the round at which the count was
+    different (from the ``like_state`` answers: each like's count and revision)."""
+
+    def __init__(self, likes: int, states: list[tuple[int, int]]) -> None:
+        self.likes = likes
+        self.differs_at = max((rev for n, rev in states if n != likes), default=-1)
+
+    def __repr__(self) -> str:
+        return f"{self.likes} (different until revision {self.differs_at})"
 
 
-async def _until_converged(
-    shoppers: list[Shopper], truth: tuple[int, int], changed: asyncio.Event
-) -> None:
+def _shows(shopper: Shopper, truth: Truth) -> bool:
+    """The socket's last likes_update is the stored count, from a revision after the count last
+    differed: then no update still on its way can change it (the same count from an earlier
+    revision is not enough). A server without revisions (-1) is judged by the count alone."""
+    return shopper.likes == truth.likes and (shopper.rev > truth.differs_at or shopper.rev == -1)
+
+
+async def _until_converged(shoppers: list[Shopper], truth: Truth, changed: asyncio.Event) -> None:
     while not all(_shows(s, truth) for s in shoppers):
         changed.clear()
         await changed.wait()
@@ -304,8 +316,8 @@ async def _rounds(
             await asyncio.wait_for(_until_counted(shoppers, SHOPPERS, changed), 1 + CONVERGE_S)
             rng = random.Random(19)
             # warm-up: some shoppers like, so that every round has likers to unlike
-            await asyncio.gather(*(s.toggle() for s in rng.sample(shoppers, UNLIKERS)))
-            truth = await _stored_likes(pg, show)
+            states = await asyncio.gather(*(s.toggle() for s in rng.sample(shoppers, UNLIKERS)))
+            truth = Truth(await _stored_likes(pg, show), states)
             await asyncio.wait_for(_until_converged(shoppers, truth, changed), CONVERGE_S)
             for n in range(rounds):
                 late = [s.history[-4:] for s in shoppers if not _shows(s, truth)]
@@ -319,9 +331,9 @@ async def _rounds(
                 rng.shuffle(movers)
                 if gate is not None:
                     gate.pause()
-                await asyncio.gather(*(s.toggle() for s in movers))
+                states = await asyncio.gather(*(s.toggle() for s in movers))
                 started = time.monotonic()
-                truth = await _stored_likes(pg, show)
+                truth = Truth(await _stored_likes(pg, show), states)
                 try:
                     await asyncio.wait_for(
                         _until_converged(shoppers, truth, changed),
@@ -331,8 +343,8 @@ async def _rounds(
                     wrong = [s for s in shoppers if not _shows(s, truth)]
                     shown = sorted({(s.likes, s.rev) for s in wrong}, key=str)
                     pytest.fail(
-                        f"round {n}: {len(wrong)} sockets still show {shown}, stored {truth} "
-                        "(likes, revision) "
+                        f"round {n}: {len(wrong)} sockets still show {shown} (likes, revision), "
+                        f"stored {truth}, "
                         f"{CONVERGE_S} s after the last like was stored"
                     )
                 if gate is not None:  # the delayed updates flow now: none may win (next rounds)
@@ -340,7 +352,7 @@ async def _rounds(
                     # a socket's messages are handled in order: its pong means its like's
                     # publish is done, so the next pause holds only the next round's traffic
                     await asyncio.gather(*(s.ping() for s in movers))
-            assert truth[0] == sum(s.liked for s in shoppers)
+            assert truth.likes == sum(s.liked for s in shoppers)
             assert not [s.stale for s in shoppers if s.stale], "a socket got an older likes_update"
             assert all(s.rev >= 0 for s in shoppers), "likes_update carries its revision"
         finally:

@@ -216,18 +216,35 @@ async def test_a_joiner_with_an_older_snapshot_is_sent_the_newer_figure() -> Non
 
 async def test_a_newer_read_repairs_what_the_room_was_told() -> None:
     """A database read at revision 9 (11 likes) when the room last heard 10 likes at revision 5:
-    the room's sockets are sent 11; a read that changes nothing sends nothing."""
+    the room's sockets are sent 11; unchanged pins and slow mode are not sent."""
+    hub = _hub()
+    socket = Socket("a")
+    room = _room(socket)
+    hub._on_show(room, protocol.likes_update(SHOW, 10, 5))
+    hub._on_show(room, protocol.pinned_products_update(SHOW, [], 5))
+    hub._on_show(room, protocol.slow_mode(SHOW, 0, 5))
+    room.flush()
+    socket.events.clear()
+    figures.merge(room, figures.ShowRead(SHOW, 9, 11, [], 0, True, None))
+    room.flush()
+    room.close()
+    assert [(e["type"], e["likes"], e["rev"]) for e in socket.events] == [("likes_update", 11, 9)]
+
+
+async def test_a_read_of_an_unchanged_count_sends_it_with_its_newer_revision() -> None:
+    """Likes unchanged at a newer revision (a like and an unlike since) are sent again with that
+    revision, so a page knows no older update still on its way can change them."""
     hub = _hub()
     socket = Socket("a")
     room = _room(socket)
     hub._on_show(room, protocol.likes_update(SHOW, 10, 5))
     room.flush()
     socket.events.clear()
-    figures.merge(room, figures.ShowRead(SHOW, 9, 11, [], 0, True, None))
-    figures.merge(room, figures.ShowRead(SHOW, 10, 11, [], 0, True, None))
+    figures.merge(room, figures.ShowRead(SHOW, 7, 10, [], 0, True, None))
+    figures.merge(room, figures.ShowRead(SHOW, 7, 10, [], 0, True, None))
     room.flush()
     room.close()
-    assert [(e["likes"], e["rev"]) for e in socket.events] == [(11, 9)]
+    assert [(e["likes"], e["rev"]) for e in socket.events] == [(10, 7)]
 
 
 @pytest.mark.parametrize("reads", [[3, 9, 5], [9, 3, 5], [5, 3, 9]])

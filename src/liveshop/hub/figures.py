@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 SYNC_INTERVAL = 0.5
 LIKES, PINS, SLOW_MODE, SHOW, VIEWERS = "likes", "pins", "slow_mode", "show", "viewer_count"
 STORED = (LIKES, PINS, SLOW_MODE)  # figures a database read gives
+# sent again by a repair even when unchanged, for its newer revision: a count is a small frame, and
+# its revision tells a page (and a test) that no update still on its way can change it
+RESEND_UNCHANGED = frozenset({LIKES})
 
 
 @dataclass(slots=True)
@@ -143,8 +146,8 @@ class ShowRead:
 
 def merge(room: Room, read: ShowRead, joiner: Connection | None = None) -> None:
     """Merge a consistent read into the room by the rule: a figure the read has newer than the room
-    is kept and, if it differs from what the room's sockets were told, sent to them; one the room
-    has newer is sent to ``joiner`` (whose snapshot is this read), if it differs.
+    is kept and, if it differs from what the room's sockets were told (likes: always), sent to
+    them; one the room has newer is sent to ``joiner`` (whose snapshot is this read), if it differs.
 
     A figure the room never had is kept silently: every socket's value came from a snapshot, and
     every snapshot is merged, so none has an older value that needs telling."""
@@ -155,7 +158,7 @@ def merge(room: Room, read: ShowRead, joiner: Connection | None = None) -> None:
             figures.offer(key, read.rev, frame)
         elif read.rev > known.rev:
             figures.offer(key, read.rev, frame)
-            if _content(known.frame) != _content(frame):
+            if key in RESEND_UNCHANGED or _content(known.frame) != _content(frame):
                 room.broadcast(frame, key)
                 if key == SLOW_MODE:
                     room.slow_mode = read.slow_mode
