@@ -169,6 +169,7 @@ async def test_like_toggle(env: Env) -> None:
         "livestreamId": show,
         "liked": True,
         "likes": 1,
+        "rev": 1,
     }
     assert (await b.wait_type("likes_update"))["likes"] == 1
     await a.send(type="like_toggle")

@@ -20,6 +20,7 @@ from liveshop import protocol
 from liveshop.broker.base import GLOBAL, Broker, show_topic
 from liveshop.domain.ratelimit import SlidingWindow, TokenBucket
 from liveshop.domain.text import clean_chat_text
+from liveshop.hub import figures
 from liveshop.hub.connection import CLOSE_BANNED, CLOSE_POLICY, CLOSE_UNAUTHORIZED, Connection
 from liveshop.hub.heap import HeapPolicy
 from liveshop.hub.moderation import (
@@ -66,6 +67,7 @@ class _ShowState:
     pins: list[dict[str, Any]]
     chat: list[dict[str, Any]]
     chat_ids: frozenset[int]
+    read: figures.ShowRead  # the live figures of ``stream`` and ``pins``, at one revision
 
 
 class Hub:
@@ -91,6 +93,10 @@ class Hub:
         self._buckets: dict[str, TokenBucket] = {}
         self._global_sub: Any = None
         self._ticker: asyncio.Task[None] | None = None
+        self._syncer: asyncio.Task[None] | None = None
+        self.show_revs = figures.ShowRevisions()
+        self._recounts: set[asyncio.Task[None]] = set()
+        self.figure_sync = figures.FigureSync(db)
         self._room_locks: dict[int, asyncio.Lock] = {}
         self.viewing = ViewingLog(db)
         self.heap = HeapPolicy()
@@ -101,12 +107,16 @@ class Hub:
         self.moderation = await load_moderation(self.db)
         self._global_sub = await self.broker.subscribe(GLOBAL, self._on_global)
         self._ticker = asyncio.create_task(self._tick_loop(), name="hub-ticker")
+        self._syncer = asyncio.create_task(
+            self.figure_sync.run(lambda: self.rooms.values()), name="hub-figure-sync"
+        )
 
     async def close(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
+        for task in (self._ticker, self._syncer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for conn in list(self.connections):
             conn.kill(1001, "server shutting down")
         if self._global_sub is not None:
@@ -143,15 +153,23 @@ class Hub:
         if meta.get("ctl") == "moderation":
             asyncio.get_running_loop().create_task(self._reload_moderation())
             return
-        if meta.get("t") == "stream_ended":
-            room = self.rooms.get(int(meta.get("show", 0)))
-            if room is not None:
-                room.active = False
-        for room in self.rooms.values():  # a show's start, end or edit changes its snapshot
-            room.generation += 1
+        show, rev = int(meta.get("show", 0)), meta.get("v")
+        if rev is not None and not self.show_revs.offer(show, int(rev)):
+            return  # older than a show event already passed on (figures rule)
+        room = self.rooms.get(show)
+        skip_room = False
+        if room is not None and rev is not None:
+            skip_room = not room.figures.offer(figures.SHOW, int(rev), frame)
+        if meta.get("t") == "stream_ended" and room is not None and not skip_room:
+            room.active = False
+        for each in self.rooms.values():  # a show's start, end or edit changes its snapshot
+            each.generation += 1
         wire = encode_text_frame(frame.encode())
         for conn in list(self.connections):
-            conn.push(frame, None, wire)
+            if not (skip_room and conn.show_id == show):
+                conn.push(frame, None, wire)
+        if room is not None and rev is not None and not skip_room:
+            figures.reassert(room, int(rev))
 
     def _on_show(self, room: Room, data: bytes) -> None:
         try:
@@ -162,6 +180,11 @@ class Hub:
         ctl = meta.get("ctl")
         if ctl is not None:
             self._on_control(room, meta)
+            return
+        rev = meta.get("v")
+        if rev is not None:  # a live figure: the newest by revision wins (hub.figures)
+            if room.offer(str(meta.get("k")), int(rev), frame) and meta.get("t") == "slow_mode":
+                room.slow_mode = int(meta.get("seconds", 0))
             return
         if meta.get("t") == "slow_mode":
             room.slow_mode = int(meta.get("seconds", 0))
@@ -213,6 +236,11 @@ class Hub:
             asyncio.get_running_loop().create_task(self._reload_bans(room))
         elif ctl == "peer":
             self._on_peer(room, meta)
+        elif ctl == "presence" and meta.get("node") != self.node_id and room.local:
+            # another process changed who watches: recount now, not at our next tick
+            task = asyncio.get_running_loop().create_task(self._recount(room))
+            self._recounts.add(task)
+            task.add_done_callback(self._recounts.discard)
 
     def _on_peer(self, room: Room, meta: dict[str, Any]) -> None:
         op, peer, role = meta.get("op"), str(meta.get("peer")), str(meta.get("role"))
@@ -364,25 +392,37 @@ class Hub:
             await self.viewing.flush()
 
     async def _tick(self, room: Room) -> None:
-        """At most once a second per show: refresh presence, recount, tell local sockets."""
+        """Once a second per show: write presence if it changed (and hint the other processes),
+        recount, tell local sockets."""
         now = self.clock()
-        if not room.local:
+        if not room.local and not room.presence_dirty:
             if now - room.presence_sent > PRESENCE_REFRESH:
                 await self._drop_room(room)
             return
         if room.presence_dirty or now - room.presence_sent >= PRESENCE_REFRESH:
-            room.presence_dirty = False
+            changed, room.presence_dirty = room.presence_dirty, False
             room.presence_sent = now
             await self.broker.set_presence(room.show_id, self.node_id, set(room.viewers))
+            if changed:  # the other processes recount now rather than at their next tick
+                await self.broker.publish(
+                    show_topic(room.show_id),
+                    protocol.envelope(None, ctl="presence", node=self.node_id),
+                )
+        if room.local:
+            await self._recount(room)
+
+    async def _recount(self, room: Room) -> None:
+        """Read the show's viewer count; tell local sockets if it changed. Reads may overlap (a
+        tick and another process's hint): the one started last wins (``Room.counted``)."""
+        room.count_reads += 1
+        read = room.count_reads
         count = await self.broker.presence_count(room.show_id)
-        if count == room.count:
+        peak = max(room.peak, count) if room.active else room.peak
+        if not room.counted(read, count, peak) or peak == room.peak:
             return
-        room.count = count
-        if count > room.peak and room.active:
-            room.peak = count
-            async with self.db.session() as session:
-                await livestreams.record_peak(session, room.show_id, count)
-        room.broadcast(protocol.viewer_count(room.show_id, count, room.peak), key="viewer_count")
+        room.peak = peak
+        async with self.db.session() as session:
+            await livestreams.record_peak(session, room.show_id, peak)
 
     # -- client → server -------------------------------------------------------------------
 
@@ -521,16 +561,17 @@ class Hub:
 
     async def _load_state(self, show_id: int, generation: int) -> _ShowState:
         async with self.db.session() as session:
-            stream = await livestreams.get(session, show_id)
-            pins = await livestreams.current_pins(session, show_id)
+            stream, pins = await livestreams.live_state(session, show_id)
             messages = await chat.recent(session, show_id, limit=RECENT_CHAT)
+        payload = figures.pins_payload(pins)
         return _ShowState(
             generation=generation,
             stream=stream,
             livestream=protocol.dump(protocol.livestream_out(stream, pins, 0)),
-            pins=[protocol.dump(protocol.product_out(p)) for p in pins],
+            pins=payload,
             chat=[protocol.dump(protocol.chat_out(m)) for m in messages],
             chat_ids=frozenset(m.id for m in messages),
+            read=figures.ShowRead.of(stream, payload),
         )
 
     async def _snapshot(
@@ -552,6 +593,8 @@ class Hub:
         stream = state.stream
         count = max(room.count, 0)
         peak = max(stream.peak_viewers, room.peak, count)
+        # the joiner holds its frames: what the room has newer than this read follows the snapshot
+        figures.merge(room, state.read, joiner=conn)
         room.active = stream.is_active
         fields: dict[str, Any] = {
             "livestream": {**state.livestream, "viewerCount": count, "peakViewers": peak},
@@ -562,9 +605,10 @@ class Hub:
             "viewerCount": count,
             "peakViewers": peak,
             "peerId": conn.peer_id,
-            "slowMode": room.slow_mode,
+            "slowMode": state.read.slow_mode,
             "newShopperWait": room.new_shopper_wait,
             "user": conn.identity.public(),
+            "rev": state.read.rev,
         }
         if after is not None:
             fields["chatTruncated"] = truncated
@@ -638,11 +682,14 @@ class Hub:
         check_watched(conn.identity, self.clock() - conn.joined_at, wait, "like")
         await self.budgets.spend("like", conn.address)
         async with self.db.session() as session:
-            liked, total = await likes.toggle(session, room.show_id, conn.identity.id)
-        conn.push(protocol.like_state(room.show_id, liked, total))
-        await self.broker.publish(
-            show_topic(room.show_id), protocol.likes_update(room.show_id, total)
-        )
+            liked, total, rev = await likes.toggle(session, room.show_id, conn.identity.id)
+        conn.push(protocol.like_state(room.show_id, liked, total, rev))
+        update = protocol.likes_update(room.show_id, total, rev)
+        if not room.offer(figures.LIKES, rev, protocol.open_envelope(update)[1]):
+            newer = room.figures.get(figures.LIKES)  # this socket must end on the newest
+            if newer is not None:
+                conn.push(newer.frame)
+        await self.broker.publish(show_topic(room.show_id), update)
 
     async def _chat_delete(self, conn: Connection, msg: protocol.ChatDelete) -> None:
         room = self._joined(conn)
@@ -694,11 +741,11 @@ class Hub:
     async def _slow_mode(self, conn: Connection, msg: protocol.SlowMode) -> None:
         room = self._joined(conn)
         async with self.db.session() as session:
-            stream = await livestreams.get(session, room.show_id)
-            stream.slow_mode_seconds = msg.seconds
-        await self.broker.publish(
-            show_topic(room.show_id), protocol.slow_mode(room.show_id, msg.seconds)
-        )
+            rev = await livestreams.set_slow_mode(session, room.show_id, msg.seconds)
+        update = protocol.slow_mode(room.show_id, msg.seconds, rev)
+        if room.offer(figures.SLOW_MODE, rev, protocol.open_envelope(update)[1]):
+            room.slow_mode = msg.seconds
+        await self.broker.publish(show_topic(room.show_id), update)
 
     async def _signal(self, conn: Connection, kind: str, to: str, key: str, payload: Any) -> None:
         self._spend(conn, "signal")

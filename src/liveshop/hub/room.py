@@ -18,6 +18,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from liveshop import protocol
+from liveshop.hub.figures import VIEWERS, Figures
 from liveshop.hub.wsproto import encode_text_frame
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ class Room:
         self.subscription: Subscription | None = None
         self.count = -1
         self.peak = 0
+        self.figures = Figures()  # newest known value of each live figure (hub.figures)
+        self.count_reads = 0  # presence reads started: the viewer count's revisions
         self.presence_dirty = True
         self.presence_sent = 0.0
         self._pending: list[Pending] = []
@@ -78,6 +81,27 @@ class Room:
 
     def sellers(self) -> list[Connection]:
         return [c for c in self.local.values() if c.role == "admin"]
+
+    # -- live figures ----------------------------------------------------------------------
+
+    def offer(self, key: str, rev: int, frame: str) -> bool:
+        """Broadcast ``frame`` (figure ``key`` at revision ``rev``) only if it is newer than what
+        the room has of that figure; an older one is dropped. True if it was newer."""
+        if not self.figures.offer(key, rev, frame):
+            return False
+        self.broadcast(frame, key)
+        return True
+
+    def counted(self, read: int, count: int, peak: int) -> bool:
+        """A viewer count from presence read number ``read``: taken (and sent, when it changed)
+        unless a read started later was taken already. True if taken."""
+        frame = protocol.viewer_count(self.show_id, count, peak)
+        if not self.figures.offer(VIEWERS, read, frame):
+            return False
+        if count != self.count:
+            self.count = count
+            self.broadcast(frame, key=VIEWERS)
+        return True
 
     # -- delivery --------------------------------------------------------------------------
 

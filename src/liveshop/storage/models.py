@@ -124,6 +124,9 @@ class Livestream(Base):
     slow_mode_seconds: Mapped[int] = mapped_column(Integer, default=0)
     # identities must have watched this long before they may chat or like (0: off)
     new_shopper_wait_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Bumped in the same transaction as every change to what a show's page shows live (likes,
+    # pins, slow mode, state and fields): live updates carry it, and the newest one wins.
+    revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class PinnedProduct(Base):

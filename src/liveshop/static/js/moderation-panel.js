@@ -8,7 +8,7 @@ import { $, h, setText } from './dom.js';
 
 const POLL_MS = 15000;
 
-export function createModerationPanel({ api, getHub, getShow, say }) {
+export function createModerationPanel({ api, getHub, getShow, say, takeFigure = () => true }) {
   const el = {
     slow: $('#slow-mode'),
     slowSeconds: $('#slow-seconds'),
@@ -149,7 +149,7 @@ export function createModerationPanel({ api, getHub, getShow, say }) {
     });
     hub.on('chat_message', (ev) => remember([ev]));
     hub.on('slow_mode', (ev) => {
-      if (ev.livestreamId !== showId()) return;
+      if (ev.livestreamId !== showId() || !takeFigure('slowMode', ev.rev)) return;
       el.slow.checked = ev.seconds > 0;
       if (ev.seconds > 0) selectValue(el.slowSeconds, ev.seconds);
       say(ev.seconds ? `Slow mode on: shoppers can send one message every ${ev.seconds} s.` : 'Slow mode off.');

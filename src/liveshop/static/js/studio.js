@@ -5,6 +5,7 @@ import { createChatRulesPanel } from './chat-rules-panel.js';
 import { createChatView, newClientMessageId } from './chat-view.js';
 import { createDevices } from './devices.js';
 import { $, confirmDialog, formatCount, formatDuration, formatPrice, h, safeUrl, setText } from './dom.js';
+import { createFigures } from './figures.js';
 import { Hub } from './hub.js';
 import { createPhoneStudio } from './phone-studio.js';
 import { createPublisher, WhipUnavailable } from './media/index.js';
@@ -29,6 +30,7 @@ let catalogue = [];
 const chatSeen = new Set(); // ids of the show's messages, for the summary
 let peak = 0;
 let likes = 0;
+const figures = createFigures(); // the revision of each live figure on screen
 let firstSnapshot = true;
 let timer = null;
 let statsTimer = null;
@@ -40,7 +42,13 @@ let thumbnailTimer = null;
 const STAFF_ROLES = ['admin', 'moderator'];
 const isSeller = () => !!user && user.role === 'admin';
 
-const moderation = createModerationPanel({ api, getHub: () => hub, getShow: () => show, say: (text) => setText($('#chat-notice'), text) });
+const moderation = createModerationPanel({
+  api,
+  getHub: () => hub,
+  getShow: () => show,
+  say: (text) => setText($('#chat-notice'), text),
+  takeFigure: (key, rev) => figures.take(key, rev), // an older slow mode never wins
+});
 const chatRules = createChatRulesPanel($('#chat-rules'), { api });
 const team = createTeamPanel($('#team-panel'), { api });
 const streamKey = createStreamKeyPanel($('#stream-key-panel'), { api });
@@ -216,6 +224,7 @@ $('#show-form').addEventListener('submit', async (e) => {
 
 function startLive(livestream, { resumed = false } = {}) {
   show = livestream;
+  figures.reset();
   firstSnapshot = true;
   chatSeen.clear();
   peak = livestream.peakViewers || 0;
@@ -608,6 +617,7 @@ function wireHub() {
     else chat.addMany(ev.recentChat);
     ev.recentChat.forEach((m) => chatSeen.add(m.id));
     firstSnapshot = false;
+    figures.reset(ev.rev);
     renderPins(ev.pinnedProducts);
     likes = ev.likes;
     peak = Math.max(peak, ev.peakViewers);
@@ -624,7 +634,7 @@ function wireHub() {
     if (show && ev.livestreamId === show.id) chat.remove(ev.messageIds);
   });
   hub.on('likes_update', (ev) => {
-    if (!show || ev.livestreamId !== show.id) return;
+    if (!show || ev.livestreamId !== show.id || !figures.take('likes', ev.rev)) return;
     likes = ev.likes;
     setText($('#likes'), formatCount(likes));
   });
@@ -635,7 +645,7 @@ function wireHub() {
     setText($('#peak'), formatCount(peak));
   });
   hub.on('pinned_products_update', (ev) => {
-    if (show && ev.livestreamId === show.id) renderPins(ev.pinnedProducts);
+    if (show && ev.livestreamId === show.id && figures.take('pins', ev.rev)) renderPins(ev.pinnedProducts);
   });
   hub.on('stream_ended', async (ev) => {
     if (show && ev.livestreamId === show.id) {

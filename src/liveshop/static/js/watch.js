@@ -3,6 +3,7 @@ import { createApi, reportQuietly } from './api.js';
 import { createChatStatus, describeRefusal } from './chat-status.js';
 import { createChatView, newClientMessageId } from './chat-view.js';
 import { $, formatCount, setText } from './dom.js';
+import { createFigures } from './figures.js';
 import { forgetGuest, loadGuest, obtainGuest, saveGuest as storeGuest } from './guest.js';
 import { Hub } from './hub.js';
 import { createWatcher } from './media/index.js';
@@ -39,6 +40,7 @@ const api = createApi(() => guest && guest.token);
 let config = { mediaMode: 'p2p', iceServers: [] };
 let hub = null;
 let show = null; // the show on screen
+const figures = createFigures(); // the revision of each live figure on screen
 let watcher = null;
 let firstSnapshot = true;
 let banned = false;
@@ -128,6 +130,7 @@ function stopMedia() {
 
 function goLive(stream) {
   const switching = !show || show.id !== stream.id;
+  if (switching) figures.reset();
   show = stream;
   banned = false;
   setState('live');
@@ -206,6 +209,7 @@ function wireHub() {
     else chat.addMany(ev.recentChat);
     if (ev.chatTruncated) pageChat(show.id);
     firstSnapshot = false;
+    figures.reset(ev.rev);
     products.render(ev.pinnedProducts);
     setText(el.likeCount, formatCount(ev.likes));
     setLiked(ev.liked);
@@ -224,29 +228,32 @@ function wireHub() {
     if (show && ev.livestreamId === show.id) chat.remove(ev.messageIds);
   });
   hub.on('likes_update', (ev) => {
-    if (show && ev.livestreamId === show.id) setText(el.likeCount, formatCount(ev.likes));
+    if (show && ev.livestreamId === show.id && figures.take('likes', ev.rev)) setText(el.likeCount, formatCount(ev.likes));
   });
   hub.on('like_state', (ev) => {
     likePending = false;
     if (!show || ev.livestreamId !== show.id) return;
     setLiked(ev.liked);
-    setText(el.likeCount, formatCount(ev.likes));
+    if (figures.take('likes', ev.rev)) setText(el.likeCount, formatCount(ev.likes));
   });
   hub.on('viewer_count', (ev) => {
     if (show && ev.livestreamId === show.id) setText(el.viewers, formatCount(ev.count));
   });
   hub.on('pinned_products_update', (ev) => {
-    if (show && ev.livestreamId === show.id) products.render(ev.pinnedProducts);
+    if (show && ev.livestreamId === show.id && figures.take('pins', ev.rev)) products.render(ev.pinnedProducts);
   });
   hub.on('slow_mode', (ev) => {
-    if (show && ev.livestreamId === show.id) notice(ev.seconds ? `Slow mode is on: one message every ${ev.seconds} s.` : 'Slow mode is off.');
+    if (show && ev.livestreamId === show.id && figures.take('slowMode', ev.rev)) notice(ev.seconds ? `Slow mode is on: one message every ${ev.seconds} s.` : 'Slow mode is off.');
   });
   hub.on('stream_started', (ev) => {
     if (fixedShowId === null || ev.livestream.id === fixedShowId) goLive(ev.livestream);
   });
   hub.on('stream_update', (ev) => {
     if (show && ev.livestream.id === show.id) {
-      show = { ...show, ...ev.livestream };
+      if (!figures.take('show', ev.rev)) return;
+      // the show as of ev.rev: its likes only if not older than those shown; viewers come from viewer_count
+      const { viewerCount, likes, ...fields } = ev.livestream;
+      show = { ...show, ...fields, ...(figures.take('likes', ev.rev) ? { likes } : {}) };
       if (show.isActive) renderShow(show);
       else showEnded(show); // e.g. the recording is ready: offer the replay
     } else if (!show && app.dataset.state === 'offline' && ev.livestream.isRecorded) {
@@ -254,7 +261,7 @@ function wireHub() {
     }
   });
   hub.on('stream_ended', (ev) => {
-    if (show && ev.livestreamId === show.id) showEnded(null, ev.videoUrl);
+    if (show && ev.livestreamId === show.id && figures.take('show', ev.rev)) showEnded(null, ev.videoUrl);
   });
   hub.on('error', (ev) => {
     const like = likePending && !ev.ref;
