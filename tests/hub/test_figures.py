@@ -265,7 +265,7 @@ async def test_a_change_whose_update_was_lost_reaches_every_socket(env: Env) -> 
     a, b = await env.connect(), await env.connect()
     await a.join(show)
     await b.join(show)
-    async with env.server.services.db.session() as session:
+    async with env.server.db.session() as session:
         _, total, rev = await likes.toggle(session, show, "g_elsewhere")
     for socket in (a, b):
         update = await socket.wait_type("likes_update", timeout=2 * figures.SYNC_INTERVAL + 1)

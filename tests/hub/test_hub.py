@@ -64,14 +64,14 @@ async def test_concurrent_joins_share_one_read(env: Env, monkeypatch: pytest.Mon
     """Fifty shoppers joining at once cost one read of the show, not fifty."""
     hub = env.server.app.state.hub
     reads = 0
-    load = hub._load_state
+    load = hub.snapshots.load_state
 
     async def counted(*args: object) -> object:
         nonlocal reads
         reads += 1
         return await load(*args)
 
-    monkeypatch.setattr(hub, "_load_state", counted)
+    monkeypatch.setattr(hub.snapshots, "load_state", counted)
     show = await env.start_show()
     clients = [await env.connect() for _ in range(50)]
     snaps = await asyncio.gather(*(c.join(show) for c in clients))

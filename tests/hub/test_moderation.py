@@ -11,6 +11,7 @@ import pytest
 from liveshop.security import hash_password
 from liveshop.storage import users
 from tests.hub.conftest import Client, Env
+from tests.waiting import until
 
 HOME, NEIGHBOUR, ELSEWHERE = "198.51.100.10", "198.51.100.10", "203.0.113.20"
 
@@ -88,8 +89,14 @@ async def test_unban_lets_the_user_and_address_back(env: Env) -> None:
     await seller.send(type="user_unban", userId=target_id)
     await seller.send(type="user_unban", userId=target_id)
     assert (await seller.wait_type("error"))["code"] == "not_found"  # the second one
-    back = await env.connect(token, address=HOME)
-    await back.join(show)
+
+    async def rejoins() -> bool:  # the unban reaches every hub through the broker
+        back = await env.connect(token, address=HOME)
+        await back.send(type="join", livestreamId=show)
+        answer = await back.wait_for(lambda e: e.get("type") in ("snapshot", "error"))
+        return answer["type"] == "snapshot"
+
+    await until(rejoins, timeout=5, message="the unbanned user to rejoin")
 
 
 async def test_new_shopper_wait_holds_fresh_identities(env: Env) -> None:

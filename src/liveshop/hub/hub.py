@@ -13,7 +13,6 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from liveshop import protocol
@@ -21,7 +20,7 @@ from liveshop.broker.base import GLOBAL, Broker, show_topic
 from liveshop.domain.ratelimit import SlidingWindow, TokenBucket
 from liveshop.domain.text import clean_chat_text
 from liveshop.hub import figures
-from liveshop.hub.connection import CLOSE_BANNED, CLOSE_POLICY, CLOSE_UNAUTHORIZED, Connection
+from liveshop.hub.connection import CLOSE_POLICY, CLOSE_UNAUTHORIZED, Connection
 from liveshop.hub.heap import HeapPolicy
 from liveshop.hub.moderation import (
     AddressBudgets,
@@ -29,6 +28,8 @@ from liveshop.hub.moderation import (
     check_watched,
 )
 from liveshop.hub.room import Room
+from liveshop.hub.snapshot import Snapshots
+from liveshop.hub.staff import StaffActions
 from liveshop.hub.viewing import ViewingLog
 from liveshop.hub.wsproto import encode_text_frame
 from liveshop.protocol import ProtocolError
@@ -37,13 +38,10 @@ from liveshop.quota.memory import MemoryQuotas
 from liveshop.storage import bans, chat, likes, livestreams, users
 from liveshop.storage.engine import Database
 from liveshop.storage.errors import NotFound
-from liveshop.storage.models import Livestream
 from liveshop.storage.shop_settings import ModerationSettings, load_moderation
 
 log = logging.getLogger(__name__)
 
-RECENT_CHAT = 50
-RESUME_CHAT_LIMIT = 500
 PRESENCE_REFRESH = 3.0
 TICK = 1.0
 ACCOUNT_CHECK = 5  # ticks between checks that open sockets' accounts still hold
@@ -55,19 +53,6 @@ BAD_MESSAGE_ERRORS = frozenset({"invalid", "too_large"})
 # a flood, closed with 1008 (its owner may reconnect; per-address budgets still hold)
 WAIT_ERRORS = frozenset({"rate_limited", "slow_mode", "too_new", "blocked"})
 REFUSALS_PER_MINUTE = 60
-
-
-@dataclass(frozen=True, eq=False)
-class _ShowState:
-    """The part of a join snapshot that is the same for every joiner, as of ``generation``."""
-
-    generation: int
-    stream: Livestream
-    livestream: dict[str, Any]
-    pins: list[dict[str, Any]]
-    chat: list[dict[str, Any]]
-    chat_ids: frozenset[int]
-    read: figures.ShowRead  # the live figures of ``stream`` and ``pins``, at one revision
 
 
 class Hub:
@@ -99,6 +84,8 @@ class Hub:
         self.figure_sync = figures.FigureSync(db)
         self._room_locks: dict[int, asyncio.Lock] = {}
         self.viewing = ViewingLog(db)
+        self.snapshots = Snapshots(db)
+        self.staff = StaffActions(db, broker)
         self.heap = HeapPolicy()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -210,31 +197,9 @@ class Hub:
 
     def _on_control(self, room: Room, meta: dict[str, Any]) -> None:
         ctl = meta["ctl"]
-        if ctl == "ban":
-            user = str(meta.get("user"))
-            room.banned.add(user)
-            addresses = (
-                {c.address for c in room.local.values() if c.identity.id == user}
-                if meta.get("addresses")
-                else set()
-            )
-            if addresses:
-                room.banned_addresses |= addresses
-                asyncio.get_running_loop().create_task(
-                    self._store_address_bans(room.show_id, user, addresses)
-                )
-            for conn in list(room.local.values()):
-                staff = conn.identity.is_staff  # an address ban never shuts the shop's staff out
-                if conn.identity.id == user or (conn.address in addresses and not staff):
-                    conn.kill(
-                        CLOSE_BANNED,
-                        "banned",
-                        protocol.error("banned", "you were removed from this show"),
-                    )
-        elif ctl == "unban":
-            room.banned.discard(str(meta.get("user")))
-            asyncio.get_running_loop().create_task(self._reload_bans(room))
-        elif ctl == "peer":
+        if self.staff.on_control(room, meta):
+            return
+        if ctl == "peer":
             self._on_peer(room, meta)
         elif ctl == "presence" and meta.get("node") != self.node_id and room.local:
             # another process changed who watches: recount now, not at our next tick
@@ -301,23 +266,6 @@ class Hub:
         async with self.db.session() as session:
             current = await users.token_versions(session, list(held))
         self._close_revoked({i for i, v in held.items() if current.get(i) != v})
-
-    async def _store_address_bans(self, show_id: int, user: str, addresses: set[str]) -> None:
-        """Persist the addresses this process found for a ban (each process stores its own)."""
-        try:
-            async with self.db.session() as session:
-                for address in addresses:
-                    await bans.ban_address(session, show_id, address, user)
-        except Exception:
-            log.exception("could not store address bans for show %s", show_id)
-
-    async def _reload_bans(self, room: Room) -> None:
-        try:
-            async with self.db.session() as session:
-                room.banned = await bans.banned_users(session, room.show_id)
-                room.banned_addresses = await bans.banned_addresses(session, room.show_id)
-        except Exception:
-            log.exception("could not reload the bans of show %s", room.show_id)
 
     # -- rooms -----------------------------------------------------------------------------
 
@@ -472,15 +420,15 @@ class Hub:
             case protocol.LikeToggle():
                 await self._like(conn)
             case protocol.ChatDelete():
-                await self._chat_delete(conn, msg)
+                await self.staff.chat_delete(self._joined(conn), conn.identity.id, msg)
             case protocol.UserBan():
-                await self._ban(conn, msg)
+                await self.staff.ban(self._joined(conn), conn.identity.id, msg)
             case protocol.SlowMode():
-                await self._slow_mode(conn, msg)
+                await self.staff.slow_mode(self._joined(conn), conn.identity.id, msg)
             case protocol.UserUnban():
-                await self._unban(conn, msg)
+                await self.staff.unban(self._joined(conn), conn.identity.id, msg)
             case protocol.NewShopperWait():
-                await self._new_shopper_wait(conn, msg)
+                await self.staff.new_shopper_wait(self._joined(conn), conn.identity.id, msg)
             case protocol.BroadcastStart():
                 room = self._joined(conn)
                 await self.broker.publish(
@@ -514,7 +462,7 @@ class Hub:
         conn.show_id = room.show_id
         room.add(conn)
         try:
-            snapshot, seen = await self._snapshot(conn, room, msg.afterMessageId)
+            snapshot, seen = await self.snapshots.build(conn, room, msg.afterMessageId)
         except Exception:
             room.remove(conn)
             conn.show_id = None
@@ -532,87 +480,6 @@ class Hub:
         conn.release(snapshot, seen)
         if conn.role == "shopper" and room.active:
             conn.viewer_session = self.viewing.open(room.show_id, conn.identity.id, conn.address)
-
-    async def _show_state(self, room: Room) -> _ShowState:
-        """What every joiner's snapshot shares (show, pins, last 50 messages), read once per room
-        generation: concurrent joins share one read, later joins reuse it until the next event.
-
-        Lossless: a joiner holds its socket's frames before asking, so an event broadcast after
-        that reaches it after the snapshot; a state read (or a read started) before an event
-        broadcast since is never used, because that broadcast bumped ``room.generation``."""
-        generation = room.generation
-        state: _ShowState | None = room.state
-        if state is not None and state.generation == generation:
-            return state
-        loading = room.state_loading
-        if loading is None or loading[0] != generation:
-            future = asyncio.ensure_future(self._load_state(room.show_id, generation))
-            loading = (generation, future)
-            room.state_loading = loading
-        task = loading[1]
-        try:
-            loaded: _ShowState = await asyncio.shield(task)
-        finally:  # a failed read is not shared with later joins
-            if room.state_loading is loading and task.done():
-                room.state_loading = None
-        if loaded.generation == room.generation:
-            room.state = loaded
-        return loaded
-
-    async def _load_state(self, show_id: int, generation: int) -> _ShowState:
-        async with self.db.session() as session:
-            stream, pins = await livestreams.live_state(session, show_id)
-            messages = await chat.recent(session, show_id, limit=RECENT_CHAT)
-        payload = figures.pins_payload(pins)
-        return _ShowState(
-            generation=generation,
-            stream=stream,
-            livestream=protocol.dump(protocol.livestream_out(stream, pins, 0)),
-            pins=payload,
-            chat=[protocol.dump(protocol.chat_out(m)) for m in messages],
-            chat_ids=frozenset(m.id for m in messages),
-            read=figures.ShowRead.of(stream, payload),
-        )
-
-    async def _snapshot(
-        self, conn: Connection, room: Room, after: int | None
-    ) -> tuple[str, frozenset[int]]:
-        state = await self._show_state(room)
-        truncated = False
-        recent, seen = state.chat, state.chat_ids
-        async with self.db.session() as session:
-            if after is not None:
-                messages = await chat.after(
-                    session, room.show_id, after_id=after, limit=RESUME_CHAT_LIMIT + 1
-                )
-                truncated = len(messages) > RESUME_CHAT_LIMIT
-                messages = messages[:RESUME_CHAT_LIMIT]
-                recent = [protocol.dump(protocol.chat_out(m)) for m in messages]
-                seen = frozenset(m.id for m in messages)
-            liked = await likes.has_liked(session, room.show_id, conn.identity.id)
-        stream = state.stream
-        count = max(room.count, 0)
-        peak = max(stream.peak_viewers, room.peak, count)
-        # the joiner holds its frames: what the room has newer than this read follows the snapshot
-        figures.merge(room, state.read, joiner=conn)
-        room.active = stream.is_active
-        fields: dict[str, Any] = {
-            "livestream": {**state.livestream, "viewerCount": count, "peakViewers": peak},
-            "pinnedProducts": state.pins,
-            "recentChat": recent,
-            "likes": stream.likes,
-            "liked": liked,
-            "viewerCount": count,
-            "peakViewers": peak,
-            "peerId": conn.peer_id,
-            "slowMode": state.read.slow_mode,
-            "newShopperWait": room.new_shopper_wait,
-            "user": conn.identity.public(),
-            "rev": state.read.rev,
-        }
-        if after is not None:
-            fields["chatTruncated"] = truncated
-        return protocol.snapshot(**fields), seen
 
     async def _chat_send(self, conn: Connection, msg: protocol.ChatSend) -> None:
         ref = msg.clientMessageId
@@ -689,62 +556,6 @@ class Hub:
             newer = room.figures.get(figures.LIKES)  # this socket must end on the newest
             if newer is not None:
                 conn.push(newer.frame)
-        await self.broker.publish(show_topic(room.show_id), update)
-
-    async def _chat_delete(self, conn: Connection, msg: protocol.ChatDelete) -> None:
-        room = self._joined(conn)
-        async with self.db.session() as session:
-            ids = await chat.delete_ids(session, room.show_id, [msg.messageId])
-        if not ids:
-            raise ProtocolError("not_found", "no such message in this show")
-        await self.broker.publish(
-            show_topic(room.show_id), protocol.chat_deleted(room.show_id, ids)
-        )
-
-    async def _ban(self, conn: Connection, msg: protocol.UserBan) -> None:
-        room = self._joined(conn)
-        if msg.userId == conn.identity.id:
-            raise ProtocolError("invalid", "you cannot ban yourself")
-        async with self.db.session() as session:
-            await bans.ban(session, room.show_id, msg.userId)
-            ids = (
-                await chat.delete_by_user(session, room.show_id, msg.userId)
-                if msg.deleteMessages
-                else []
-            )
-        topic = show_topic(room.show_id)
-        await self.broker.publish(
-            topic, protocol.banned(room.show_id, msg.userId, addresses=msg.banAddress)
-        )
-        if ids:
-            await self.broker.publish(topic, protocol.chat_deleted(room.show_id, ids))
-
-    async def _unban(self, conn: Connection, msg: protocol.UserUnban) -> None:
-        room = self._joined(conn)
-        async with self.db.session() as session:
-            lifted = await bans.unban(session, room.show_id, msg.userId)
-        if not lifted:
-            raise ProtocolError("not_found", "this user is not banned from this show")
-        await self.broker.publish(
-            show_topic(room.show_id), protocol.unbanned(room.show_id, msg.userId)
-        )
-
-    async def _new_shopper_wait(self, conn: Connection, msg: protocol.NewShopperWait) -> None:
-        room = self._joined(conn)
-        async with self.db.session() as session:
-            stream = await livestreams.get(session, room.show_id)
-            stream.new_shopper_wait_seconds = msg.seconds
-        await self.broker.publish(
-            show_topic(room.show_id), protocol.new_shopper_wait(room.show_id, msg.seconds)
-        )
-
-    async def _slow_mode(self, conn: Connection, msg: protocol.SlowMode) -> None:
-        room = self._joined(conn)
-        async with self.db.session() as session:
-            rev = await livestreams.set_slow_mode(session, room.show_id, msg.seconds)
-        update = protocol.slow_mode(room.show_id, msg.seconds, rev)
-        if room.offer(figures.SLOW_MODE, rev, protocol.open_envelope(update)[1]):
-            room.slow_mode = msg.seconds
         await self.broker.publish(show_topic(room.show_id), update)
 
     async def _signal(self, conn: Connection, kind: str, to: str, key: str, payload: Any) -> None:

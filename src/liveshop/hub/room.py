@@ -41,7 +41,7 @@ class Room:
         self.active = False
         self.slow_mode = 0
         self.banned: set[str] = set()
-        self.banned_addresses: set[str] = set()
+        self.banned_addresses: dict[str, str] = {}  # address → whose ban it came with
         self.new_shopper_wait = 0  # seconds an identity must have watched to chat or like
         self.first_seen: dict[str, float] = {}  # identity → hub clock of its first join here
         self.last_chat: dict[str, float] = {}

@@ -16,12 +16,14 @@ async def banned_users(session: AsyncSession, livestream_id: int) -> set[str]:
     return set(result.scalars())
 
 
-async def banned_addresses(session: AsyncSession, livestream_id: int) -> set[str]:
-    """Every client address banned from the show."""
+async def banned_addresses(session: AsyncSession, livestream_id: int) -> dict[str, str]:
+    """Every client address banned from the show → the user whose ban it came with."""
     result = await session.execute(
-        select(AddressBan.address).where(AddressBan.livestream_id == livestream_id)
+        select(AddressBan.address, AddressBan.user_id).where(
+            AddressBan.livestream_id == livestream_id
+        )
     )
-    return set(result.scalars())
+    return {address: user for address, user in result.all()}
 
 
 async def ban(session: AsyncSession, livestream_id: int, user_id: str) -> None:
