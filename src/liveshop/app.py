@@ -28,6 +28,7 @@ from liveshop.api.limits import BodyLimitMiddleware
 from liveshop.api.readcache import ReadCacheMiddleware
 from liveshop.broker.factory import create_broker
 from liveshop.cache import ResponseCache
+from liveshop.client_address import trust_proxies
 from liveshop.config import Settings, resolve_secret_key
 from liveshop.domain.ratelimit import KeyedWindows
 from liveshop.hub import wsproto
@@ -56,7 +57,10 @@ class LiveshopAPI(FastAPI):
     costs one dictionary lookup (see ``api/readcache.py``)."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return ReadCacheMiddleware(super().build_middleware_stack())
+        settings: Settings = self.state.settings
+        return trust_proxies(
+            ReadCacheMiddleware(super().build_middleware_stack()), settings.forwarded_allow_ips
+        )
 
 
 def _node_id(settings: Settings) -> str:

@@ -72,7 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "host": host,
         "port": port,
         "log_level": args.log_level,
-        "proxy_headers": True,
+        "proxy_headers": False,  # the app trusts LIVESHOP_FORWARDED_ALLOW_IPS (client_address.py)
         "access_log": not args.no_access_log,
         **UVICORN_WS_OPTIONS,
     }

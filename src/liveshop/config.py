@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     login_attempts_per_minute: int = Field(default=10, gt=0)
     node_id: str = ""
     telemetry: bool = False
+    forwarded_allow_ips: str = ""
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _forwarded_allow_ips_are_addresses(cls, value: str) -> str:
+        from liveshop.client_address import parse_allow_ips
+
+        parse_allow_ips(value)
+        return value
 
     @field_validator("ice_servers")
     @classmethod

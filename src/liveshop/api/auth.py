@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 
 from liveshop.api.deps import DbDep, FailedLoginsDep, IdentityDep, TokensDep, bearer_token
 from liveshop.api.schemas import GuestBody, LoginBody, RegisterBody, TokenOut, UserEnvelope
+from liveshop.client_address import client_address
 from liveshop.domain.identity import Identity, Role
 from liveshop.protocol import UserOut
 from liveshop.security import (
@@ -24,10 +25,6 @@ from liveshop.storage.models import User
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 BAD_CREDENTIALS = "Invalid e-mail or password"
-
-
-def _client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _token_out(tokens: TokenService, user: User) -> TokenOut:
@@ -55,7 +52,7 @@ async def login(
     401; more than ``LIVESHOP_LOGIN_ATTEMPTS_PER_MINUTE`` failures per e-mail or per client address
     in a minute answer 429 with ``Retry-After``."""
     now = time.monotonic()
-    keys = (f"email:{body.email}", f"addr:{_client_address(request)}")
+    keys = (f"email:{body.email}", f"addr:{client_address(request)}")
     wait = max(failed_logins.retry_after(k, now) for k in keys)
     if wait > 0:
         raise HTTPException(
