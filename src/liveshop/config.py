@@ -54,6 +54,24 @@ class Settings(BaseSettings):
     node_id: str = ""
     telemetry: bool = False
     forwarded_allow_ips: str = ""
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    turn_urls: str = ""
+    turn_secret: str = ""
+    turn_ttl_seconds: int = Field(default=12 * 3600, gt=0)
+    frame_ancestors: str = ""
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    metrics_token: str = ""
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("turn_urls")
+    @classmethod
+    def _turn_urls_are_turn(cls, value: str) -> str:
+        for url in value.replace(",", " ").split():
+            if not url.startswith(("turn:", "turns:")):
+                raise ValueError(f"LIVESHOP_TURN_URLS: {url!r} is not a turn: or turns: URL")
+        return value
 
     @field_validator("forwarded_allow_ips")
     @classmethod
@@ -72,6 +90,11 @@ class Settings(BaseSettings):
             raise ValueError(f"LIVESHOP_ICE_SERVERS must be a JSON list: {exc}") from exc
         if not isinstance(parsed, list):
             raise ValueError("LIVESHOP_ICE_SERVERS must be a JSON list")
+        if any(isinstance(s, dict) and ("credential" in s or "username" in s) for s in parsed):
+            raise ValueError(
+                "LIVESHOP_ICE_SERVERS must not hold TURN passwords (every browser would get them): "
+                "set LIVESHOP_TURN_URLS and LIVESHOP_TURN_SECRET (coturn use-auth-secret) instead"
+            )
         return value or "[]"
 
     @property
@@ -100,6 +123,11 @@ class Settings(BaseSettings):
     def ice_server_list(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = json.loads(self.ice_servers)
         return result
+
+    @property
+    def turn_url_list(self) -> list[str]:
+        """``LIVESHOP_TURN_URLS`` split on commas and whitespace."""
+        return [u for u in self.turn_urls.replace(",", " ").split() if u]
 
 
 def resolve_secret_key(settings: Settings) -> str:
