@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from liveshop import __version__
+from liveshop import __version__, apidocs
 from liveshop.announcer import Announcer
 from liveshop.api import auth, health, livestreams, media, products, recordings, reports
 from liveshop.api import errors as api_errors
@@ -31,6 +31,7 @@ from liveshop.cache import ResponseCache
 from liveshop.client_address import trust_proxies
 from liveshop.config import Settings, resolve_secret_key
 from liveshop.domain.ratelimit import KeyedWindows
+from liveshop.headers import SecurityHeaders
 from liveshop.hub import wsproto
 from liveshop.hub.endpoint import websocket_endpoint
 from liveshop.hub.hub import Hub
@@ -58,9 +59,9 @@ class LiveshopAPI(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         settings: Settings = self.state.settings
-        return trust_proxies(
-            ReadCacheMiddleware(super().build_middleware_stack()), settings.forwarded_allow_ips
-        )
+        stack: ASGIApp = ReadCacheMiddleware(super().build_middleware_stack())
+        stack = SecurityHeaders(stack, frame_ancestors=settings.frame_ancestors)
+        return trust_proxies(stack, settings.forwarded_allow_ips)
 
 
 def _node_id(settings: Settings) -> str:
@@ -134,6 +135,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         description="Live video shopping: REST API. Real-time events: WebSocket `/ws` "
         "(see docs/protocol.md).",
         lifespan=lifespan,
+        docs_url=None,  # apidocs.py: Swagger UI from local files
+        redoc_url=None,
         # FastAPI's OpenTelemetry hooks check the providers on every request; off unless asked for
         telemetry=None
         if settings.telemetry
@@ -147,6 +150,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(media.active_router)
     app.router.add_websocket_route("/ws", websocket_endpoint)
     _mount_pages(app, settings)
+    apidocs.install(app)
     return app
 
 
@@ -203,6 +207,15 @@ UVICORN_WS_OPTIONS: dict[str, object] = {
     "ws_per_message_deflate": False,
     "ws_ping_interval": 20.0,
     "ws_ping_timeout": 20.0,
+}
+
+
+# Every uvicorn that serves the app (``liveshop serve``, the tests' in-process server): no
+# ``server: uvicorn`` banner, and proxy headers handled by the app (client_address.py).
+UVICORN_OPTIONS: dict[str, object] = {
+    **UVICORN_WS_OPTIONS,
+    "server_header": False,
+    "proxy_headers": False,
 }
 
 

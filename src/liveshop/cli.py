@@ -66,15 +66,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"  Studio (sellers): {base}/studio")
     print(f"  Watch page:       {base}/")
     print(f"  API docs:         {base}/docs\n", flush=True)
-    from liveshop.app import UVICORN_WS_OPTIONS
+    from liveshop.app import UVICORN_OPTIONS
 
     common: dict[str, Any] = {
         "host": host,
         "port": port,
         "log_level": args.log_level,
-        "proxy_headers": False,  # the app trusts LIVESHOP_FORWARDED_ALLOW_IPS (client_address.py)
         "access_log": not args.no_access_log,
-        **UVICORN_WS_OPTIONS,
+        **UVICORN_OPTIONS,
     }
     if args.workers > 1:
         os.environ["LIVESHOP_SKIP_MIGRATIONS"] = "1"
