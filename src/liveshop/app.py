@@ -30,6 +30,7 @@ from liveshop.broker.factory import create_broker
 from liveshop.cache import ResponseCache
 from liveshop.client_address import trust_proxies
 from liveshop.config import Settings, resolve_secret_key
+from liveshop.datadir import secure_data_dir
 from liveshop.domain.ratelimit import KeyedWindows
 from liveshop.headers import SecurityHeaders
 from liveshop.hub import wsproto
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = settings.effective_database_url
+        secure_data_dir(settings)
         if migrate:
             await upgrade(url)
         settings.effective_media_dir.mkdir(parents=True, exist_ok=True)

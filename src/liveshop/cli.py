@@ -11,15 +11,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from liveshop.config import ConfigError, Settings, resolve_secret_key
+from liveshop.datadir import secure_data_dir
 from liveshop.storage.engine import Database
 from liveshop.storage.migrate import upgrade_sync
 
 
 def _settings() -> Settings:
     try:
-        return Settings()
+        settings = Settings()
     except Exception as exc:  # pydantic reports which variable is wrong
         raise SystemExit(f"configuration error: {exc}") from exc
+    secure_data_dir(settings)
+    return settings
 
 
 async def _first_run(settings: Settings, demo: bool) -> None:

@@ -139,11 +139,14 @@ def resolve_secret_key(settings: Settings) -> str:
     """
     key = settings.secret_key.strip()
     if settings.env == "production":
-        if key.lower() in PLACEHOLDER_KEYS or len(key) < MIN_SECRET_LENGTH:
+        from liveshop.key_strength import weakness
+
+        reason = weakness(key)
+        if reason is not None:
             raise ConfigError(
-                "LIVESHOP_SECRET_KEY is missing or a placeholder; with LIVESHOP_ENV=production set it "
-                f"to a random string of at least {MIN_SECRET_LENGTH} characters, e.g. the output of "
-                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+                f"LIVESHOP_SECRET_KEY is missing or weak ({reason}); with LIVESHOP_ENV=production "
+                f"set it to a random string of at least {MIN_SECRET_LENGTH} characters, e.g. the "
+                "output of `python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
             )
         return key
     if key:
@@ -151,7 +154,7 @@ def resolve_secret_key(settings: Settings) -> str:
     path = settings.data_dir / "secret-key"
     if path.exists():
         return path.read_text().strip()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
