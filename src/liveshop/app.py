@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from liveshop import __version__, apidocs
+from liveshop import __version__, apidocs, metrics
 from liveshop.announcer import Announcer
 from liveshop.api import auth, health, livestreams, media, products, recordings, reports
 from liveshop.api import errors as api_errors
@@ -61,8 +61,14 @@ class LiveshopAPI(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         settings: Settings = self.state.settings
         stack: ASGIApp = ReadCacheMiddleware(super().build_middleware_stack())
+        if metrics_enabled(settings):
+            stack = metrics.MetricsMiddleware(stack)
         stack = SecurityHeaders(stack, frame_ancestors=settings.frame_ancestors)
         return trust_proxies(stack, settings.forwarded_allow_ips)
+
+
+def metrics_enabled(settings: Settings) -> bool:
+    return bool(settings.metrics_port or settings.metrics_token)
 
 
 def _node_id(settings: Settings) -> str:
@@ -121,9 +127,17 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             guest_ttl_seconds=settings.guest_token_ttl_seconds,
         )
         state.failed_logins = KeyedWindows(settings.login_attempts_per_minute, 60.0)
+        sampler = None
+        if metrics_enabled(settings):
+            metrics.watch_database(db.engine)
+            sampler = state.metrics_sampler = metrics.Sampler(db, hub, media)
+            sampler.start()
         try:
             yield
         finally:
+            if sampler is not None:
+                await sampler.close()
+                metrics.process_exited()
             await media.close()
             await hub.close()
             await announcer.close()
@@ -153,6 +167,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.router.add_websocket_route("/ws", websocket_endpoint)
     _mount_pages(app, settings)
     apidocs.install(app)
+    if settings.metrics_token:
+        app.add_route("/metrics", metrics.metrics_endpoint, include_in_schema=False)
     return app
 
 
@@ -218,6 +234,10 @@ UVICORN_OPTIONS: dict[str, object] = {
     **UVICORN_WS_OPTIONS,
     "server_header": False,
     "proxy_headers": False,
+    # SIGTERM: stop accepting, close sockets with 1012 (pages reconnect at once to another
+    # process), let requests in flight finish for up to this long, then the lifespan closes the
+    # media sessions and recording segments
+    "timeout_graceful_shutdown": 10,
 }
 
 

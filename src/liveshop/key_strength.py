@@ -13,7 +13,9 @@ from collections import Counter
 
 MIN_LENGTH = 32
 MIN_DISTINCT = 10
-MIN_BITS = 96.0  # Shannon estimate over the characters: token_hex(16) ≈ 118, token_urlsafe(48) ≈ 340
+MIN_BITS = (
+    96.0  # Shannon estimate over the characters: token_hex(16) ≈ 118, token_urlsafe(48) ≈ 340
+)
 PLACEHOLDERS = frozenset(
     {"", "change-me", "changeme", "secret", "dev", "placeholder", "xxx", "password", "example"}
 )
