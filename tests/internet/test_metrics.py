@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
+from asyncio.subprocess import PIPE, STDOUT
 from collections.abc import AsyncIterator, Callable
 
 import httpx
@@ -140,5 +140,8 @@ async def test_promtool_accepts_the_exposition(env: Env) -> None:
     tool = promtool()
     await env.http.get("/api/health")
     text = await scrape(env)
-    result = subprocess.run([tool, "check", "metrics"], input=text, capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
+    proc = await asyncio.create_subprocess_exec(
+        tool, "check", "metrics", stdin=PIPE, stdout=PIPE, stderr=STDOUT
+    )
+    out, _ = await proc.communicate(text.encode())
+    assert proc.returncode == 0, out.decode()
