@@ -113,6 +113,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         serve_port(settings.metrics_host, settings.metrics_port)
         print(f"  Metrics:          http://{settings.metrics_host}:{settings.metrics_port}/metrics")
     if args.workers > 1:
+        # SIGHUP (systemctl reload) replaces each worker in turn once its successor is ready;
+        # a cold start on a busy machine takes longer than uvicorn's default 5 s
+        common["timeout_worker_healthcheck"] = 60
         os.environ["LIVESHOP_SKIP_MIGRATIONS"] = "1"
         uvicorn.run("liveshop.app:create_worker_app", factory=True, workers=args.workers, **common)
     else:
