@@ -170,16 +170,10 @@ async def start_server(
 ) -> tuple[uvicorn.Server, asyncio.Task[None], LiveServer]:
     """Serve on ``host`` (a namespace's near address for clients inside it) and a free port."""
     app = create_app(settings, **app_kwargs)
-    from liveshop.app import UVICORN_WS_OPTIONS
+    from liveshop.app import UVICORN_OPTIONS
 
     config = uvicorn.Config(
-        app,
-        host=host,
-        port=0,
-        log_level="warning",
-        lifespan="on",
-        proxy_headers=False,  # the app applies LIVESHOP_FORWARDED_ALLOW_IPS (client_address.py)
-        **UVICORN_WS_OPTIONS,
+        app, host=host, port=0, log_level="warning", lifespan="on", **UVICORN_OPTIONS
     )  # type: ignore[arg-type]
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -22,8 +22,8 @@ from liveshop.api.deps import (
     SettingsDep,
     not_found,
 )
+from liveshop.api.ice import ice_links_for
 from liveshop.api.validation import IdPath
-from liveshop.config import Settings
 from liveshop.media.base import MediaBackend, MediaError, MediaSession
 from liveshop.storage import livestreams
 from liveshop.storage.engine import Database
@@ -84,26 +84,12 @@ async def _end(db: Database, media: MediaBackend, livestream_id: int, session_id
     return Response(status_code=200)
 
 
-def _ice_links(settings: Settings) -> list[str]:
-    """RFC 9725 §4.6: the STUN/TURN servers clients should use, as ``Link`` header values."""
-    links = []
-    for server in settings.ice_server_list:
-        urls = server.get("urls", [])
-        for url in [urls] if isinstance(urls, str) else urls:
-            link = f'<{url}>; rel="ice-server"'
-            if server.get("username"):
-                link += f'; username="{server["username"]}"; credential="{server.get("credential", "")}"'
-                link += '; credential-type="password"'
-            links.append(link)
-    return links
-
-
-def _answer(settings: Settings, kind: str, livestream_id: int, session: MediaSession) -> Response:
+def _answer(request: Request, kind: str, livestream_id: int, session: MediaSession) -> Response:
     response = Response(session.answer_sdp, 201, media_type="application/sdp")
     response.headers["Location"] = f"/api/livestreams/{livestream_id}/{kind}/{session.session_id}"
     if session.etag:
         response.headers["ETag"] = session.etag
-    for link in _ice_links(settings):
+    for link in ice_links_for(request):
         response.headers.append("Link", link)
     return response
 
@@ -130,7 +116,7 @@ async def whip_publish(
         session = await media.publish(livestream_id, offer, replace=replace)
     except MediaError as exc:
         raise HTTPException(exc.status, exc.detail) from None
-    return _answer(settings, "whip", livestream_id, session)
+    return _answer(request, "whip", livestream_id, session)
 
 
 active_router = APIRouter(prefix="/api", tags=["media"])
@@ -180,7 +166,7 @@ async def whep_watch(
         session = await media.watch(livestream_id, offer)
     except MediaError as exc:
         raise HTTPException(exc.status, exc.detail) from None
-    return _answer(settings, "whep", livestream_id, session)
+    return _answer(request, "whep", livestream_id, session)
 
 
 @router.delete(
@@ -217,12 +203,12 @@ async def trickle_not_supported(livestream_id: IdPath, session_id: str) -> Respo
 
 @router.options("/{livestream_id}/whip", include_in_schema=False)
 @router.options("/{livestream_id}/whep", include_in_schema=False)
-async def endpoint_options(livestream_id: IdPath, settings: SettingsDep) -> Response:
+async def endpoint_options(livestream_id: IdPath, request: Request) -> Response:
     """WHIP/WHEP ``OPTIONS``: allowed methods and, as ``Link`` headers, the ICE servers."""
     response = Response(
         status_code=204, headers={"Allow": "POST, OPTIONS", "Accept-Post": "application/sdp"}
     )
-    for link in _ice_links(settings):
+    for link in ice_links_for(request):
         response.headers.append("Link", link)
     return response
 

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any, Protocol
 
-from liveshop import protocol
+from liveshop import metrics, protocol
 from liveshop.domain.identity import Identity
 from liveshop.domain.ratelimit import SlidingWindow, TokenBucket
 from liveshop.hub.wsproto import encode_text_frame
@@ -170,6 +170,7 @@ class Connection:
         if chat_id is not None and chat_id in self.seen_chat:
             return
         if len(self._queue) >= MAX_QUEUED_FRAMES or self._bytes + len(frame) > MAX_QUEUED_BYTES:
+            metrics.SLOW_CLOSED.inc()
             self.kill(CLOSE_TRY_AGAIN, "too slow: reconnect to resume")
             return
         if not self._queue and not self._busy and self._writer is not None:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from liveshop import protocol
+from liveshop import metrics, protocol
 from liveshop.broker.base import GLOBAL, Broker, show_topic
 from liveshop.domain.ratelimit import SlidingWindow, TokenBucket
 from liveshop.domain.text import clean_chat_text
@@ -105,7 +105,7 @@ class Hub:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         for conn in list(self.connections):
-            conn.kill(1001, "server shutting down")
+            conn.kill(1012, "service restart: reconnect")  # pages come back at once
         if self._global_sub is not None:
             await self._global_sub.close()
         for room in list(self.rooms.values()):
@@ -416,7 +416,8 @@ class Hub:
             case protocol.Leave():
                 await self._leave(conn)
             case protocol.ChatSend():
-                await self._chat_send(conn, msg)
+                with metrics.chat_outcome():
+                    await self._chat_send(conn, msg)
             case protocol.LikeToggle():
                 await self._like(conn)
             case protocol.ChatDelete():

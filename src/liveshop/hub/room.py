@@ -17,7 +17,7 @@ import asyncio
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from liveshop import protocol
+from liveshop import metrics, protocol
 from liveshop.hub.figures import VIEWERS, Figures
 from liveshop.hub.wsproto import encode_text_frame
 
@@ -53,6 +53,8 @@ class Room:
         self.presence_dirty = True
         self.presence_sent = 0.0
         self._pending: list[Pending] = []
+        self._pending_since = 0.0  # when the oldest pending event arrived (fan-out lag metric)
+        self._batch_since = 0.0  # the same, for the delivery in progress
         self._flush: asyncio.TimerHandle | asyncio.Handle | None = None
         self._last_flush = -1.0
         self._delivering: asyncio.Handle | None = None  # next slice of a delivery in progress
@@ -116,6 +118,8 @@ class Room:
             self.generation += 1
         if key is not None:
             self._pending = [p for p in self._pending if p[0] != key]
+        if not self._pending:
+            self._pending_since = asyncio.get_running_loop().time()
         self._pending.append((key, frame, chat_id))
         if self._flush is not None or self._delivering is not None:
             return  # a flush is due, or the delivery in progress schedules one when it is done
@@ -137,6 +141,7 @@ class Room:
         if not items:
             return
         self._last_flush = asyncio.get_running_loop().time()
+        self._batch_since = self._pending_since
         text = items[0][1] if len(items) == 1 else protocol.batch([i[1] for i in items])
         chat_ids = frozenset(i[2] for i in items if i[2] is not None)
         wire = encode_text_frame(text.encode())
@@ -168,7 +173,9 @@ class Room:
             self._delivering = asyncio.get_running_loop().call_soon(
                 self._deliver, conns, end, items, text, wire, chat_ids
             )
-        elif self._pending:
+            return
+        metrics.FANOUT_LAG.observe(asyncio.get_running_loop().time() - self._batch_since)
+        if self._pending:
             self._schedule_flush()
 
     def close(self) -> None:

@@ -55,7 +55,7 @@ export function createApi(getToken = () => null) {
     put: (path, body, opts) => request('PUT', path, body, opts),
     patch: (path, body, opts) => request('PATCH', path, body, opts),
     del: (path, opts) => request('DELETE', path, undefined, opts),
-    config: () => request('GET', '/api/config', undefined, { auth: false }),
+    config: () => request('GET', '/api/config'), // with the token: TURN credentials in the caller's name
     login: (email, password) => request('POST', '/api/auth/login', { email, password }, { auth: false }),
     me: () => request('GET', '/api/auth/me'),
     guest: (name) => request('POST', '/api/auth/guest', name ? { name } : {}),
