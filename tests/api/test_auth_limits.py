@@ -54,7 +54,7 @@ async def proxied(
         return live, client
 
     yield start
-    for srv, task, client in running:
+    for srv, task, client in reversed(running):  # each restores what the previous one found
         await client.aclose()
         await stop_server(srv, task)
 

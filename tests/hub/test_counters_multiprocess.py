@@ -152,7 +152,7 @@ class Shopper:
         elif kind == "viewer_count":
             self.viewers = ev["count"]
             self._changed.set()
-        elif kind == "like_state" and self._state is not None and not self._state.done():
+        elif kind in ("like_state", "error") and self._state is not None and not self._state.done():
             self._state.set_result(ev)
         elif kind == "pong" and self._pong is not None and not self._pong.done():
             self._pong.set_result(ev)
@@ -164,9 +164,15 @@ class Shopper:
     async def toggle(self) -> tuple[int, int]:
         """Send ``like_toggle`` and wait for its ``like_state`` (the like is stored then); return
         the count and the revision the like made."""
-        self._state = asyncio.get_running_loop().create_future()
-        await self.ws.send('{"type":"like_toggle"}')
-        state = await asyncio.wait_for(self._state, 15)
+        while True:
+            self._state = asyncio.get_running_loop().create_future()
+            await self.ws.send('{"type":"like_toggle"}')
+            state = await asyncio.wait_for(self._state, 15)
+            if state["type"] == "like_state":
+                break
+            # the per-socket like budget (2/s, burst 5) is a rule of its own: wait it out
+            assert state["code"] == "rate_limited", state
+            await asyncio.sleep(state["retryAfter"])
         self.liked = state["liked"]
         return state["likes"], state.get("rev", -1)
 

@@ -192,8 +192,8 @@ async def test_go_live_over_https_behind_caddy(
     seller, shopper, errors = browsers
     await seller.goto("https://shop.test/studio")
     assert await seller.evaluate("() => window.isSecureContext && !!navigator.mediaDevices")
-    await seller.get_by_label("E-mail").fill(ADMIN_EMAIL)
-    await seller.get_by_label("Password").fill(ADMIN_PASSWORD)
+    await seller.get_by_label("E-mail", exact=True).fill(ADMIN_EMAIL)
+    await seller.get_by_label("Password", exact=True).fill(ADMIN_PASSWORD)
     await seller.get_by_role("button", name="Log in").click()
     await expect(seller.locator("#studio-view")).to_be_visible()
     await seller_goes_live(seller, "Over HTTPS")

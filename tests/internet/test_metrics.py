@@ -71,8 +71,10 @@ async def test_a_scripted_show_moves_the_metrics(env: Env) -> None:
     pub = publisher()
     r = await post_sdp(env, f"/api/livestreams/{show}/whip", await offer(pub), env.admin)
     await answer(pub, r.text)
+    await shopper.wait_type("webrtc_broadcast_start", timeout=TIMEOUT)  # the publisher is up
     pc, tracks = viewer()
     r = await post_sdp(env, f"/api/livestreams/{show}/whep", await offer(pc), await env.guest())
+    assert r.status_code == 201, r.text
     await answer(pc, r.text)
     video = await asyncio.wait_for(tracks["video"], TIMEOUT)
     first = await asyncio.wait_for(video.recv(), TIMEOUT)
