@@ -543,3 +543,27 @@ async def test_big_room_gets_every_message_once_in_order(env: Env) -> None:
             "m2",
             "m3",
         ]
+
+
+async def test_a_resent_message_is_stored_once(env: Env) -> None:
+    """The same clientMessageId sent again (a resend after a reconnect) is acknowledged to the
+    sender and neither stored nor broadcast twice."""
+    show = await env.start_show()
+    token = await env.guest_token()
+    sender, other = await env.connect(token), await env.connect()
+    await sender.join(show)
+    await other.join(show)
+    await sender.send(type="chat_send", text="once", clientMessageId="r1")
+    first = await sender.wait_type("chat_message", clientMessageId="r1")
+    again = await env.connect(token)
+    await again.join(show)
+    await again.send(type="chat_send", text="once", clientMessageId="r1")
+    assert (await again.wait_type("chat_message", clientMessageId="r1"))["id"] == first["id"]
+    await other.wait_type("chat_message", clientMessageId="r1")
+    await other.send(type="ping")
+    await other.wait_type("pong")
+    assert other.seen("chat_message") == []  # the resend was not broadcast
+    async with env.server.db.session() as session:
+        from liveshop.storage import chat
+
+        assert len(await chat.after(session, show, after_id=None, limit=10)) == 1

@@ -518,6 +518,11 @@ class Hub:
         await self.budgets.spend("chat", conn.address, ref)
         room.last_chat[identity.id] = now
         async with self.db.session() as session:
+            sent = ref and await chat.find_sent(session, room.show_id, identity.id, ref)
+            if sent:  # resent after a reconnect: stored once, acknowledged to the sender again
+                echo = protocol.chat_message(protocol.dump(protocol.chat_out(sent)))
+                conn.push(protocol.open_envelope(echo)[1])
+                return
             row = await chat.add(
                 session,
                 livestream_id=room.show_id,

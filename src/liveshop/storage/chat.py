@@ -32,6 +32,23 @@ async def add(
     return message
 
 
+async def find_sent(
+    session: AsyncSession, livestream_id: int, user_id: str, client_message_id: str
+) -> ChatMessage | None:
+    """The message ``user_id`` already stored in the show under ``client_message_id`` (a client
+    resending after a reconnect), or None."""
+    result = await session.execute(
+        select(ChatMessage)
+        .where(
+            ChatMessage.livestream_id == livestream_id,
+            ChatMessage.user_id == user_id,
+            ChatMessage.client_message_id == client_message_id,
+        )
+        .limit(1)
+    )
+    return result.scalar_one_or_none()
+
+
 async def after(
     session: AsyncSession, livestream_id: int, *, after_id: int | None, limit: int
 ) -> list[ChatMessage]:

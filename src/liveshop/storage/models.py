@@ -156,7 +156,11 @@ class PinnedProduct(Base):
 
 class ChatMessage(Base):
     __tablename__ = "chat_messages"
-    __table_args__ = (Index("ix_chat_messages_stream_id", "livestream_id", "id"),)
+    __table_args__ = (
+        Index("ix_chat_messages_stream_id", "livestream_id", "id"),
+        # a client's resend after a reconnect is found, not stored twice (chat.find_sent)
+        Index("ix_chat_messages_client", "livestream_id", "user_id", "client_message_id"),
+    )
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
