@@ -17,7 +17,6 @@ uvicorn's ``server`` banner is switched off where the server is configured (``ap
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HSTS = "max-age=31536000"
@@ -46,19 +45,23 @@ def content_security_policy(frame_ancestors: str = "") -> str:
 
 
 class SecurityHeaders:
-    """Pure ASGI middleware adding the headers above to every HTTP response start."""
+    """Pure ASGI middleware adding the headers above to every HTTP response start.
+
+    On the read cache's hot path: the headers are encoded once, and a response's own headers
+    (ASGI: lower-case bytes) are scanned once per response."""
 
     def __init__(self, app: ASGIApp, *, frame_ancestors: str = "") -> None:
         self.app = app
-        self.fixed: list[tuple[str, str]] = [
-            ("Content-Security-Policy", content_security_policy(frame_ancestors)),
-            ("X-Content-Type-Options", "nosniff"),
-            ("Referrer-Policy", "strict-origin-when-cross-origin"),
-            ("Permissions-Policy", "camera=(self), microphone=(self), geolocation=()"),
-            ("Cross-Origin-Opener-Policy", "same-origin"),
+        fixed = [
+            ("content-security-policy", content_security_policy(frame_ancestors)),
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "strict-origin-when-cross-origin"),
+            ("permissions-policy", "camera=(self), microphone=(self), geolocation=()"),
+            ("cross-origin-opener-policy", "same-origin"),
         ]
         if not frame_ancestors.strip():
-            self.fixed.append(("X-Frame-Options", "DENY"))
+            fixed.append(("x-frame-options", "DENY"))
+        self.fixed: list[tuple[bytes, bytes]] = [(k.encode(), v.encode()) for k, v in fixed]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -69,17 +72,19 @@ class SecurityHeaders:
             name == b"authorization" for name, _ in scope.get("headers", ())
         )
         https = scope.get("scheme") == "https"
+        fixed = self.fixed
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in self.fixed:
-                    if name not in headers:
-                        headers[name] = value
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in fixed if h[0] not in present)
                 if private:
-                    headers["Cache-Control"] = "no-store"
-                if https:
-                    headers.setdefault("Strict-Transport-Security", HSTS)
+                    headers = [h for h in headers if h[0].lower() != b"cache-control"]
+                    headers.append((b"cache-control", b"no-store"))
+                if https and b"strict-transport-security" not in present:
+                    headers.append((b"strict-transport-security", HSTS.encode()))
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
