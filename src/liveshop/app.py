@@ -24,6 +24,7 @@ from liveshop import __version__
 from liveshop.announcer import Announcer
 from liveshop.api import auth, health, livestreams, media, products, recordings, reports
 from liveshop.api import errors as api_errors
+from liveshop.api import openapi as api_openapi
 from liveshop.api.limits import BodyLimitMiddleware
 from liveshop.api.readcache import ReadCacheMiddleware
 from liveshop.authentication import Authenticator
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     for module in (auth, products, livestreams, media, recordings, reports, health):
         app.include_router(module.router)
     app.include_router(media.active_router)
+    api_openapi.install(app)
     app.router.add_websocket_route("/ws", websocket_endpoint)
     _mount_pages(app, settings)
     return app

@@ -8,9 +8,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from liveshop.api.deps import BrokerDep, DbDep, SettingsDep
+from liveshop.api.routing import ApiRoute
 from liveshop.api.schemas import Health
 
-router = APIRouter(prefix="/api", tags=["service"])
+router = APIRouter(prefix="/api", tags=["service"], route_class=ApiRoute)
 
 
 @router.get("/health", response_model=Health)
