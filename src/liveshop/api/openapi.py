@@ -8,7 +8,9 @@ from the machinery every route shares are added here, in one place, so that no r
 * a path with an id: 404 (the id is a number no row has; an id that is not a number matches no route);
 * the ``bearer`` scheme (``api/deps.py``): 401 with ``WWW-Authenticate``;
 * 429: ``Retry-After``;
-* every error's body: ``{detail}``, a message or a list of ``{loc, field, msg, type}``.
+* every error's body: ``{detail}``, a message or a list of ``{loc, field, msg, type}``;
+* links from the answers that name a show or a product to the operations on it (stateful clients,
+  and schemathesis's stateful phase, follow them).
 
 ``schemathesis run --checks all`` holds the server to this document (docs/protocol.md, "Contract").
 """
@@ -89,6 +91,34 @@ def _complete(operation: dict[str, Any], path: str) -> None:
             response["content"] = {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}
 
 
+# (operation that answers with a resource, its status, where the id is) → the path parameter it fills
+LINK_SOURCES = [
+    ("/api/livestreams", "post", "201", "$response.body#/livestream/id", "livestream_id"),
+    ("/api/products", "post", "201", "$response.body#/product/id", "product_id"),
+]
+
+
+def _add_links(paths: dict[str, Any]) -> None:
+    for source, method, status, expression, parameter in LINK_SOURCES:
+        links = paths[source][method]["responses"][status].setdefault("links", {})
+        for path, item in paths.items():
+            if "{" + parameter + "}" not in path:
+                continue
+            for target_method, operation in item.items():
+                others = {
+                    p["name"]
+                    for p in operation.get("parameters", [])
+                    if p["in"] == "path" and p["name"] != parameter
+                }
+                if others:  # the link cannot fill them
+                    continue
+                links[operation["operationId"]] = {
+                    "operationId": operation["operationId"],
+                    "parameters": {parameter: expression},
+                    "description": f"{target_method.upper()} {path} on the created resource",
+                }
+
+
 def build(app: FastAPI) -> dict[str, Any]:
     """FastAPI's document for ``app``, completed with what every route shares."""
     schema = get_openapi(
@@ -103,6 +133,7 @@ def build(app: FastAPI) -> dict[str, Any]:
     for path, item in schema["paths"].items():
         for operation in item.values():
             _complete(operation, path)
+    _add_links(schema["paths"])
     return schema
 
 

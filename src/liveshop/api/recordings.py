@@ -39,6 +39,7 @@ MAX_CHUNK_BYTES = 64 * 1024 * 1024
 MAX_THUMBNAIL_BYTES = 5 * 1024 * 1024
 WEBM_TYPES = {"video/webm", "audio/webm", "video/x-matroska", "application/octet-stream"}
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
+FORM_FIELDS = 5  # text fields an upload form may have besides its file
 UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
     **ADMIN_ONLY,
     **not_found("livestream"),
@@ -242,6 +243,9 @@ async def complete_recording(
                         "type": "object",
                         "properties": {"video": {"type": "string", "format": "binary"}},
                         "required": ["video"],
+                        # other text fields are ignored, up to the form's limit of 5
+                        "additionalProperties": {"type": "string"},
+                        "maxProperties": 1 + FORM_FIELDS,
                     }
                 }
             },
@@ -268,7 +272,7 @@ async def upload_recording(
     directory = show_dir(media_dir, livestream_id)
     directory.mkdir(parents=True, exist_ok=True)
     try:
-        async with request.form(max_files=1, max_fields=5) as form:
+        async with request.form(max_files=1, max_fields=FORM_FIELDS) as form:
             video = form.get("video")
             if video is None or isinstance(video, str):
                 raise _invalid_body("video", "a file is required", "missing")
