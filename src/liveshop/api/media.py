@@ -107,9 +107,7 @@ def _ice_links(settings: Settings) -> list[str]:
 
 def _answer(settings: Settings, kind: str, livestream_id: int, session: MediaSession) -> Response:
     response = Response(session.answer_sdp, 201, media_type="application/sdp")
-    response.headers["Location"] = (
-        f"/api/livestreams/{livestream_id:int}/{kind}/{session.session_id}"
-    )
+    response.headers["Location"] = f"/api/livestreams/{livestream_id}/{kind}/{session.session_id}"
     if session.etag:
         response.headers["ETag"] = session.etag
     for link in _ice_links(settings):
