@@ -69,7 +69,9 @@ def test_every_id_in_a_path_is_bounded(spec: dict[str, Any]) -> None:
                 assert parameter["schema"]["maximum"] <= 2**31 - 1, (path, parameter["name"])
 
 
-def test_every_integer_path_parameter_uses_the_int_convertor(spec: dict[str, Any]) -> None:
+def test_every_integer_path_parameter_uses_the_int_convertor(
+    spec: dict[str, Any], make_settings: Callable[..., Settings]
+) -> None:
     """A route written ``{livestream_id}`` (not ``{livestream_id:int}``) would take ``active``."""
     from fastapi.routing import APIRoute
 
@@ -87,7 +89,7 @@ def test_every_integer_path_parameter_uses_the_int_convertor(spec: dict[str, Any
         for parameter in operation.get("parameters", [])
         if parameter["in"] == "path" and parameter["schema"].get("type") == "integer"
     }
-    app = create_app(Settings(_env_file=None, secret_key="x" * 40))  # type: ignore[call-arg]
+    app = create_app(make_settings())
     for route in routes(app.router.routes):
         for path, name in integer_params:
             if route.path_format == path:
