@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute
 
 from liveshop.app import create_app
 from liveshop.config import Settings
@@ -29,6 +30,15 @@ def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         for path, item in spec["paths"].items()
         for method, operation in item.items()
     ]
+
+
+def _api_routes(items: list[Any]) -> list[APIRoute]:
+    found: list[APIRoute] = []
+    for route in items:
+        inner = getattr(route, "original_router", None)  # FastAPI's included routers
+        found += _api_routes(inner.routes) if inner is not None else []
+        found += [route] if isinstance(route, APIRoute) else []
+    return found
 
 
 # --- methods and routes -----------------------------------------------------------------------
@@ -73,16 +83,6 @@ def test_every_integer_path_parameter_uses_the_int_convertor(
     spec: dict[str, Any], make_settings: Callable[..., Settings]
 ) -> None:
     """A route written ``{livestream_id}`` (not ``{livestream_id:int}``) would take ``active``."""
-    from fastapi.routing import APIRoute
-
-    def routes(items: list[Any]) -> list[APIRoute]:
-        found: list[APIRoute] = []
-        for route in items:
-            inner = getattr(route, "original_router", None)  # FastAPI's included routers
-            found += routes(inner.routes) if inner is not None else []
-            found += [route] if isinstance(route, APIRoute) else []
-        return found
-
     integer_params = {
         (path, parameter["name"])
         for _, path, operation in _operations(spec)
@@ -90,7 +90,7 @@ def test_every_integer_path_parameter_uses_the_int_convertor(
         if parameter["in"] == "path" and parameter["schema"].get("type") == "integer"
     }
     app = create_app(make_settings())
-    for route in routes(app.router.routes):
+    for route in _api_routes(app.router.routes):
         for path, name in integer_params:
             if route.path_format == path:
                 assert "{" + name + ":int}" in route.path, route.path
@@ -136,6 +136,21 @@ async def test_unreadable_body_is_refused_when_every_field_is_optional(
     url = f"/api/livestreams/{show.json()['livestream']['id']}"
     r = await client.patch(url, content=b"\x00", headers={**admin, **JSON})
     assert r.status_code == 422
+
+
+def test_every_json_body_is_a_body_model(make_settings: Callable[..., Settings]) -> None:
+    """Request bodies derive from ``schemas.Body``, which refuses a body that was not JSON (a
+    model of optional fields would otherwise read it as ``{}``), and routes use ``ApiRoute``."""
+    from liveshop.api.routing import ApiRoute
+    from liveshop.api.schemas import Body
+
+    for route in _api_routes(create_app(make_settings()).router.routes):
+        if route.path.startswith("/api"):
+            assert isinstance(route, ApiRoute), route.path
+        if route.body_field is not None:
+            models = getattr(route.body_field.field_info.annotation, "__args__", None)
+            for model in models or (route.body_field.field_info.annotation,):
+                assert model is type(None) or issubclass(model, Body), (route.path, model)
 
 
 async def test_guest_body_that_is_not_json_is_422(client: httpx.AsyncClient) -> None:

@@ -45,8 +45,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         headers = exc.headers
-        if exc.status_code == 405:  # the router names only the first route's methods
-            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(app, request.scope))}
+        allowed = allowed_methods(app, request.scope) if exc.status_code == 405 else []
+        if allowed:  # the router names only the first route's methods
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
         return SafeJSONResponse({"detail": exc.detail}, exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)

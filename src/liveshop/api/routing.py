@@ -20,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match
+from starlette.routing import Match, Mount
 from starlette.types import Scope
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -75,12 +75,13 @@ def unreadable_body(exc: RequestValidationError) -> RequestValidationError | HTT
 
 def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
     """Every method some route answers at this path (a 405's ``Allow``), not only the first
-    route's: ``/api/products`` has GET and POST."""
+    route's: ``/api/products`` has GET and POST. Mounted apps (static files) answer their own."""
+    routes = [route for route in app.router.routes if not isinstance(route, Mount)]
     allowed = []
     for method in HTTP_METHODS:
         # a fresh scope: matching leaves its marks in the scope it is given
         probe = {"type": "http", "path": scope["path"], "root_path": scope.get("root_path", "")}
         probe.update(method=method, headers=[], query_string=b"")
-        if any(route.matches(probe)[0] == Match.FULL for route in app.router.routes):
+        if any(route.matches(probe)[0] == Match.FULL for route in routes):
             allowed.append(method)
     return allowed
