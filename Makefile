@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt services chromium janus gstreamer screenshots bench clean
+.PHONY: run test lint fmt services chromium janus gstreamer internet-tools screenshots bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,8 +40,16 @@ janus:
 	@sh scripts/ensure-apt.sh /usr/bin/janus janus janus-tools
 
 ## test: lint, then the whole suite on SQLite, PostgreSQL, the in-process broker and Redis, with real Chromium
-test: lint services chromium janus gstreamer
+test: lint services chromium janus gstreamer internet-tools
 	$(BIN)/python -m pytest -q
+
+## internet-tools: Debian's caddy, coturn, prometheus (promtool), nftables and libnss3-tools (certutil) for tests/internet
+internet-tools:
+	@sh scripts/ensure-apt.sh /usr/bin/caddy caddy
+	@sh scripts/ensure-apt.sh /usr/bin/turnserver coturn
+	@sh scripts/ensure-apt.sh /usr/bin/promtool prometheus
+	@sh scripts/ensure-apt.sh /usr/sbin/nft nftables
+	@sh scripts/ensure-apt.sh /usr/bin/certutil libnss3-tools
 
 ## gstreamer: GStreamer's webrtcbin + PyGObject (Debian) for the WHIP interop test
 gstreamer:
@@ -49,7 +57,7 @@ gstreamer:
 
 ## screenshots: refresh docs/screenshots/ from the browser tests
 screenshots: $(STAMP) chromium
-	LIVESHOP_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/browser/test_pages.py
+	LIVESHOP_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/browser/test_pages.py tests/browser/test_phone.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.api

@@ -203,6 +203,10 @@ class LiveshopServer(Server):
             LIVESHOP_DATA_DIR=str(self.data_dir),
             LIVESHOP_SECRET_KEY=self.secret,
             LIVESHOP_ENV="development",
+            # thousands of load-generator sockets share 127.0.0.1: the per-address budgets (which
+            # would rightly refuse them) are off; the fan-out is what this bench measures
+            LIVESHOP_ADDRESS_CONNECTS_PER_MINUTE="0",
+            LIVESHOP_ADDRESS_CHAT_PER_MINUTE="0",
         )
         if self.workers > 1:
             env["LIVESHOP_REDIS_URL"] = await self._start_redis()

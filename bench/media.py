@@ -1,7 +1,7 @@
 """Media forwarding benchmark: ``python -m bench.media [--viewers 10,50,100] [--seconds 10]``.
 
 Modes: ``sfu`` (the built-in forwarder), ``relay`` (aiortc's MediaRelay), ``janus`` (one local
-Janus VideoRoom driven by :class:`~liveshop.media.janus.JanusMediaBackend`) and ``janus2`` (two
+Janus VideoRoom driven by :class:`~liveshop.media.janus.backend.JanusMediaBackend`) and ``janus2`` (two
 local Janus instances: the publisher on the first, viewers spread over both with VideoRoom's
 remote publisher forwarding between them). For the Janus modes "server CPU" is the liveshop
 server process (signalling, the stats/recording monitor) plus every Janus process, read from
@@ -146,7 +146,7 @@ async def _server(
     address: str, mode: str, media_dir: str, janus: tuple[list[str], str, str]
 ) -> None:
     from liveshop.media.base import MediaBackend, MediaEvent
-    from liveshop.media.janus import JanusMediaBackend
+    from liveshop.media.janus.backend import JanusMediaBackend
     from liveshop.media.sfu import SfuMediaBackend
 
     loop = asyncio.get_running_loop()

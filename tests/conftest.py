@@ -170,16 +170,10 @@ async def start_server(
 ) -> tuple[uvicorn.Server, asyncio.Task[None], LiveServer]:
     """Serve on ``host`` (a namespace's near address for clients inside it) and a free port."""
     app = create_app(settings, **app_kwargs)
-    from liveshop.app import UVICORN_WS_OPTIONS
+    from liveshop.app import UVICORN_OPTIONS
 
     config = uvicorn.Config(
-        app,
-        host=host,
-        port=0,
-        log_level="warning",
-        lifespan="on",
-        proxy_headers=False,  # the app applies LIVESHOP_FORWARDED_ALLOW_IPS (client_address.py)
-        **UVICORN_WS_OPTIONS,
+        app, host=host, port=0, log_level="warning", lifespan="on", **UVICORN_OPTIONS
     )  # type: ignore[arg-type]
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -215,6 +209,11 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             # tests connect many shoppers from 127.0.0.1; the per-address limits have own tests
             "guest_tokens_per_minute": 0,
             "registrations_per_minute": 0,
+            "trusted_after_seconds": 0,
+            "address_chat_per_minute": 0,
+            "address_likes_per_minute": 0,
+            "address_signals_per_minute": 0,
+            "address_connects_per_minute": 0,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

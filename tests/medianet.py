@@ -60,5 +60,10 @@ def subprocess_env(env: dict[str, str], *addresses: str) -> dict[str, str]:
         # many test shoppers share 127.0.0.1; the per-address limits have their own tests
         "LIVESHOP_GUEST_TOKENS_PER_MINUTE": "0",
         "LIVESHOP_REGISTRATIONS_PER_MINUTE": "0",
+        "LIVESHOP_TRUSTED_AFTER_SECONDS": "0",
+        "LIVESHOP_ADDRESS_CHAT_PER_MINUTE": "0",
+        "LIVESHOP_ADDRESS_LIKES_PER_MINUTE": "0",
+        "LIVESHOP_ADDRESS_SIGNALS_PER_MINUTE": "0",
+        "LIVESHOP_ADDRESS_CONNECTS_PER_MINUTE": "0",
         **env,
     }

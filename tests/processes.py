@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -42,19 +42,32 @@ def _ready(proc: Proc) -> bool:
 
 @contextmanager
 def serve(
-    env: dict[str, str], root: Path, names: tuple[str, ...] = ("a", "b")
+    env: dict[str, str],
+    root: Path,
+    names: tuple[str, ...] = ("a", "b"),
+    args: tuple[str, ...] = (),
+    env_of: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Iterator[list[Proc]]:
     """One ``liveshop serve`` per name (own port and data directory under ``root``, stderr in
-    ``root/<name>/stderr.log``, media on loopback unless ``env`` sets LIVESHOP_MEDIA_ADDRESSES), yielded once each answers health with the Redis broker; stopped
-    (terminate, then kill) on exit."""
+    ``root/<name>/stderr.log``, media on loopback unless ``env`` sets LIVESHOP_MEDIA_ADDRESSES),
+    yielded once each answers health with the Redis broker; stopped (terminate, then kill) on exit.
+    ``args`` are extra ``serve`` arguments (e.g. ``--workers``); ``env_of[name]`` adds to that
+    process's environment."""
     procs = []
     for name in names:
         port = free_port()
         (root / name).mkdir()
         popen = subprocess.Popen(
-            [sys.executable, "-m", "liveshop.cli", "serve", "--port", str(port), "--no-access-log"],
+            [
+                *(sys.executable, "-m", "liveshop.cli", "serve", "--port", str(port)),
+                *("--no-access-log", *args),
+            ],
             cwd=root / name,
-            env={**subprocess_env(env), "LIVESHOP_DATA_DIR": str(root / name / "data")},
+            env={
+                **subprocess_env(env),
+                "LIVESHOP_DATA_DIR": str(root / name / "data"),
+                **(env_of or {}).get(name, {}),
+            },
             stdout=subprocess.DEVNULL,
             stderr=(root / name / "stderr.log").open("wb"),
         )

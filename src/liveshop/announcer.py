@@ -59,14 +59,14 @@ class Announcer:
         return await self.broker.presence_count(livestream_id) if is_active else 0
 
     async def show_changed(self, livestream_id: int) -> LivestreamOut:
-        """The one path for "a show's fields changed": read it as committed, invalidate the read
-        caches, broadcast ``stream_update`` to everyone; returns the show as broadcast."""
+        """The one path for "a show's fields changed" (the change moved the show's revision in
+        its transaction): read the show and its pins at one revision, invalidate the read caches,
+        broadcast ``stream_update`` with that revision to everyone; returns the show."""
         async with self.db.session() as session:
-            stream = await livestreams.get(session, livestream_id)
-            pins = await livestreams.current_pins(session, livestream_id)
+            stream, pins = await livestreams.live_state(session, livestream_id)
         out = protocol.livestream_out(
             stream, pins, await self.viewers(livestream_id, stream.is_active)
         )
         await self.invalidate(SHOWS)
-        await self.to_everyone(protocol.stream_update(protocol.dump(out)))
+        await self.to_everyone(protocol.stream_update(protocol.dump(out), stream.revision))
         return out

@@ -20,9 +20,18 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from liveshop import __version__
+from liveshop import __version__, apidocs, metrics
 from liveshop.announcer import Announcer
-from liveshop.api import auth, health, livestreams, media, products, recordings, reports
+from liveshop.api import (
+    auth,
+    health,
+    livestreams,
+    media,
+    moderation,
+    products,
+    recordings,
+    reports,
+)
 from liveshop.api import errors as api_errors
 from liveshop.api import openapi as api_openapi
 from liveshop.api.limits import BodyLimitMiddleware
@@ -32,6 +41,8 @@ from liveshop.broker.factory import create_broker
 from liveshop.cache import ResponseCache
 from liveshop.client_address import trust_proxies
 from liveshop.config import Settings, resolve_secret_key
+from liveshop.datadir import secure_data_dir
+from liveshop.headers import SecurityHeaders
 from liveshop.hub import wsproto
 from liveshop.hub.endpoint import websocket_endpoint
 from liveshop.hub.hub import Hub
@@ -60,9 +71,15 @@ class LiveshopAPI(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         settings: Settings = self.state.settings
-        return trust_proxies(
-            ReadCacheMiddleware(super().build_middleware_stack()), settings.forwarded_allow_ips
-        )
+        stack: ASGIApp = ReadCacheMiddleware(super().build_middleware_stack())
+        if metrics_enabled(settings):
+            stack = metrics.MetricsMiddleware(stack)
+        stack = SecurityHeaders(stack, frame_ancestors=settings.frame_ancestors)
+        return trust_proxies(stack, settings.forwarded_allow_ips)
+
+
+def metrics_enabled(settings: Settings) -> bool:
+    return bool(settings.metrics_port or settings.metrics_token)
 
 
 def _node_id(settings: Settings) -> str:
@@ -82,6 +99,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = settings.effective_database_url
+        secure_data_dir(settings)
         if migrate:
             await upgrade(url)
         settings.effective_media_dir.mkdir(parents=True, exist_ok=True)
@@ -113,7 +131,19 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             media_addresses=settings.media_address_list,
         )
         await media.start()
-        hub = Hub(db, broker, _node_id(settings))
+        hub = Hub(
+            db,
+            broker,
+            _node_id(settings),
+            quotas=quotas,
+            address_budgets={
+                "chat": settings.address_chat_per_minute,
+                "like": settings.address_likes_per_minute,
+                "signal": settings.address_signals_per_minute,
+                "connect": settings.address_connects_per_minute,
+            },
+            trusted_after=settings.trusted_after_seconds,
+        )
         await hub.start()
         state = app.state
         state.db, state.broker, state.cache, state.announcer = db, broker, cache, announcer
@@ -125,9 +155,17 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             admin_ttl_seconds=settings.seller_token_ttl_seconds,
         )
         state.authenticator = Authenticator(state.tokens, db)
+        sampler = None
+        if metrics_enabled(settings):
+            metrics.watch_database(db.engine)
+            sampler = state.metrics_sampler = metrics.Sampler(db, hub, media)
+            sampler.start()
         try:
             yield
         finally:
+            if sampler is not None:
+                await sampler.close()
+                metrics.process_exited()
             await media.close()
             await hub.close()
             await announcer.close()
@@ -142,6 +180,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         description="Live video shopping: REST API. Real-time events: WebSocket `/ws` "
         "(see docs/protocol.md).",
         lifespan=lifespan,
+        docs_url=None,  # apidocs.py: Swagger UI from local files
+        redoc_url=None,
         # FastAPI's OpenTelemetry hooks check the providers on every request; off unless asked for
         telemetry=None
         if settings.telemetry
@@ -150,12 +190,15 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.settings = settings
     api_errors.install(app)
     app.add_middleware(BodyLimitMiddleware)
-    for module in (auth, products, livestreams, media, recordings, reports, health):
+    for module in (auth, products, livestreams, media, recordings, reports, moderation, health):
         app.include_router(module.router)
     app.include_router(media.active_router)
     api_openapi.install(app)
     app.router.add_websocket_route("/ws", websocket_endpoint)
     _mount_pages(app, settings)
+    apidocs.install(app)
+    if settings.metrics_token:
+        app.add_route("/metrics", metrics.metrics_endpoint, include_in_schema=False)
     return app
 
 
@@ -212,6 +255,19 @@ UVICORN_WS_OPTIONS: dict[str, object] = {
     "ws_per_message_deflate": False,
     "ws_ping_interval": 20.0,
     "ws_ping_timeout": 20.0,
+}
+
+
+# Every uvicorn that serves the app (``liveshop serve``, the tests' in-process server): no
+# ``server: uvicorn`` banner, and proxy headers handled by the app (client_address.py).
+UVICORN_OPTIONS: dict[str, object] = {
+    **UVICORN_WS_OPTIONS,
+    "server_header": False,
+    "proxy_headers": False,
+    # SIGTERM: stop accepting, close sockets with 1012 (pages reconnect at once to another
+    # process), let requests in flight finish for up to this long, then the lifespan closes the
+    # media sessions and recording segments
+    "timeout_graceful_shutdown": 10,
 }
 
 

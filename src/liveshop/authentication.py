@@ -8,10 +8,25 @@ once on every process (open sockets are closed by the hub, see ``Hub`` and ``pro
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+
 from liveshop.domain.identity import Identity
 from liveshop.security import InvalidToken, TokenService
 from liveshop.storage import users
 from liveshop.storage.engine import Database
+
+STREAM_KEY_PREFIX = "sk_"
+
+
+def new_stream_key() -> tuple[str, str, str]:
+    """A new publish-only stream key: (key, its SHA-256 to store, a hint of its last 4 chars)."""
+    key = STREAM_KEY_PREFIX + secrets.token_urlsafe(32)
+    return key, stream_key_hash(key), key[-4:]
+
+
+def stream_key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class Authenticator:
@@ -30,3 +45,15 @@ class Authenticator:
         if versions.get(identity.id) != identity.version:
             raise InvalidToken("revoked")
         return identity
+
+    async def identify_publisher(self, token: str) -> Identity:
+        """Who may publish: the identity of a token (the caller checks it is a seller's), or the
+        seller whose stream key this is (a key is good for nothing else: every other route
+        refuses it). Raises :class:`InvalidToken`."""
+        if not token.startswith(STREAM_KEY_PREFIX):
+            return await self.identify(token)
+        async with self.db.session() as session:
+            user = await users.by_stream_key(session, stream_key_hash(token))
+        if user is None or user.role != "admin":
+            raise InvalidToken("unknown stream key")
+        return Identity(id=user.id, name=user.name, role="admin", email=user.email)

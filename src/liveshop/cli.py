@@ -8,18 +8,23 @@ import getpass
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from liveshop.config import ConfigError, Settings, resolve_secret_key
+from liveshop.datadir import secure_data_dir
+from liveshop.logformat import uvicorn_log_config
 from liveshop.storage.engine import Database
 from liveshop.storage.migrate import upgrade_sync
 
 
 def _settings() -> Settings:
     try:
-        return Settings()
+        settings = Settings()
     except Exception as exc:  # pydantic reports which variable is wrong
         raise SystemExit(f"configuration error: {exc}") from exc
+    secure_data_dir(settings)
+    return settings
 
 
 async def _first_run(settings: Settings, demo: bool) -> None:
@@ -43,6 +48,16 @@ async def _first_run(settings: Settings, demo: bool) -> None:
         await db.close()
 
 
+def check_tls_files(certfile: Path | None, keyfile: Path | None) -> str | None:
+    """Why the TLS options cannot be used, or None (both given and readable, or neither)."""
+    if bool(certfile) != bool(keyfile):
+        return "--ssl-certfile and --ssl-keyfile (LIVESHOP_SSL_CERTFILE/KEYFILE) go together"
+    for path in (certfile, keyfile):
+        if path is not None and not path.is_file():
+            return f"{path}: no such file"
+    return None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -60,23 +75,47 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    certfile = args.ssl_certfile or settings.ssl_certfile
+    keyfile = args.ssl_keyfile or settings.ssl_keyfile
+    tls_error = check_tls_files(certfile, keyfile)
+    if tls_error:
+        print(f"liveshop: {tls_error}", file=sys.stderr)
+        return 2
     upgrade_sync(settings.effective_database_url)
     asyncio.run(_first_run(settings, args.demo))
-    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    scheme = "https" if certfile else "http"
+    base = f"{scheme}://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     print(f"  Studio (sellers): {base}/studio")
     print(f"  Watch page:       {base}/")
     print(f"  API docs:         {base}/docs\n", flush=True)
-    from liveshop.app import UVICORN_WS_OPTIONS
+    if settings.metrics_port or settings.metrics_token:
+        # before anything imports prometheus_client: every process writes its figures here
+        from liveshop.metrics import prepare_multiprocess
+
+        prepare_multiprocess(settings.data_dir / "metrics")
+    from liveshop.app import UVICORN_OPTIONS
 
     common: dict[str, Any] = {
         "host": host,
         "port": port,
         "log_level": args.log_level,
-        "proxy_headers": False,  # the app trusts LIVESHOP_FORWARDED_ALLOW_IPS (client_address.py)
         "access_log": not args.no_access_log,
-        **UVICORN_WS_OPTIONS,
+        "log_config": uvicorn_log_config(settings.log_format, args.log_level),
+        **UVICORN_OPTIONS,
     }
+    if certfile:
+        common |= {"ssl_certfile": str(certfile), "ssl_keyfile": str(keyfile)}
+    if common["log_config"] is None:
+        del common["log_config"]  # uvicorn's own default
+    if settings.metrics_port:
+        from liveshop.metrics import serve_port
+
+        serve_port(settings.metrics_host, settings.metrics_port)
+        print(f"  Metrics:          http://{settings.metrics_host}:{settings.metrics_port}/metrics")
     if args.workers > 1:
+        # SIGHUP (systemctl reload) replaces each worker in turn once its successor is ready;
+        # a cold start on a busy machine takes longer than uvicorn's default 5 s
+        common["timeout_worker_healthcheck"] = 60
         os.environ["LIVESHOP_SKIP_MIGRATIONS"] = "1"
         uvicorn.run("liveshop.app:create_worker_app", factory=True, workers=args.workers, **common)
     else:
@@ -87,6 +126,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_create_admin(args: argparse.Namespace) -> int:
+    """``create-admin`` and ``create-moderator``: an account of ``args.role``."""
     from liveshop.security import hash_password
     from liveshop.storage import users
     from liveshop.storage.errors import Conflict
@@ -119,7 +159,7 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
                     session,
                     email=args.email,
                     name=args.name,
-                    role="admin",
+                    role=args.role,
                     password_hash=password_hash,
                 )
         except Conflict:
@@ -127,7 +167,7 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
             return 1
         finally:
             await db.close()
-        print(f"created admin {args.email}")
+        print(f"created {args.role} {args.email}")
         return 0
 
     return asyncio.run(create())
@@ -246,13 +286,30 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo", action="store_true", help="add the demo catalogue when empty")
     serve.add_argument("--log-level", default="info")
     serve.add_argument("--no-access-log", action="store_true", help="do not log each request")
+    serve.add_argument(
+        "--ssl-certfile",
+        type=Path,
+        default=None,
+        help="serve HTTPS (default LIVESHOP_SSL_CERTFILE)",
+    )
+    serve.add_argument(
+        "--ssl-keyfile", type=Path, default=None, help="its private key (LIVESHOP_SSL_KEYFILE)"
+    )
     serve.set_defaults(func=cmd_serve)
 
     admin = sub.add_parser("create-admin", help="create a seller (admin) account")
     admin.add_argument("--email", required=True)
     admin.add_argument("--password", default=None, help="prompted when absent")
     admin.add_argument("--name", default="Seller")
-    admin.set_defaults(func=cmd_create_admin)
+    admin.set_defaults(func=cmd_create_admin, role="admin")
+
+    moderator = sub.add_parser(
+        "create-moderator", help="create a moderator (deletes messages, bans; nothing else)"
+    )
+    moderator.add_argument("--email", required=True)
+    moderator.add_argument("--password", default=None, help="prompted when absent")
+    moderator.add_argument("--name", default="Moderator")
+    moderator.set_defaults(func=cmd_create_admin, role="moderator")
 
     token = sub.add_parser(
         "token", help="print an access token for an account, or `token revoke` all of its tokens"

@@ -56,9 +56,34 @@ class Settings(BaseSettings):
     login_attempts_per_minute: int = Field(default=10, gt=0)
     guest_tokens_per_minute: int = Field(default=20, ge=0)  # per client address; 0: no limit
     registrations_per_minute: int = Field(default=5, ge=0)  # per client address; 0: no limit
+    # per client address, over every identity and process (0: no limit); per identity: 60, 120, 600
+    # likes and Buy clicks count only from identities that have watched this long (0: off)
+    trusted_after_seconds: float = Field(default=5.0, ge=0, le=600)
+    address_chat_per_minute: int = Field(default=300, ge=0)
+    address_likes_per_minute: int = Field(default=600, ge=0)
+    address_signals_per_minute: int = Field(default=600, ge=0)
+    address_connects_per_minute: int = Field(default=600, ge=0)
     node_id: str = ""
     telemetry: bool = False
     forwarded_allow_ips: str = ""
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    turn_urls: str = ""
+    turn_secret: str = ""
+    turn_ttl_seconds: int = Field(default=12 * 3600, gt=0)
+    frame_ancestors: str = ""
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    metrics_token: str = ""
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("turn_urls")
+    @classmethod
+    def _turn_urls_are_turn(cls, value: str) -> str:
+        for url in value.replace(",", " ").split():
+            if not url.startswith(("turn:", "turns:")):
+                raise ValueError(f"LIVESHOP_TURN_URLS: {url!r} is not a turn: or turns: URL")
+        return value
 
     @field_validator("forwarded_allow_ips")
     @classmethod
@@ -77,6 +102,11 @@ class Settings(BaseSettings):
             raise ValueError(f"LIVESHOP_ICE_SERVERS must be a JSON list: {exc}") from exc
         if not isinstance(parsed, list):
             raise ValueError("LIVESHOP_ICE_SERVERS must be a JSON list")
+        if any(isinstance(s, dict) and ("credential" in s or "username" in s) for s in parsed):
+            raise ValueError(
+                "LIVESHOP_ICE_SERVERS must not hold TURN passwords (every browser would get them): "
+                "set LIVESHOP_TURN_URLS and LIVESHOP_TURN_SECRET (coturn use-auth-secret) instead"
+            )
         return value or "[]"
 
     @field_validator("media_addresses")
@@ -123,6 +153,11 @@ class Settings(BaseSettings):
         result: list[dict[str, Any]] = json.loads(self.ice_servers)
         return result
 
+    @property
+    def turn_url_list(self) -> list[str]:
+        """``LIVESHOP_TURN_URLS`` split on commas and whitespace."""
+        return [u for u in self.turn_urls.replace(",", " ").split() if u]
+
 
 def resolve_secret_key(settings: Settings) -> str:
     """Return the signing key.
@@ -133,11 +168,14 @@ def resolve_secret_key(settings: Settings) -> str:
     """
     key = settings.secret_key.strip()
     if settings.env == "production":
-        if key.lower() in PLACEHOLDER_KEYS or len(key) < MIN_SECRET_LENGTH:
+        from liveshop.key_strength import weakness
+
+        reason = weakness(key)
+        if reason is not None:
             raise ConfigError(
-                "LIVESHOP_SECRET_KEY is missing or a placeholder; with LIVESHOP_ENV=production set it "
-                f"to a random string of at least {MIN_SECRET_LENGTH} characters, e.g. the output of "
-                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+                f"LIVESHOP_SECRET_KEY is missing or weak ({reason}); with LIVESHOP_ENV=production "
+                f"set it to a random string of at least {MIN_SECRET_LENGTH} characters, e.g. the "
+                "output of `python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
             )
         return key
     if key:
@@ -145,7 +183,7 @@ def resolve_secret_key(settings: Settings) -> str:
     path = settings.data_dir / "secret-key"
     if path.exists():
         return path.read_text().strip()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

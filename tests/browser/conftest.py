@@ -9,6 +9,7 @@ listen, and their aiortc peers gather, on the near address. Pages open
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import tempfile
@@ -70,10 +71,12 @@ def browser_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Namespace]
         yield ns
 
 
-@pytest.fixture(scope="session")
-async def browser(
-    browser_net: Namespace, tmp_path_factory: pytest.TempPathFactory
+@contextlib.asynccontextmanager
+async def chromium_in(
+    net: Namespace, tmp_path_factory: pytest.TempPathFactory, args: list[str]
 ) -> AsyncIterator[Any]:
+    """Debian's Chromium inside ``net`` (media never leaves the test's namespace), resolving
+    the pages' host to the namespace's near address; skipped (failed under CI) when missing."""
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is missing (install Debian's chromium: `make chromium`)"
         if CI:
@@ -83,20 +86,28 @@ async def browser(
 
     # Playwright talks to Chromium over pipes, so a wrapper may start it inside the namespace
     wrapper = tmp_path_factory.mktemp("chromium") / "chromium"
-    command = " ".join(browser_net.command(str(CHROMIUM)))
+    command = " ".join(net.command(str(CHROMIUM)))
     wrapper.write_text(f'#!/bin/sh\nexec {command} "$@"\n')
     wrapper.chmod(0o755)
-    args = [
-        *CHROMIUM_ARGS,
-        f"--host-resolver-rules=MAP {PAGE_HOST} {browser_net.near}",
+    full_args = [
+        *args,
+        f"--host-resolver-rules=MAP {PAGE_HOST} {net.near}",
         "--disable-features=WebRtcHideLocalIpsWithMdns",
     ]
     async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=str(wrapper), args=args)
+        b = await pw.chromium.launch(executable_path=str(wrapper), args=full_args)
         try:
             yield b
         finally:
             await b.close()
+
+
+@pytest.fixture(scope="session")
+async def browser(
+    browser_net: Namespace, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Any]:
+    async with chromium_in(browser_net, tmp_path_factory, list(CHROMIUM_ARGS)) as b:
+        yield b
 
 
 @dataclass
@@ -168,12 +179,14 @@ class Shop:
 async def make_shop(
     make_settings: Callable[..., Settings], browser_net: Namespace
 ) -> AsyncIterator[Callable[..., Any]]:
-    """``await make_shop(media_mode)``: a real server (SQLite) with a seller and a small catalogue,
-    on the browser namespace's near address (``shop.server.url`` is the pages' URL)."""
+    """``await make_shop(media_mode, **settings)``: a real server (SQLite) with a seller and a small
+    catalogue, on the browser namespace's near address (``shop.server.url`` is the pages' URL)."""
     running: list[tuple[Any, Any, httpx.AsyncClient]] = []
 
-    async def make(media_mode: str) -> Shop:
-        settings = make_settings(media_mode=media_mode, media_addresses=browser_net.near)
+    async def make(media_mode: str, **overrides: Any) -> Shop:
+        settings = make_settings(
+            media_mode=media_mode, media_addresses=browser_net.near, **overrides
+        )
         srv, task, live = await start_server(settings, host=browser_net.near)
         http = httpx.AsyncClient(base_url=live.url, timeout=30)
         live = dataclasses.replace(live, url=live.url.replace(browser_net.near, PAGE_HOST))

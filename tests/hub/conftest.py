@@ -100,14 +100,23 @@ class Env:
         self.admin = {"Authorization": f"Bearer {admin_token}"}
         self.clients: list[Client] = []
 
-    async def guest_token(self, name: str = "Shopper") -> str:
-        r = await self.http.post("/api/auth/guest", json={"name": name})
+    async def guest_token(self, name: str = "Shopper", address: str | None = None) -> str:
+        headers = {"X-Forwarded-For": address} if address else {}
+        r = await self.http.post("/api/auth/guest", json={"name": name}, headers=headers)
         token: str = r.json()["accessToken"]
         return token
 
-    async def connect(self, token: str | None = None, url: str | None = None) -> Client:
-        token = token if token is not None else await self.guest_token()
-        ws = await websockets.connect(f"{url or self.server.ws_url}?token={token}", max_size=2**20)
+    async def connect(
+        self, token: str | None = None, url: str | None = None, address: str | None = None
+    ) -> Client:
+        """A socket for ``token`` (default: a new guest's); ``address``: the client address a
+        trusted proxy (the server must list 127.0.0.1 in forwarded_allow_ips) says it is."""
+        token = token if token is not None else await self.guest_token(address=address)
+        ws = await websockets.connect(
+            f"{url or self.server.ws_url}?token={token}",
+            max_size=2**20,
+            additional_headers={"X-Forwarded-For": address} if address else None,
+        )
         client = Client(ws)
         self.clients.append(client)
         return client
@@ -155,11 +164,20 @@ def broker_settings(request: pytest.FixtureRequest) -> dict[str, str]:
 
 
 @pytest.fixture
+def hub_settings() -> dict[str, Any]:
+    """Settings of the test's server beyond the backends (a test module may override this)."""
+    return {}
+
+
+@pytest.fixture
 async def hub_server(
-    database_url: str, make_settings: Callable[..., Settings], broker_settings: dict[str, str]
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    broker_settings: dict[str, str],
+    hub_settings: dict[str, Any],
 ) -> AsyncIterator[LiveServer]:
     srv, task, live = await start_server(
-        make_settings(database_url=database_url, **broker_settings)
+        make_settings(database_url=database_url, **broker_settings, **hub_settings)
     )
     try:
         yield live

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
+
+import websockets
 
 from tests.hub.conftest import Client, Env
 
@@ -48,10 +51,10 @@ async def test_oversized_ice_candidate_is_refused(env: Env) -> None:
 
 
 async def test_signalling_flood_is_cut_to_the_socket_budget(env: Env) -> None:
-    """200 candidates at once reach the seller at most as the budget allows (burst 60); the
+    """100 candidates at once reach the seller at most as the budget allows (burst 60); the
     sender is told ``rate_limited`` for the rest."""
     shopper, seller, seller_peer = await signalling_pair(env)
-    for i in range(200):
+    for i in range(100):
         await shopper.send(
             type="webrtc_ice_candidate", to=seller_peer, candidate={"candidate": f"c{i}"}
         )
@@ -66,4 +69,19 @@ async def test_signalling_flood_is_cut_to_the_socket_budget(env: Env) -> None:
         except TimeoutError:
             break
         delivered += 1
-    assert 60 <= delivered <= 80
+    assert 60 <= delivered <= 70
+
+
+async def test_a_socket_that_keeps_flooding_is_closed(env: Env) -> None:
+    """Past 60 ``rate_limited`` refusals in a minute the socket is closed with 1008; the seller's
+    is not."""
+    shopper, seller, seller_peer = await signalling_pair(env)
+    with contextlib.suppress(websockets.ConnectionClosed):  # the close may come mid-flood
+        for i in range(200):
+            await shopper.send(
+                type="webrtc_ice_candidate", to=seller_peer, candidate={"candidate": f"c{i}"}
+            )
+    code, _ = await asyncio.wait_for(shopper.closed, 5)
+    assert code == 1008
+    await seller.send(type="ping")
+    await seller.wait_type("pong")

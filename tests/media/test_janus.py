@@ -13,7 +13,7 @@ import pytest
 
 from liveshop.media import create_media_backend
 from liveshop.media.base import MediaError
-from liveshop.media.janus import JanusMediaBackend
+from liveshop.media.janus.backend import JanusMediaBackend
 from liveshop.media.synthetic import answer, offer
 from tests.media.janus_fixture import JanusCluster
 from tests.media.peers import TIMEOUT, Events, Publisher, Viewer

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from liveshop.media.janus import JanusMediaBackend
+from liveshop.media.janus.backend import JanusMediaBackend
 from liveshop.media.janus.client import JanusSession
-from liveshop.media.janus.redis_placement import RedisPlacement
+from liveshop.media.janus.placement.redis import RedisPlacement
 from tests.conftest import REDIS_HOST, REDIS_PORT, require
 from tests.media.janus_fixture import JanusCluster
 from tests.media.peers import Events, Publisher, Viewer

@@ -8,15 +8,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from liveshop.media.janus.placement import (
+from liveshop.media.janus.placement.base import (
     Load,
-    MemoryPlacement,
     Placement,
     RemoteRecord,
     SessionRecord,
     ShowRecord,
-    create_placement,
 )
+from liveshop.media.janus.placement.factory import create_placement
+from liveshop.media.janus.placement.memory import MemoryPlacement
 from tests.conftest import REDIS_HOST, REDIS_PORT, require
 from tests.waiting import until
 
@@ -37,7 +37,7 @@ async def make_placement(request: pytest.FixtureRequest) -> AsyncIterator[MakePl
         if request.param == "memory":
             placement = MemoryPlacement()
         else:
-            from liveshop.media.janus.redis_placement import RedisPlacement
+            from liveshop.media.janus.placement.redis import RedisPlacement
 
             placement = RedisPlacement(REDIS_URL, prefix=prefix, **kw)
         await placement.start()
@@ -219,7 +219,7 @@ async def test_a_process_that_stops_reporting_drops_out(redis_prefix: str) -> No
 
 async def test_lock_is_exclusive_across_processes_and_expires(redis_prefix: str) -> None:
     """A lock held by one process blocks another until released, or until its TTL."""
-    from liveshop.media.janus.redis_placement import RedisPlacement
+    from liveshop.media.janus.placement.redis import RedisPlacement
 
     a = RedisPlacement(REDIS_URL, prefix=redis_prefix, lock_ttl=0.5)
     b = RedisPlacement(REDIS_URL, prefix=redis_prefix, lock_ttl=30)

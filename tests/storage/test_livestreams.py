@@ -49,12 +49,12 @@ async def test_concurrent_like_toggles_count_exactly(database_url: str) -> None:
                 s, title="t", description="", quality="720p", created_by=seller
             )
 
-        async def toggle(liker: str) -> tuple[bool, int]:
+        async def toggle(liker: str) -> tuple[bool, int, int]:
             async with db.session() as s:
                 return await likes.toggle(s, show.id, liker)
 
         first = await asyncio.gather(*[toggle(f"g_{i}") for i in range(1000)])
-        assert all(liked for liked, _ in first)
+        assert all(liked for liked, _, _ in first)
         await asyncio.gather(*[toggle(f"g_{i}") for i in range(0, 1000, 2)])
         async with db.session() as s:
             assert (await livestreams.get(s, show.id)).likes == 500

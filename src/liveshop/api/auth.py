@@ -39,7 +39,7 @@ CANNOT_REGISTER = "This e-mail cannot be registered; log in, or use another e-ma
 
 
 def _token_out(tokens: TokenService, user: User) -> TokenOut:
-    role: Role = "admin" if user.role == "admin" else "customer"
+    role: Role = user.role if user.role in ("admin", "moderator") else "customer"  # type: ignore[assignment]
     identity = Identity(
         id=user.id, name=user.name, role=role, email=user.email, version=user.token_version
     )

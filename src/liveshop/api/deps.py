@@ -107,8 +107,34 @@ async def require_admin(identity: Annotated[Identity, Depends(current_identity)]
     return identity
 
 
+async def require_staff(identity: Annotated[Identity, Depends(current_identity)]) -> Identity:
+    """The caller when they are the seller or a moderator; 403 for any other role."""
+    if not identity.is_staff:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Seller or moderator role required")
+    return identity
+
+
+async def require_publisher(request: Request, authenticator: AuthenticatorDep) -> Identity:
+    """A seller's token or a seller's stream key (WHIP only); 401 without either, 403 for
+    another role's token."""
+    token = bearer_token(request)
+    if token is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Not authenticated", UNAUTHORIZED)
+    try:
+        identity = await authenticator.identify_publisher(token)
+    except InvalidToken:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "A seller's token or stream key is required", UNAUTHORIZED
+        ) from None
+    if not identity.is_admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Seller (admin) role required")
+    return identity
+
+
 IdentityDep = Annotated[Identity, Depends(current_identity)]
 AdminDep = Annotated[Identity, Depends(require_admin)]
+StaffDep = Annotated[Identity, Depends(require_staff)]
+PublisherDep = Annotated[Identity, Depends(require_publisher)]
 
 
 Responses = dict[int | str, dict[str, Any]]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 
 from liveshop.api.deps import BrokerDep, DbDep, SettingsDep
+from liveshop.api.ice import ice_servers_for
 from liveshop.api.routing import ApiRoute
 from liveshop.api.schemas import Health
 
@@ -33,6 +34,7 @@ class ClientConfig(BaseModel):
 
 
 @router.get("/config", response_model=ClientConfig)
-async def client_config(settings: SettingsDep) -> ClientConfig:
-    """What the pages need: the media mode and the ICE servers to use."""
-    return ClientConfig(mediaMode=settings.media_mode, iceServers=settings.ice_server_list)
+async def client_config(settings: SettingsDep, request: Request) -> ClientConfig:
+    """What the pages need: the media mode and the ICE servers to use (TURN with a credential
+    minted for the caller, valid ``LIVESHOP_TURN_TTL_SECONDS``)."""
+    return ClientConfig(mediaMode=settings.media_mode, iceServers=ice_servers_for(request))

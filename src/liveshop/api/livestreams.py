@@ -67,7 +67,7 @@ async def create_livestream(
         )
     out = livestream_out(stream, [], 0)
     await announcer.invalidate(SHOWS)
-    await announcer.to_everyone(protocol.stream_started(dump(out)))
+    await announcer.to_everyone(protocol.stream_started(dump(out), stream.revision))
     return LivestreamEnvelope(livestream=out)
 
 
@@ -157,7 +157,9 @@ async def stop_livestream(
         out = await _out(announcer, session, stream)
     if changed:
         await announcer.invalidate(SHOWS)
-        await announcer.to_everyone(protocol.stream_ended(stream.id, stream.video_url))
+        await announcer.to_everyone(
+            protocol.stream_ended(stream.id, stream.video_url, stream.revision)
+        )
         await media.end_show(stream.id)
     return LivestreamEnvelope(livestream=out)
 
@@ -170,10 +172,14 @@ async def _pinned(session: Any, livestream_id: int) -> PinnedOut:
     )
 
 
-async def _pins_changed(announcer: Announcer, livestream_id: int, pins: PinnedOut) -> None:
+async def _pins_changed(
+    announcer: Announcer, livestream_id: int, pins: PinnedOut, rev: int
+) -> None:
     await announcer.invalidate(SHOWS)
     payload = [dump(p) for p in pins.pinned_products]
-    await announcer.to_show(livestream_id, protocol.pinned_products_update(livestream_id, payload))
+    await announcer.to_show(
+        livestream_id, protocol.pinned_products_update(livestream_id, payload, rev)
+    )
 
 
 @router.post(
@@ -194,7 +200,7 @@ async def pin_product(
         changed = await livestreams.pin(session, stream, product)
         pins = await _pinned(session, stream.id)
     if changed:
-        await _pins_changed(announcer, livestream_id, pins)
+        await _pins_changed(announcer, livestream_id, pins, stream.revision)
     return pins
 
 
@@ -212,7 +218,7 @@ async def unpin_product(
         changed = await livestreams.unpin(session, stream.id, product_id)
         pins = await _pinned(session, stream.id)
     if changed:
-        await _pins_changed(announcer, livestream_id, pins)
+        await _pins_changed(announcer, livestream_id, pins, stream.revision)
     return pins
 
 

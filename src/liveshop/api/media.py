@@ -18,12 +18,13 @@ from liveshop.api.deps import (
     DbDep,
     IdentityDep,
     MediaDep,
+    PublisherDep,
     SettingsDep,
     not_found,
 )
+from liveshop.api.ice import ice_links_for
 from liveshop.api.routing import ApiRoute
 from liveshop.api.validation import IdPath
-from liveshop.config import Settings
 from liveshop.media.base import MediaBackend, MediaError, MediaSession
 from liveshop.storage import livestreams
 from liveshop.storage.engine import Database
@@ -91,26 +92,12 @@ async def _end(db: Database, media: MediaBackend, livestream_id: int, session_id
     return Response(status_code=200)
 
 
-def _ice_links(settings: Settings) -> list[str]:
-    """RFC 9725 §4.6: the STUN/TURN servers clients should use, as ``Link`` header values."""
-    links = []
-    for server in settings.ice_server_list:
-        urls = server.get("urls", [])
-        for url in [urls] if isinstance(urls, str) else urls:
-            link = f'<{url}>; rel="ice-server"'
-            if server.get("username"):
-                link += f'; username="{server["username"]}"; credential="{server.get("credential", "")}"'
-                link += '; credential-type="password"'
-            links.append(link)
-    return links
-
-
-def _answer(settings: Settings, kind: str, livestream_id: int, session: MediaSession) -> Response:
+def _answer(request: Request, kind: str, livestream_id: int, session: MediaSession) -> Response:
     response = Response(session.answer_sdp, 201, media_type="application/sdp")
     response.headers["Location"] = f"/api/livestreams/{livestream_id}/{kind}/{session.session_id}"
     if session.etag:
         response.headers["ETag"] = session.etag
-    for link in _ice_links(settings):
+    for link in ice_links_for(request):
         response.headers.append("Link", link)
     return response
 
@@ -125,20 +112,20 @@ def _answer(settings: Settings, kind: str, livestream_id: int, session: MediaSes
 async def whip_publish(
     livestream_id: IdPath,
     request: Request,
-    _: AdminDep,
+    _: PublisherDep,
     db: DbDep,
     media: MediaDep,
     settings: SettingsDep,
     replace: Annotated[bool, Query()] = False,
 ) -> Response:
-    """Publish the show's media (WHIP, RFC 9725)."""
+    """Publish the show's media (WHIP, RFC 9725): a seller's token or stream key."""
     offer = await _offer(request)
     await _live_show(db, livestream_id)
     try:
         session = await media.publish(livestream_id, offer, replace=replace)
     except MediaError as exc:
         raise HTTPException(exc.status, exc.detail) from None
-    return _answer(settings, "whip", livestream_id, session)
+    return _answer(request, "whip", livestream_id, session)
 
 
 active_router = APIRouter(prefix="/api", tags=["media"], route_class=ApiRoute)
@@ -153,7 +140,7 @@ active_router = APIRouter(prefix="/api", tags=["media"], route_class=ApiRoute)
 )
 async def whip_publish_active(
     request: Request,
-    identity: AdminDep,
+    identity: PublisherDep,
     db: DbDep,
     media: MediaDep,
     settings: SettingsDep,
@@ -190,7 +177,7 @@ async def whep_watch(
         session = await media.watch(livestream_id, offer)
     except MediaError as exc:
         raise HTTPException(exc.status, exc.detail) from None
-    return _answer(settings, "whep", livestream_id, session)
+    return _answer(request, "whep", livestream_id, session)
 
 
 @router.delete(
@@ -200,7 +187,7 @@ async def whep_watch(
     responses={**ADMIN_ONLY, **not_found("session")},
 )
 async def whip_stop(
-    livestream_id: IdPath, session_id: str, _: AdminDep, db: DbDep, media: MediaDep
+    livestream_id: IdPath, session_id: str, _: PublisherDep, db: DbDep, media: MediaDep
 ) -> Response:
     """Stop publishing."""
     return await _end(db, media, livestream_id, session_id)
@@ -225,12 +212,12 @@ async def whep_stop(
 
 @router.options("/{livestream_id:int}/whip", include_in_schema=False)
 @router.options("/{livestream_id:int}/whep", include_in_schema=False)
-async def endpoint_options(livestream_id: IdPath, settings: SettingsDep) -> Response:
+async def endpoint_options(livestream_id: IdPath, request: Request) -> Response:
     """WHIP/WHEP ``OPTIONS``: allowed methods and, as ``Link`` headers, the ICE servers."""
     response = Response(
         status_code=204, headers={"Allow": "POST, OPTIONS", "Accept-Post": "application/sdp"}
     )
-    for link in _ice_links(settings):
+    for link in ice_links_for(request):
         response.headers.append("Link", link)
     return response
 

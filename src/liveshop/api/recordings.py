@@ -334,6 +334,7 @@ async def put_thumbnail(
     async with db.session() as session:
         row = await livestreams.get(session, livestream_id)
         row.thumbnail_url = recordings.public_url(target.relative_to(media_dir).as_posix())
+        await livestreams.touch(session, livestream_id)
     return LivestreamEnvelope(livestream=await announcer.show_changed(livestream_id))
 
 

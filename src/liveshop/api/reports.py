@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter
 
-from liveshop.api.deps import ADMIN_ONLY, AdminDep, DbDep, IdentityDep, not_found
+from liveshop.api.deps import ADMIN_ONLY, AdminDep, DbDep, IdentityDep, SettingsDep, not_found
 from liveshop.api.routing import ApiRoute
 from liveshop.api.schemas import Body, PinBody
 from liveshop.api.validation import IdPath
@@ -91,14 +91,28 @@ class ClickBody(PinBody, Body):
     responses={401: {"description": "No valid token"}, **not_found("livestream or product")},
 )
 async def product_click(
-    livestream_id: IdPath, body: ClickBody, identity: IdentityDep, db: DbDep
+    livestream_id: IdPath,
+    body: ClickBody,
+    identity: IdentityDep,
+    db: DbDep,
+    settings: SettingsDep,
 ) -> ClickOut:
-    """Count a click on Buy: once per identity, product and minute (``counted`` says whether this
-    one was)."""
+    """Count a click on Buy: once per identity, product and minute, and only from an identity
+    that has watched the show for ``LIVESHOP_TRUSTED_AFTER_SECONDS`` (``counted`` says whether
+    this one was; the Buy link works either way)."""
+    trusted_after = settings.trusted_after_seconds
     async with db.session() as session:
         await livestreams.get(session, livestream_id)
         await products.get(session, body.product_id, include_deleted=True)
-        counted = await analytics.add_click(session, livestream_id, body.product_id, identity.id)
+        watched = trusted_after <= 0 or await analytics.has_watched(
+            session,
+            livestream_id,
+            identity.id,
+            joined_before=utcnow() - timedelta(seconds=trusted_after),
+        )
+        counted = watched and await analytics.add_click(
+            session, livestream_id, body.product_id, identity.id
+        )
     return ClickOut(counted=counted)
 
 
@@ -121,6 +135,7 @@ class Report(Out):
     viewers_over_time: list[ViewersPoint]
     chat_messages: int
     likes: int
+    unique_addresses: int
     products: list[ProductReport]
 
 
@@ -138,6 +153,7 @@ async def report(livestream_id: IdPath, _: AdminDep, db: DbDep) -> Report:
         history = await livestreams.pin_history(session, livestream_id)
         clicks = await analytics.clicks_by_product(session, livestream_id)
         chat_messages = await analytics.chat_count(session, livestream_id)
+        addresses = await analytics.unique_addresses(session, livestream_id)
         catalogue = await products.get_many(session, list({p.product_id for p in history}))
     start, end = stream.start_time, _end(stream)
     duration = offset(end, start)
@@ -161,6 +177,7 @@ async def report(livestream_id: IdPath, _: AdminDep, db: DbDep) -> Report:
         ],
         chat_messages=chat_messages,
         likes=stream.likes,
+        unique_addresses=addresses,
         products=[
             ProductReport(
                 product=product_out(catalogue[p.product_id]),

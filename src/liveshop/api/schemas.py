@@ -19,6 +19,7 @@ from liveshop.api.validation import (
     Url,
     integer,
     line,
+    shopper_name,
     text,
 )
 from liveshop.protocol import ChatMessageOut, LivestreamOut, Out, ProductOut, UserOut
@@ -52,11 +53,11 @@ class LoginBody(Body):
 class RegisterBody(Body):
     email: Email
     password: NewPassword
-    name: line(1, 100)  # type: ignore[valid-type]
+    name: shopper_name(100)  # type: ignore[valid-type]
 
 
 class GuestBody(Body):
-    name: line(1, 40) | None = None  # type: ignore[valid-type]
+    name: shopper_name(40) | None = None  # type: ignore[valid-type]
 
 
 class TokenOut(Out):

@@ -20,6 +20,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
+from liveshop.domain.moderation import is_reserved_name
 from liveshop.domain.money import MAX_PRICE, InvalidPrice, parse_price
 from liveshop.domain.text import is_encodable
 
@@ -117,6 +118,17 @@ def line(min_length: int, max_length: int) -> Any:
         AfterValidator(_storable),
         AfterValidator(_strip),
     ]
+
+
+def _not_staff_like(value: str) -> str:
+    if is_reserved_name(value):
+        raise ValueError("this name is reserved for the shop's staff")
+    return value
+
+
+def shopper_name(max_length: int) -> Any:
+    """A shopper's display name: a :func:`line` that cannot pass for the shop's staff."""
+    return Annotated[line(1, max_length), AfterValidator(_not_staff_like)]
 
 
 def text(max_length: int) -> Any:

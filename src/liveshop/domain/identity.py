@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Role = Literal["admin", "customer", "guest"]
-ROLES: tuple[Role, ...] = ("admin", "customer", "guest")
+Role = Literal["admin", "moderator", "customer", "guest"]
+ROLES: tuple[Role, ...] = ("admin", "moderator", "customer", "guest")
+STAFF: frozenset[str] = frozenset({"admin", "moderator"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,11 @@ class Identity:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def is_staff(self) -> bool:
+        """The seller or a moderator: may delete messages, ban, unban and set chat modes."""
+        return self.role in STAFF
 
     @property
     def is_guest(self) -> bool:

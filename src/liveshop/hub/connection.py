@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any, Protocol
 
-from liveshop import protocol
+from liveshop import metrics, protocol
 from liveshop.domain.identity import Identity
 from liveshop.domain.ratelimit import SlidingWindow, TokenBucket
 from liveshop.hub.wsproto import encode_text_frame
@@ -89,10 +89,13 @@ class Connection:
         "_wakeup",
         "_write_frame",
         "_writer",
+        "address",
         "bad_messages",
         "buckets",
         "identity",
+        "joined_at",
         "peer_id",
+        "refusals",
         "seen_chat",
         "show_id",
         "transport",
@@ -105,8 +108,11 @@ class Connection:
         identity: Identity,
         on_close: Callable[[Connection, int], Awaitable[None]] | None = None,
         write_frame: Callable[[bytes], bool] | None = None,
+        address: str = "unknown",
     ) -> None:
         self.transport = transport
+        self.address = address  # the client's (client_address.py), for per-address rules
+        self.joined_at = 0.0  # hub clock of its identity's first join to its show
         # the server's ``liveshop.frames`` extension (hub.wsproto), when it has one
         self._write_frame = write_frame
         self.identity = identity
@@ -115,6 +121,7 @@ class Connection:
         self.bad_messages = SlidingWindow(limit=20, window=60.0)
         # per-socket budgets by message kind (likes, signalling), created on first use
         self.buckets: dict[str, TokenBucket] = {}
+        self.refusals: SlidingWindow | None = None  # "wait" refusals, counted from the first
         self._queue: deque[str] = deque()
         self._bytes = 0
         self._wakeup = asyncio.Event()
@@ -163,6 +170,7 @@ class Connection:
         if chat_id is not None and chat_id in self.seen_chat:
             return
         if len(self._queue) >= MAX_QUEUED_FRAMES or self._bytes + len(frame) > MAX_QUEUED_BYTES:
+            metrics.SLOW_CLOSED.inc()
             self.kill(CLOSE_TRY_AGAIN, "too slow: reconnect to resume")
             return
         if not self._queue and not self._busy and self._writer is not None:

@@ -8,7 +8,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from liveshop import protocol
 from liveshop.authentication import Authenticator
-from liveshop.hub.connection import CLOSE_UNAUTHORIZED, Connection
+from liveshop.client_address import client_address
+from liveshop.hub.connection import CLOSE_TRY_AGAIN, CLOSE_UNAUTHORIZED, Connection
 from liveshop.hub.hub import Hub
 from liveshop.hub.wsproto import FRAMES_EXTENSION
 from liveshop.security import InvalidToken
@@ -16,19 +17,35 @@ from liveshop.security import InvalidToken
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
     """One socket's life. A missing, expired or forged token gets ``error unauthorized`` and the
-    close code 4401; binary frames get ``error invalid``; the socket's failures never reach others."""
+    close code 4401; an address over its connection budget gets ``error rate_limited`` and 1013;
+    binary frames get ``error invalid``; the socket's failures never reach others."""
     hub: Hub = websocket.app.state.hub
     authenticator: Authenticator = websocket.app.state.authenticator
+    address = client_address(websocket)
     await websocket.accept()
     try:
+        await hub.budgets.spend("connect", address)
         identity = await authenticator.identify(websocket.query_params.get("token", ""))
     except InvalidToken:
         with contextlib.suppress(Exception):
             await websocket.send_text(protocol.error("unauthorized", "a valid ?token= is required"))
             await websocket.close(CLOSE_UNAUTHORIZED, "unauthorized")
         return
+    except protocol.ProtocolError as refused:  # this address connects too often
+        with contextlib.suppress(Exception):
+            await websocket.send_text(
+                protocol.error(refused.code, refused.message, retry_after=refused.retry_after)
+            )
+            await websocket.close(CLOSE_TRY_AGAIN, "too many connections from your network")
+        return
     frames = websocket.scope.get("extensions", {}).get(FRAMES_EXTENSION) or {}
-    conn = Connection(websocket, identity, on_close=hub.disconnect, write_frame=frames.get("write"))
+    conn = Connection(
+        websocket,
+        identity,
+        on_close=hub.disconnect,
+        write_frame=frames.get("write"),
+        address=address,
+    )
     await hub.connect(conn)
     try:
         while True:  # until the peer's close arrives (also after we started closing)

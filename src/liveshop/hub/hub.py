@@ -13,28 +13,35 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from liveshop import protocol
+from liveshop import metrics, protocol
 from liveshop.broker.base import GLOBAL, Broker, show_topic
-from liveshop.domain.ratelimit import TokenBucket
+from liveshop.domain.ratelimit import SlidingWindow, TokenBucket
 from liveshop.domain.text import clean_chat_text
-from liveshop.hub.connection import CLOSE_BANNED, CLOSE_POLICY, CLOSE_UNAUTHORIZED, Connection
+from liveshop.hub import figures
+from liveshop.hub.connection import CLOSE_POLICY, CLOSE_UNAUTHORIZED, Connection
 from liveshop.hub.heap import HeapPolicy
+from liveshop.hub.moderation import (
+    AddressBudgets,
+    check_text,
+    check_watched,
+)
 from liveshop.hub.room import Room
+from liveshop.hub.snapshot import Snapshots
+from liveshop.hub.staff import StaffActions
 from liveshop.hub.viewing import ViewingLog
 from liveshop.hub.wsproto import encode_text_frame
 from liveshop.protocol import ProtocolError
+from liveshop.quota.base import Quotas
+from liveshop.quota.memory import MemoryQuotas
 from liveshop.storage import bans, chat, likes, livestreams, users
 from liveshop.storage.engine import Database
 from liveshop.storage.errors import NotFound
-from liveshop.storage.models import Livestream
+from liveshop.storage.shop_settings import ModerationSettings, load_moderation
 
 log = logging.getLogger(__name__)
 
-RECENT_CHAT = 50
-RESUME_CHAT_LIMIT = 500
 PRESENCE_REFRESH = 3.0
 TICK = 1.0
 ACCOUNT_CHECK = 5  # ticks between checks that open sockets' accounts still hold
@@ -42,18 +49,10 @@ CHAT_RATE, CHAT_BURST = 1.0, 5.0
 # per socket: a like is a database write; signalling is a few dozen messages per connection set-up
 SOCKET_BUDGETS = {"like": (2.0, 5.0), "signal": (10.0, 60.0)}
 BAD_MESSAGE_ERRORS = frozenset({"invalid", "too_large"})
-
-
-@dataclass(frozen=True, eq=False)
-class _ShowState:
-    """The part of a join snapshot that is the same for every joiner, as of ``generation``."""
-
-    generation: int
-    stream: Livestream
-    livestream: dict[str, Any]
-    pins: list[dict[str, Any]]
-    chat: list[dict[str, Any]]
-    chat_ids: frozenset[int]
+# refusals that say "wait": a socket that keeps sending through REFUSALS_PER_MINUTE of them is
+# a flood, closed with 1008 (its owner may reconnect; per-address budgets still hold)
+WAIT_ERRORS = frozenset({"rate_limited", "slow_mode", "too_new", "blocked"})
+REFUSALS_PER_MINUTE = 60
 
 
 class Hub:
@@ -65,30 +64,48 @@ class Hub:
         broker: Broker,
         node_id: str,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        quotas: Quotas | None = None,
+        address_budgets: dict[str, int] | None = None,
+        trusted_after: float = 0.0,
     ) -> None:
         self.db, self.broker, self.node_id, self.clock = db, broker, node_id, clock
+        self.budgets = AddressBudgets(quotas or MemoryQuotas(), address_budgets or {})
+        self.moderation = ModerationSettings()
+        self.trusted_after = trusted_after  # seconds watched before a like counts
         self.connections: set[Connection] = set()
         self.rooms: dict[int, Room] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._global_sub: Any = None
         self._ticker: asyncio.Task[None] | None = None
+        self._syncer: asyncio.Task[None] | None = None
+        self.show_revs = figures.ShowRevisions()
+        self._recounts: set[asyncio.Task[None]] = set()
+        self.figure_sync = figures.FigureSync(db)
         self._room_locks: dict[int, asyncio.Lock] = {}
         self.viewing = ViewingLog(db)
+        self.snapshots = Snapshots(db)
+        self.staff = StaffActions(db, broker)
         self.heap = HeapPolicy()
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.moderation = await load_moderation(self.db)
         self._global_sub = await self.broker.subscribe(GLOBAL, self._on_global)
         self._ticker = asyncio.create_task(self._tick_loop(), name="hub-ticker")
+        self._syncer = asyncio.create_task(
+            self.figure_sync.run(lambda: self.rooms.values()), name="hub-figure-sync"
+        )
 
     async def close(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
+        for task in (self._ticker, self._syncer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for conn in list(self.connections):
-            conn.kill(1001, "server shutting down")
+            conn.kill(1012, "service restart: reconnect")  # pages come back at once
         if self._global_sub is not None:
             await self._global_sub.close()
         for room in list(self.rooms.values()):
@@ -120,15 +137,26 @@ class Hub:
         if meta.get("ctl") == "revoked":
             self._close_revoked({str(meta.get("user"))})
             return
-        if meta.get("t") == "stream_ended":
-            room = self.rooms.get(int(meta.get("show", 0)))
-            if room is not None:
-                room.active = False
-        for room in self.rooms.values():  # a show's start, end or edit changes its snapshot
-            room.generation += 1
+        if meta.get("ctl") == "moderation":
+            asyncio.get_running_loop().create_task(self._reload_moderation())
+            return
+        show, rev = int(meta.get("show", 0)), meta.get("v")
+        if rev is not None and not self.show_revs.offer(show, int(rev)):
+            return  # older than a show event already passed on (figures rule)
+        room = self.rooms.get(show)
+        skip_room = False
+        if room is not None and rev is not None:
+            skip_room = not room.figures.offer(figures.SHOW, int(rev), frame)
+        if meta.get("t") == "stream_ended" and room is not None and not skip_room:
+            room.active = False
+        for each in self.rooms.values():  # a show's start, end or edit changes its snapshot
+            each.generation += 1
         wire = encode_text_frame(frame.encode())
         for conn in list(self.connections):
-            conn.push(frame, None, wire)
+            if not (skip_room and conn.show_id == show):
+                conn.push(frame, None, wire)
+        if room is not None and rev is not None and not skip_room:
+            figures.reassert(room, int(rev))
 
     def _on_show(self, room: Room, data: bytes) -> None:
         try:
@@ -140,8 +168,15 @@ class Hub:
         if ctl is not None:
             self._on_control(room, meta)
             return
+        rev = meta.get("v")
+        if rev is not None:  # a live figure: the newest by revision wins (hub.figures)
+            if room.offer(str(meta.get("k")), int(rev), frame) and meta.get("t") == "slow_mode":
+                room.slow_mode = int(meta.get("seconds", 0))
+            return
         if meta.get("t") == "slow_mode":
             room.slow_mode = int(meta.get("seconds", 0))
+        elif meta.get("t") == "new_shopper_wait":
+            room.new_shopper_wait = int(meta.get("seconds", 0))
         to = meta.get("to")
         if to is not None:
             target = room.local.get(to)
@@ -154,20 +189,23 @@ class Hub:
             return
         room.broadcast(frame, meta.get("k"), meta.get("chat"))
 
+    async def _reload_moderation(self) -> None:
+        try:
+            self.moderation = await load_moderation(self.db)
+        except Exception:
+            log.exception("could not reload the moderation settings")
+
     def _on_control(self, room: Room, meta: dict[str, Any]) -> None:
         ctl = meta["ctl"]
-        if ctl == "ban":
-            user = str(meta.get("user"))
-            room.banned.add(user)
-            for conn in list(room.local.values()):
-                if conn.identity.id == user:
-                    conn.kill(
-                        CLOSE_BANNED,
-                        "banned",
-                        protocol.error("banned", "you were removed from this show"),
-                    )
-        elif ctl == "peer":
+        if self.staff.on_control(room, meta):
+            return
+        if ctl == "peer":
             self._on_peer(room, meta)
+        elif ctl == "presence" and meta.get("node") != self.node_id and room.local:
+            # another process changed who watches: recount now, not at our next tick
+            task = asyncio.get_running_loop().create_task(self._recount(room))
+            self._recounts.add(task)
+            task.add_done_callback(self._recounts.discard)
 
     def _on_peer(self, room: Room, meta: dict[str, Any]) -> None:
         op, peer, role = meta.get("op"), str(meta.get("peer")), str(meta.get("role"))
@@ -249,6 +287,8 @@ class Hub:
                     stream.peak_viewers,
                 )
                 room.banned = await bans.banned_users(session, show_id)
+                room.banned_addresses = await bans.banned_addresses(session, show_id)
+                room.new_shopper_wait = stream.new_shopper_wait_seconds
             room.subscription = await self.broker.subscribe(
                 show_topic(show_id), functools.partial(self._on_show, room)
             )
@@ -300,25 +340,37 @@ class Hub:
             await self.viewing.flush()
 
     async def _tick(self, room: Room) -> None:
-        """At most once a second per show: refresh presence, recount, tell local sockets."""
+        """Once a second per show: write presence if it changed (and hint the other processes),
+        recount, tell local sockets."""
         now = self.clock()
-        if not room.local:
+        if not room.local and not room.presence_dirty:
             if now - room.presence_sent > PRESENCE_REFRESH:
                 await self._drop_room(room)
             return
         if room.presence_dirty or now - room.presence_sent >= PRESENCE_REFRESH:
-            room.presence_dirty = False
+            changed, room.presence_dirty = room.presence_dirty, False
             room.presence_sent = now
             await self.broker.set_presence(room.show_id, self.node_id, set(room.viewers))
+            if changed:  # the other processes recount now rather than at their next tick
+                await self.broker.publish(
+                    show_topic(room.show_id),
+                    protocol.envelope(None, ctl="presence", node=self.node_id),
+                )
+        if room.local:
+            await self._recount(room)
+
+    async def _recount(self, room: Room) -> None:
+        """Read the show's viewer count; tell local sockets if it changed. Reads may overlap (a
+        tick and another process's hint): the one started last wins (``Room.counted``)."""
+        room.count_reads += 1
+        read = room.count_reads
         count = await self.broker.presence_count(room.show_id)
-        if count == room.count:
+        peak = max(room.peak, count) if room.active else room.peak
+        if not room.counted(read, count, peak) or peak == room.peak:
             return
-        room.count = count
-        if count > room.peak and room.active:
-            room.peak = count
-            async with self.db.session() as session:
-                await livestreams.record_peak(session, room.show_id, count)
-        room.broadcast(protocol.viewer_count(room.show_id, count, room.peak), key="viewer_count")
+        room.peak = peak
+        async with self.db.session() as session:
+            await livestreams.record_peak(session, room.show_id, peak)
 
     # -- client → server -------------------------------------------------------------------
 
@@ -327,8 +379,11 @@ class Hub:
         only; more than 20 invalid messages a minute close this socket with 1008."""
         try:
             message = protocol.decode_client(text)
-            if getattr(message, "type", "") in protocol.SELLER_ONLY and not conn.identity.is_admin:
+            kind = getattr(message, "type", "")
+            if kind in protocol.SELLER_ONLY and not conn.identity.is_admin:
                 raise ProtocolError("forbidden", "only the seller can do that")
+            if kind in protocol.STAFF_ONLY and not conn.identity.is_staff:
+                raise ProtocolError("forbidden", "only the seller or a moderator can do that")
             await self._dispatch(conn, message)
         except ProtocolError as exc:
             conn.push(
@@ -336,9 +391,17 @@ class Hub:
             )
             if exc.code in BAD_MESSAGE_ERRORS:
                 self.bad_message(conn)
+            elif exc.code in WAIT_ERRORS:
+                self._refused(conn)
         except Exception:
             log.exception("hub failed on a message from %s", conn.peer_id)
             conn.push(protocol.error("invalid", "the server could not process this message"))
+
+    def _refused(self, conn: Connection) -> None:
+        if conn.refusals is None:
+            conn.refusals = SlidingWindow(limit=REFUSALS_PER_MINUTE, window=60.0)
+        if conn.refusals.hit(self.clock()) > 0:
+            conn.kill(CLOSE_POLICY, "too many refused messages")
 
     def bad_message(self, conn: Connection) -> None:
         if conn.bad_messages.hit(self.clock()) > 0:
@@ -353,15 +416,20 @@ class Hub:
             case protocol.Leave():
                 await self._leave(conn)
             case protocol.ChatSend():
-                await self._chat_send(conn, msg)
+                with metrics.chat_outcome():
+                    await self._chat_send(conn, msg)
             case protocol.LikeToggle():
                 await self._like(conn)
             case protocol.ChatDelete():
-                await self._chat_delete(conn, msg)
+                await self.staff.chat_delete(self._joined(conn), conn.identity.id, msg)
             case protocol.UserBan():
-                await self._ban(conn, msg)
+                await self.staff.ban(self._joined(conn), conn.identity.id, msg)
             case protocol.SlowMode():
-                await self._slow_mode(conn, msg)
+                await self.staff.slow_mode(self._joined(conn), conn.identity.id, msg)
+            case protocol.UserUnban():
+                await self.staff.unban(self._joined(conn), conn.identity.id, msg)
+            case protocol.NewShopperWait():
+                await self.staff.new_shopper_wait(self._joined(conn), conn.identity.id, msg)
             case protocol.BroadcastStart():
                 room = self._joined(conn)
                 await self.broker.publish(
@@ -385,14 +453,17 @@ class Hub:
             room = await self._room(msg.livestreamId)
         except NotFound:
             raise ProtocolError("not_found", "no such livestream") from None
-        if conn.identity.id in room.banned:
+        banned_address = conn.address in room.banned_addresses and not conn.identity.is_staff
+        if conn.identity.id in room.banned or banned_address:
             raise ProtocolError("banned", "you were removed from this show")
         await self._leave(conn)
+        # an identity's watching time counts from its first join here, not from its latest socket
+        conn.joined_at = room.first_seen.setdefault(conn.identity.id, self.clock())
         conn.hold()
         conn.show_id = room.show_id
         room.add(conn)
         try:
-            snapshot, seen = await self._snapshot(conn, room, msg.afterMessageId)
+            snapshot, seen = await self.snapshots.build(conn, room, msg.afterMessageId)
         except Exception:
             room.remove(conn)
             conn.show_id = None
@@ -409,83 +480,7 @@ class Hub:
             )
         conn.release(snapshot, seen)
         if conn.role == "shopper" and room.active:
-            conn.viewer_session = self.viewing.open(room.show_id, conn.identity.id)
-
-    async def _show_state(self, room: Room) -> _ShowState:
-        """What every joiner's snapshot shares (show, pins, last 50 messages), read once per room
-        generation: concurrent joins share one read, later joins reuse it until the next event.
-
-        Lossless: a joiner holds its socket's frames before asking, so an event broadcast after
-        that reaches it after the snapshot; a state read (or a read started) before an event
-        broadcast since is never used, because that broadcast bumped ``room.generation``."""
-        generation = room.generation
-        state: _ShowState | None = room.state
-        if state is not None and state.generation == generation:
-            return state
-        loading = room.state_loading
-        if loading is None or loading[0] != generation:
-            future = asyncio.ensure_future(self._load_state(room.show_id, generation))
-            loading = (generation, future)
-            room.state_loading = loading
-        task = loading[1]
-        try:
-            loaded: _ShowState = await asyncio.shield(task)
-        finally:  # a failed read is not shared with later joins
-            if room.state_loading is loading and task.done():
-                room.state_loading = None
-        if loaded.generation == room.generation:
-            room.state = loaded
-        return loaded
-
-    async def _load_state(self, show_id: int, generation: int) -> _ShowState:
-        async with self.db.session() as session:
-            stream = await livestreams.get(session, show_id)
-            pins = await livestreams.current_pins(session, show_id)
-            messages = await chat.recent(session, show_id, limit=RECENT_CHAT)
-        return _ShowState(
-            generation=generation,
-            stream=stream,
-            livestream=protocol.dump(protocol.livestream_out(stream, pins, 0)),
-            pins=[protocol.dump(protocol.product_out(p)) for p in pins],
-            chat=[protocol.dump(protocol.chat_out(m)) for m in messages],
-            chat_ids=frozenset(m.id for m in messages),
-        )
-
-    async def _snapshot(
-        self, conn: Connection, room: Room, after: int | None
-    ) -> tuple[str, frozenset[int]]:
-        state = await self._show_state(room)
-        truncated = False
-        recent, seen = state.chat, state.chat_ids
-        async with self.db.session() as session:
-            if after is not None:
-                messages = await chat.after(
-                    session, room.show_id, after_id=after, limit=RESUME_CHAT_LIMIT + 1
-                )
-                truncated = len(messages) > RESUME_CHAT_LIMIT
-                messages = messages[:RESUME_CHAT_LIMIT]
-                recent = [protocol.dump(protocol.chat_out(m)) for m in messages]
-                seen = frozenset(m.id for m in messages)
-            liked = await likes.has_liked(session, room.show_id, conn.identity.id)
-        stream = state.stream
-        count = max(room.count, 0)
-        peak = max(stream.peak_viewers, room.peak, count)
-        room.active = stream.is_active
-        fields: dict[str, Any] = {
-            "livestream": {**state.livestream, "viewerCount": count, "peakViewers": peak},
-            "pinnedProducts": state.pins,
-            "recentChat": recent,
-            "likes": stream.likes,
-            "liked": liked,
-            "viewerCount": count,
-            "peakViewers": peak,
-            "peerId": conn.peer_id,
-            "slowMode": room.slow_mode,
-            "user": conn.identity.public(),
-        }
-        if after is not None:
-            fields["chatTruncated"] = truncated
-        return protocol.snapshot(**fields), seen
+            conn.viewer_session = self.viewing.open(room.show_id, conn.identity.id, conn.address)
 
     async def _chat_send(self, conn: Connection, msg: protocol.ChatSend) -> None:
         ref = msg.clientMessageId
@@ -498,8 +493,10 @@ class Hub:
         text = clean_chat_text(msg.text)
         if text is None:
             raise ProtocolError("invalid", "text must be 1 to 500 characters", ref=ref)
+        check_text(self.moderation, identity, text, ref)
         now = self.clock()
-        if not identity.is_admin and room.slow_mode:
+        check_watched(identity, now - conn.joined_at, room.new_shopper_wait, "chat", ref)
+        if not identity.is_staff and room.slow_mode:
             wait = room.last_chat.get(identity.id, -1e9) + room.slow_mode - now
             if wait > 0:
                 raise ProtocolError(
@@ -518,6 +515,7 @@ class Hub:
             raise ProtocolError(
                 "rate_limited", "you are sending messages too fast", retry_after=wait, ref=ref
             )
+        await self.budgets.spend("chat", conn.address, ref)
         room.last_chat[identity.id] = now
         async with self.db.session() as session:
             row = await chat.add(
@@ -548,50 +546,22 @@ class Hub:
         room = self._joined(conn)
         if not room.active:
             raise ProtocolError("not_live", "the show is not live")
+        wait = max(self.trusted_after, float(room.new_shopper_wait))
+        check_watched(conn.identity, self.clock() - conn.joined_at, wait, "like")
+        await self.budgets.spend("like", conn.address)
         async with self.db.session() as session:
-            liked, total = await likes.toggle(session, room.show_id, conn.identity.id)
-        conn.push(protocol.like_state(room.show_id, liked, total))
-        await self.broker.publish(
-            show_topic(room.show_id), protocol.likes_update(room.show_id, total)
-        )
-
-    async def _chat_delete(self, conn: Connection, msg: protocol.ChatDelete) -> None:
-        room = self._joined(conn)
-        async with self.db.session() as session:
-            ids = await chat.delete_ids(session, room.show_id, [msg.messageId])
-        if not ids:
-            raise ProtocolError("not_found", "no such message in this show")
-        await self.broker.publish(
-            show_topic(room.show_id), protocol.chat_deleted(room.show_id, ids)
-        )
-
-    async def _ban(self, conn: Connection, msg: protocol.UserBan) -> None:
-        room = self._joined(conn)
-        if msg.userId == conn.identity.id:
-            raise ProtocolError("invalid", "you cannot ban yourself")
-        async with self.db.session() as session:
-            await bans.ban(session, room.show_id, msg.userId)
-            ids = (
-                await chat.delete_by_user(session, room.show_id, msg.userId)
-                if msg.deleteMessages
-                else []
-            )
-        topic = show_topic(room.show_id)
-        await self.broker.publish(topic, protocol.banned(room.show_id, msg.userId))
-        if ids:
-            await self.broker.publish(topic, protocol.chat_deleted(room.show_id, ids))
-
-    async def _slow_mode(self, conn: Connection, msg: protocol.SlowMode) -> None:
-        room = self._joined(conn)
-        async with self.db.session() as session:
-            stream = await livestreams.get(session, room.show_id)
-            stream.slow_mode_seconds = msg.seconds
-        await self.broker.publish(
-            show_topic(room.show_id), protocol.slow_mode(room.show_id, msg.seconds)
-        )
+            liked, total, rev = await likes.toggle(session, room.show_id, conn.identity.id)
+        conn.push(protocol.like_state(room.show_id, liked, total, rev))
+        update = protocol.likes_update(room.show_id, total, rev)
+        if not room.offer(figures.LIKES, rev, protocol.open_envelope(update)[1]):
+            newer = room.figures.get(figures.LIKES)  # this socket must end on the newest
+            if newer is not None:
+                conn.push(newer.frame)
+        await self.broker.publish(show_topic(room.show_id), update)
 
     async def _signal(self, conn: Connection, kind: str, to: str, key: str, payload: Any) -> None:
         self._spend(conn, "signal")
+        await self.budgets.spend("signal", conn.address)
         room = self._joined(conn)
         role = room.peers.get(to)
         if role is None or to == conn.peer_id:

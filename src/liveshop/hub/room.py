@@ -17,7 +17,8 @@ import asyncio
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from liveshop import protocol
+from liveshop import metrics, protocol
+from liveshop.hub.figures import VIEWERS, Figures
 from liveshop.hub.wsproto import encode_text_frame
 
 if TYPE_CHECKING:
@@ -40,13 +41,20 @@ class Room:
         self.active = False
         self.slow_mode = 0
         self.banned: set[str] = set()
+        self.banned_addresses: dict[str, str] = {}  # address → whose ban it came with
+        self.new_shopper_wait = 0  # seconds an identity must have watched to chat or like
+        self.first_seen: dict[str, float] = {}  # identity → hub clock of its first join here
         self.last_chat: dict[str, float] = {}
         self.subscription: Subscription | None = None
         self.count = -1
         self.peak = 0
+        self.figures = Figures()  # newest known value of each live figure (hub.figures)
+        self.count_reads = 0  # presence reads started: the viewer count's revisions
         self.presence_dirty = True
         self.presence_sent = 0.0
         self._pending: list[Pending] = []
+        self._pending_since = 0.0  # when the oldest pending event arrived (fan-out lag metric)
+        self._batch_since = 0.0  # the same, for the delivery in progress
         self._flush: asyncio.TimerHandle | asyncio.Handle | None = None
         self._last_flush = -1.0
         self._delivering: asyncio.Handle | None = None  # next slice of a delivery in progress
@@ -76,6 +84,27 @@ class Room:
     def sellers(self) -> list[Connection]:
         return [c for c in self.local.values() if c.role == "admin"]
 
+    # -- live figures ----------------------------------------------------------------------
+
+    def offer(self, key: str, rev: int, frame: str) -> bool:
+        """Broadcast ``frame`` (figure ``key`` at revision ``rev``) only if it is newer than what
+        the room has of that figure; an older one is dropped. True if it was newer."""
+        if not self.figures.offer(key, rev, frame):
+            return False
+        self.broadcast(frame, key)
+        return True
+
+    def counted(self, read: int, count: int, peak: int) -> bool:
+        """A viewer count from presence read number ``read``: taken (and sent, when it changed)
+        unless a read started later was taken already. True if taken."""
+        frame = protocol.viewer_count(self.show_id, count, peak)
+        if not self.figures.offer(VIEWERS, read, frame):
+            return False
+        if count != self.count:
+            self.count = count
+            self.broadcast(frame, key=VIEWERS)
+        return True
+
     # -- delivery --------------------------------------------------------------------------
 
     def send_to_role(self, role: str, frame: str) -> None:
@@ -89,6 +118,8 @@ class Room:
             self.generation += 1
         if key is not None:
             self._pending = [p for p in self._pending if p[0] != key]
+        if not self._pending:
+            self._pending_since = asyncio.get_running_loop().time()
         self._pending.append((key, frame, chat_id))
         if self._flush is not None or self._delivering is not None:
             return  # a flush is due, or the delivery in progress schedules one when it is done
@@ -110,6 +141,7 @@ class Room:
         if not items:
             return
         self._last_flush = asyncio.get_running_loop().time()
+        self._batch_since = self._pending_since
         text = items[0][1] if len(items) == 1 else protocol.batch([i[1] for i in items])
         chat_ids = frozenset(i[2] for i in items if i[2] is not None)
         wire = encode_text_frame(text.encode())
@@ -141,7 +173,9 @@ class Room:
             self._delivering = asyncio.get_running_loop().call_soon(
                 self._deliver, conns, end, items, text, wire, chat_ids
             )
-        elif self._pending:
+            return
+        metrics.FANOUT_LAG.observe(asyncio.get_running_loop().time() - self._batch_since)
+        if self._pending:
             self._schedule_flush()
 
     def close(self) -> None:

@@ -25,11 +25,12 @@ log = logging.getLogger(__name__)
 class Visit:
     """One shopper socket in one show, from join to leave."""
 
-    __slots__ = ("joined_at", "left_at", "left_written", "row_id", "show_id", "viewer")
+    __slots__ = ("address", "joined_at", "left_at", "left_written", "row_id", "show_id", "viewer")
 
-    def __init__(self, show_id: int, viewer: str, joined_at: datetime) -> None:
+    def __init__(self, show_id: int, viewer: str, address: str | None, joined_at: datetime) -> None:
         self.show_id = show_id
         self.viewer = viewer
+        self.address = address
         self.joined_at = joined_at
         self.left_at: datetime | None = None
         self.row_id: int | None = None
@@ -49,9 +50,9 @@ class ViewingLog:
     def pending(self) -> int:
         return len(self._new) + len(self._left)
 
-    def open(self, show_id: int, viewer: str) -> Visit:
+    def open(self, show_id: int, viewer: str, address: str | None = None) -> Visit:
         """Record a join now (its time is now); written by the next flush."""
-        visit = Visit(show_id, viewer, utcnow())
+        visit = Visit(show_id, viewer, address, utcnow())
         self._new.append(visit)
         return visit
 
@@ -81,6 +82,7 @@ class ViewingLog:
                     {
                         "livestream_id": visit.show_id,
                         "viewer": visit.viewer,
+                        "address": visit.address,
                         "joined_at": visit.joined_at,
                         "left_at": visit.left_at,
                     }

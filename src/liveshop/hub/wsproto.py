@@ -30,7 +30,15 @@ from liveshop import protocol
 
 FRAMES_EXTENSION = "liveshop.frames"
 PROTOCOL_PATH = "liveshop.hub.wsproto:FrameWriterProtocol"
-_REQUIRED = ("close_sent", "disconnected", "handshake_complete", "writable", "transport")
+_REQUIRED = (
+    "close_sent",
+    "disconnected",
+    "handshake_complete",
+    "writable",
+    "transport",
+    "queue",
+    "initial_response",
+)
 
 
 def encode_text_frame(payload: bytes) -> bytes:
@@ -59,6 +67,42 @@ class FrameWriterProtocol(WebSocketsSansIOProtocol):
             error = protocol.error("too_large", "the frame is over the size limit; closing")
             self.transport.write(encode_text_frame(error.encode()))
         super().handle_parser_exception()
+
+    draining = False
+
+    def shutdown(self) -> None:
+        """The server is stopping (SIGTERM, a rolling restart): stop reading, let the app act on
+        the frames already received (a chat message read is stored and published), and send the
+        close frame (1012, service restart) only when the app reaches the end of them (see
+        :meth:`receive`). A client that reconnects elsewhere therefore finds in its resume
+        snapshot everything this process accepted, and resends only what it never read."""
+        if (
+            self.handshake_complete
+            and self.initial_response is None
+            and not self.close_sent
+            and not self.disconnected
+        ):
+            self.stop_keepalive()
+            self.draining = True
+            self.transport.pause_reading()
+            self.queue.put_nowait({"type": "websocket.disconnect", "code": 1012})
+            return
+        super().shutdown()
+
+    async def receive(self) -> Any:
+        message = await super().receive()
+        if (
+            self.draining
+            and message["type"] == "websocket.disconnect"
+            and not self.close_sent
+            and not self.disconnected
+        ):
+            self.draining = False
+            self.conn.send_close(1012, "service restart")
+            self.transport.write(b"".join(self.conn.data_to_send()))
+            self.close_sent = True
+            self.transport.close()
+        return message
 
     def write_frame(self, frame: bytes) -> bool:
         """Write an encoded frame now if the socket is open and not paused; never blocks.

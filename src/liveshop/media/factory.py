@@ -45,8 +45,8 @@ def create_media_backend(
 
         return P2PMediaBackend()
     if mode == "janus":
-        from .janus import JanusMediaBackend
-        from .janus.placement import create_placement
+        from .janus.backend import JanusMediaBackend
+        from .janus.placement.factory import create_placement
 
         return JanusMediaBackend(
             janus_urls=list(janus_urls),

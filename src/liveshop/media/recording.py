@@ -20,7 +20,7 @@ from typing import Any
 
 import av
 
-from .rtputil import H264, VP8, _vp8_descriptor_size, picture_size
+from .rtputil import H264, VP8, picture_size, vp8_descriptor_size
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def segment_path(directory: Path, segment: int, video_codec: str) -> Path:
 def depacketize(codec: str, payload: bytes) -> bytes:
     """Codec payload of one RTP packet (VP8 descriptor stripped; H.264 as Annex B)."""
     if codec == VP8:
-        pos = _vp8_descriptor_size(payload)
+        pos = vp8_descriptor_size(payload)
         return payload[pos:] if pos > 0 else b""
     if codec == H264:
         if not payload:

@@ -15,7 +15,7 @@ H264 = "H264"
 OPUS = "opus"
 
 
-def _vp8_descriptor_size(payload: bytes) -> int:
+def vp8_descriptor_size(payload: bytes) -> int:
     """Length of the VP8 payload descriptor (RFC 7741 §4.2), -1 when truncated."""
     if not payload:
         return -1
@@ -40,7 +40,7 @@ def vp8_keyframe_start(payload: bytes) -> bool:
     """True for the first packet of a VP8 keyframe (S=1, PID=0, P bit clear)."""
     if not payload or not payload[0] & 0x10 or payload[0] & 0x0F:
         return False
-    pos = _vp8_descriptor_size(payload)
+    pos = vp8_descriptor_size(payload)
     return pos > 0 and not payload[pos] & 0x01
 
 
@@ -48,7 +48,7 @@ def vp8_size(payload: bytes) -> tuple[int, int] | None:
     """(width, height) from the first packet of a VP8 keyframe."""
     if not vp8_keyframe_start(payload):
         return None
-    pos = _vp8_descriptor_size(payload)
+    pos = vp8_descriptor_size(payload)
     frame = payload[pos : pos + 10]
     if len(frame) < 10 or frame[3:6] != b"\x9d\x01\x2a":
         return None

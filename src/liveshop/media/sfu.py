@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import logging
 import secrets
-import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +38,6 @@ from aiortc.clock import current_ntp_time
 from aiortc.codecs import CODECS
 from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
 from aiortc.rtp import (
     RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
@@ -51,123 +49,28 @@ from aiortc.rtp import (
 
 from . import aiortc_internals as internals
 from .base import EventCallback, MediaBackend, MediaError, MediaSession
+from .negotiation import (
+    Negotiated,
+    check_direction,
+    choose_publisher_codec,
+    codec_capability,
+    negotiated_streams,
+    parse_offer,
+    rtx_capability,
+)
 from .recording import Recorder, RecordingResult
-from .rtputil import H264, OPUS, VP8, Rewriter, keyframe_start, mid_extension, picture_size
+from .rtputil import Rewriter, keyframe_start, mid_extension
+from .stats import StreamStats, media_stats, publisher_stats
 from .tasks import SessionRooms
 
 logger = logging.getLogger(__name__)
 
 KEYFRAME_INTERVAL_S = 1.0
 HISTORY = 512  # packets kept per viewer stream for NACK
-MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
-VIDEO_CODECS = (VP8, H264)
 
 
 # --------------------------------------------------------------------------------------------
-# SDP helpers
-
-
-def _parse_offer(offer_sdp: str) -> sdp.SessionDescription:
-    if not isinstance(offer_sdp, str) or not offer_sdp.strip():
-        raise MediaError(400, "empty SDP offer")
-    text = offer_sdp.strip().replace("\r\n", "\n").replace("\n", "\r\n") + "\r\n"
-    if not text.startswith("v=0"):
-        raise MediaError(400, "malformed SDP offer: it must start with 'v=0'")
-    try:
-        desc = sdp.SessionDescription.parse(text)
-    except Exception as exc:
-        raise MediaError(400, f"malformed SDP offer: {exc}") from exc
-    if not desc.media:
-        raise MediaError(400, "malformed SDP offer: no m= sections")
-    kinds = [m.kind for m in desc.media]
-    for kind in kinds:
-        if kind not in ("audio", "video"):
-            raise MediaError(400, f"unsupported m={kind} section; only audio and video")
-    if "video" not in kinds:
-        raise MediaError(422, "the offer has no video")
-    if kinds.count("video") > 1 or kinds.count("audio") > 1:
-        raise MediaError(400, "at most one video and one audio m= section are supported")
-    for media in desc.media:  # aiortc copies session-level ICE/DTLS attributes into each m=
-        if media.ice is None or not media.ice.usernameFragment or not media.ice.password:
-            raise MediaError(400, "malformed SDP offer: ICE ufrag/pwd missing")
-        if media.dtls is None or not media.dtls.fingerprints:
-            raise MediaError(400, "malformed SDP offer: DTLS fingerprint missing")
-    desc.type = "offer"
-    return desc
-
-
-def _capability(codec: RTCRtpCodecParameters) -> RTCRtpCodecCapability:
-    return RTCRtpCodecCapability(
-        mimeType=codec.mimeType,
-        clockRate=codec.clockRate,
-        channels=codec.channels,
-        parameters=codec.parameters,
-    )
-
-
-def _rtx_capability() -> RTCRtpCodecCapability:
-    return RTCRtpCodecCapability(mimeType="video/rtx", clockRate=90000)
-
-
-def _local_match(kind: str, offered: RTCRtpCodecParameters) -> RTCRtpCodecParameters | None:
-    for local in CODECS[kind]:
-        if local.name.lower() == "rtx":
-            continue
-        if internals.codecs_compatible(local, offered):
-            return local
-    return None
-
-
-def _choose_publisher_codec(media: sdp.MediaDescription) -> RTCRtpCodecParameters:
-    # codec names are case-insensitive (RFC 4855): GStreamer offers "OPUS", browsers "opus"
-    supported = {c.lower() for c in (VIDEO_CODECS if media.kind == "video" else (OPUS,))}
-    for offered in media.rtp.codecs:
-        if offered.name.lower() not in supported:
-            continue
-        local = _local_match(media.kind, offered)
-        if local is not None:
-            return local
-    names = ", ".join(sorted({c.name for c in media.rtp.codecs})) or "none"
-    wanted = "VP8 or H.264" if media.kind == "video" else "Opus"
-    raise MediaError(415, f"unsupported {media.kind} codecs ({names}); send {wanted}")
-
-
-@dataclass
-class _Negotiated:
-    kind: str
-    mid: str | None
-    codec: str
-    clock_rate: int
-    pt: int
-    rtx: dict[int, int]  # rtx pt -> apt
-    mid_ext_id: int | None
-
-
-def _negotiated(answer_sdp: str) -> dict[str, _Negotiated]:
-    desc = sdp.SessionDescription.parse(answer_sdp)
-    result: dict[str, _Negotiated] = {}
-    for media in desc.media:
-        if media.kind not in ("audio", "video") or media.direction == "inactive":
-            continue
-        main = [c for c in media.rtp.codecs if c.name.lower() != "rtx"]
-        if not main:
-            continue
-        rtx = {
-            int(c.payloadType or 0): int(str(c.parameters["apt"]))
-            for c in media.rtp.codecs
-            if c.name.lower() == "rtx" and "apt" in c.parameters
-        }
-        mid_ext = next((x.id for x in media.rtp.headerExtensions if x.uri == MID_URI), None)
-        result[media.kind] = _Negotiated(
-            kind=media.kind,
-            mid=media.rtp.muxId,
-            codec=main[0].name,
-            clock_rate=main[0].clockRate,
-            pt=int(main[0].payloadType or 0),
-            rtx=rtx,
-            mid_ext_id=mid_ext,
-        )
-    return result
+# SDP
 
 
 def _add_public_ip(answer: str, public_ip: str) -> str:
@@ -211,7 +114,7 @@ class _IdleTrack(MediaStreamTrack):
 class _Sink:
     """One viewer's outgoing stream of one kind."""
 
-    def __init__(self, viewer: _Viewer, kind: str, sender: RTCRtpSender, neg: _Negotiated) -> None:
+    def __init__(self, viewer: _Viewer, kind: str, sender: RTCRtpSender, neg: Negotiated) -> None:
         self.viewer = viewer
         self.kind = kind
         self.codec = neg.codec
@@ -265,7 +168,7 @@ class _Source:
         self,
         backend: SfuMediaBackend,
         publisher: _Publisher,
-        neg: _Negotiated,
+        neg: Negotiated,
         receiver: RTCRtpReceiver,
     ) -> None:
         self.backend = backend
@@ -282,17 +185,7 @@ class _Source:
         # keyframe requests
         self.last_pli = -10.0
         self.pli_pending: asyncio.TimerHandle | None = None
-        # stats
-        self.packets = 0
-        self.base_seq: int | None = None
-        self.ext_max: int | None = None
-        self.size: tuple[int, int] | None = None
-        self.win_start = time.monotonic()
-        self.win_bytes = 0
-        self.win_frames = 0
-        self.bitrate_kbps = 0.0
-        self.fps = 0.0
-        self.first_packet = asyncio.Event()
+        self.stats = StreamStats(neg.codec)
 
     # sinks -------------------------------------------------------------------------------------
 
@@ -342,8 +235,8 @@ class _Source:
             seq = packet.sequence_number
             if self.ssrc != packet.ssrc:
                 self.ssrc = packet.ssrc
-                self.base_seq = None
-            self._count(seq, len(payload), packet.marker)
+                self.stats.restart()
+            self.stats.count(seq, len(payload), packet.marker)
         elif pt in self.rtx:
             if len(payload) < 2 or self.ssrc is None:
                 return
@@ -356,8 +249,8 @@ class _Source:
         key = False
         if self.kind == "video":
             key = keyframe_start(self.codec, payload)
-            if key and (self.size is None or self.packets % 64 == 0):
-                self.size = picture_size(self.codec, payload) or self.size
+            if key and self.stats.size_due():
+                self.stats.sample_size(payload)
         if self.recorder is not None:
             self.recorder.put(self.kind, seq, packet.timestamp, bool(packet.marker), payload)
         sinks = self.sinks
@@ -368,34 +261,6 @@ class _Source:
             ts = packet.timestamp
             for sink in sinks:
                 await sink.forward(marker, seq, ts, payload, key, now, ntp)
-
-    def _count(self, seq: int, size: int, marker: int) -> None:
-        if not self.packets:
-            self.first_packet.set()
-        self.packets += 1
-        if self.base_seq is None or self.ext_max is None:
-            self.base_seq = seq
-            self.ext_max = seq
-        else:
-            delta = (seq - self.ext_max) & 0xFFFF
-            if delta < 0x8000:
-                self.ext_max += delta
-        self.win_bytes += size
-        if marker:
-            self.win_frames += 1
-        now = time.monotonic()
-        elapsed = now - self.win_start
-        if elapsed >= 1.0:
-            self.bitrate_kbps = self.win_bytes * 8 / elapsed / 1000
-            self.fps = self.win_frames / elapsed
-            self.win_start = now
-            self.win_bytes = 0
-            self.win_frames = 0
-
-    def lost(self) -> int:
-        if self.base_seq is None or self.ext_max is None:
-            return 0
-        return max(0, self.ext_max - self.base_seq + 1 - self.packets)
 
 
 @dataclass(eq=False)
@@ -495,11 +360,10 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
     ) -> MediaSession:
         if self._closing:
             raise MediaError(409, "media backend is shutting down")
-        offer = _parse_offer(offer_sdp)
+        offer = parse_offer(offer_sdp)
         for media in offer.media:
-            if media.direction not in (None, "sendonly", "sendrecv"):
-                raise MediaError(400, f"publisher {media.kind} must be sendonly")
-        chosen = {m.kind: _choose_publisher_codec(m) for m in offer.media}
+            check_direction(media, "publisher")
+        chosen = {m.kind: choose_publisher_codec(m) for m in offer.media}
         room = self._room(livestream_id)
         async with room.lock:
             if room.publisher is not None and not replace:
@@ -508,12 +372,12 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
             try:
                 for kind, codec in chosen.items():
                     transceiver = pc.addTransceiver(kind, direction="recvonly")
-                    prefs = [_capability(codec)]
+                    prefs = [codec_capability(codec)]
                     if kind == "video":
-                        prefs.append(_rtx_capability())
+                        prefs.append(rtx_capability())
                     transceiver.setCodecPreferences(prefs)
                 answer = await self._negotiate(pc, offer, offer_sdp)
-                negotiated = _negotiated(pc.localDescription.sdp)
+                negotiated = negotiated_streams(pc.localDescription.sdp)
                 if "video" not in negotiated:
                     raise MediaError(422, "no video could be negotiated")
             except BaseException:
@@ -622,10 +486,9 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
     async def watch(self, livestream_id: int, offer_sdp: str) -> MediaSession:
         if self._closing:
             raise MediaError(409, "media backend is shutting down")
-        offer = _parse_offer(offer_sdp)
+        offer = parse_offer(offer_sdp)
         for media in offer.media:
-            if media.direction not in (None, "recvonly", "sendrecv"):
-                raise MediaError(400, f"viewer {media.kind} must be recvonly")
+            check_direction(media, "viewer")
         room = self.rooms.get(livestream_id)
         publisher = room.publisher if room is not None else None
         if room is None or publisher is None or not publisher.connected:
@@ -639,7 +502,7 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
                 if source is None:
                     continue
                 prefs = [
-                    _capability(c)
+                    codec_capability(c)
                     for c in CODECS[media.kind]
                     if c.name == source.codec and c.name.lower() != "rtx"
                 ]
@@ -647,7 +510,7 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
                 transceiver.setCodecPreferences(prefs)
                 senders[media.kind] = transceiver
             answer = await self._negotiate(pc, offer, offer_sdp)
-            negotiated = _negotiated(pc.localDescription.sdp)
+            negotiated = negotiated_streams(pc.localDescription.sdp)
             if "video" not in negotiated or "video" not in senders:
                 raise MediaError(415, f"the viewer cannot receive {publisher.codec} video")
             for kind, transceiver in senders.items():
@@ -700,38 +563,19 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
 
     def stats(self, livestream_id: int) -> dict[str, Any]:
         room = self.rooms.get(livestream_id)
-        publisher_stats: dict[str, Any] | None = None
+        publisher_part: dict[str, Any] | None = None
         viewers = 0
         rtts: list[float] = []
         if room is not None:
             viewers = len(room.viewers)
             publisher = room.publisher
             if publisher is not None:
-                video = publisher.sources.get("video")
-                total_kbps = sum(s.bitrate_kbps for s in publisher.sources.values())
-                publisher_stats = {
-                    "bitrateKbps": round(total_kbps, 1),
-                    "fps": round(video.fps, 1) if video else 0.0,
-                    "width": video.size[0] if video and video.size else None,
-                    "height": video.size[1] if video and video.size else None,
-                    "codec": publisher.codec,
-                    "packetsLost": sum(s.lost() for s in publisher.sources.values()),
-                }
+                publisher_part = publisher_stats(
+                    publisher.codec, {k: s.stats for k, s in publisher.sources.items()}
+                )
             for viewer in room.viewers.values():
                 sink = viewer.sinks.get("video") or viewer.sinks.get("audio")
                 rtt = internals.sender_rtt(sink.sender) if sink else None
                 if rtt is not None:
                     rtts.append(rtt * 1000)
-        return {
-            "publisher": publisher_stats,
-            "viewers": viewers,
-            "viewerRttMs": {"p50": _percentile(rtts, 50), "p95": _percentile(rtts, 95)},
-        }
-
-
-def _percentile(values: list[float], pct: int) -> float | None:
-    if not values:
-        return None
-    if len(values) == 1:
-        return round(values[0], 1)
-    return round(statistics.quantiles(values, n=100, method="inclusive")[pct - 1], 1)
+        return media_stats(publisher_part, viewers, rtts)

@@ -33,6 +33,8 @@ ErrorCode = Literal[
     "slow_mode",
     "banned",
     "too_large",
+    "too_new",
+    "blocked",
 ]
 
 
@@ -87,6 +89,17 @@ class UserBan(ClientMessage):
     type: Literal["user_ban"]
     userId: Annotated[StrictStr, Field(min_length=1, max_length=40)]
     deleteMessages: StrictBool = False
+    banAddress: StrictBool = False  # also the client addresses the user is connected from
+
+
+class UserUnban(ClientMessage):
+    type: Literal["user_unban"]
+    userId: Annotated[StrictStr, Field(min_length=1, max_length=40)]
+
+
+class NewShopperWait(ClientMessage):
+    type: Literal["new_shopper_wait"]
+    seconds: Annotated[StrictInt, Field(ge=0, le=3600)]
 
 
 class SlowMode(ClientMessage):
@@ -139,16 +152,19 @@ CLIENT_MESSAGES: dict[str, type[ClientMessage]] = {
     "like_toggle": LikeToggle,
     "chat_delete": ChatDelete,
     "user_ban": UserBan,
+    "user_unban": UserUnban,
     "slow_mode": SlowMode,
+    "new_shopper_wait": NewShopperWait,
     "ping": Ping,
     "webrtc_broadcast_start": BroadcastStart,
     "webrtc_offer": Offer,
     "webrtc_answer": Answer,
     "webrtc_ice_candidate": IceCandidate,
 }
-SELLER_ONLY = frozenset(
-    {"chat_delete", "user_ban", "slow_mode", "webrtc_broadcast_start", "webrtc_offer"}
-)
+# the seller or a moderator (Identity.is_staff)
+STAFF_ONLY = frozenset({"chat_delete", "user_ban", "user_unban", "slow_mode", "new_shopper_wait"})
+# the seller only: the media of the show (p2p)
+SELLER_ONLY = frozenset({"webrtc_broadcast_start", "webrtc_offer"})
 
 
 def decode_client(text: str) -> ClientMessage:

@@ -7,9 +7,21 @@ from typing import Literal
 from liveshop.protocol.frames import envelope
 
 
-def banned(livestream_id: int, user_id: str) -> bytes:
-    """Control for every hub: close ``user_id``'s sockets in the show; they get ``error banned``."""
-    return envelope(None, ctl="ban", user=user_id, show=livestream_id)
+def banned(livestream_id: int, user_id: str, *, addresses: bool = False) -> bytes:
+    """Control for every hub: close ``user_id``'s sockets in the show; they get ``error banned``.
+    With ``addresses``, each hub also bans (and stores) the addresses that user is connected from
+    there, and closes every socket from them."""
+    return envelope(None, ctl="ban", user=user_id, show=livestream_id, addresses=addresses)
+
+
+def unbanned(livestream_id: int, user_id: str) -> bytes:
+    """Control for every hub: ``user_id`` (and the addresses banned with them) may come back."""
+    return envelope(None, ctl="unban", user=user_id, show=livestream_id)
+
+
+def moderation_changed() -> bytes:
+    """Control for every hub (global topic): reload the shop's moderation settings."""
+    return envelope(None, ctl="moderation")
 
 
 def peer_control(

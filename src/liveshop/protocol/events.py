@@ -32,28 +32,49 @@ def snapshot(**fields: Any) -> str:
     return frame({"type": "snapshot", **fields})
 
 
-def stream_started(livestream: dict[str, Any]) -> bytes:
-    return envelope({"type": "stream_started", "livestream": livestream}, t="stream_started")
+def _versioned(event: dict[str, Any], rev: int | None) -> dict[str, Any]:
+    """``event`` with ``rev`` (the show revision it is true at) when there is one."""
+    if rev is not None:
+        event["rev"] = rev
+    return event
 
 
-def stream_ended(livestream_id: int, video_url: str | None) -> bytes:
+def _show_meta(kind: str, livestream_id: int, rev: int | None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"t": kind, "show": livestream_id}
+    if rev is not None:
+        meta["v"] = rev
+    return meta
+
+
+def stream_started(livestream: dict[str, Any], rev: int | None = None) -> bytes:
+    event = _versioned({"type": "stream_started", "livestream": livestream}, rev)
+    return envelope(event, **_show_meta("stream_started", livestream["id"], rev))
+
+
+def stream_ended(livestream_id: int, video_url: str | None, rev: int | None = None) -> bytes:
     event: dict[str, Any] = {"type": "stream_ended", "livestreamId": livestream_id}
     if video_url:
         event["videoUrl"] = video_url
-    return envelope(event, t="stream_ended", show=livestream_id)
+    return envelope(_versioned(event, rev), **_show_meta("stream_ended", livestream_id, rev))
 
 
-def stream_update(livestream: dict[str, Any]) -> bytes:
-    return envelope({"type": "stream_update", "livestream": livestream}, t="stream_update")
+def stream_update(livestream: dict[str, Any], rev: int | None = None) -> bytes:
+    event = _versioned({"type": "stream_update", "livestream": livestream}, rev)
+    return envelope(event, **_show_meta("stream_update", livestream["id"], rev))
 
 
-def pinned_products_update(livestream_id: int, products: list[dict[str, Any]]) -> bytes:
+def pinned_products_update(
+    livestream_id: int, products: list[dict[str, Any]], rev: int | None = None
+) -> bytes:
     event = {
         "type": "pinned_products_update",
         "livestreamId": livestream_id,
         "pinnedProducts": products,
     }
-    return envelope(event, t="pinned_products_update", k="pins")
+    meta: dict[str, Any] = {"t": "pinned_products_update", "k": "pins"}
+    if rev is not None:
+        meta["v"] = rev
+    return envelope(_versioned(event, rev), **meta)
 
 
 def chat_message(message: dict[str, Any]) -> bytes:
@@ -65,15 +86,17 @@ def chat_deleted(livestream_id: int, ids: list[int]) -> bytes:
     return envelope(event, t="chat_deleted")
 
 
-def likes_update(livestream_id: int, likes: int) -> bytes:
+def likes_update(livestream_id: int, likes: int, rev: int | None = None) -> bytes:
     event = {"type": "likes_update", "livestreamId": livestream_id, "likes": likes}
-    return envelope(event, t="likes_update", k="likes")
+    meta: dict[str, Any] = {"t": "likes_update", "k": "likes"}
+    if rev is not None:
+        meta["v"] = rev
+    return envelope(_versioned(event, rev), **meta)
 
 
-def like_state(livestream_id: int, liked: bool, likes: int) -> str:
-    return frame(
-        {"type": "like_state", "livestreamId": livestream_id, "liked": liked, "likes": likes}
-    )
+def like_state(livestream_id: int, liked: bool, likes: int, rev: int | None = None) -> str:
+    event = {"type": "like_state", "livestreamId": livestream_id, "liked": liked, "likes": likes}
+    return frame(_versioned(event, rev))
 
 
 def viewer_count(livestream_id: int, count: int, peak: int) -> str:
@@ -82,9 +105,18 @@ def viewer_count(livestream_id: int, count: int, peak: int) -> str:
     )
 
 
-def slow_mode(livestream_id: int, seconds: int) -> bytes:
+def slow_mode(livestream_id: int, seconds: int, rev: int | None = None) -> bytes:
     event = {"type": "slow_mode", "livestreamId": livestream_id, "seconds": seconds}
-    return envelope(event, t="slow_mode", k="slow_mode", seconds=seconds)
+    meta: dict[str, Any] = {"t": "slow_mode", "k": "slow_mode", "seconds": seconds}
+    if rev is not None:
+        meta["v"] = rev
+    return envelope(_versioned(event, rev), **meta)
+
+
+def new_shopper_wait(livestream_id: int, seconds: int) -> bytes:
+    """Identities must have watched ``seconds`` before they may chat or like (0: off)."""
+    event = {"type": "new_shopper_wait", "livestreamId": livestream_id, "seconds": seconds}
+    return envelope(event, t="new_shopper_wait", k="new_shopper_wait", seconds=seconds)
 
 
 def signal(kind: str, sender: str, to: str, payload_key: str, payload: Any) -> bytes:

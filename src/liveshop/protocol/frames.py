@@ -30,8 +30,10 @@ def envelope(event: dict[str, Any] | None, **meta: Any) -> bytes:
     """Header line (routing for the hub) + newline + the frame. ``event`` None: control only.
 
     Meta keys: ``t`` event type; ``k`` coalescing key (only the latest per key is sent when busy);
-    ``to`` a peer id; ``role`` deliver only to that role; ``ctl`` a control verb for hubs;
-    ``chat`` a chat message id (for duplicate-free resume).
+    ``v`` the show revision a live figure is true at (a hub keeps the highest, see
+    :mod:`liveshop.hub.figures`); ``show`` the show of a global event; ``to`` a peer id; ``role``
+    deliver only to that role; ``ctl`` a control verb for hubs; ``chat`` a chat message id (for
+    duplicate-free resume).
     """
     head = json.dumps(meta, separators=(",", ":")).encode()
     return head + b"\n" + (encode(event) if event is not None else b"")

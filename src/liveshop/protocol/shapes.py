@@ -30,7 +30,7 @@ class UserOut(Out):
     id: str
     email: str | None = None
     name: str
-    role: Literal["admin", "customer", "guest"]
+    role: Literal["admin", "moderator", "customer", "guest"]
 
 
 class ProductOut(Out):

@@ -68,3 +68,30 @@ async def all_chat(session: AsyncSession, livestream_id: int) -> list[ChatMessag
         .order_by(ChatMessage.id)
     )
     return list(result.scalars())
+
+
+async def has_watched(
+    session: AsyncSession, livestream_id: int, viewer: str, *, joined_before: datetime
+) -> bool:
+    """True when ``viewer`` has a viewer session in the show that began before ``joined_before``
+    (so it has been watching at least that long, or watched that long before leaving)."""
+    result = await session.execute(
+        select(ViewerSession.id)
+        .where(
+            ViewerSession.livestream_id == livestream_id,
+            ViewerSession.viewer == viewer,
+            ViewerSession.joined_at <= joined_before,
+        )
+        .limit(1)
+    )
+    return result.first() is not None
+
+
+async def unique_addresses(session: AsyncSession, livestream_id: int) -> int:
+    """How many distinct client addresses watched the show."""
+    result = await session.execute(
+        select(func.count(func.distinct(ViewerSession.address))).where(
+            ViewerSession.livestream_id == livestream_id
+        )
+    )
+    return int(result.scalar_one())

@@ -10,11 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from liveshop.storage.models import Like, Livestream, utcnow
 
 
-async def toggle(session: AsyncSession, livestream_id: int, liker: str) -> tuple[bool, int]:
-    """Flip ``liker``'s like; return (liked now, the show's like count after this change).
+async def toggle(session: AsyncSession, livestream_id: int, liker: str) -> tuple[bool, int, int]:
+    """Flip ``liker``'s like; return (liked now, the show's like count after this change, the
+    show's revision that count is true at).
 
     Exact under concurrency: the counter moves by the row count of the delete or of the
-    ``ON CONFLICT DO NOTHING`` insert on the (show, liker) key, as an atomic ``likes = likes ± n``.
+    ``ON CONFLICT DO NOTHING`` insert on the (show, liker) key, as an atomic ``likes = likes ± n``,
+    and the revision moves with it in the same statement.
     """
     removed = await session.execute(
         delete(Like).where(Like.livestream_id == livestream_id, Like.liker == liker)
@@ -33,10 +35,11 @@ async def toggle(session: AsyncSession, livestream_id: int, liker: str) -> tuple
     result = await session.execute(
         update(Livestream)
         .where(Livestream.id == livestream_id)
-        .values(likes=Livestream.likes + delta)
-        .returning(Livestream.likes)
+        .values(likes=Livestream.likes + delta, revision=Livestream.revision + 1)
+        .returning(Livestream.likes, Livestream.revision)
     )
-    return liked, int(result.scalar_one())
+    likes, revision = result.one()
+    return liked, int(likes), int(revision)
 
 
 async def has_liked(session: AsyncSession, livestream_id: int, liker: str) -> bool:

@@ -1,4 +1,9 @@
-"""Livestreams and their pins. The one-active-show rule is the database's unique partial index."""
+"""Livestreams and their pins. The one-active-show rule is the database's unique partial index.
+
+Every change to what a show's page shows live (likes, pins, slow mode, state, fields) bumps the
+show's ``revision`` in the same transaction (:func:`touch`, or ``likes.toggle``), so each live
+value can carry the revision it is true at, and the newest wins (``docs/protocol.md``).
+"""
 
 from __future__ import annotations
 
@@ -58,6 +63,76 @@ async def get_for_update(session: AsyncSession, livestream_id: int) -> Livestrea
     return stream
 
 
+async def touch(session: AsyncSession, livestream_id: int) -> Livestream:
+    """Bump the show's revision in this transaction and return the row as it is now.
+
+    Flushes pending changes first. On PostgreSQL the row stays locked until commit, so what the
+    rest of the transaction reads of the show (its pins too: every writer of live figures takes
+    the row first) is the state at the returned ``revision``."""
+    await session.flush()
+    result = await session.execute(
+        update(Livestream)
+        .where(Livestream.id == livestream_id)
+        .values(revision=Livestream.revision + 1)
+        .returning(Livestream)
+        .execution_options(populate_existing=True, synchronize_session=False)
+    )
+    stream = result.scalar_one_or_none()
+    if stream is None:
+        raise NotFound("livestream not found")
+    return stream
+
+
+async def revision(session: AsyncSession, livestream_id: int) -> int | None:
+    """The show's revision (None: no such show). One primary-key read."""
+    result = await session.execute(
+        select(Livestream.revision).where(Livestream.id == livestream_id)
+    )
+    value = result.scalar_one_or_none()
+    return None if value is None else int(value)
+
+
+LIVE_STATE_ATTEMPTS = 3
+
+
+async def live_state(session: AsyncSession, livestream_id: int) -> tuple[Livestream, list[Product]]:
+    """The show and its current pins, both as of ``stream.revision``.
+
+    Lock-free first (a sequence lock): read the row, then the pins, then the revision again; equal
+    revisions mean no change committed in between, since every change bumps it. After
+    :data:`LIVE_STATE_ATTEMPTS` busy tries, reads under a share lock of the row (PostgreSQL)."""
+    attempt = 0
+    while True:
+        stmt = select(Livestream).where(Livestream.id == livestream_id)
+        if attempt == LIVE_STATE_ATTEMPTS:
+            stmt = stmt.with_for_update(read=True)
+        result = await session.execute(stmt.execution_options(populate_existing=True))
+        stream = result.scalar_one_or_none()
+        if stream is None:
+            raise NotFound("livestream not found")
+        pins = await current_pins(session, livestream_id)
+        if attempt == LIVE_STATE_ATTEMPTS:
+            return stream, pins
+        if await revision(session, livestream_id) == stream.revision:
+            return stream, pins
+        attempt += 1
+
+
+async def set_slow_mode(session: AsyncSession, livestream_id: int, seconds: int) -> int:
+    """Store the show's slow mode; return the revision it is true at."""
+    result = await session.execute(
+        update(Livestream)
+        .where(Livestream.id == livestream_id)
+        .values(slow_mode_seconds=seconds, revision=Livestream.revision + 1)
+        .returning(Livestream.revision)
+        .execution_options(synchronize_session=False)
+    )
+    value = result.scalar_one_or_none()
+    if value is None:
+        raise NotFound("livestream not found")
+    return int(value)
+
+
 async def active(session: AsyncSession) -> Livestream | None:
     result = await session.execute(select(Livestream).where(Livestream.is_active.is_(True)))
     return result.scalar_one_or_none()
@@ -89,10 +164,11 @@ async def list_page(
 
 
 async def update_fields(session: AsyncSession, stream: Livestream, fields: dict[str, Any]) -> None:
+    """Change the editable fields; ``stream`` is reloaded at its new revision."""
     for key, value in fields.items():
         if key in EDITABLE:
             setattr(stream, key, value)
-    await session.flush()
+    await touch(session, stream.id)
 
 
 async def stop(session: AsyncSession, stream: Livestream) -> bool:
@@ -107,7 +183,7 @@ async def stop(session: AsyncSession, stream: Livestream) -> bool:
         .where(PinnedProduct.livestream_id == stream.id, PinnedProduct.unpinned_at.is_(None))
         .values(unpinned_at=now)
     )
-    await session.flush()
+    await touch(session, stream.id)
     return True
 
 
@@ -182,11 +258,12 @@ async def pin(session: AsyncSession, stream: Livestream, product: Product) -> bo
         await session.flush()
     except IntegrityError as exc:  # a concurrent pin of the same product won
         raise Conflict("already pinned") from exc
+    await touch(session, stream.id)
     return True
 
 
 async def unpin(session: AsyncSession, livestream_id: int, product_id: int) -> bool:
-    """Unpin; return False when the product was not pinned."""
+    """Unpin; return False when the product was not pinned. Callers hold the show's row lock."""
     result = await session.execute(
         update(PinnedProduct)
         .where(
@@ -196,7 +273,10 @@ async def unpin(session: AsyncSession, livestream_id: int, product_id: int) -> b
         )
         .values(unpinned_at=utcnow())
     )
-    return bool(getattr(result, "rowcount", 0))
+    if not getattr(result, "rowcount", 0):
+        return False
+    await touch(session, livestream_id)
+    return True
 
 
 async def pin_history(session: AsyncSession, livestream_id: int) -> list[PinnedProduct]:

@@ -73,6 +73,9 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # in every token of this user; bumping it revokes them all (role change, deletion, CLI)
     token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # SHA-256 of the seller's publish-only stream key (OBS), and its last 4 characters to show
+    stream_key_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    stream_key_hint: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
 
 class Product(Base):
@@ -119,6 +122,11 @@ class Livestream(Base):
     is_recorded: Mapped[bool] = mapped_column(Boolean, default=False)
     duration_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     slow_mode_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    # identities must have watched this long before they may chat or like (0: off)
+    new_shopper_wait_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Bumped in the same transaction as every change to what a show's page shows live (likes,
+    # pins, slow mode, state and fields): live updates carry it, and the newest one wins.
+    revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class PinnedProduct(Base):
@@ -187,6 +195,29 @@ class Ban(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class AddressBan(Base):
+    """A client address banned from one show (an option of a ban: off by default, since carriers
+    put many shoppers behind one address)."""
+
+    __tablename__ = "address_bans"
+
+    livestream_id: Mapped[int] = mapped_column(
+        ForeignKey("livestreams.id", ondelete="CASCADE"), primary_key=True
+    )
+    address: Mapped[str] = mapped_column(String(45), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(40))  # whose ban brought it
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ShopSetting(Base):
+    """One shop-wide setting the seller manages (moderation: blocked words, links in chat)."""
+
+    __tablename__ = "shop_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
 class Recording(Base):
     """A recorded file (or segment) of a show, relative to the media directory."""
 
@@ -216,6 +247,7 @@ class ViewerSession(Base):
     )
     livestream_id: Mapped[int] = mapped_column(ForeignKey("livestreams.id", ondelete="CASCADE"))
     viewer: Mapped[str] = mapped_column(String(40))
+    address: Mapped[str | None] = mapped_column(String(45), nullable=True)  # the client's
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 

@@ -63,7 +63,7 @@ async def attach(
     if thumbnail_path is not None and not stream.thumbnail_url:
         stream.thumbnail_url = public_url(thumbnail_path)
     stream.is_recorded = True
-    return stream
+    return await livestreams.touch(session, livestream_id)  # a live field changed: new revision
 
 
 async def for_show(session: AsyncSession, livestream_id: int) -> list[Recording]:

@@ -77,3 +77,24 @@ async def token_versions(session: AsyncSession, ids: list[str]) -> dict[str, int
         return {}
     result = await session.execute(select(User.id, User.token_version).where(User.id.in_(ids)))
     return {row.id: row.token_version for row in result}
+
+
+async def staff(session: AsyncSession) -> list[User]:
+    """The seller accounts and moderators, oldest first."""
+    result = await session.execute(
+        select(User).where(User.role.in_(("admin", "moderator"))).order_by(User.created_at)
+    )
+    return list(result.scalars())
+
+
+async def set_stream_key(
+    session: AsyncSession, user: User, key_hash: str | None, hint: str | None
+) -> None:
+    """Store (or with None, remove) the SHA-256 of ``user``'s stream key and its hint."""
+    user.stream_key_hash, user.stream_key_hint = key_hash, hint
+
+
+async def by_stream_key(session: AsyncSession, key_hash: str) -> User | None:
+    """The account whose stream key hashes to ``key_hash``."""
+    result = await session.execute(select(User).where(User.stream_key_hash == key_hash))
+    return result.scalar_one_or_none()

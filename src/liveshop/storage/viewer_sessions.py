@@ -21,6 +21,7 @@ TABLE: Table = ViewerSession.__table__  # type: ignore[assignment]  # Core state
 class NewVisit(TypedDict):
     livestream_id: int
     viewer: str
+    address: str | None
     joined_at: datetime
     left_at: datetime | None
 

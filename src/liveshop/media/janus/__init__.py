@@ -1,8 +1,6 @@
-"""The ``janus`` media mode: WHIP/WHEP stay in liveshop, media goes through Janus VideoRoom.
+"""The ``janus`` mode: WHIP/WHEP stay in liveshop, media goes through Janus VideoRoom.
 
-See :mod:`liveshop.media.janus.backend` and ``docs/media.md``.
+The backend is :class:`liveshop.media.janus.backend.JanusMediaBackend` (see ``docs/media.md``).
+Importing this package imports nothing else, so the placement (:mod:`.placement`) can be used
+and tested without aiortc.
 """
-
-from .backend import JanusMediaBackend
-
-__all__ = ["JanusMediaBackend"]

@@ -52,9 +52,10 @@ export function createApi(getToken = () => null) {
     request,
     get: (path, opts) => request('GET', path, undefined, opts),
     post: (path, body, opts) => request('POST', path, body, opts),
+    put: (path, body, opts) => request('PUT', path, body, opts),
     patch: (path, body, opts) => request('PATCH', path, body, opts),
     del: (path, opts) => request('DELETE', path, undefined, opts),
-    config: () => request('GET', '/api/config', undefined, { auth: false }),
+    config: () => request('GET', '/api/config'), // with the token: TURN credentials in the caller's name
     login: (email, password) => request('POST', '/api/auth/login', { email, password }, { auth: false }),
     me: () => request('GET', '/api/auth/me'),
     guest: (name) => request('POST', '/api/auth/guest', name ? { name } : {}),

@@ -1,7 +1,14 @@
 // The chat list: renders messages as text, shows your own messages at once and de-duplicates them
-// when the server's echo arrives (clientMessageId), removes deleted ones, and (for the seller) offers
-// delete and ban on each message.
+// when the server's echo arrives (clientMessageId), removes deleted ones, marks the shop's staff
+// (the seller and moderators), and (for staff) offers delete and ban on each message.
 import { h } from './dom.js';
+
+const STAFF_TAGS = { admin: 'seller', moderator: 'moderator' };
+
+/** The tag shown next to a staff member's name ('seller', 'moderator'), or null for shoppers. */
+export function staffTag(user) {
+  return (user && STAFF_TAGS[user.role]) || null;
+}
 
 let counter = 0;
 export function newClientMessageId() {
@@ -14,12 +21,12 @@ export function createChatView(list, { moderation = null, maxMessages = 200 } = 
   const pending = new Map(); // clientMessageId → element
 
   function render(msg, isPending = false) {
-    const role = msg.user && msg.user.role;
+    const tag = staffTag(msg.user);
     const el = h(
       'li',
-      { class: `chat-msg${isPending ? ' pending' : ''}${role === 'admin' ? ' seller' : ''}`, dataset: { userId: (msg.user && msg.user.id) || '' } },
+      { class: `chat-msg${isPending ? ' pending' : ''}${tag ? ` staff ${tag}` : ''}`, dataset: { userId: (msg.user && msg.user.id) || '' } },
       h('span', { class: 'chat-author', text: (msg.user && msg.user.name) || 'Guest' }),
-      role === 'admin' ? h('span', { class: 'chat-tag', text: 'seller' }) : null,
+      tag ? h('span', { class: 'chat-tag', text: tag }) : null,
       h('span', { class: 'chat-text', text: msg.text }),
     );
     if (msg.id) el.dataset.id = String(msg.id);
@@ -34,7 +41,7 @@ export function createChatView(list, { moderation = null, maxMessages = 200 } = 
       'span',
       { class: 'chat-actions' },
       h('button', { type: 'button', class: 'chat-delete', text: 'Delete', 'aria-label': `Delete message from ${name}`, onclick: () => moderation.onDelete(msg) }),
-      msg.user && msg.user.role !== 'admin'
+      msg.user && !staffTag(msg.user)
         ? h('button', { type: 'button', class: 'chat-ban', text: 'Ban', 'aria-label': `Ban ${name}`, onclick: () => moderation.onBan(msg) })
         : null,
     );

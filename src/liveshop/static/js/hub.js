@@ -1,6 +1,7 @@
 // WebSocket client for /ws: reconnects with backoff, unwraps `batch` frames, rejoins the show
 // with `afterMessageId` so the chat resumes without gaps or duplicates.
 
+const SERVICE_RESTART = 1012; // sent by the server when it stops (SIGTERM, rolling restart)
 const NO_RETRY = new Map([
   [4401, 'unauthorized'],
   [4403, 'banned'],
@@ -81,6 +82,15 @@ export class Hub {
       if (reason) {
         this.setState(reason);
         this.emit(reason, { code: e.code });
+        return;
+      }
+      if (e.code === SERVICE_RESTART) {
+        // the server is restarting (another process takes over): come back at once, spread
+        // over a quarter second so a whole audience does not arrive in the same instant
+        this.attempt = 0;
+        this.setState('reconnecting', { delay: 0 });
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => this.connect(), Math.random() * 250);
         return;
       }
       this.scheduleReconnect();

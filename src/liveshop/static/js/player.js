@@ -1,5 +1,5 @@
-// The <video> for a live stream: autoplay muted (browsers allow that), a visible "tap to unmute",
-// reattaching when the media connection is replaced.
+// The <video> for a live stream: autoplay muted (browsers allow that), a visible "tap to unmute"
+// (or a tap on the picture), reattaching when the media connection is replaced.
 
 export function createPlayer(video, unmuteButton) {
   video.muted = true;
@@ -19,10 +19,16 @@ export function createPlayer(video, unmuteButton) {
     }
   }
 
-  unmuteButton.addEventListener('click', () => {
+  function unmute() {
     video.muted = false;
     play();
     syncButton();
+  }
+  unmuteButton.addEventListener('click', unmute);
+  // as in the phone apps, a tap anywhere on the picture turns the sound on (the button stays the
+  // way for keyboards and screen readers)
+  video.addEventListener('click', () => {
+    if (video.muted && video.srcObject) unmute();
   });
   video.addEventListener('volumechange', syncButton);
 

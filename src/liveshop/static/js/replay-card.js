@@ -2,6 +2,12 @@
 // /replays/{id}. Used by /replays and by the watch page's offline state.
 import { formatCount, formatDate, formatDuration, h, safeUrl } from './dom.js';
 
+/** An upright thumbnail (a show sold from a phone) is shown whole, not cropped to the card. */
+function markUpright(e) {
+  const img = e.target;
+  img.classList.toggle('upright', img.naturalHeight > img.naturalWidth);
+}
+
 export function replayHref(show) {
   return `/replays/${show.id}`;
 }
@@ -18,7 +24,7 @@ export function replayCard(show) {
       h(
         'span',
         { class: 'replay-thumb' },
-        thumb ? h('img', { src: thumb, alt: '', loading: 'lazy', width: 320, height: 180 }) : h('span', { class: 'replay-thumb-empty', 'aria-hidden': 'true', text: '▶' }),
+        thumb ? h('img', { src: thumb, alt: '', loading: 'lazy', width: 320, height: 180, onload: markUpright }) : h('span', { class: 'replay-thumb-empty', 'aria-hidden': 'true', text: '▶' }),
         Number.isFinite(duration) && duration > 0 ? h('span', { class: 'replay-duration' }, h('span', { class: 'sr-only', text: 'Duration ' }), formatDuration(duration)) : null,
       ),
       h('span', { class: 'replay-title', text: show.title }),

@@ -6,6 +6,7 @@ import { $, formatCount, formatDate, formatDuration, safeUrl, setText } from './
 import { loadGuest, saveGuest } from './guest.js';
 import { createProductsView } from './products-view.js';
 import { chatAt, pinsAt } from './timeline.js';
+import { followVideoAspect } from './video-aspect.js';
 
 const match = location.pathname.match(/^\/replays\/(\d+)\/?$/);
 const showId = match ? Number(match[1]) : null;
@@ -15,6 +16,7 @@ const api = createApi(() => guest && guest.token);
 const app = $('#app');
 const video = $('#replay-video');
 const chat = createChatView($('#chat-list'), { maxMessages: 300 });
+followVideoAspect(video, app);
 const products = createProductsView($('#product-list'), { onBuy: reportClick, empty: $('#products-empty') });
 
 let timeline = null;

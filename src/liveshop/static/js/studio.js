@@ -1,12 +1,19 @@
 // The sellers' studio: log in, set up camera and microphone, go live, run the show, end it.
+// Moderators log in here too and get the show's chat and its moderation only.
 import { ApiError, createApi } from './api.js';
+import { createChatRulesPanel } from './chat-rules-panel.js';
 import { createChatView, newClientMessageId } from './chat-view.js';
 import { createDevices } from './devices.js';
 import { $, confirmDialog, formatCount, formatDuration, formatPrice, h, safeUrl, setText } from './dom.js';
+import { createFigures } from './figures.js';
 import { Hub } from './hub.js';
+import { createPhoneStudio } from './phone-studio.js';
 import { createPublisher, WhipUnavailable } from './media/index.js';
 import { completeUpload, createShowRecorder, uploadedBefore } from './recording.js';
+import { createModerationPanel } from './moderation-panel.js';
 import { renderReport } from './report-view.js';
+import { createStreamKeyPanel } from './stream-key-panel.js';
+import { createTeamPanel } from './team-panel.js';
 import { uploadThumbnail } from './thumbnail.js';
 
 const TOKEN_KEY = 'liveshop.seller';
@@ -23,6 +30,7 @@ let catalogue = [];
 const chatSeen = new Set(); // ids of the show's messages, for the summary
 let peak = 0;
 let likes = 0;
+const figures = createFigures(); // the revision of each live figure on screen
 let firstSnapshot = true;
 let timer = null;
 let statsTimer = null;
@@ -31,14 +39,23 @@ let recording = null; // this tab's recording of the show (p2p)
 let resumedChunks = 0; // chunks of the show a previous studio tab uploaded (show reopened here)
 let thumbnailTimer = null;
 
+const STAFF_ROLES = ['admin', 'moderator'];
+const isSeller = () => !!user && user.role === 'admin';
+
+const moderation = createModerationPanel({
+  api,
+  getHub: () => hub,
+  getShow: () => show,
+  say: (text) => setText($('#chat-notice'), text),
+  takeFigure: (key, rev) => figures.take(key, rev), // an older slow mode never wins
+});
+const chatRules = createChatRulesPanel($('#chat-rules'), { api });
+const team = createTeamPanel($('#team-panel'), { api });
+const streamKey = createStreamKeyPanel($('#stream-key-panel'), { api });
 const chat = createChatView($('#chat-list'), {
   moderation: {
     onDelete: (msg) => hub.send({ type: 'chat_delete', messageId: msg.id }),
-    onBan: async (msg) => {
-      const name = (msg.user && msg.user.name) || 'this shopper';
-      const ok = await confirmDialog({ title: `Ban ${name}?`, body: 'They leave the show, cannot come back or chat, and their messages are deleted.', confirm: 'Ban', danger: true });
-      if (ok) hub.send({ type: 'user_ban', userId: msg.user.id, deleteMessages: true });
-    },
+    onBan: (msg) => moderation.ban(msg),
   },
 });
 
@@ -53,8 +70,10 @@ const devices = createDevices({
   retry: $('#camera-retry'),
   onChange: (stream) => {
     if (stream && publisher) publisher.replaceStream(stream).catch(() => {});
+    if (stream) phone.camerasChanged();
   },
 });
+const phone = createPhoneStudio({ devices });
 
 // -- log-in ------------------------------------------------------------------------------------
 
@@ -74,8 +93,8 @@ $('#login-form').addEventListener('submit', async (e) => {
   button.disabled = true;
   try {
     const answer = await api.login($('#email').value.trim(), $('#password').value);
-    if (answer.user.role !== 'admin') {
-      showLogin('This account is not a seller account.');
+    if (!STAFF_ROLES.includes(answer.user.role)) {
+      showLogin('This account is not a seller or moderator account.');
       return;
     }
     token = answer.accessToken;
@@ -101,6 +120,9 @@ $('#logout').addEventListener('click', async () => {
     recording = null;
   }
   stopLive();
+  moderation.setShow(null);
+  streamKey.clear();
+  phone.setStage('setup');
   if (hub) hub.close();
   hub = null;
   devices.release();
@@ -115,14 +137,28 @@ async function enterStudio(me) {
   $('#login-view').hidden = true;
   $('#studio-view').hidden = false;
   $('#logout').hidden = false;
-  setText($('#who'), me.name);
+  setText($('#who'), isSeller() ? me.name : `${me.name} (moderator)`);
+  $('#studio-view').dataset.role = me.role;
+  phone.setRole(me.role);
   config = await api.config();
   hub = new Hub({ token });
   wireHub();
   hub.connect();
+  phone.setStage('setup');
+  if (!isSeller()) return followShow();
   devices.open();
   loadCatalogue('');
+  chatRules.load();
+  team.load();
+  streamKey.load();
   await checkActive();
+}
+
+/** A moderator's studio follows the live show: its chat opens when it starts. */
+async function followShow() {
+  const { livestream } = await api.activeShow();
+  if (livestream) startLive(livestream);
+  else $('#staff-idle').hidden = false;
 }
 
 // -- setup and going live ----------------------------------------------------------------------
@@ -188,17 +224,20 @@ $('#show-form').addEventListener('submit', async (e) => {
 
 function startLive(livestream, { resumed = false } = {}) {
   show = livestream;
+  figures.reset();
   firstSnapshot = true;
   chatSeen.clear();
   peak = livestream.peakViewers || 0;
   likes = livestream.likes || 0;
   $('#setup').hidden = true;
   $('#summary').hidden = true;
+  $('#staff-idle').hidden = true;
   $('#live-panel').hidden = false;
   $('#chat-panel').hidden = false;
   $('#catalogue-panel').hidden = false;
   $('#health-box').hidden = false;
   $('#studio-view').classList.add('live-layout');
+  phone.setStage('live');
   const badge = $('#live-indicator');
   badge.className = 'badge live';
   setText(badge, 'LIVE');
@@ -216,7 +255,8 @@ function startLive(livestream, { resumed = false } = {}) {
     tick();
     if (recording) renderRecording(recording.state);
   }, 1000);
-  startRecording(livestream, resumed);
+  moderation.setShow(livestream);
+  if (isSeller()) startRecording(livestream, resumed);
   hub.join(livestream.id);
 }
 
@@ -405,11 +445,17 @@ function showSummary(livestream) {
   const ended = { ...show, ...livestream };
   stopLive();
   show = null;
+  moderation.setShow(null);
   $('#live-panel').hidden = true;
   $('#chat-panel').hidden = true;
   $('#catalogue-panel').hidden = true;
   $('#health-box').hidden = true;
   $('#studio-view').classList.remove('live-layout');
+  phone.setStage('summary');
+  if (!isSeller()) {
+    $('#staff-idle').hidden = false;
+    return;
+  }
   $('#summary').hidden = false;
   setText($('#sum-title'), ended.title);
   const seconds = ended.durationSeconds ?? (Date.parse(ended.endTime || new Date().toISOString()) - Date.parse(ended.startTime)) / 1000;
@@ -446,6 +492,7 @@ async function loadReport(id) {
 
 $('#new-show').addEventListener('click', () => {
   $('#summary').hidden = true;
+  phone.setStage('setup');
   $('#setup').hidden = false;
   $('#title').value = '';
   $('#description').value = '';
@@ -465,17 +512,8 @@ $('#chat-form').addEventListener('submit', (e) => {
     setText($('#chat-notice'), 'Not connected — message not sent.');
     return;
   }
-  chat.addPending(clientMessageId, text, { ...user, role: 'admin' });
+  chat.addPending(clientMessageId, text, user);
   input.value = '';
-});
-
-function sendSlowMode() {
-  const on = $('#slow-mode').checked;
-  hub.send({ type: 'slow_mode', seconds: on ? Number($('#slow-seconds').value) : 0 });
-}
-$('#slow-mode').addEventListener('change', sendSlowMode);
-$('#slow-seconds').addEventListener('change', () => {
-  if ($('#slow-mode').checked) sendSlowMode();
 });
 
 // -- catalogue and pins ------------------------------------------------------------------------
@@ -541,6 +579,7 @@ function renderPins(list) {
     ),
   );
   $('#pinned-empty').hidden = list.length > 0;
+  phone.setPinned(list);
   renderCatalogue();
 }
 
@@ -557,6 +596,7 @@ async function togglePin(product, isPinned) {
 // -- hub ---------------------------------------------------------------------------------------
 
 function wireHub() {
+  moderation.wire(hub);
   hub.on('status', ({ state }) => {
     if (state === 'reconnecting' && show) setText($('#chat-notice'), 'Connection to the service lost — reconnecting…');
     if (state === 'open') setText($('#chat-notice'), '');
@@ -577,14 +617,14 @@ function wireHub() {
     else chat.addMany(ev.recentChat);
     ev.recentChat.forEach((m) => chatSeen.add(m.id));
     firstSnapshot = false;
+    figures.reset(ev.rev);
     renderPins(ev.pinnedProducts);
     likes = ev.likes;
     peak = Math.max(peak, ev.peakViewers);
     setText($('#likes'), formatCount(likes));
     setText($('#viewers'), formatCount(ev.viewerCount));
     setText($('#peak'), formatCount(peak));
-    $('#slow-mode').checked = ev.slowMode > 0;
-    startPublishing();
+    if (isSeller()) startPublishing();
   });
   hub.on('chat_message', (ev) => {
     chat.add(ev);
@@ -594,7 +634,7 @@ function wireHub() {
     if (show && ev.livestreamId === show.id) chat.remove(ev.messageIds);
   });
   hub.on('likes_update', (ev) => {
-    if (!show || ev.livestreamId !== show.id) return;
+    if (!show || ev.livestreamId !== show.id || !figures.take('likes', ev.rev)) return;
     likes = ev.likes;
     setText($('#likes'), formatCount(likes));
   });
@@ -605,23 +645,20 @@ function wireHub() {
     setText($('#peak'), formatCount(peak));
   });
   hub.on('pinned_products_update', (ev) => {
-    if (show && ev.livestreamId === show.id) renderPins(ev.pinnedProducts);
-  });
-  hub.on('slow_mode', (ev) => {
-    if (!show || ev.livestreamId !== show.id) return;
-    $('#slow-mode').checked = ev.seconds > 0;
-    setText($('#chat-notice'), ev.seconds ? `Slow mode on: shoppers can send one message every ${ev.seconds} s.` : 'Slow mode off.');
+    if (show && ev.livestreamId === show.id && figures.take('pins', ev.rev)) renderPins(ev.pinnedProducts);
   });
   hub.on('stream_ended', async (ev) => {
     if (show && ev.livestreamId === show.id) {
       const { livestream } = await api.show(ev.livestreamId).catch(() => ({ livestream: { id: ev.livestreamId, videoUrl: ev.videoUrl } }));
       if (show && show.id === ev.livestreamId) showSummary(livestream);
-    } else if (!show) {
+    } else if (!show && isSeller()) {
       checkActive().catch(() => {});
     }
   });
-  hub.on('stream_started', () => {
-    if (!show) checkActive().catch(() => {});
+  hub.on('stream_started', (ev) => {
+    if (show) return;
+    if (isSeller()) checkActive().catch(() => {});
+    else startLive(ev.livestream);
   });
   hub.on('error', (ev) => {
     if (ev.ref) chat.fail(ev.ref, ev.message);
@@ -640,10 +677,10 @@ async function main() {
   }
   try {
     const { user: me } = await api.me();
-    if (me.role !== 'admin') {
+    if (!STAFF_ROLES.includes(me.role)) {
       sessionStorage.removeItem(TOKEN_KEY);
       token = null;
-      showLogin('This account is not a seller account.');
+      showLogin('This account is not a seller or moderator account.');
       return;
     }
     await enterStudio(me);

@@ -1,13 +1,16 @@
 // The shoppers' page: `/` follows whatever show is live, `/live/{id}` a given show.
 import { createApi, reportQuietly } from './api.js';
+import { createChatStatus, describeRefusal } from './chat-status.js';
 import { createChatView, newClientMessageId } from './chat-view.js';
 import { $, formatCount, setText } from './dom.js';
-import { forgetGuest, loadGuest, saveGuest as storeGuest } from './guest.js';
+import { createFigures } from './figures.js';
+import { forgetGuest, loadGuest, obtainGuest, saveGuest as storeGuest } from './guest.js';
 import { Hub } from './hub.js';
 import { createWatcher } from './media/index.js';
 import { createPlayer } from './player.js';
 import { createProductsView } from './products-view.js';
 import { replayCard, replayHref } from './replay-card.js';
+import { followVideoAspect } from './video-aspect.js';
 
 const app = $('#app');
 const el = {
@@ -37,13 +40,17 @@ const api = createApi(() => guest && guest.token);
 let config = { mediaMode: 'p2p', iceServers: [] };
 let hub = null;
 let show = null; // the show on screen
+const figures = createFigures(); // the revision of each live figure on screen
 let watcher = null;
 let firstSnapshot = true;
 let banned = false;
 let noticeTimer = null;
+let likePending = false; // a like_toggle is on its way: a refusal without a ref answers it
 
 const player = createPlayer($('#video'), $('#unmute'));
+followVideoAspect($('#video'), app);
 const chat = createChatView(el.chatList);
+const chatStatus = createChatStatus($('#chat-wait'), { onDone: () => notice('You can chat now.') });
 const products = createProductsView($('#product-list'), {
   onBuy: (product) => {
     if (show) reportQuietly(`/api/livestreams/${show.id}/product-clicks`, { productId: product.id }, guest && guest.token);
@@ -54,8 +61,21 @@ function saveGuest(answer, named) {
   guest = storeGuest(answer, named);
 }
 
+/** While the server refuses new guest ids from this network (429), say so on the page. */
+const offlineText = [$('#offline-title').textContent, $('#offline .lead').textContent];
+function waitingForGuest(seconds) {
+  if (!seconds) {
+    setText($('#offline-title'), offlineText[0]);
+    setText($('#offline .lead'), offlineText[1]);
+    return;
+  }
+  setState('offline');
+  setText($('#offline-title'), 'Just a moment');
+  setText($('#offline .lead'), `Many new shoppers are joining from your network right now. Trying again in ${seconds} s…`);
+}
+
 async function ensureGuest() {
-  if (!guest) saveGuest(await api.guest(), false);
+  if (!guest) saveGuest(await obtainGuest(api, null, { onWait: waitingForGuest }), false);
 }
 
 function setState(state) {
@@ -110,6 +130,7 @@ function stopMedia() {
 
 function goLive(stream) {
   const switching = !show || show.id !== stream.id;
+  if (switching) figures.reset();
   show = stream;
   banned = false;
   setState('live');
@@ -133,6 +154,7 @@ function renderShow(stream) {
 
 function showEnded(stream, videoUrl) {
   stopMedia();
+  chatStatus.stop();
   if (stream) show = { ...stream, isActive: false };
   else if (show) show = { ...show, isActive: false };
   setState('ended');
@@ -187,39 +209,51 @@ function wireHub() {
     else chat.addMany(ev.recentChat);
     if (ev.chatTruncated) pageChat(show.id);
     firstSnapshot = false;
+    figures.reset(ev.rev);
     products.render(ev.pinnedProducts);
     setText(el.likeCount, formatCount(ev.likes));
     setLiked(ev.liked);
     setText(el.viewers, formatCount(ev.viewerCount));
+    chatStatus.joined(ev.newShopperWait);
+    if (ev.newShopperWait) notice(`New shoppers can chat after watching for ${describeWait(ev.newShopperWait)}.`);
     if (!ev.livestream.isActive) showEnded(ev.livestream);
+  });
+  hub.on('new_shopper_wait', (ev) => {
+    if (!show || ev.livestreamId !== show.id) return;
+    chatStatus.waitChanged(ev.seconds);
+    notice(ev.seconds ? `New shoppers can chat after watching for ${describeWait(ev.seconds)}.` : 'New shoppers can chat at once.');
   });
   hub.on('chat_message', (ev) => chat.add(ev));
   hub.on('chat_deleted', (ev) => {
     if (show && ev.livestreamId === show.id) chat.remove(ev.messageIds);
   });
   hub.on('likes_update', (ev) => {
-    if (show && ev.livestreamId === show.id) setText(el.likeCount, formatCount(ev.likes));
+    if (show && ev.livestreamId === show.id && figures.take('likes', ev.rev)) setText(el.likeCount, formatCount(ev.likes));
   });
   hub.on('like_state', (ev) => {
+    likePending = false;
     if (!show || ev.livestreamId !== show.id) return;
     setLiked(ev.liked);
-    setText(el.likeCount, formatCount(ev.likes));
+    if (figures.take('likes', ev.rev)) setText(el.likeCount, formatCount(ev.likes));
   });
   hub.on('viewer_count', (ev) => {
     if (show && ev.livestreamId === show.id) setText(el.viewers, formatCount(ev.count));
   });
   hub.on('pinned_products_update', (ev) => {
-    if (show && ev.livestreamId === show.id) products.render(ev.pinnedProducts);
+    if (show && ev.livestreamId === show.id && figures.take('pins', ev.rev)) products.render(ev.pinnedProducts);
   });
   hub.on('slow_mode', (ev) => {
-    if (show && ev.livestreamId === show.id) notice(ev.seconds ? `Slow mode is on: one message every ${ev.seconds} s.` : 'Slow mode is off.');
+    if (show && ev.livestreamId === show.id && figures.take('slowMode', ev.rev)) notice(ev.seconds ? `Slow mode is on: one message every ${ev.seconds} s.` : 'Slow mode is off.');
   });
   hub.on('stream_started', (ev) => {
     if (fixedShowId === null || ev.livestream.id === fixedShowId) goLive(ev.livestream);
   });
   hub.on('stream_update', (ev) => {
     if (show && ev.livestream.id === show.id) {
-      show = { ...show, ...ev.livestream };
+      if (!figures.take('show', ev.rev)) return;
+      // the show as of ev.rev: its likes only if not older than those shown; viewers come from viewer_count
+      const { viewerCount, likes, ...fields } = ev.livestream;
+      show = { ...show, ...fields, ...(figures.take('likes', ev.rev) ? { likes } : {}) };
       if (show.isActive) renderShow(show);
       else showEnded(show); // e.g. the recording is ready: offer the replay
     } else if (!show && app.dataset.state === 'offline' && ev.livestream.isRecorded) {
@@ -227,11 +261,14 @@ function wireHub() {
     }
   });
   hub.on('stream_ended', (ev) => {
-    if (show && ev.livestreamId === show.id) showEnded(null, ev.videoUrl);
+    if (show && ev.livestreamId === show.id && figures.take('show', ev.rev)) showEnded(null, ev.videoUrl);
   });
   hub.on('error', (ev) => {
-    const message = errorText(ev);
-    if (ev.ref) chat.fail(ev.ref, message);
+    const like = likePending && !ev.ref;
+    if (like) likePending = false;
+    const message = describeRefusal(ev, { like });
+    if (ev.ref) chat.fail(ev.ref, ev.code === 'blocked' ? ev.message : ev.code === 'too_new' ? `you can chat in ${Math.max(1, Math.ceil(ev.retryAfter || 1))} s` : message);
+    if (ev.code === 'too_new' && !like) chatStatus.tooNew(ev.retryAfter);
     if (ev.code === 'banned') {
       banned = true;
       syncComposer();
@@ -251,7 +288,7 @@ function wireHub() {
     guest = null;
     forgetGuest();
     try {
-      saveGuest(await api.guest(name), !!name);
+      saveGuest(await obtainGuest(api, name, { onWait: (s) => s && setText(el.banner, `Reconnecting: many new shoppers are joining from your network — trying again in ${s} s…`) }), !!name);
       hub.setToken(guest.token);
       hub.connect();
     } catch {
@@ -260,19 +297,8 @@ function wireHub() {
   });
 }
 
-function errorText(ev) {
-  switch (ev.code) {
-    case 'rate_limited':
-      return `You're sending messages too fast — try again in ${Math.max(1, Math.ceil(ev.retryAfter || 1))} s.`;
-    case 'slow_mode':
-      return `Slow mode — you can send again in ${Math.max(1, Math.ceil(ev.retryAfter || 1))} s.`;
-    case 'banned':
-      return 'You were removed from this show and cannot chat.';
-    case 'not_live':
-      return 'The show is not live.';
-    default:
-      return ev.message || 'Something went wrong.';
-  }
+function describeWait(seconds) {
+  return seconds >= 120 ? `${seconds / 60} min` : `${seconds} s`;
 }
 
 async function pageChat(id) {
@@ -296,7 +322,8 @@ function setLiked(liked) {
 // -- user actions ------------------------------------------------------------------------------
 
 el.like.addEventListener('click', () => {
-  if (!hub.send({ type: 'like_toggle' })) notice('Not connected — try again in a moment.');
+  if (hub.send({ type: 'like_toggle' })) likePending = true;
+  else notice('Not connected — try again in a moment.');
 });
 
 el.nameForm.addEventListener('submit', async (e) => {
@@ -306,13 +333,24 @@ el.nameForm.addEventListener('submit', async (e) => {
   try {
     saveGuest(await api.guest(name), true);
   } catch (err) {
-    notice(`Could not set your name: ${err.message}`);
+    notice(nameRefusal(err), { timeout: 0 });
+    el.nameInput.focus();
     return;
   }
   syncComposer();
   hub.setToken(guest.token); // the name lives in the token: reconnect (the chat resumes where it was)
   el.chatInput.focus();
 });
+
+function nameRefusal(err) {
+  if (err.status === 422) {
+    const first = Array.isArray(err.detail) ? err.detail[0] : null;
+    const why = first && first.msg ? first.msg.replace(/^Value error, /, '') : err.message;
+    return `That name cannot be used (${why}): pick another.`;
+  }
+  if (err.status === 429) return `Too many new shoppers from your network right now — try again in ${Math.max(1, Math.ceil(err.retryAfter || 10))} s.`;
+  return `Could not set your name: ${err.message}`;
+}
 
 el.chatForm.addEventListener('submit', (e) => {
   e.preventDefault();

@@ -23,7 +23,7 @@ from typing import Any, Literal, cast
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from .placement import (
+from .base import (
     LOCK_TTL_S,
     PLACEMENT_TTL_S,
     AbstractLock,
@@ -33,7 +33,7 @@ from .placement import (
     RemoteRecord,
     SessionRecord,
     ShowRecord,
-    _updatable,
+    updatable_field,
 )
 
 LOCK_POLL_S = 0.02
@@ -186,7 +186,7 @@ class RedisPlacement(Placement):
     async def update_show(self, livestream_id: int, session_id: str, **fields: Any) -> bool:
         args: list[str] = [json.dumps(session_id)]
         for name, value in fields.items():
-            args += [_updatable(name), json.dumps(value)]
+            args += [updatable_field(name), json.dumps(value)]
         done = await self.redis.eval(_UPDATE_SHOW, 1, self._key("show", livestream_id), *args)
         return bool(done)
 

@@ -1,0 +1,119 @@
+"""Stream statistics shared by every server-side backend: the counters of one incoming RTP
+stream and the shape of :meth:`MediaBackend.stats`.
+
+``sfu`` counts the publisher's streams as it forwards them; ``janus`` counts what its monitor
+subscriber receives. Both report through :func:`publisher_stats` and :func:`media_stats`, so
+the stats route answers the same shape in every mode.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .rtputil import picture_size
+
+SIZE_SAMPLE_PACKETS = 64  # once known, the picture size is re-read at most every 64 packets
+WINDOW_S = 1.0  # bitrate and frame rate are measured over windows of about this long
+
+
+class StreamStats:
+    """Counters of one incoming RTP stream: bitrate, frame rate, picture size, sequence gaps.
+
+    Guarantees: :meth:`count` is O(1) and never allocates (it runs for every packet);
+    ``bitrate_kbps`` and ``fps`` are those of the last complete window of at least
+    :data:`WINDOW_S`; :meth:`lost` never goes below 0 (duplicates and retransmissions do not
+    make it negative). The stream's sequence numbers restart when :meth:`restart` is called
+    (a new SSRC).
+    """
+
+    def __init__(self, codec: str) -> None:
+        self.codec = codec
+        self.packets = 0
+        self.base_seq: int | None = None
+        self.ext_max: int | None = None
+        self.size: tuple[int, int] | None = None
+        self.win_start = time.monotonic()
+        self.win_bytes = 0
+        self.win_frames = 0
+        self.bitrate_kbps = 0.0
+        self.fps = 0.0
+
+    def restart(self) -> None:
+        """The stream's sequence numbers start again (new SSRC); totals are kept."""
+        self.base_seq = None
+
+    def count(self, seq: int, size: int, marker: int) -> None:
+        """Count one packet of ``size`` payload bytes (``marker`` set: the last of a frame)."""
+        self.packets += 1
+        if self.base_seq is None or self.ext_max is None:
+            self.base_seq = seq
+            self.ext_max = seq
+        else:
+            delta = (seq - self.ext_max) & 0xFFFF
+            if delta < 0x8000:
+                self.ext_max += delta
+        self.win_bytes += size
+        if marker:
+            self.win_frames += 1
+        now = time.monotonic()
+        elapsed = now - self.win_start
+        if elapsed >= WINDOW_S:
+            self.bitrate_kbps = self.win_bytes * 8 / elapsed / 1000
+            self.fps = self.win_frames / elapsed
+            self.win_start = now
+            self.win_bytes = 0
+            self.win_frames = 0
+
+    def size_due(self) -> bool:
+        """True when the next keyframe's picture size should be read (unknown yet, or every
+        :data:`SIZE_SAMPLE_PACKETS` packets)."""
+        return self.size is None or self.packets % SIZE_SAMPLE_PACKETS == 0
+
+    def sample_size(self, keyframe_payload: bytes) -> None:
+        """Read the picture size from the first packet of a keyframe (kept when unreadable)."""
+        self.size = picture_size(self.codec, keyframe_payload) or self.size
+
+    def lost(self) -> int:
+        """Packets missing between the first and the highest sequence number seen."""
+        if self.base_seq is None or self.ext_max is None:
+            return 0
+        return max(0, self.ext_max - self.base_seq + 1 - self.packets)
+
+
+def publisher_stats(codec: str, streams: Mapping[str, StreamStats]) -> dict[str, Any]:
+    """The ``publisher`` part of :meth:`MediaBackend.stats` from its streams by kind
+    (``video``, ``audio``): total bitrate, the video's frame rate and size, total loss."""
+    video = streams.get("video")
+    return {
+        "bitrateKbps": round(sum(s.bitrate_kbps for s in streams.values()), 1),
+        "fps": round(video.fps, 1) if video else 0.0,
+        "width": video.size[0] if video and video.size else None,
+        "height": video.size[1] if video and video.size else None,
+        "codec": codec,
+        "packetsLost": sum(s.lost() for s in streams.values()),
+    }
+
+
+def media_stats(
+    publisher: dict[str, Any] | None, viewers: int, rtts_ms: Iterable[float]
+) -> dict[str, Any]:
+    """:meth:`MediaBackend.stats`'s answer: the publisher's stats (or None), the viewer count
+    and the p50/p95 of the viewers' round-trip times (None while none is known)."""
+    rtts = list(rtts_ms)
+    return {
+        "publisher": publisher,
+        "viewers": viewers,
+        "viewerRttMs": {"p50": percentile(rtts, 50), "p95": percentile(rtts, 95)},
+    }
+
+
+def percentile(values: list[float], pct: int) -> float | None:
+    """The ``pct``-th percentile (inclusive method), rounded to 0.1; None for no values."""
+    if not values:
+        return None
+    if len(values) == 1:
+        return round(values[0], 1)
+    return round(statistics.quantiles(values, n=100, method="inclusive")[pct - 1], 1)

@@ -1,0 +1,94 @@
+"""Network namespaces for the internet tests: every packet stays inside namespaces the test
+creates (10.231.x.y addresses), never towards this machine's external address."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CI
+
+
+def need(condition: bool, message: str) -> None:
+    """Skip (fail under CI=true) when the machine lacks what a test needs."""
+    if condition:
+        return
+    if CI:
+        pytest.fail(f"CI=true: {message}")
+    pytest.skip(message)
+
+
+def need_tool(name: str, package: str) -> str:
+    path = shutil.which(name) or (
+        f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None
+    )
+    need(path is not None, f"{name} is missing (Debian's {package}: `make internet-tools`)")
+    assert path is not None
+    return path
+
+
+def sh(*args: str) -> None:
+    subprocess.run(args, check=True, capture_output=True)
+
+
+@dataclass
+class Net:
+    """Namespaces joined by veth pairs; :meth:`exec` prefixes a command to run inside one."""
+
+    tag: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
+    names: list[str] = field(default_factory=list)
+
+    def ns(self, short: str) -> str:
+        name = f"ls{self.tag}{short}"
+        sh("ip", "netns", "add", name)
+        self.names.append(name)
+        sh("ip", "-n", name, "link", "set", "lo", "up")
+        return name
+
+    def link(self, a: str, a_addr: str, b: str, b_addr: str, prefix: int = 24) -> None:
+        """A veth pair from namespace ``a`` (``a_addr``) to ``b`` (``b_addr``)."""
+        ia, ib = f"v{self.tag}{len(self.names)}{a[-1]}", f"v{self.tag}{len(self.names)}{b[-1]}"
+        sh("ip", "link", "add", ia, "netns", a, "type", "veth", "peer", "name", ib, "netns", b)
+        for ns, dev, addr in ((a, ia, a_addr), (b, ib, b_addr)):
+            sh("ip", "-n", ns, "addr", "add", f"{addr}/{prefix}", "dev", dev)
+            sh("ip", "-n", ns, "link", "set", dev, "up")
+        self.names.append("")  # keeps device names unique
+
+    def default_route(self, ns: str, via: str) -> None:
+        sh("ip", "-n", ns, "route", "add", "default", "via", via)
+
+    @staticmethod
+    def exec(ns: str, *command: str) -> list[str]:
+        return ["ip", "netns", "exec", ns, *command]
+
+    def close(self) -> None:
+        for name in self.names:
+            if name:
+                subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
+
+
+@contextmanager
+def namespaces() -> Iterator[Net]:
+    need(os.geteuid() == 0, "network namespaces need root")
+    need_tool("ip", "iproute2")
+    net = Net()
+    try:
+        yield net
+    finally:
+        net.close()
+
+
+def chromium_in(ns: str, directory: Path) -> Path:
+    """A wrapper Playwright can launch as its browser: Debian's Chromium inside ``ns``."""
+    wrapper = directory / f"chromium-{ns}"
+    wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {ns} /usr/bin/chromium "$@"\n')
+    wrapper.chmod(0o755)
+    return wrapper

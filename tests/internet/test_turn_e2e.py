@@ -1,0 +1,203 @@
+"""TURN over TCP with coturn (use-auth-secret): a viewer whose network drops every UDP packet
+plays through the relay; without TURN it cannot; credentials are checked and expire."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.internet.netns import Net, namespaces, need_tool
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+SERVER_VIEWER, VIEWER = "10.232.1.1", "10.232.1.2"  # HTTP (TCP) reaches the server directly
+TURN_LISTEN, VIEWER_TO_TURN = "10.232.2.1", "10.232.2.2"
+SERVER_RELAY, TURN_RELAY = "10.232.3.1", "10.232.3.2"
+SECRET = "turn-e2e-" + "t" * 32
+URL = f"http://{SERVER_VIEWER}:8000"
+
+
+@dataclass
+class Setup:
+    net: Net
+    viewer_ns: str
+    env: dict[str, str]
+
+
+def coturn_config(directory: Path) -> Path:
+    """The TURN REST API settings of deploy/turnserver.conf, on the test's addresses (TCP only
+    matters here; no TLS certificate, private peers allowed)."""
+    conf = directory / "turnserver.conf"
+    conf.write_text(
+        "\n".join(
+            (
+                f"listening-ip={TURN_LISTEN}",
+                "listening-port=3478",
+                f"relay-ip={TURN_RELAY}",
+                "use-auth-secret",
+                f"static-auth-secret={SECRET}",
+                "realm=shop.test",
+                "fingerprint",
+                "no-tls",
+                "no-dtls",
+                "no-cli",
+                "no-multicast-peers",
+                f"userdb={directory / 'turndb'}",
+                f"pidfile={directory / 'turnserver.pid'}",
+                "simple-log",
+                "",
+            )
+        )
+    )
+    return conf
+
+
+def run_peer(env: dict[str, str], command: list[str], timeout: float = 90) -> dict[str, object]:
+    out = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    print(out.stderr[-5000:])  # shown when the test fails
+    return result
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    turnserver = need_tool("turnserver", "coturn")
+    nft = need_tool("nft", "nftables")
+    tmp = tmp_path_factory.mktemp("turn")
+    with namespaces() as net:
+        srv, viewer, relay = net.ns("s"), net.ns("v"), net.ns("t")
+        net.link(srv, SERVER_VIEWER, viewer, VIEWER)
+        net.link(relay, TURN_LISTEN, viewer, VIEWER_TO_TURN)
+        net.link(srv, SERVER_RELAY, relay, TURN_RELAY)
+        net.default_route(viewer, SERVER_VIEWER)
+        net.default_route(relay, SERVER_RELAY)  # coturn reaches every address of the media server
+        # the viewer's network blocks UDP entirely
+        for rule in (
+            "add table inet block",
+            "add chain inet block out { type filter hook output priority 0 ; }",
+            "add chain inet block in { type filter hook input priority 0 ; }",
+            "add rule inet block out meta l4proto udp drop",
+            "add rule inet block in meta l4proto udp drop",
+        ):
+            subprocess.run(net.exec(viewer, nft, *rule.split()), check=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LIVESHOP_")}
+        env |= {
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (str(ROOT), str(ROOT / "src"), env.get("PYTHONPATH")) if p
+            ),
+            "LIVESHOP_DATA_DIR": str(tmp / "data"),
+            "LIVESHOP_SECRET_KEY": "turn-e2e-signing-" + "k" * 40,
+            "LIVESHOP_HOST": "0.0.0.0",
+            "LIVESHOP_PORT": "8000",
+            "LIVESHOP_TURN_URLS": f"turn:{TURN_LISTEN}:3478?transport=tcp",
+            "LIVESHOP_TURN_SECRET": SECRET,
+            "LIVESHOP_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        }
+        subprocess.run(
+            [sys.executable, "-m", "liveshop.cli", "create-admin", "--email", ADMIN_EMAIL],
+            env=env,
+            cwd=tmp,
+            check=True,
+            capture_output=True,
+        )
+        procs = [
+            subprocess.Popen(
+                net.exec(
+                    relay,
+                    turnserver,
+                    "-c",
+                    str(coturn_config(tmp)),
+                    "--no-stdout-log",
+                    "-l",
+                    str(tmp / "turn.log"),
+                ),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            ),
+            subprocess.Popen(
+                net.exec(srv, sys.executable, "-m", "liveshop.cli", "serve"),
+                env=env,
+                cwd=tmp,
+                stdout=subprocess.DEVNULL,
+                stderr=(tmp / "liveshop.log").open("wb"),
+            ),
+        ]
+        try:
+            deadline = time.monotonic() + 60
+            while "Application startup complete" not in (tmp / "liveshop.log").read_text():
+                assert all(p.poll() is None for p in procs), (tmp / "liveshop.log").read_text()
+                assert time.monotonic() < deadline, "liveshop did not start"
+                time.sleep(0.1)
+            publisher = subprocess.Popen(
+                net.exec(
+                    srv,
+                    sys.executable,
+                    "-m",
+                    "tests.internet.turn_peer",
+                    "publish",
+                    URL,
+                    ADMIN_EMAIL,
+                    ADMIN_PASSWORD,
+                ),
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            procs.append(publisher)
+            assert publisher.stdout is not None
+            assert publisher.stdout.readline().startswith("live ")
+            yield Setup(net, viewer, env)
+        finally:
+            for proc in reversed(procs):
+                if proc.stdin:
+                    proc.stdin.close()
+                proc.terminate()
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
+def test_viewer_behind_udp_block_plays_through_turn_over_tcp(setup: Setup) -> None:
+    """With UDP dropped, the viewer receives the show's frames through coturn over TCP."""
+    result = run_peer(
+        setup.env,
+        setup.net.exec(
+            setup.viewer_ns, sys.executable, "-m", "tests.internet.turn_peer", "watch", URL
+        ),
+    )
+    assert result == {"frames": 10, "state": "connected"}
+
+
+def test_the_same_viewer_without_turn_fails(setup: Setup) -> None:
+    """Without the TURN server the same viewer gets no media: the UDP block really bites."""
+    command = setup.net.exec(
+        setup.viewer_ns, sys.executable, "-m", "tests.internet.turn_peer", "watch", URL, "--no-turn"
+    )
+    result = run_peer(setup.env, command)
+    assert result["frames"] == 0 and result["state"] == "failed"
+
+
+def test_turn_credentials_are_verified_and_expire(setup: Setup) -> None:
+    """coturn allocates with a minted credential, refuses it once expired, and refuses a forged one."""
+    command = setup.net.exec(
+        setup.viewer_ns, sys.executable, "-m", "tests.internet.turn_peer", "allocate", URL, SECRET
+    )
+    result = run_peer(setup.env, command)
+    assert result["fresh"] == "allocated"
+    assert str(result["expired"]).startswith("refused") and str(result["forged"]).startswith(
+        "refused"
+    )
