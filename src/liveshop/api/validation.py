@@ -20,7 +20,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
-from liveshop.domain.moderation import is_reserved_name
+from liveshop.domain.moderation import RESERVED_WORDS, is_reserved_name
 from liveshop.domain.money import MAX_PRICE, InvalidPrice, parse_price
 from liveshop.domain.text import is_encodable
 
@@ -126,9 +126,33 @@ def _not_staff_like(value: str) -> str:
     return value
 
 
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" for c in word)
+
+
+@dataclass(frozen=True)
+class _StatesReservedNames:
+    """JSON Schema for :func:`shopper_name`: the plain spellings of the reserved words (the server
+    also folds case, width and punctuation, which a ``pattern`` cannot)."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        words = "|".join(_any_case(w) for w in RESERVED_WORDS if len(w) > 3)
+        mod = rf"^[^a-zA-Z0-9]*{_any_case('mod')}[sS]?[^a-zA-Z0-9]*$"
+        json_schema["not"] = {"anyOf": [{"pattern": words}, {"pattern": mod}]}
+        json_schema["description"] = (
+            "Not a name that reads as the shop's staff: none of "
+            + ", ".join(w for w in RESERVED_WORDS if len(w) > 3)
+            + ' in it (ignoring case, width and punctuation), and not "mod" or "mods"'
+        )
+        return json_schema
+
+
 def shopper_name(max_length: int) -> Any:
     """A shopper's display name: a :func:`line` that cannot pass for the shop's staff."""
-    return Annotated[line(1, max_length), AfterValidator(_not_staff_like)]
+    return Annotated[line(1, max_length), AfterValidator(_not_staff_like), _StatesReservedNames()]
 
 
 def text(max_length: int) -> Any:
