@@ -33,6 +33,7 @@ from liveshop.api import (
     reports,
 )
 from liveshop.api import errors as api_errors
+from liveshop.api import openapi as api_openapi
 from liveshop.api.limits import BodyLimitMiddleware
 from liveshop.api.readcache import ReadCacheMiddleware
 from liveshop.authentication import Authenticator
@@ -192,6 +193,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     for module in (auth, products, livestreams, media, recordings, reports, moderation, health):
         app.include_router(module.router)
     app.include_router(media.active_router)
+    api_openapi.install(app)
     app.router.add_websocket_route("/ws", websocket_endpoint)
     _mount_pages(app, settings)
     apidocs.install(app)

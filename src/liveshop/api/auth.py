@@ -15,6 +15,7 @@ from liveshop.api.deps import (
     TokensDep,
     bearer_token,
 )
+from liveshop.api.routing import ApiRoute
 from liveshop.api.schemas import GuestBody, LoginBody, RegisterBody, TokenOut, UserEnvelope
 from liveshop.client_address import client_address
 from liveshop.domain.identity import Identity, Role
@@ -31,7 +32,7 @@ from liveshop.storage import users
 from liveshop.storage.errors import Conflict
 from liveshop.storage.models import User
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+router = APIRouter(prefix="/api/auth", tags=["auth"], route_class=ApiRoute)
 
 BAD_CREDENTIALS = "Invalid e-mail or password"
 CANNOT_REGISTER = "This e-mail cannot be registered; log in, or use another e-mail"
@@ -152,6 +153,7 @@ async def register(
     "/guest",
     response_model=TokenOut,
     responses={429: {"description": "Too many guest tokens from this address"}},
+    openapi_extra={"security": [{}, {"bearer": []}]},  # optional: a guest token keeps its id
 )
 async def guest(
     request: Request,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from liveshop.announcer import Announcer
 from liveshop.authentication import Authenticator
@@ -78,13 +79,21 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-async def current_identity(request: Request, authenticator: AuthenticatorDep) -> Identity:
+# Declares the ``bearer`` security scheme in /openapi.json and marks every operation that needs it.
+bearer = HTTPBearer(
+    scheme_name="bearer",
+    description="`Authorization: Bearer <accessToken>` from /api/auth/login, /register or /guest",
+    auto_error=False,
+)
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
+
+
+async def current_identity(credentials: BearerDep, authenticator: AuthenticatorDep) -> Identity:
     """The verified caller; 401 without a token or with a bad, expired or revoked one."""
-    token = bearer_token(request)
-    if token is None:
+    if credentials is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Not authenticated", UNAUTHORIZED)
     try:
-        return await authenticator.identify(token)
+        return await authenticator.identify(credentials.credentials)
     except InvalidToken:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "Invalid or expired token", UNAUTHORIZED

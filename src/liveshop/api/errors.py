@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
+from liveshop.api.routing import allowed_methods, unreadable_body
 from liveshop.storage.errors import Conflict, NotFound
 
 log = logging.getLogger(__name__)
@@ -42,12 +43,20 @@ def install(app: FastAPI) -> None:
     """Register the JSON error handlers on ``app``."""
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
-        return SafeJSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = exc.headers
+        allowed = allowed_methods(app, request.scope) if exc.status_code == 405 else []
+        if allowed:  # the router names only the first route's methods
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+        return SafeJSONResponse({"detail": exc.detail}, exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> Response:
-        return SafeJSONResponse({"detail": _clean_errors(exc.errors())}, 422)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        unreadable = unreadable_body(exc)  # api/routing.py: reported after authentication
+        if isinstance(unreadable, StarletteHTTPException):
+            return await http_error(request, unreadable)
+        errors = (unreadable or exc).errors()
+        return SafeJSONResponse({"detail": _clean_errors(errors)}, 422)
 
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> Response:

@@ -9,9 +9,10 @@ from pydantic import BaseModel, ConfigDict
 
 from liveshop.api.deps import BrokerDep, DbDep, SettingsDep
 from liveshop.api.ice import ice_servers_for
+from liveshop.api.routing import ApiRoute
 from liveshop.api.schemas import Health
 
-router = APIRouter(prefix="/api", tags=["service"])
+router = APIRouter(prefix="/api", tags=["service"], route_class=ApiRoute)
 
 
 @router.get("/health", response_model=Health)

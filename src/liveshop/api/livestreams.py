@@ -19,6 +19,7 @@ from liveshop.api.deps import (
     SettingsDep,
     not_found,
 )
+from liveshop.api.routing import ApiRoute
 from liveshop.api.schemas import (
     ChatList,
     LivestreamCreate,
@@ -35,7 +36,7 @@ from liveshop.storage import chat, livestreams, products
 from liveshop.storage.errors import Conflict
 from liveshop.storage.models import Livestream
 
-router = APIRouter(prefix="/api/livestreams", tags=["livestreams"])
+router = APIRouter(prefix="/api/livestreams", tags=["livestreams"], route_class=ApiRoute)
 
 NOT_FOUND = not_found("livestream")
 
@@ -101,7 +102,7 @@ async def list_livestreams(
     return LivestreamList(livestreams=items, next=nxt)
 
 
-@router.get("/{livestream_id}", response_model=LivestreamEnvelope, responses=NOT_FOUND)
+@router.get("/{livestream_id:int}", response_model=LivestreamEnvelope, responses=NOT_FOUND)
 async def get_livestream(
     livestream_id: IdPath, db: DbDep, announcer: AnnouncerDep
 ) -> LivestreamEnvelope:
@@ -120,7 +121,7 @@ async def _update(
 
 
 @router.patch(
-    "/{livestream_id}", response_model=LivestreamEnvelope, responses={**ADMIN_ONLY, **NOT_FOUND}
+    "/{livestream_id:int}", response_model=LivestreamEnvelope, responses={**ADMIN_ONLY, **NOT_FOUND}
 )
 async def patch_livestream(
     livestream_id: IdPath, body: LivestreamUpdate, _: AdminDep, db: DbDep, announcer: AnnouncerDep
@@ -131,7 +132,7 @@ async def patch_livestream(
 
 
 @router.put(
-    "/{livestream_id}", response_model=LivestreamEnvelope, responses={**ADMIN_ONLY, **NOT_FOUND}
+    "/{livestream_id:int}", response_model=LivestreamEnvelope, responses={**ADMIN_ONLY, **NOT_FOUND}
 )
 async def put_livestream(
     livestream_id: IdPath, body: LivestreamUpdate, _: AdminDep, db: DbDep, announcer: AnnouncerDep
@@ -141,7 +142,7 @@ async def put_livestream(
 
 
 @router.post(
-    "/{livestream_id}/stop",
+    "/{livestream_id:int}/stop",
     response_model=LivestreamEnvelope,
     responses={**ADMIN_ONLY, **NOT_FOUND},
 )
@@ -182,7 +183,7 @@ async def _pins_changed(
 
 
 @router.post(
-    "/{livestream_id}/pin-product",
+    "/{livestream_id:int}/pin-product",
     response_model=PinnedOut,
     responses={**ADMIN_ONLY, **NOT_FOUND, **CONFLICT},
 )
@@ -204,7 +205,7 @@ async def pin_product(
 
 
 @router.delete(
-    "/{livestream_id}/pin-product/{product_id}",
+    "/{livestream_id:int}/pin-product/{product_id:int}",
     response_model=PinnedOut,
     responses={**ADMIN_ONLY, **NOT_FOUND},
 )
@@ -222,7 +223,7 @@ async def unpin_product(
 
 
 @router.delete(
-    "/{livestream_id}", status_code=204, responses={**ADMIN_ONLY, **NOT_FOUND, **CONFLICT}
+    "/{livestream_id:int}", status_code=204, responses={**ADMIN_ONLY, **NOT_FOUND, **CONFLICT}
 )
 async def delete_livestream(
     livestream_id: IdPath, _: AdminDep, db: DbDep, announcer: AnnouncerDep, settings: SettingsDep
@@ -238,7 +239,7 @@ async def delete_livestream(
     return Response(status_code=204)
 
 
-@router.get("/{livestream_id}/chat", response_model=ChatList, responses=NOT_FOUND)
+@router.get("/{livestream_id:int}/chat", response_model=ChatList, responses=NOT_FOUND)
 async def chat_history(
     livestream_id: IdPath,
     db: DbDep,

@@ -23,12 +23,13 @@ from liveshop.api.deps import (
     not_found,
 )
 from liveshop.api.ice import ice_links_for
+from liveshop.api.routing import ApiRoute
 from liveshop.api.validation import IdPath
 from liveshop.media.base import MediaBackend, MediaError, MediaSession
 from liveshop.storage import livestreams
 from liveshop.storage.engine import Database
 
-router = APIRouter(prefix="/api/livestreams", tags=["media"])
+router = APIRouter(prefix="/api/livestreams", tags=["media"], route_class=ApiRoute)
 
 MAX_SDP_BYTES = 64 * 1024
 SDP_BODY = {
@@ -40,7 +41,14 @@ SDP_BODY = {
 SDP_ANSWER: dict[int | str, dict[str, Any]] = {
     201: {
         "description": "SDP answer; Location names the session",
-        "content": {"application/sdp": {}},
+        "content": {"application/sdp": {"schema": {"type": "string"}}},
+        "headers": {
+            "Location": {
+                "description": "The session: DELETE it to stop",
+                "required": True,
+                "schema": {"type": "string"},
+            }
+        },
     },
     400: {"description": "Malformed SDP"},
     409: {"description": "Not live, ended, or already published"},
@@ -95,8 +103,9 @@ def _answer(request: Request, kind: str, livestream_id: int, session: MediaSessi
 
 
 @router.post(
-    "/{livestream_id}/whip",
+    "/{livestream_id:int}/whip",
     status_code=201,
+    response_class=Response,
     openapi_extra=SDP_BODY,
     responses={**ADMIN_ONLY, **not_found("livestream"), **SDP_ANSWER},
 )
@@ -119,12 +128,13 @@ async def whip_publish(
     return _answer(request, "whip", livestream_id, session)
 
 
-active_router = APIRouter(prefix="/api", tags=["media"])
+active_router = APIRouter(prefix="/api", tags=["media"], route_class=ApiRoute)
 
 
 @active_router.post(
     "/whip",
     status_code=201,
+    response_class=Response,
     openapi_extra=SDP_BODY,
     responses={**ADMIN_ONLY, **SDP_ANSWER},
 )
@@ -146,8 +156,9 @@ async def whip_publish_active(
 
 
 @router.post(
-    "/{livestream_id}/whep",
+    "/{livestream_id:int}/whep",
     status_code=201,
+    response_class=Response,
     openapi_extra=SDP_BODY,
     responses={401: {"description": "No valid token"}, **not_found("livestream"), **SDP_ANSWER},
 )
@@ -170,8 +181,9 @@ async def whep_watch(
 
 
 @router.delete(
-    "/{livestream_id}/whip/{session_id}",
+    "/{livestream_id:int}/whip/{session_id}",
     status_code=200,
+    response_class=Response,
     responses={**ADMIN_ONLY, **not_found("session")},
 )
 async def whip_stop(
@@ -182,8 +194,9 @@ async def whip_stop(
 
 
 @router.delete(
-    "/{livestream_id}/whep/{session_id}",
+    "/{livestream_id:int}/whep/{session_id}",
     status_code=200,
+    response_class=Response,
     responses={401: {"description": "No valid token"}, **not_found("session")},
 )
 async def whep_stop(
@@ -193,16 +206,12 @@ async def whep_stop(
     return await _end(db, media, livestream_id, session_id)
 
 
-@router.patch("/{livestream_id}/whip/{session_id}", status_code=405, include_in_schema=False)
-@router.patch("/{livestream_id}/whep/{session_id}", status_code=405, include_in_schema=False)
-async def trickle_not_supported(livestream_id: IdPath, session_id: str) -> Response:
-    """Trickle ICE and ICE restarts are not supported: send the offer with its candidates
-    (RFC 9725 §4.3 lets a server answer PATCH with 405)."""
-    return Response(status_code=405, headers={"Allow": "POST, DELETE"})
+# No PATCH on a session: trickle ICE and ICE restarts are not supported, send the offer with its
+# candidates. The router answers 405 with ``Allow: DELETE`` (RFC 9725 §4.3 allows it).
 
 
-@router.options("/{livestream_id}/whip", include_in_schema=False)
-@router.options("/{livestream_id}/whep", include_in_schema=False)
+@router.options("/{livestream_id:int}/whip", include_in_schema=False)
+@router.options("/{livestream_id:int}/whep", include_in_schema=False)
 async def endpoint_options(livestream_id: IdPath, request: Request) -> Response:
     """WHIP/WHEP ``OPTIONS``: allowed methods and, as ``Link`` headers, the ICE servers."""
     response = Response(
@@ -213,7 +222,7 @@ async def endpoint_options(livestream_id: IdPath, request: Request) -> Response:
     return response
 
 
-@router.get("/{livestream_id}/stats", responses={**ADMIN_ONLY, **not_found("livestream")})
+@router.get("/{livestream_id:int}/stats", responses={**ADMIN_ONLY, **not_found("livestream")})
 async def media_stats(
     livestream_id: IdPath, _: AdminDep, db: DbDep, media: MediaDep
 ) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from liveshop.api.deps import (
     StaffDep,
     not_found,
 )
+from liveshop.api.routing import ApiRoute
 from liveshop.api.schemas import Body
 from liveshop.api.validation import Email, IdPath, NewPassword, line
 from liveshop.authentication import new_stream_key
@@ -28,18 +29,19 @@ from liveshop.storage import bans, livestreams, shop_settings, users
 from liveshop.storage.models import User
 from liveshop.storage.shop_settings import ModerationSettings
 
-router = APIRouter(prefix="/api", tags=["moderation"])
+router = APIRouter(prefix="/api", tags=["moderation"], route_class=ApiRoute)
 
 STAFF_ONLY: Responses = {401: {"description": "No valid token"}, 403: {"description": "Not staff"}}
-BlockedWord = Annotated[str, Field(min_length=1, max_length=100)]
+NOT_YOURSELF: Responses = {409: {"description": "You cannot change your own account here"}}
+BlockedWord = line(1, 100)
 
 
 # --- shop moderation settings ---------------------------------------------------------------
 
 
 class ModerationBody(Body):
-    blocked_words: Annotated[list[BlockedWord], Field(max_length=500, default_factory=list)]
-    allow_links: bool = False
+    blocked_words: Annotated[list[BlockedWord], Field(max_length=500, default_factory=list)]  # type: ignore[valid-type]
+    allow_links: Annotated[bool, Field(strict=True)] = False
 
 
 class ModerationOut(Out):
@@ -61,7 +63,7 @@ async def put_moderation(
     body: ModerationBody, _: AdminDep, db: DbDep, announcer: AnnouncerDep
 ) -> ModerationOut:
     """Replace the chat rules; every process applies them to the next message."""
-    words = tuple(dict.fromkeys(w.strip() for w in body.blocked_words if w.strip()))
+    words: tuple[str, ...] = tuple(dict.fromkeys(body.blocked_words))  # trimmed, not blank
     new = ModerationSettings(blocked_words=words, allow_links=body.allow_links)
     async with db.session() as session:
         for key, value in new.to_stored().items():
@@ -84,7 +86,7 @@ class BanList(Out):
 
 
 @router.get(
-    "/livestreams/{livestream_id}/bans",
+    "/livestreams/{livestream_id:int}/bans",
     response_model=BanList,
     responses={**STAFF_ONLY, **not_found("livestream")},
 )
@@ -97,7 +99,7 @@ async def list_bans(livestream_id: IdPath, _: StaffDep, db: DbDep) -> BanList:
 
 
 @router.delete(
-    "/livestreams/{livestream_id}/bans/{user_id}",
+    "/livestreams/{livestream_id:int}/bans/{user_id}",
     status_code=204,
     responses={**STAFF_ONLY, **not_found("ban")},
 )
@@ -184,7 +186,7 @@ async def _staff_member(db: DbDep, user_id: str, me: str) -> User:
 @router.patch(
     "/staff/{user_id}",
     response_model=StaffOut | None,
-    responses={**ADMIN_ONLY, **not_found("moderator")},
+    responses={**ADMIN_ONLY, **not_found("moderator"), **NOT_YOURSELF},
 )
 async def change_role(
     user_id: Annotated[str, Field(max_length=40)],
@@ -205,7 +207,9 @@ async def change_role(
 
 
 @router.delete(
-    "/staff/{user_id}", status_code=204, responses={**ADMIN_ONLY, **not_found("moderator")}
+    "/staff/{user_id}",
+    status_code=204,
+    responses={**ADMIN_ONLY, **not_found("moderator"), **NOT_YOURSELF},
 )
 async def remove_moderator(
     user_id: Annotated[str, Field(max_length=40)], me: AdminDep, db: DbDep, announcer: AnnouncerDep

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Query, Response
 
 from liveshop.announcer import SHOWS
 from liveshop.api.deps import ADMIN_ONLY, AdminDep, AnnouncerDep, DbDep, not_found
+from liveshop.api.routing import ApiRoute
 from liveshop.api.schemas import ProductCreate, ProductEnvelope, ProductList, ProductUpdate
 from liveshop.api.validation import IdPath, text
 from liveshop.protocol import product_out
 from liveshop.storage import products
 
-router = APIRouter(prefix="/api/products", tags=["products"])
+router = APIRouter(prefix="/api/products", tags=["products"], route_class=ApiRoute)
 
 CACHE_GROUP = "products"
 NOT_FOUND = not_found("product")
@@ -33,7 +34,7 @@ async def list_products(
     return ProductList(products=[product_out(p) for p in rows], next=nxt)
 
 
-@router.get("/{product_id}", response_model=ProductEnvelope, responses=NOT_FOUND)
+@router.get("/{product_id:int}", response_model=ProductEnvelope, responses=NOT_FOUND)
 async def get_product(product_id: IdPath, db: DbDep) -> ProductEnvelope:
     async with db.session() as session:
         product = await products.get(session, product_id)
@@ -51,7 +52,7 @@ async def create_product(
 
 
 @router.patch(
-    "/{product_id}", response_model=ProductEnvelope, responses={**ADMIN_ONLY, **NOT_FOUND}
+    "/{product_id:int}", response_model=ProductEnvelope, responses={**ADMIN_ONLY, **NOT_FOUND}
 )
 async def update_product(
     product_id: IdPath, body: ProductUpdate, _: AdminDep, db: DbDep, announcer: AnnouncerDep
@@ -64,7 +65,7 @@ async def update_product(
     return ProductEnvelope(product=product_out(product))
 
 
-@router.delete("/{product_id}", status_code=204, responses={**ADMIN_ONLY, **NOT_FOUND})
+@router.delete("/{product_id:int}", status_code=204, responses={**ADMIN_ONLY, **NOT_FOUND})
 async def delete_product(
     product_id: IdPath, _: AdminDep, db: DbDep, announcer: AnnouncerDep
 ) -> Response:

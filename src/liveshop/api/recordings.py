@@ -22,8 +22,9 @@ from pydantic import Field
 
 from liveshop.announcer import Announcer
 from liveshop.api.deps import ADMIN_ONLY, AdminDep, AnnouncerDep, DbDep, SettingsDep, not_found
+from liveshop.api.routing import ApiRoute
 from liveshop.api.schemas import Body, LivestreamEnvelope
-from liveshop.api.validation import IdPath
+from liveshop.api.validation import IdPath, integer
 from liveshop.domain.identity import Identity
 from liveshop.protocol import Out
 from liveshop.replay.files import EBML_MAGIC, MAX_SEQ, ChunkStore, TooLarge, show_dir
@@ -32,12 +33,13 @@ from liveshop.storage import livestreams, recordings
 from liveshop.storage.engine import Database
 from liveshop.storage.models import Livestream
 
-router = APIRouter(prefix="/api/livestreams", tags=["recordings"])
+router = APIRouter(prefix="/api/livestreams", tags=["recordings"], route_class=ApiRoute)
 
 MAX_CHUNK_BYTES = 64 * 1024 * 1024
 MAX_THUMBNAIL_BYTES = 5 * 1024 * 1024
 WEBM_TYPES = {"video/webm", "audio/webm", "video/x-matroska", "application/octet-stream"}
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
+FORM_FIELDS = 5  # text fields an upload form may have besides its file
 UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
     **ADMIN_ONLY,
     **not_found("livestream"),
@@ -49,9 +51,9 @@ Seq = Annotated[int, PathParam(ge=0, le=MAX_SEQ)]
 
 
 class CompleteBody(Body):
-    last_seq: Annotated[int, Field(ge=0, le=MAX_SEQ, strict=True)]
+    last_seq: integer(0, MAX_SEQ)  # type: ignore[valid-type]
     # where the recording's time 0 falls on the show's clock (seconds after startTime)
-    start_offset_seconds: Annotated[float, Field(ge=0, le=7 * 86400)] | None = None
+    start_offset_seconds: Annotated[float, Field(ge=0, le=7 * 86400, strict=True)] | None = None
 
 
 class ChunkOut(Out):
@@ -75,6 +77,12 @@ async def _own_show(db: Database, livestream_id: int, identity: Identity) -> Liv
 
 def _content_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _invalid_body(field: str, message: str, kind: str) -> HTTPException:
+    """A 422 shaped like every other (``detail``: a list of ``{loc, field, msg, type}``)."""
+    loc = ["body"] if field == "body" else ["body", field]
+    return HTTPException(422, [{"loc": loc, "field": field, "msg": message, "type": kind}])
 
 
 def _disk_error(exc: OSError) -> HTTPException:
@@ -118,12 +126,16 @@ async def _finish(
 
 
 @router.put(
-    "/{livestream_id}/recording/chunks/{seq}",
+    "/{livestream_id:int}/recording/chunks/{seq:int}",
     response_model=ChunkOut,
-    responses=UPLOAD_ERRORS,
+    response_description="The chunk replaced the one stored with this seq",
+    responses={**UPLOAD_ERRORS, 201: {"model": ChunkOut, "description": "A new chunk"}},
     openapi_extra={
         "requestBody": {
-            "content": {"video/webm": {"schema": {"type": "string", "format": "binary"}}}
+            "required": True,
+            "content": {
+                t: {"schema": {"type": "string", "format": "binary"}} for t in sorted(WEBM_TYPES)
+            },
         }
     },
 )
@@ -164,7 +176,7 @@ class ChunkList(Out):
 
 
 @router.get(
-    "/{livestream_id}/recording/chunks",
+    "/{livestream_id:int}/recording/chunks",
     response_model=ChunkList,
     responses={**ADMIN_ONLY, **not_found("livestream")},
 )
@@ -178,7 +190,7 @@ async def list_chunks(
 
 
 @router.post(
-    "/{livestream_id}/recording/complete",
+    "/{livestream_id:int}/recording/complete",
     response_model=LivestreamEnvelope,
     responses={**UPLOAD_ERRORS, 409: {"description": "Chunks are missing: {detail, missing}"}},
 )
@@ -215,20 +227,28 @@ async def complete_recording(
 
 
 @router.post(
-    "/{livestream_id}/upload",
+    "/{livestream_id:int}/upload",
     response_model=LivestreamEnvelope,
-    responses=UPLOAD_ERRORS,
+    responses={
+        **UPLOAD_ERRORS,
+        400: {"description": "Not a readable multipart form (or more than 5 fields, 1 file)"},
+        422: {"description": "No file in the field `video`"},
+    },
     openapi_extra={
         "requestBody": {
+            "required": True,
             "content": {
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
                         "properties": {"video": {"type": "string", "format": "binary"}},
                         "required": ["video"],
+                        # other text fields are ignored, up to the form's limit of 5
+                        "additionalProperties": {"type": "string"},
+                        "maxProperties": 1 + FORM_FIELDS,
                     }
                 }
-            }
+            },
         }
     },
 )
@@ -252,20 +272,10 @@ async def upload_recording(
     directory = show_dir(media_dir, livestream_id)
     directory.mkdir(parents=True, exist_ok=True)
     try:
-        async with request.form(max_files=1, max_fields=5) as form:
+        async with request.form(max_files=1, max_fields=FORM_FIELDS) as form:
             video = form.get("video")
             if video is None or isinstance(video, str):
-                raise HTTPException(
-                    422,
-                    [
-                        {
-                            "loc": ["body", "video"],
-                            "field": "video",
-                            "msg": "a file is required",
-                            "type": "missing",
-                        }
-                    ],
-                )
+                raise _invalid_body("video", "a file is required", "missing")
             if video.size is not None and video.size > limit:
                 raise HTTPException(413, "the recording is over LIVESHOP_MAX_RECORDING_BYTES")
             head = await video.read(4)
@@ -284,14 +294,15 @@ async def upload_recording(
 
 
 @router.put(
-    "/{livestream_id}/thumbnail",
+    "/{livestream_id:int}/thumbnail",
     response_model=LivestreamEnvelope,
     responses={**UPLOAD_ERRORS, 422: {"description": "Not a decodable image"}},
     openapi_extra={
         "requestBody": {
+            "required": True,
             "content": {
                 t: {"schema": {"type": "string", "format": "binary"}} for t in sorted(IMAGE_TYPES)
-            }
+            },
         }
     },
 )
@@ -317,7 +328,7 @@ async def put_thumbnail(
     try:
         await asyncio.to_thread(image_to_jpeg, bytes(data), target)
     except NotAnImage as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise _invalid_body("body", str(exc), "not_an_image") from None
     except OSError as exc:
         raise _disk_error(exc) from None
     async with db.session() as session:
@@ -340,7 +351,9 @@ class RecordingList(Out):
 
 
 @router.get(
-    "/{livestream_id}/recordings", response_model=RecordingList, responses=not_found("livestream")
+    "/{livestream_id:int}/recordings",
+    response_model=RecordingList,
+    responses=not_found("livestream"),
 )
 async def list_recordings(livestream_id: IdPath, db: DbDep) -> RecordingList:
     """The show's recorded files in the order they were stored."""

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter
 
 from liveshop.api.deps import ADMIN_ONLY, AdminDep, DbDep, IdentityDep, SettingsDep, not_found
+from liveshop.api.routing import ApiRoute
 from liveshop.api.schemas import Body, PinBody
 from liveshop.api.validation import IdPath
 from liveshop.domain.report import Interval, figures, offset
@@ -14,7 +15,7 @@ from liveshop.protocol import ChatMessageOut, Out, ProductOut, chat_out, product
 from liveshop.storage import analytics, livestreams, products
 from liveshop.storage.models import Livestream, utcnow
 
-router = APIRouter(prefix="/api/livestreams", tags=["reports"])
+router = APIRouter(prefix="/api/livestreams", tags=["reports"], route_class=ApiRoute)
 
 
 def _end(stream: Livestream) -> datetime:
@@ -40,7 +41,9 @@ class Timeline(Out):
     pins: list[TimelinePin]
 
 
-@router.get("/{livestream_id}/timeline", response_model=Timeline, responses=not_found("livestream"))
+@router.get(
+    "/{livestream_id:int}/timeline", response_model=Timeline, responses=not_found("livestream")
+)
 async def timeline(livestream_id: IdPath, db: DbDep) -> Timeline:
     """Chat messages and pins with their offsets (seconds) from the show's start, for replays:
     at offset *t* the chat shows messages with ``offsetSeconds ≤ t`` and the products on screen are
@@ -82,7 +85,7 @@ class ClickBody(PinBody, Body):
 
 
 @router.post(
-    "/{livestream_id}/product-clicks",
+    "/{livestream_id:int}/product-clicks",
     response_model=ClickOut,
     status_code=202,
     responses={401: {"description": "No valid token"}, **not_found("livestream or product")},
@@ -137,7 +140,7 @@ class Report(Out):
 
 
 @router.get(
-    "/{livestream_id}/report",
+    "/{livestream_id:int}/report",
     response_model=Report,
     responses={**ADMIN_ONLY, **not_found("livestream")},
 )

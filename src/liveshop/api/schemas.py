@@ -3,18 +3,21 @@ shows, products, chat and users are the wire catalogue's (:mod:`liveshop.protoco
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from liveshop.api.routing import UnreadableBody
 from liveshop.api.validation import (
     Currency,
     Email,
+    IdBody,
     NewPassword,
     Password,
     Price,
     Url,
+    integer,
     line,
     shopper_name,
     text,
@@ -28,6 +31,15 @@ class Body(BaseModel):
     """Base of request bodies: camelCase names, unknown fields ignored."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _readable(cls, data: Any) -> Any:
+        """A body that was not JSON (``api/routing.py``) is never valid, even when every field
+        has a default: FastAPI would otherwise read it like an object with no attributes."""
+        if isinstance(data, UnreadableBody):
+            raise ValueError("the body is not JSON")  # answered with the parse error
+        return data
 
 
 # --- auth -----------------------------------------------------------------------------------
@@ -68,7 +80,7 @@ class ProductCreate(Body):
     currency: Currency = "USD"
     image_url: Url = ""
     product_url: Url = ""
-    stock: Annotated[int, Field(ge=0, le=1_000_000_000, strict=True)] = 0
+    stock: integer(0, 1_000_000_000) = 0  # type: ignore[valid-type]
 
 
 class ProductUpdate(Body):
@@ -78,7 +90,7 @@ class ProductUpdate(Body):
     currency: Currency | None = None
     image_url: Url | None = None
     product_url: Url | None = None
-    stock: Annotated[int, Field(ge=0, le=1_000_000_000, strict=True)] | None = None
+    stock: integer(0, 1_000_000_000) | None = None  # type: ignore[valid-type]
 
 
 class ProductEnvelope(Out):
@@ -108,7 +120,7 @@ class LivestreamUpdate(Body):
 
 
 class PinBody(Body):
-    product_id: Annotated[int, Field(ge=1, le=2**31 - 1, strict=True)]
+    product_id: IdBody
 
 
 class LivestreamEnvelope(Out):
