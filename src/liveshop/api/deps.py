@@ -21,54 +21,24 @@ from liveshop.storage.engine import Database
 UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 
 
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+def from_state(name: str) -> Any:
+    """A dependency answering the resource the lifespan put on ``app.state.<name>``."""
+
+    def resource(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    resource.__name__ = f"get_{name}"
+    return resource
 
 
-def get_db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
-def get_broker(request: Request) -> Broker:
-    broker: Broker = request.app.state.broker
-    return broker
-
-
-def get_authenticator(request: Request) -> Authenticator:
-    authenticator: Authenticator = request.app.state.authenticator
-    return authenticator
-
-
-def get_tokens(request: Request) -> TokenService:
-    tokens: TokenService = request.app.state.tokens
-    return tokens
-
-
-def get_media(request: Request) -> MediaBackend:
-    media: MediaBackend = request.app.state.media
-    return media
-
-
-def get_announcer(request: Request) -> Announcer:
-    announcer: Announcer = request.app.state.announcer
-    return announcer
-
-
-def get_quotas(request: Request) -> Quotas:
-    quotas: Quotas = request.app.state.quotas
-    return quotas
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-DbDep = Annotated[Database, Depends(get_db)]
-BrokerDep = Annotated[Broker, Depends(get_broker)]
-TokensDep = Annotated[TokenService, Depends(get_tokens)]
-AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
-MediaDep = Annotated[MediaBackend, Depends(get_media)]
-AnnouncerDep = Annotated[Announcer, Depends(get_announcer)]
-QuotasDep = Annotated[Quotas, Depends(get_quotas)]
+SettingsDep = Annotated[Settings, Depends(from_state("settings"))]
+DbDep = Annotated[Database, Depends(from_state("db"))]
+BrokerDep = Annotated[Broker, Depends(from_state("broker"))]
+TokensDep = Annotated[TokenService, Depends(from_state("tokens"))]
+AuthenticatorDep = Annotated[Authenticator, Depends(from_state("authenticator"))]
+MediaDep = Annotated[MediaBackend, Depends(from_state("media"))]
+AnnouncerDep = Annotated[Announcer, Depends(from_state("announcer"))]
+QuotasDep = Annotated[Quotas, Depends(from_state("quotas"))]
 
 
 def bearer_token(request: Request) -> str | None:
