@@ -108,8 +108,8 @@ PUBLISHER_LOST = Gauge(
 )
 VIEWER_RTT = Gauge(
     "liveshop_viewer_rtt_seconds",
-    "Round-trip time to the show's viewers (RTCP), by quantile",
-    ["show", "quantile"],
+    "Round-trip time to the show's viewers (RTCP), by percentile (50, 95)",
+    ["show", "percentile"],
     multiprocess_mode="livemax",
 )
 RECORDING_BYTES = Gauge(
@@ -193,7 +193,8 @@ def watch_database(engine: AsyncEngine) -> None:
 
 def _route(scope: Scope, status: int) -> str:
     route = scope.get("route")
-    path = getattr(route, "path", None)
+    # the template without convertors: "/api/livestreams/{livestream_id}/whep"
+    path = getattr(route, "path_format", None) or getattr(route, "path", None)
     if isinstance(path, str):
         return path
     if status < 400 and scope.get("path") in ("/api/livestreams/active", "/api/products"):
@@ -280,9 +281,9 @@ class Sampler:
             for gauge in (SHOW_VIEWERS, PUBLISHER_BITRATE, PUBLISHER_FPS, PUBLISHER_LOST):
                 with contextlib.suppress(KeyError):
                     gauge.remove(gone)
-            for quantile in ("0.5", "0.95"):
+            for percentile in ("50", "95"):
                 with contextlib.suppress(KeyError):
-                    VIEWER_RTT.remove(gone, quantile)
+                    VIEWER_RTT.remove(gone, percentile)
         self._labelled = shows
         publishers = viewers = 0
         rooms = getattr(self.hub, "rooms", {})
@@ -302,9 +303,9 @@ class Sampler:
                 for gauge in (PUBLISHER_BITRATE, PUBLISHER_FPS):
                     gauge.labels(str(show)).set(0)
             rtt = stats.get("viewerRttMs") or {}
-            for quantile, key in (("0.5", "p50"), ("0.95", "p95")):
+            for percentile, key in (("50", "p50"), ("95", "p95")):
                 value = rtt.get(key)
-                VIEWER_RTT.labels(str(show), quantile).set(
+                VIEWER_RTT.labels(str(show), percentile).set(
                     value / 1000 if value is not None else float("nan")
                 )
         MEDIA_SESSIONS.labels("publisher").set(publishers)

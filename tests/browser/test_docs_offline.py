@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
-from tests.conftest import LiveServer
+from tests.browser.conftest import Shop
 
 
-@pytest.mark.parametrize("backend", ["sqlite"])
 async def test_docs_load_with_no_request_leaving_the_machine(
-    server: LiveServer, open_page: Callable[..., Any]
+    make_shop: Callable[..., Any], open_page: Callable[..., Any]
 ) -> None:
     """/docs renders the API's operations, and every request it makes goes to this server."""
+    shop: Shop = await make_shop("sfu")
+    server = shop.server
     page = await open_page("docs")
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
