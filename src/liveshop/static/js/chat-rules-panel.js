@@ -30,9 +30,15 @@ export function createChatRulesPanel(section, { api }) {
     links.checked = rules.allowLinks;
   }
 
+  // the stored rules arrive after the page opens: never overwrite what the seller started typing
+  let edited = false;
+  words.addEventListener('input', () => { edited = true; });
+  links.addEventListener('change', () => { edited = true; });
+
   async function load() {
     try {
-      show(await api.get('/api/moderation'));
+      const rules = await api.get('/api/moderation');
+      if (!edited) show(rules);
       setText(error, '');
     } catch (err) {
       setText(error, `Could not load the chat rules: ${err.message}`);
@@ -56,6 +62,7 @@ export function createChatRulesPanel(section, { api }) {
     save.disabled = true;
     try {
       show(await api.put('/api/moderation', { blockedWords, allowLinks: links.checked }));
+      edited = false;
       const n = blockedWords.length;
       setText(status, `Saved: ${n} blocked word${n === 1 ? '' : 's'}, links ${links.checked ? 'allowed' : 'refused'}.`);
     } catch (err) {
