@@ -86,3 +86,29 @@ def serve(
                     proc.popen.wait(10)
                 except subprocess.TimeoutExpired:
                     proc.popen.kill()
+
+
+async def seller_token(database_url: str, base_url: str, http: httpx.AsyncClient) -> str:
+    """Create the test seller in the shared database and log in through ``base_url``; the token."""
+    from liveshop.security import hash_password
+    from liveshop.storage import users
+    from liveshop.storage.engine import Database
+    from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+
+    db = Database(database_url)
+    try:
+        async with db.session() as session:
+            await users.create_user(
+                session,
+                email=ADMIN_EMAIL,
+                name="Seller",
+                role="admin",
+                password_hash=await hash_password(ADMIN_PASSWORD),
+            )
+    finally:
+        await db.close()
+    login = await http.post(
+        f"{base_url}/api/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+    )
+    token: str = login.json()["accessToken"]
+    return token

@@ -25,8 +25,6 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from tests.conftest import (
-    ADMIN_EMAIL,
-    ADMIN_PASSWORD,
     PG_HOST,
     PG_PORT,
     REDIS_HOST,
@@ -35,7 +33,7 @@ from tests.conftest import (
     in_thread,
     require,
 )
-from tests.processes import Proc, free_port, serve
+from tests.processes import Proc, free_port, seller_token, serve
 
 pytestmark = pytest.mark.slow
 
@@ -276,24 +274,7 @@ def gated(pg: str, tmp_path: Path, gate: RedisGate) -> Iterator[list[Proc]]:
 
 
 async def _show(pg: str, proc: Proc, http: httpx.AsyncClient) -> tuple[int, str]:
-    from liveshop.security import hash_password
-    from liveshop.storage import users
-    from liveshop.storage.engine import Database
-
-    db = Database(pg)
-    async with db.session() as session:
-        await users.create_user(
-            session,
-            email=ADMIN_EMAIL,
-            name="Seller",
-            role="admin",
-            password_hash=await hash_password(ADMIN_PASSWORD),
-        )
-    await db.close()
-    login = await http.post(
-        f"{proc.url}/api/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
-    )
-    admin = login.json()["accessToken"]
+    admin = await seller_token(pg, proc.url, http)
     r = await http.post(
         f"{proc.url}/api/livestreams",
         json={"title": "Likes"},

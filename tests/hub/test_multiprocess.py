@@ -15,8 +15,6 @@ import pytest
 import websockets
 
 from tests.conftest import (
-    ADMIN_EMAIL,
-    ADMIN_PASSWORD,
     PG_HOST,
     PG_PORT,
     REDIS_HOST,
@@ -25,7 +23,7 @@ from tests.conftest import (
     require,
 )
 from tests.hub.conftest import Client
-from tests.processes import Proc, serve
+from tests.processes import Proc, seller_token, serve
 
 pytestmark = pytest.mark.slow
 
@@ -59,26 +57,9 @@ async def test_two_processes_share_chat_likes_and_viewers(
 ) -> None:
     """Chat crosses processes, likes and viewers are totals, and a killed process's viewers leave."""
     a, b = cluster
-    from liveshop.security import hash_password
-    from liveshop.storage import users
-    from liveshop.storage.engine import Database
-
-    db = Database(pg_migrated)
-    async with db.session() as session:
-        await users.create_user(
-            session,
-            email=ADMIN_EMAIL,
-            name="Seller",
-            role="admin",
-            password_hash=await hash_password(ADMIN_PASSWORD),
-        )
-    await db.close()
     clients: list[Client] = []
     async with httpx.AsyncClient(timeout=30) as http:
-        login = await http.post(
-            f"{a.url}/api/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
-        )
-        admin = login.json()["accessToken"]
+        admin = await seller_token(pg_migrated, a.url, http)
         r = await http.post(
             f"{a.url}/api/livestreams",
             json={"title": "Two"},

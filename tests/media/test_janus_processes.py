@@ -16,8 +16,6 @@ from aiortc import RTCPeerConnection
 
 from liveshop.media.synthetic import answer, offer
 from tests.conftest import (
-    ADMIN_EMAIL,
-    ADMIN_PASSWORD,
     PG_HOST,
     PG_PORT,
     REDIS_HOST,
@@ -29,7 +27,7 @@ from tests.conftest import (
 from tests.hub.conftest import Client
 from tests.media.janus_fixture import JanusCluster
 from tests.media.peers import TIMEOUT, Publisher, Viewer
-from tests.processes import Proc, serve
+from tests.processes import Proc, seller_token, serve
 from tests.waiting import until
 
 pytestmark = pytest.mark.slow  # two servers
@@ -80,24 +78,7 @@ async def _live_show(
     http: httpx.AsyncClient, a: Proc, b: Proc, pg_migrated: str, publisher: Publisher
 ) -> tuple[int, dict[str, str], str]:
     """A seller, a show published through A, live on B too; (show id, admin headers, guest token)."""
-    from liveshop.security import hash_password
-    from liveshop.storage import users
-    from liveshop.storage.engine import Database
-
-    db = Database(pg_migrated)
-    async with db.session() as session:
-        await users.create_user(
-            session,
-            email=ADMIN_EMAIL,
-            name="Seller",
-            role="admin",
-            password_hash=await hash_password(ADMIN_PASSWORD),
-        )
-    await db.close()
-    login = await http.post(
-        f"{a.url}/api/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
-    )
-    admin = login.json()["accessToken"]
+    admin = await seller_token(pg_migrated, a.url, http)
     auth = {"Authorization": f"Bearer {admin}"}
     r = await http.post(f"{a.url}/api/livestreams", json={"title": "Janus"}, headers=auth)
     show: int = r.json()["livestream"]["id"]
