@@ -11,6 +11,10 @@ Two phases of ``--seconds`` each, in the same run:
 2. **attack**: the same honest traffic while one address mints up to 1,000 guest identities and
    floods chat, likes, Buy clicks and signalling (ICE candidates to the seller) as fast as it can.
 
+The attacker runs in a process of its own (``python -m bench.abuse --attacker …``), as it would on
+another machine: its flood loop must not slow the honest shoppers' own event loop, whose delivery
+latency is what is measured.
+
 It prints what got through against the allowance the configuration grants one address, whether
 every honest message landed, and the honest shoppers' delivery latency under attack against the
 baseline measured in the same run (the ratio is what holds on a shared, noisy machine).
@@ -26,7 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +60,7 @@ class Phase:
     sent: set[str] = field(default_factory=set)
     landed: dict[str, int] = field(default_factory=dict)  # clientMessageId -> listeners reached
     latencies: list[float] = field(default_factory=list)  # ms, honest message to honest listener
+    other_messages: dict[int, str] = field(default_factory=dict)  # message id -> author, not honest
     attacker_messages: set[int] = field(default_factory=set)
 
 
@@ -102,8 +107,8 @@ def events(raw: str | bytes) -> list[dict[str, Any]]:
 class Honest:
     """One honest shopper: reads everything, chats every few seconds, likes once."""
 
-    def __init__(self, i: int, ws: Any, user_id: str, attacker_ids: set[str]) -> None:
-        self.i, self.ws, self.user_id, self.attacker_ids = i, ws, user_id, attacker_ids
+    def __init__(self, i: int, ws: Any, user_id: str) -> None:
+        self.i, self.ws, self.user_id = i, ws, user_id
         self.phase = Phase()
         self.liked = False
 
@@ -120,8 +125,8 @@ class Honest:
                         self.phase.latencies.append((now - sent_at) * 1000)
                         if listener:
                             self.phase.landed[ref] = self.phase.landed.get(ref, 0) + 1
-                    elif listener and event["user"]["id"] in self.attacker_ids:
-                        self.phase.attacker_messages.add(event["id"])
+                    elif listener:
+                        self.phase.other_messages[event["id"]] = event["user"]["id"]
 
     async def talk(self, until: float, sent: set[str]) -> None:
         await asyncio.sleep((self.i % 40) / 10)  # spread the shoppers over 4 s
@@ -145,7 +150,6 @@ async def attacker_flood(
     show: int,
     product: int,
     seller_peer: str,
-    seller_ws: Any,
     until: float,
     attack: Attack,
 ) -> None:
@@ -222,16 +226,7 @@ async def attacker_flood(
             else:
                 attack.mint_refused += 1
 
-    async def seller_reads() -> None:
-        with contextlib.suppress(websockets.ConnectionClosed, TimeoutError):
-            while time.monotonic() < until + 2:
-                left = max(0.1, until + 2 - time.monotonic())
-                raw = await asyncio.wait_for(seller_ws.recv(), left)
-                attack.signals_delivered += sum(
-                    1 for e in events(raw) if e.get("type") == "webrtc_ice_candidate"
-                )
-
-    await asyncio.gather(seller_reads(), *(mint(w) for w in range(20)))
+    await asyncio.gather(*(mint(w) for w in range(20)))
     for task in running:
         task.cancel()
     for ws in sockets:
@@ -265,7 +260,7 @@ async def run(base: str, seconds: float, data_dir: Path) -> dict[str, Any]:
             _, answer = await guest(client, honest_address(i), f"Shopper {i}")
             ws = await connect(ws_url, answer["accessToken"], honest_address(i))
             await join(ws, show)
-            honest.append(Honest(i, ws, answer["user"]["id"], attack.identities))
+            honest.append(Honest(i, ws, answer["user"]["id"]))
         phases: dict[str, Phase] = {}
         for name in ("baseline", "attack"):
             for h in honest:
@@ -275,18 +270,21 @@ async def run(base: str, seconds: float, data_dir: Path) -> dict[str, Any]:
             until = time.monotonic() + seconds
             work = [h.talk(until, sent) for h in honest]
             if name == "attack":
-                work.append(
-                    attacker_flood(
-                        client, ws_url, show, product, seller_peer, seller_ws, until, attack
-                    )
-                )
-            await asyncio.gather(*work)
+                flood = attack_from_another_process(base, show, product, seller_peer, seconds)
+                reads = seller_reads(seller_ws, until + 2)
+                attack, delivered, *_ = await asyncio.gather(flood, reads, *work)
+                attack.signals_delivered = delivered
+            else:
+                await asyncio.gather(*work)
             await asyncio.sleep(2.0)  # let the last messages arrive before the readers stop
             for task in readers:
                 task.cancel()
             phase = honest[0].phase
             phase.sent = sent
             phase.latencies = sorted(x for h in honest for x in h.phase.latencies)
+            phase.attacker_messages = {
+                mid for mid, author in phase.other_messages.items() if author in attack.identities
+            }
             phases[name] = phase
         stream = (await client.get(f"/api/livestreams/{show}")).json()["livestream"]
         report = (await client.get(f"/api/livestreams/{show}/report", headers=admin)).json()
@@ -300,6 +298,57 @@ async def run(base: str, seconds: float, data_dir: Path) -> dict[str, Any]:
         "report": report,
         "seconds": seconds,
     }
+
+
+async def seller_reads(seller_ws: Any, until: float) -> int:
+    """The ICE candidates that reach the seller until ``until``."""
+    delivered = 0
+    with contextlib.suppress(websockets.ConnectionClosed, TimeoutError):
+        while time.monotonic() < until:
+            left = max(0.1, until - time.monotonic())
+            raw = await asyncio.wait_for(seller_ws.recv(), left)
+            delivered += sum(1 for e in events(raw) if e.get("type") == "webrtc_ice_candidate")
+    return delivered
+
+
+async def attack_from_another_process(
+    base: str, show: int, product: int, seller_peer: str, seconds: float
+) -> Attack:
+    """Run :func:`attacker_flood` in a child process for ``seconds``; its counters."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.abuse",
+        "--attacker",
+        json.dumps(
+            {
+                "base": base,
+                "show": show,
+                "product": product,
+                "peer": seller_peer,
+                "seconds": seconds,
+            }
+        ),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await child.communicate()
+    if child.returncode != 0:
+        raise RuntimeError(f"the attacker process failed ({child.returncode})")
+    fields = json.loads(out.decode().strip().splitlines()[-1])
+    fields["identities"] = set(fields["identities"])
+    return Attack(**fields)
+
+
+async def attacker_main(spec: dict[str, Any]) -> None:
+    """The attacker process: flood for ``spec["seconds"]``, then print the counters as JSON."""
+    attack = Attack()
+    until = time.monotonic() + spec["seconds"]
+    ws_url = spec["base"].replace("http://", "ws://") + "/ws"
+    async with httpx.AsyncClient(base_url=spec["base"], timeout=30) as client:
+        await attacker_flood(
+            client, ws_url, spec["show"], spec["product"], spec["peer"], until, attack
+        )
+    print(json.dumps(asdict(attack) | {"identities": sorted(attack.identities)}), flush=True)
 
 
 def print_report(result: dict[str, Any]) -> bool:
@@ -380,7 +429,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--seconds", type=float, default=60.0, help="length of each phase (default 60)"
     )
+    parser.add_argument("--attacker", help=argparse.SUPPRESS)  # the attacker process (JSON spec)
     args = parser.parse_args(argv)
+    if args.attacker:
+        asyncio.run(attacker_main(json.loads(args.attacker)))
+        return 0
     with tempfile.TemporaryDirectory(prefix="liveshop-abuse-") as tmp, Processes() as procs:
         work = Path(tmp)
         port = free_port()

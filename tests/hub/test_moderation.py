@@ -4,9 +4,11 @@ wait, likes only from identities that watched, per-address budgets, links, and m
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
+import websockets
 
 from liveshop.security import hash_password
 from liveshop.storage import users
@@ -222,3 +224,23 @@ async def test_watching_time_survives_a_reconnect(env: Env) -> None:
     await second.join(show)
     await second.send(type="chat_send", text="back", clientMessageId="b")
     await second.wait_type("chat_message", clientMessageId="b")
+
+
+@pytest.mark.parametrize(
+    "hub_settings", [{"forwarded_allow_ips": "127.0.0.1", "address_connects_per_minute": 6}]
+)
+async def test_connect_flood_is_refused_at_the_handshake(env: Env) -> None:
+    """Past an address's connect budget (1 in any 10 s here) the upgrade is answered HTTP 429 with
+    ``Retry-After`` and never becomes a socket; another address still connects."""
+    token = await env.guest_token(address=ELSEWHERE)
+    first = await env.connect(token, address=HOME)
+    await first.send(type="ping")
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await env.connect(token, address=HOME)
+    response = refused.value.response
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) >= 1
+    assert json.loads(response.body)["code"] == "rate_limited"
+    other = await env.connect(token, address=ELSEWHERE)
+    await other.send(type="ping")
+    await other.wait_type("pong")

@@ -1,8 +1,10 @@
-"""TURN over TCP with coturn (use-auth-secret): a viewer whose network drops every UDP packet
-plays through the relay; without TURN it cannot; credentials are checked and expire."""
+"""TURN over TCP and over TLS with coturn (use-auth-secret): a viewer whose network drops every UDP
+packet plays through the relay; without TURN it cannot; credentials are checked and expire."""
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import json
 import os
 import subprocess
@@ -13,6 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.internet.netns import Net, namespaces, need_tool
@@ -22,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVER_VIEWER, VIEWER = "10.232.1.1", "10.232.1.2"  # HTTP (TCP) reaches the server directly
 TURN_LISTEN, VIEWER_TO_TURN = "10.232.2.1", "10.232.2.2"
 SERVER_RELAY, TURN_RELAY = "10.232.3.1", "10.232.3.2"
+TLS_PORT = 5349
 SECRET = "turn-e2e-" + "t" * 32
 URL = f"http://{SERVER_VIEWER}:8000"
 
@@ -31,23 +38,60 @@ class Setup:
     net: Net
     viewer_ns: str
     env: dict[str, str]
+    tls_cert: Path
+
+
+def tls_certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for the TURN listener's address (the viewer trusts it through
+    ``SSL_CERT_FILE``, as a browser trusts the shop's real certificate); (cert, key) paths."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "turn.test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(TURN_LISTEN))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "turn.crt", directory / "turn.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
 
 
 def coturn_config(directory: Path) -> Path:
-    """The TURN REST API settings of deploy/turnserver.conf, on the test's addresses (TCP only
-    matters here; no TLS certificate, private peers allowed)."""
+    """The TURN REST API settings of deploy/turnserver.conf, on the test's addresses: TCP on 3478
+    and TLS on 5349 (the deploy kit's ports), private peers allowed."""
+    cert, key = tls_certificate(directory)
     conf = directory / "turnserver.conf"
     conf.write_text(
         "\n".join(
             (
                 f"listening-ip={TURN_LISTEN}",
                 "listening-port=3478",
+                f"tls-listening-port={TLS_PORT}",
+                f"cert={cert}",
+                f"pkey={key}",
                 f"relay-ip={TURN_RELAY}",
                 "use-auth-secret",
                 f"static-auth-secret={SECRET}",
                 "realm=shop.test",
                 "fingerprint",
-                "no-tls",
                 "no-dtls",
                 "no-cli",
                 "no-multicast-peers",
@@ -101,7 +145,9 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             "LIVESHOP_SECRET_KEY": "turn-e2e-signing-" + "k" * 40,
             "LIVESHOP_HOST": "0.0.0.0",
             "LIVESHOP_PORT": "8000",
-            "LIVESHOP_TURN_URLS": f"turn:{TURN_LISTEN}:3478?transport=tcp",
+            "LIVESHOP_TURN_URLS": (
+                f"turn:{TURN_LISTEN}:3478?transport=tcp,turns:{TURN_LISTEN}:{TLS_PORT}?transport=tcp"
+            ),
             "LIVESHOP_TURN_SECRET": SECRET,
             "LIVESHOP_ADMIN_PASSWORD": ADMIN_PASSWORD,
         }
@@ -159,7 +205,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             procs.append(publisher)
             assert publisher.stdout is not None
             assert publisher.stdout.readline().startswith("live ")
-            yield Setup(net, viewer, env)
+            yield Setup(net, viewer, env, tmp / "turn.crt")
         finally:
             for proc in reversed(procs):
                 if proc.stdin:
@@ -180,6 +226,37 @@ def test_viewer_behind_udp_block_plays_through_turn_over_tcp(setup: Setup) -> No
         ),
     )
     assert result == {"frames": 10, "state": "connected"}
+
+
+def test_viewer_behind_udp_block_plays_through_turn_over_tls(setup: Setup) -> None:
+    """With UDP dropped and only the ``turns:`` URL kept, the viewer's relay runs over TLS to
+    coturn's TLS listener (certificate checked) and its frames arrive."""
+    env = setup.env | {"SSL_CERT_FILE": str(setup.tls_cert)}
+    command = setup.net.exec(
+        setup.viewer_ns,
+        sys.executable,
+        "-m",
+        "tests.internet.turn_peer",
+        "watch",
+        URL,
+        "--only=turns",
+    )
+    assert run_peer(env, command) == {"frames": 10, "state": "connected"}
+
+
+def test_turn_over_tls_refuses_an_untrusted_certificate(setup: Setup) -> None:
+    """Without the certificate trusted the TLS relay cannot be set up: the check is real."""
+    command = setup.net.exec(
+        setup.viewer_ns,
+        sys.executable,
+        "-m",
+        "tests.internet.turn_peer",
+        "watch",
+        URL,
+        "--only=turns",
+    )
+    result = run_peer(setup.env, command)
+    assert result["frames"] == 0 and result["state"] == "failed"
 
 
 def test_the_same_viewer_without_turn_fails(setup: Setup) -> None:

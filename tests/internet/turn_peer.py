@@ -2,9 +2,10 @@
 
 * ``publish URL EMAIL PASSWORD``: start a show and publish a synthetic stream over WHIP; prints
   ``live <show id>`` and keeps publishing until stdin closes.
-* ``watch URL [--no-turn]``: a guest watches over WHEP with the ICE servers of ``/api/config``
-  (without its TURN entry with ``--no-turn``); prints ``{"frames": n, "state": s}``
-  once 10 frames arrived or the connection failed.
+* ``watch URL [--no-turn | --only=SCHEME]``: a guest watches over WHEP with the ICE servers of
+  ``/api/config`` (without its TURN entry with ``--no-turn``; keeping only the TURN URLs of one
+  scheme, ``turn`` or ``turns``, with ``--only``); prints ``{"frames": n, "state": s}`` once 10
+  frames arrived or the connection failed. aiortc uses the first TURN URL it can.
 * ``allocate URL``: asks ``/api/config`` for a TURN credential and allocates a relay over TCP with
   it, then with the same credential made to have expired; prints ``{"fresh": …, "expired": …}``.
 """
@@ -50,14 +51,19 @@ async def publish(url: str, email: str, password: str) -> None:
         await pc.close()
 
 
-def ice_servers(config: dict[str, Any], use_turn: bool) -> list[RTCIceServer]:
+def ice_servers(
+    config: dict[str, Any], use_turn: bool, only: str | None = None
+) -> list[RTCIceServer]:
     servers = []
     for entry in config["iceServers"]:
         if "credential" in entry and not use_turn:
             continue
+        urls = [entry["urls"]] if isinstance(entry["urls"], str) else entry["urls"]
+        if "credential" in entry and only:
+            urls = [u for u in urls if u.split(":", 1)[0] == only]
         servers.append(
             RTCIceServer(
-                urls=entry["urls"],
+                urls=urls,
                 username=entry.get("username"),
                 credential=entry.get("credential"),
             )
@@ -65,13 +71,13 @@ def ice_servers(config: dict[str, Any], use_turn: bool) -> list[RTCIceServer]:
     return servers
 
 
-async def watch(url: str, use_turn: bool) -> dict[str, Any]:
+async def watch(url: str, use_turn: bool, only: str | None = None) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         token = (await http.post("/api/auth/guest", json={"name": "Far"})).json()["accessToken"]
         headers = {"Authorization": f"Bearer {token}"}
         config = (await http.get("/api/config", headers=headers)).json()
         show = (await http.get("/api/livestreams/active")).json()["livestream"]["id"]
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=ice_servers(config, use_turn)))
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=ice_servers(config, use_turn, only)))
         loop = asyncio.get_running_loop()
         track: asyncio.Future[Any] = loop.create_future()
         failed: asyncio.Future[None] = loop.create_future()
@@ -157,7 +163,9 @@ def main() -> None:
     if mode == "publish":
         asyncio.run(publish(url, sys.argv[3], sys.argv[4]))
     elif mode == "watch":
-        print(json.dumps(asyncio.run(watch(url, "--no-turn" not in sys.argv))), flush=True)
+        only = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--only=")), None)
+        result = asyncio.run(watch(url, "--no-turn" not in sys.argv, only))
+        print(json.dumps(result), flush=True)
     else:
         print(json.dumps(asyncio.run(allocate(url))), flush=True)
 
