@@ -112,6 +112,12 @@ VIEWER_RTT = Gauge(
     ["show", "percentile"],
     multiprocess_mode="livemax",
 )
+VIEWER_LOSS = Gauge(
+    "liveshop_viewer_loss_ratio",
+    "Share of packets the show's viewers report lost (RTCP), by percentile (50, 95)",
+    ["show", "percentile"],
+    multiprocess_mode="livemax",
+)
 RECORDING_BYTES = Gauge(
     "liveshop_recording_bytes",
     "Bytes of the recordings kept (all shows)",
@@ -282,8 +288,9 @@ class Sampler:
                 with contextlib.suppress(KeyError):
                     gauge.remove(gone)
             for percentile in ("50", "95"):
-                with contextlib.suppress(KeyError):
-                    VIEWER_RTT.remove(gone, percentile)
+                for by_percentile in (VIEWER_RTT, VIEWER_LOSS):
+                    with contextlib.suppress(KeyError):
+                        by_percentile.remove(gone, percentile)
         self._labelled = shows
         publishers = viewers = 0
         rooms = getattr(self.hub, "rooms", {})
@@ -291,7 +298,7 @@ class Sampler:
             room = rooms.get(show)
             count = getattr(room, "count", -1) if room is not None else -1
             SHOW_VIEWERS.labels(str(show)).set(max(count, 0))
-            stats = self.media.stats(show)
+            stats = self.media.own_stats(show)  # summed over processes (livesum)
             viewers += int(stats.get("viewers") or 0)
             publisher = stats.get("publisher")
             if publisher:
@@ -303,10 +310,15 @@ class Sampler:
                 for gauge in (PUBLISHER_BITRATE, PUBLISHER_FPS):
                     gauge.labels(str(show)).set(0)
             rtt = stats.get("viewerRttMs") or {}
+            loss = stats.get("viewerLossPct") or {}
             for percentile, key in (("50", "p50"), ("95", "p95")):
                 value = rtt.get(key)
                 VIEWER_RTT.labels(str(show), percentile).set(
                     value / 1000 if value is not None else float("nan")
+                )
+                lost = loss.get(key)
+                VIEWER_LOSS.labels(str(show), percentile).set(
+                    lost / 100 if lost is not None else float("nan")
                 )
         MEDIA_SESSIONS.labels("publisher").set(publishers)
         MEDIA_SESSIONS.labels("viewer").set(viewers)

@@ -166,12 +166,12 @@ async def test_a_late_viewer_starts_within_two_seconds(stage: Stage) -> None:
 
 
 async def test_stats_describe_the_publisher_and_count_viewers(stage: Stage) -> None:
-    """stats(): the publisher's codec and size, the viewer count, the RTT keys."""
+    """stats(): the publisher's codec and size, the viewer count, the RTT and loss keys."""
     publisher = await stage.live_publisher()
     viewer = await stage.viewer()
     await viewer.frame_indices(10)
     stats = await stage.stats()
-    assert set(stats) == {"publisher", "viewers", "viewerRttMs"}
+    assert set(stats) == {"publisher", "viewers", "viewerRttMs", "viewerLossPct"}
     assert set(stats["publisher"]) >= {
         "bitrateKbps",
         "fps",
@@ -184,6 +184,7 @@ async def test_stats_describe_the_publisher_and_count_viewers(stage: Stage) -> N
     assert (stats["publisher"]["width"], stats["publisher"]["height"]) == (320, 240)
     assert stats["viewers"] == 1
     assert set(stats["viewerRttMs"]) == {"p50", "p95"}
+    assert set(stats["viewerLossPct"]) == {"p50", "p95"}
     await close(viewer, publisher)
 
 

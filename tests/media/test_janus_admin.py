@@ -5,16 +5,31 @@ from __future__ import annotations
 from typing import Any
 
 from liveshop.config import Settings
-from liveshop.media.janus.admin import JanusAdmin, JanusAdminError, Target, ViewerRtts, rtt_ms
+from liveshop.media.janus.admin import (
+    JanusAdmin,
+    JanusAdminError,
+    Target,
+    ViewerRtts,
+    loss_pct,
+    rtt_ms,
+)
 
 
-def info(video: tuple[int, int] | None, audio: tuple[int, int] | None = None) -> dict[str, Any]:
+def info(
+    video: tuple[int, int] | None, audio: tuple[int, int] | None = None, media_quality: int = 100
+) -> dict[str, Any]:
     """A ``handle_info`` reply with (rtt, out-link-quality) per medium."""
     media: dict[str, Any] = {}
     for mid, (kind, values) in enumerate((("audio", audio), ("video", video))):
         if values is not None:
             rtt, quality = values
-            rtcp = {"main": {"rtt": rtt, "out-link-quality": quality}}
+            rtcp = {
+                "main": {
+                    "rtt": rtt,
+                    "out-link-quality": quality,
+                    "out-media-link-quality": media_quality if quality else 0,
+                }
+            }
             media[str(mid)] = {"type": kind, "rtcp": rtcp}
     return {"webrtc": {"media": media}}
 
@@ -41,6 +56,23 @@ def test_rtt_is_the_video_mediums_once_reported() -> None:
     assert rtt_ms(info(video=(0, 100))) == 0.0  # measured, below a millisecond
     assert rtt_ms(info(video=(0, 0), audio=(0, 0))) is None
     assert rtt_ms({}) is None
+
+
+def test_loss_is_what_the_media_link_quality_misses_once_reported() -> None:
+    """Loss is 100 − out-media-link-quality of the video; none before the first report."""
+    assert loss_pct(info(video=(12, 100), media_quality=97)) == 3.0
+    assert loss_pct(info(video=(12, 100), audio=(30, 100), media_quality=100)) == 0.0
+    assert loss_pct(info(video=(0, 0), audio=(0, 0))) is None
+    assert loss_pct({}) is None
+
+
+async def test_losses_are_cached_with_the_rtts() -> None:
+    """One refresh caches each viewer's loss beside its RTT."""
+    admin = FakeAdmin({1: info(video=(10, 100), media_quality=90), 2: info(video=(0, 0))})
+    rtts = ViewerRtts()
+    await rtts.refresh(1, [Target("a", admin, 7, 1), Target("b", admin, 7, 2)])
+    assert rtts.losses(1) == {"a": 10.0}
+    await admin.close()
 
 
 async def test_stats_never_wait_and_ask_janus_once_per_ttl() -> None:

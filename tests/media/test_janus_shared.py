@@ -239,3 +239,26 @@ async def test_replacing_through_the_other_process(nodes: Nodes) -> None:
     assert ready.data["segment"] == 2 and ready.data["path"].endswith("recording-2.webm")
     for pc in (viewer.pc, late.pc, first.pc, second.pc):
         await pc.close()
+
+
+async def test_own_stats_count_each_session_in_one_process_only(nodes: Nodes) -> None:
+    """Publisher through A, viewer through B: ``stats`` of both show the whole show, while
+    ``own_stats`` (what /metrics sums over processes) has the publisher only in A and the viewer
+    only in B."""
+    publisher = await live_on(nodes.a)
+    viewer = Viewer()
+    await viewer.start(nodes.b.backend)
+    await viewer.frame_indices(5)
+    await until(lambda: viewers_counted(nodes.a, 1))
+    await until(lambda: viewers_counted(nodes.b, 1))
+    a, b = nodes.a.backend.own_stats(1), nodes.b.backend.own_stats(1)
+    assert (a["viewers"], b["viewers"]) == (0, 1)
+    assert a["publisher"] is not None and b["publisher"] is None
+
+    async def b_sees_the_publisher() -> bool:
+        await nodes.b.backend.refresh(1)
+        return nodes.b.backend.stats(1)["publisher"] is not None
+
+    await until(b_sees_the_publisher)  # A reports its publisher's figures every few seconds
+    await viewer.pc.close()
+    await publisher.pc.close()

@@ -227,7 +227,7 @@ async def media_stats(
     livestream_id: IdPath, _: AdminDep, db: DbDep, media: MediaDep
 ) -> dict[str, Any]:
     """``{publisher: {bitrateKbps, fps, width, height, codec, packetsLost} | null, viewers,
-    viewerRttMs: {p50, p95}}``."""
+    viewerRttMs: {p50, p95}, viewerLossPct: {p50, p95}}``."""
     async with db.session() as session:
         await livestreams.get(session, livestream_id)
     await media.refresh(livestream_id)

@@ -23,6 +23,8 @@ Sender side (viewers):
   * ``RTCRtpSender._RTCRtpSender__{ntp_timestamp,rtp_timestamp,packet_count,octet_count}`` are
     kept up to date so aiortc's own RTCP sender reports describe the forwarded stream;
   * ``RTCRtpSender._RTCRtpSender__rtt`` is the round-trip time aiortc derives from the viewer's RR;
+  * ``RTCRtpSender._RTCRtpSender__stats`` holds the ``remote-inbound-rtp`` entry aiortc builds from
+    the viewer's last RR (its ``fractionLost`` is RFC 3550's 8-bit fraction, 0-255);
   * ``RTCDtlsTransport._send_rtp(data)`` SRTP-protects and sends a serialized packet.
 
 ICE (aioice, aiortc's ICE library, pinned with it):
@@ -66,6 +68,7 @@ _SENDER_ATTRS = (
     "_RTCRtpSender__packet_count",
     "_RTCRtpSender__octet_count",
     "_RTCRtpSender__rtt",
+    "_RTCRtpSender__stats",
 )
 _METHODS: tuple[tuple[type, str, tuple[str, ...]], ...] = (
     (RTCRtpReceiver, "_handle_rtp_packet", ("self", "packet", "arrival_time_ms")),
@@ -256,6 +259,17 @@ def sender_rtt(sender: RTCRtpSender) -> float | None:
     target: Any = sender
     rtt: float | None = target._RTCRtpSender__rtt
     return rtt
+
+
+def sender_fraction_lost(sender: RTCRtpSender) -> float | None:
+    """The share (0-1) of packets the viewer reported lost in its last receiver report's
+    interval, if one arrived."""
+    target: Any = sender
+    for entry in target._RTCRtpSender__stats.values():
+        if getattr(entry, "type", None) == "remote-inbound-rtp":
+            fraction = getattr(entry, "fractionLost", None)
+            return float(fraction) / 256 if isinstance(fraction, int | float) else None
+    return None
 
 
 def rtp_sink(sender: RTCRtpSender) -> Callable[[bytes], Awaitable[None]]:

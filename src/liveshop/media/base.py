@@ -111,4 +111,12 @@ class MediaBackend(ABC):
     @abstractmethod
     def stats(self, livestream_id: int) -> dict[str, Any]:
         """``{"publisher": {bitrateKbps, fps, width, height, codec, packetsLost} | None,
-        "viewers": int, "viewerRttMs": {"p50", "p95"} (None when unknown)}``."""
+        "viewers": int, "viewerRttMs": {"p50", "p95"}, "viewerLossPct": {"p50", "p95"}}``
+        (percentiles over the viewers' receiver reports; None while none is known)."""
+
+    def own_stats(self, livestream_id: int) -> dict[str, Any]:
+        """:meth:`stats` of this process's share only (its own viewers, the publisher only if it
+        publishes through this process), so that figures summed over processes (Prometheus
+        ``livesum``) count each session once. Backends whose state is all in this process
+        answer :meth:`stats`."""
+        return self.stats(livestream_id)

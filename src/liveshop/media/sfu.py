@@ -566,6 +566,7 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
         publisher_part: dict[str, Any] | None = None
         viewers = 0
         rtts: list[float] = []
+        losses: list[float] = []
         if room is not None:
             viewers = len(room.viewers)
             publisher = room.publisher
@@ -575,7 +576,12 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
                 )
             for viewer in room.viewers.values():
                 sink = viewer.sinks.get("video") or viewer.sinks.get("audio")
-                rtt = internals.sender_rtt(sink.sender) if sink else None
+                if sink is None:
+                    continue
+                rtt = internals.sender_rtt(sink.sender)
                 if rtt is not None:
                     rtts.append(rtt * 1000)
-        return media_stats(publisher_part, viewers, rtts)
+                lost = internals.sender_fraction_lost(sink.sender)
+                if lost is not None:
+                    losses.append(lost * 100)
+        return media_stats(publisher_part, viewers, rtts, losses)

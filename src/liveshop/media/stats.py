@@ -98,15 +98,20 @@ def publisher_stats(codec: str, streams: Mapping[str, StreamStats]) -> dict[str,
 
 
 def media_stats(
-    publisher: dict[str, Any] | None, viewers: int, rtts_ms: Iterable[float]
+    publisher: dict[str, Any] | None,
+    viewers: int,
+    rtts_ms: Iterable[float],
+    losses_pct: Iterable[float] = (),
 ) -> dict[str, Any]:
-    """:meth:`MediaBackend.stats`'s answer: the publisher's stats (or None), the viewer count
-    and the p50/p95 of the viewers' round-trip times (None while none is known)."""
-    rtts = list(rtts_ms)
+    """:meth:`MediaBackend.stats`'s answer: the publisher's stats (or None), the viewer count,
+    and the p50/p95 of the viewers' round-trip times and of the share of packets they report
+    lost, in percent (each None while no viewer has reported)."""
+    rtts, losses = list(rtts_ms), list(losses_pct)
     return {
         "publisher": publisher,
         "viewers": viewers,
         "viewerRttMs": {"p50": percentile(rtts, 50), "p95": percentile(rtts, 95)},
+        "viewerLossPct": {"p50": percentile(losses, 50), "p95": percentile(losses, 95)},
     }
 
 

@@ -1,7 +1,9 @@
-"""Viewer RTT from Janus's Admin API (``handle_info``), cached so stats requests stay cheap.
+"""Viewer RTT and loss from Janus's Admin API (``handle_info``), cached so stats stay cheap.
 
 Janus measures each PeerConnection's round-trip time from the viewer's RTCP receiver reports
-(``webrtc.media.<mid>.rtcp.main.rtt``, in ms), but only its Admin API exposes it. One
+(``webrtc.media.<mid>.rtcp.main.rtt``, in ms) and the share of packets reaching it
+(``out-media-link-quality``, 0-100, from the losses those reports give, smoothed), but only its
+Admin API exposes them. One
 :class:`JanusAdmin` talks to one instance's Admin endpoint (``POST {admin_url}/{session}/{handle}``
 with ``admin_secret``); :class:`ViewerRtts` keeps the last RTT per viewer of each show and
 refreshes a show in the background when its values are older than :data:`RTT_TTL_S`, so
@@ -80,6 +82,19 @@ def rtt_ms(info: dict[str, Any]) -> float | None:
     return best
 
 
+def loss_pct(info: dict[str, Any]) -> float | None:
+    """The share of packets (percent) a viewer's receiver reports say it lost, from Janus's
+    outgoing media link quality (100 = nothing lost): the video medium's, else the audio's.
+    None until the viewer's first receiver report (Janus reports 0 quality until then)."""
+    media = (info.get("webrtc") or {}).get("media") or {}
+    for medium in sorted(media.values(), key=lambda m: m.get("type") != "video"):
+        main = (medium.get("rtcp") or {}).get("main") or {}
+        quality = main.get("out-media-link-quality")
+        if isinstance(quality, int | float) and main.get("out-link-quality", 0) > 0:
+            return float(max(0.0, min(100.0, 100.0 - quality)))
+    return None
+
+
 @dataclass(frozen=True)
 class Target:
     """One viewer to ask about: its id in liveshop and its handle on a Janus instance."""
@@ -91,11 +106,13 @@ class Target:
 
 
 class ViewerRtts:
-    """The last RTT per viewer of each show, refreshed in the background (see module doc)."""
+    """The last RTT (and loss) per viewer of each show, refreshed in the background (see module
+    doc)."""
 
     def __init__(self, ttl: float = RTT_TTL_S) -> None:
         self.ttl = ttl
         self._values: dict[int, dict[str, float]] = {}
+        self._losses: dict[int, dict[str, float]] = {}
         self._refreshed: dict[int, float] = {}
         self._refreshing: dict[int, asyncio.Task[None]] = {}
 
@@ -120,24 +137,27 @@ class ViewerRtts:
         self._refreshed[livestream_id] = time.monotonic()
         slots = asyncio.Semaphore(PARALLEL)
 
-        async def one(target: Target) -> tuple[str, float | None]:
+        async def one(target: Target) -> tuple[str, float | None, float | None]:
             async with slots:
                 try:
                     info = await target.admin.handle_info(target.session_id, target.handle_id)
                 except JanusAdminError as exc:
                     logger.debug("no RTT for viewer %s: %s", target.viewer_id, exc)
-                    return target.viewer_id, None
-                return target.viewer_id, rtt_ms(info)
+                    return target.viewer_id, None, None
+                return target.viewer_id, rtt_ms(info), loss_pct(info)
 
         results = await asyncio.gather(*(one(t) for t in targets))
-        previous = self._values.get(livestream_id, {})
-        values: dict[str, float] = {}
-        for viewer_id, rtt in results:
-            if rtt is not None:
-                values[viewer_id] = rtt
-            elif viewer_id in previous:  # keep the last known value over a failed request
-                values[viewer_id] = previous[viewer_id]
-        self._values[livestream_id] = values
+        rtts = {viewer_id: rtt for viewer_id, rtt, _ in results}
+        losses = {viewer_id: loss for viewer_id, _, loss in results}
+        for fresh, table in ((rtts, self._values), (losses, self._losses)):
+            previous = table.get(livestream_id, {})
+            values: dict[str, float] = {}
+            for viewer_id, value in fresh.items():
+                if value is not None:
+                    values[viewer_id] = value
+                elif viewer_id in previous:  # keep the last known value over a failed request
+                    values[viewer_id] = previous[viewer_id]
+            table[livestream_id] = values
 
     async def settled(self, livestream_id: int) -> None:
         """Return once the show's background refresh (if one is running) has finished."""
@@ -149,8 +169,13 @@ class ViewerRtts:
         """The cached RTT (ms) per viewer id (no refresh)."""
         return dict(self._values.get(livestream_id, {}))
 
+    def losses(self, livestream_id: int) -> dict[str, float]:
+        """The cached loss (percent) per viewer id, from the same refreshes (no refresh)."""
+        return dict(self._losses.get(livestream_id, {}))
+
     def forget(self, livestream_id: int) -> None:
         self._values.pop(livestream_id, None)
+        self._losses.pop(livestream_id, None)
         self._refreshed.pop(livestream_id, None)
 
     async def close(self) -> None:

@@ -354,23 +354,32 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
 
     def stats(self, livestream_id: int) -> dict[str, Any]:
         """This process's share plus the others' as of the last :meth:`refresh`."""
+        return self._stats(livestream_id, self._others.get(livestream_id, Others()))
+
+    def own_stats(self, livestream_id: int) -> dict[str, Any]:
+        """This process's share only: its viewers, and the publisher if it publishes here."""
+        return self._stats(livestream_id, Others())
+
+    def _stats(self, livestream_id: int, others: Others) -> dict[str, Any]:
         room = self.rooms.get(livestream_id)
-        others = self._others.get(livestream_id, Others())
         publisher_part: dict[str, Any] | None = others.publisher
         viewers = others.viewers
         rtts: list[float] = []  # this process's viewers (the Admin API answers per handle)
+        losses: list[float] = []
         if room is not None:
             viewers += len(room.viewers)
             if room.viewers:  # cached; refreshed from the Admin APIs in the background
                 cached = self.viewer_rtts.get(livestream_id, lambda: self._rtt_targets(room))
                 rtts = [ms for viewer_id, ms in cached.items() if viewer_id in room.viewers]
+                lost = self.viewer_rtts.losses(livestream_id)
+                losses = [pct for viewer_id, pct in lost.items() if viewer_id in room.viewers]
             publisher = room.publisher
             if publisher is not None and not publisher.closed:
                 taps = publisher.monitor.taps if publisher.monitor is not None else {}
                 publisher_part = publisher_stats(
                     publisher.codec, {kind: tap.stats for kind, tap in taps.items()}
                 )
-        return media_stats(publisher_part, viewers, rtts)
+        return media_stats(publisher_part, viewers, rtts, losses)
 
     async def refresh_viewer_rtts(self, livestream_id: int) -> None:
         """Ask the Admin APIs for the show's viewer RTTs now (``stats`` does it when stale)."""
