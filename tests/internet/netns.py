@@ -6,11 +6,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -92,3 +95,88 @@ def chromium_in(ns: str, directory: Path) -> Path:
     wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {ns} /usr/bin/chromium "$@"\n')
     wrapper.chmod(0o755)
     return wrapper
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def liveshop_env(data_dir: Path, **settings: str) -> dict[str, str]:
+    """The environment of a ``liveshop`` child: this checkout on its path, none of the caller's
+    ``LIVESHOP_*`` settings, a data directory and a signing key, plus ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVESHOP_")}
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT), str(ROOT / "src"), env.get("PYTHONPATH")) if p
+    )
+    env |= {
+        "LIVESHOP_DATA_DIR": str(data_dir),
+        "LIVESHOP_SECRET_KEY": "internet-tests-signing-" + "k" * 40,
+        **settings,
+    }
+    return env
+
+
+def serve_in(
+    net: Net, ns: str, env: dict[str, str], cwd: Path, admin_email: str
+) -> subprocess.Popen[bytes]:
+    """Create the admin (password ``LIVESHOP_ADMIN_PASSWORD`` of ``env``), start ``liveshop
+    serve`` inside ``ns`` and return once it has started (its log is ``cwd/liveshop.log``)."""
+    subprocess.run(
+        [sys.executable, "-m", "liveshop.cli", "create-admin", "--email", admin_email],
+        env=env,
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
+    log = cwd / "liveshop.log"
+    process = subprocess.Popen(
+        net.exec(ns, sys.executable, "-m", "liveshop.cli", "serve"),
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+    )
+    deadline = time.monotonic() + 60
+    while "Application startup complete" not in log.read_text():
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, "liveshop did not start"
+        time.sleep(0.1)
+    return process
+
+
+def stop(processes: list[subprocess.Popen[Any]]) -> None:
+    """Stop ``processes`` in reverse order (close stdin, TERM, then KILL after 15 s)."""
+    for proc in reversed(processes):
+        if proc.stdin:
+            proc.stdin.close()
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def publishing(net: Net, ns: str, env: dict[str, str], url: str) -> subprocess.Popen[str]:
+    """A synthetic publisher (tests/internet/turn_peer.py ``publish``) inside ``ns``, logged in
+    as the admin of ``env`` (``tests.conftest.ADMIN_*``); returns once its show is live. Closing
+    its stdin stops it."""
+    from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+
+    publisher = subprocess.Popen(
+        net.exec(
+            ns,
+            sys.executable,
+            "-m",
+            "tests.internet.turn_peer",
+            "publish",
+            url,
+            ADMIN_EMAIL,
+            ADMIN_PASSWORD,
+        ),
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert publisher.stdout is not None
+    assert publisher.stdout.readline().startswith("live "), "the publisher did not go live"
+    return publisher

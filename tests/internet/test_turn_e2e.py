@@ -6,13 +6,12 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import json
-import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -21,10 +20,17 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
-from tests.internet.netns import Net, namespaces, need_tool
+from tests.internet.netns import (
+    Net,
+    liveshop_env,
+    namespaces,
+    need_tool,
+    publishing,
+    serve_in,
+    stop,
+)
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
 SERVER_VIEWER, VIEWER = "10.232.1.1", "10.232.1.2"  # HTTP (TCP) reaches the server directly
 TURN_LISTEN, VIEWER_TO_TURN = "10.232.2.1", "10.232.2.2"
 SERVER_RELAY, TURN_RELAY = "10.232.3.1", "10.232.3.2"
@@ -136,29 +142,17 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             "add rule inet block in meta l4proto udp drop",
         ):
             subprocess.run(net.exec(viewer, nft, *rule.split()), check=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LIVESHOP_")}
-        env |= {
-            "PYTHONPATH": os.pathsep.join(
-                p for p in (str(ROOT), str(ROOT / "src"), env.get("PYTHONPATH")) if p
-            ),
-            "LIVESHOP_DATA_DIR": str(tmp / "data"),
-            "LIVESHOP_SECRET_KEY": "turn-e2e-signing-" + "k" * 40,
-            "LIVESHOP_HOST": "0.0.0.0",
-            "LIVESHOP_PORT": "8000",
-            "LIVESHOP_TURN_URLS": (
+        env = liveshop_env(
+            tmp / "data",
+            LIVESHOP_HOST="0.0.0.0",
+            LIVESHOP_PORT="8000",
+            LIVESHOP_TURN_URLS=(
                 f"turn:{TURN_LISTEN}:3478?transport=tcp,turns:{TURN_LISTEN}:{TLS_PORT}?transport=tcp"
             ),
-            "LIVESHOP_TURN_SECRET": SECRET,
-            "LIVESHOP_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        }
-        subprocess.run(
-            [sys.executable, "-m", "liveshop.cli", "create-admin", "--email", ADMIN_EMAIL],
-            env=env,
-            cwd=tmp,
-            check=True,
-            capture_output=True,
+            LIVESHOP_TURN_SECRET=SECRET,
+            LIVESHOP_ADMIN_PASSWORD=ADMIN_PASSWORD,
         )
-        procs = [
+        procs: list[subprocess.Popen[Any]] = [
             subprocess.Popen(
                 net.exec(
                     relay,
@@ -171,50 +165,14 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
                 ),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-            ),
-            subprocess.Popen(
-                net.exec(srv, sys.executable, "-m", "liveshop.cli", "serve"),
-                env=env,
-                cwd=tmp,
-                stdout=subprocess.DEVNULL,
-                stderr=(tmp / "liveshop.log").open("wb"),
-            ),
+            )
         ]
         try:
-            deadline = time.monotonic() + 60
-            while "Application startup complete" not in (tmp / "liveshop.log").read_text():
-                assert all(p.poll() is None for p in procs), (tmp / "liveshop.log").read_text()
-                assert time.monotonic() < deadline, "liveshop did not start"
-                time.sleep(0.1)
-            publisher = subprocess.Popen(
-                net.exec(
-                    srv,
-                    sys.executable,
-                    "-m",
-                    "tests.internet.turn_peer",
-                    "publish",
-                    URL,
-                    ADMIN_EMAIL,
-                    ADMIN_PASSWORD,
-                ),
-                env=env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            procs.append(publisher)
-            assert publisher.stdout is not None
-            assert publisher.stdout.readline().startswith("live ")
+            procs.append(serve_in(net, srv, env, tmp, ADMIN_EMAIL))
+            procs.append(publishing(net, srv, env, URL))
             yield Setup(net, viewer, env, tmp / "turn.crt")
         finally:
-            for proc in reversed(procs):
-                if proc.stdin:
-                    proc.stdin.close()
-                proc.terminate()
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop(procs)
 
 
 def test_viewer_behind_udp_block_plays_through_turn_over_tcp(setup: Setup) -> None:

@@ -1,11 +1,15 @@
-"""A peer for the TURN tests, run inside a network namespace (``python -m tests.internet.turn_peer``).
+"""A peer for the TURN and link tests, run inside a network namespace
+(``python -m tests.internet.turn_peer``).
 
 * ``publish URL EMAIL PASSWORD``: start a show and publish a synthetic stream over WHIP; prints
   ``live <show id>`` and keeps publishing until stdin closes.
 * ``watch URL [--no-turn | --only=SCHEME]``: a guest watches over WHEP with the ICE servers of
   ``/api/config`` (without its TURN entry with ``--no-turn``; keeping only the TURN URLs of one
   scheme, ``turn`` or ``turns``, with ``--only``); prints ``{"frames": n, "state": s}`` once 10
-  frames arrived or the connection failed. aiortc uses the first TURN URL it can.
+  frames arrived or the connection failed (with ``--seconds=S``: keeps receiving for S seconds
+  after the 10th frame first). aiortc uses the first TURN URL it can.
+* ``stats URL EMAIL PASSWORD MIN``: as the seller, polls the active show's ``/stats`` until the
+  viewers' median loss reaches MIN percent (30 s at most); prints the last answer.
 * ``allocate URL``: asks ``/api/config`` for a TURN credential and allocates a relay over TCP with
   it, then with the same credential made to have expired; prints ``{"fresh": …, "expired": …}``.
 """
@@ -13,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 from typing import Any
@@ -71,7 +76,9 @@ def ice_servers(
     return servers
 
 
-async def watch(url: str, use_turn: bool, only: str | None = None) -> dict[str, Any]:
+async def watch(
+    url: str, use_turn: bool, only: str | None = None, seconds: float = 0.0
+) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         token = (await http.post("/api/auth/guest", json={"name": "Far"})).json()["accessToken"]
         headers = {"Authorization": f"Bearer {token}"}
@@ -104,17 +111,35 @@ async def watch(url: str, use_turn: bool, only: str | None = None) -> dict[str, 
                     await video.recv()
                 except MediaStreamError:
                     return n
+            until = loop.time() + seconds
+            with contextlib.suppress(MediaStreamError):
+                while loop.time() < until:
+                    await video.recv()
             return 10
 
         receiving = asyncio.ensure_future(frames())
         done, _ = await asyncio.wait(
-            {receiving, failed}, timeout=TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+            {receiving, failed}, timeout=TIMEOUT + seconds, return_when=asyncio.FIRST_COMPLETED
         )
         count = receiving.result() if receiving in done else 0
         result = {"frames": count, "state": pc.connectionState}
         receiving.cancel()
         await pc.close()
         return result
+
+
+async def stats(url: str, email: str, password: str, least: float) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        login = await http.post("/api/auth/login", json={"email": email, "password": password})
+        headers = {"Authorization": f"Bearer {login.json()['accessToken']}"}
+        show = (await http.get("/api/livestreams/active")).json()["livestream"]["id"]
+        answer: dict[str, Any] = {}
+        for _ in range(60):
+            answer = (await http.get(f"/api/livestreams/{show}/stats", headers=headers)).json()
+            if answer["viewers"] and (answer["viewerLossPct"]["p50"] or 0) >= least:
+                break
+            await asyncio.sleep(0.5)  # the next window of the viewer's reports
+        return answer
 
 
 async def allocate(url: str) -> dict[str, Any]:
@@ -164,8 +189,14 @@ def main() -> None:
         asyncio.run(publish(url, sys.argv[3], sys.argv[4]))
     elif mode == "watch":
         only = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--only=")), None)
-        result = asyncio.run(watch(url, "--no-turn" not in sys.argv, only))
+        seconds = next(
+            (float(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--seconds=")), 0
+        )
+        result = asyncio.run(watch(url, "--no-turn" not in sys.argv, only, seconds))
         print(json.dumps(result), flush=True)
+    elif mode == "stats":
+        answer = asyncio.run(stats(url, sys.argv[3], sys.argv[4], float(sys.argv[5])))
+        print(json.dumps(answer), flush=True)
     else:
         print(json.dumps(asyncio.run(allocate(url))), flush=True)
 

@@ -60,7 +60,7 @@ from .negotiation import (
 )
 from .recording import Recorder, RecordingResult
 from .rtputil import Rewriter, keyframe_start, mid_extension
-from .stats import StreamStats, media_stats, publisher_stats
+from .stats import MissedShare, StreamStats, media_stats, publisher_stats, viewer_loss
 from .tasks import SessionRooms
 
 logger = logging.getLogger(__name__)
@@ -127,6 +127,7 @@ class _Sink:
         )
         self.send = internals.rtp_sink(sender)
         self.history: list[bytes | None] = [None] * HISTORY
+        self.missed = MissedShare()
         self.source: _Source | None = None
         self.failed = False
 
@@ -153,6 +154,7 @@ class _Sink:
             return True
         if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
             for seq in packet.lost:
+                self.missed.missed(seq)
                 data = self.history[seq % HISTORY]
                 if data is not None and int.from_bytes(data[2:4], "big") == seq:
                     with contextlib.suppress(ConnectionError):
@@ -581,7 +583,10 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
                 rtt = internals.sender_rtt(sink.sender)
                 if rtt is not None:
                     rtts.append(rtt * 1000)
-                lost = internals.sender_fraction_lost(sink.sender)
-                if lost is not None:
-                    losses.append(lost * 100)
+                loss = viewer_loss(
+                    internals.sender_fraction_lost(sink.sender),
+                    sink.missed.share(sink.rewriter.packets),
+                )
+                if loss is not None:
+                    losses.append(loss * 100)
         return media_stats(publisher_part, viewers, rtts, losses)

@@ -83,6 +83,51 @@ class StreamStats:
         return max(0, self.ext_max - self.base_seq + 1 - self.packets)
 
 
+class MissedShare:
+    """The share of packets sent to a viewer that it reported missing (NACK), per window.
+
+    Guarantees: :meth:`missed` counts each sequence number once however often it is NACKed
+    (within the last :data:`SLOTS` packets); :meth:`share` is that of the last complete window of
+    at least ``window`` seconds (None before one has passed with packets sent), measured when
+    :meth:`share` is called, so a caller polling rarely gets a longer window. O(1), no allocation.
+    """
+
+    SLOTS = 512
+
+    def __init__(self, window: float = 5.0) -> None:
+        self.window = window
+        self.count = 0
+        self._slots = [-1] * self.SLOTS
+        self._mark = (time.monotonic(), 0, 0)  # when, packets sent, missed
+        self._share: float | None = None
+
+    def missed(self, seq: int) -> None:
+        """The viewer asked for ``seq`` again (NACK)."""
+        slot = seq % self.SLOTS
+        if self._slots[slot] != seq:
+            self._slots[slot] = seq
+            self.count += 1
+
+    def share(self, sent: int) -> float | None:
+        """Missed / sent (0-1) over the last complete window; ``sent`` is the running total."""
+        now = time.monotonic()
+        when, sent_then, missed_then = self._mark
+        if now - when >= self.window:
+            if sent > sent_then:
+                self._share = min(1.0, (self.count - missed_then) / (sent - sent_then))
+            self._mark = (now, sent, self.count)
+        return self._share
+
+
+def viewer_loss(reported: float | None, missed: float | None) -> float | None:
+    """One viewer's loss (0-1): the larger of what its last receiver report says was lost for
+    good and the share of packets it had to ask for again (NACK, repaired by the server), so a
+    link that drops packets shows even when every loss was repaired. None while neither is
+    known."""
+    known = [v for v in (reported, missed) if v is not None]
+    return max(known) if known else None
+
+
 def publisher_stats(codec: str, streams: Mapping[str, StreamStats]) -> dict[str, Any]:
     """The ``publisher`` part of :meth:`MediaBackend.stats` from its streams by kind
     (``video``, ``audio``): total bitrate, the video's frame rate and size, total loss."""
