@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 from asyncio.subprocess import PIPE, STDOUT
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import httpx
 import pytest
 import websockets
 from prometheus_client.parser import text_string_to_metric_families
 
+from liveshop import metrics
 from liveshop.config import Settings
 from liveshop.media.synthetic import answer, offer
 from tests.api.test_media_http import Env, post_sdp, publisher, viewer
@@ -149,3 +152,20 @@ async def test_promtool_accepts_the_exposition(env: Env) -> None:
     )
     out, _ = await proc.communicate(text.encode())
     assert proc.returncode == 0, out.decode()
+
+
+def test_the_dashboard_plots_only_metrics_the_server_defines() -> None:
+    """Every ``liveshop_*`` name in deploy/grafana-dashboard.json is one /metrics can serve."""
+    dashboard = (
+        Path(__file__).resolve().parents[2] / "deploy" / "grafana-dashboard.json"
+    ).read_text()
+    defined = {
+        sample_name
+        for family in metrics.registry().collect()
+        for sample_name in (family.name, *(s.name for s in family.samples))
+    }
+    defined |= {
+        f"{name}_{suffix}" for name in defined for suffix in ("bucket", "count", "sum", "total")
+    }
+    used = set(re.findall(r"liveshop_[a-z_]+", dashboard))
+    assert used and used <= defined, used - defined
