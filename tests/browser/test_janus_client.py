@@ -1,0 +1,133 @@
+"""The studio and the watch page with ``LIVESHOP_MEDIA_MODE=janus``, over two real Janus instances.
+
+The Janus instances run in the browser tests' network namespace (tests/browser/conftest.py), on its
+far address like Chromium: the namespaces are not routed to each other. This Chromium keeps its
+default of hiding host addresses behind mDNS ``.local`` names, as real shoppers' browsers do, which
+Janus's libnice cannot resolve: the media must connect through the candidates Janus learns from
+Chromium's connectivity checks (peer-reflexive).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import expect
+
+from liveshop.media.netns import Namespace
+from tests.browser.conftest import (
+    CHROMIUM_ARGS,
+    PHONE,
+    SCREENSHOTS,
+    PageErrors,
+    Shop,
+    chromium_in,
+    page_opener,
+)
+from tests.browser.test_pages import phone_layout_holds, run_live_show, video_plays
+from tests.media.janus_fixture import JanusCluster, require_janus
+
+pytestmark = pytest.mark.browser
+
+PHONE_CONTEXT = {"viewport": PHONE, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+
+
+@pytest.fixture
+def janus_in_browser_net(browser_net: Namespace, tmp_path: Path) -> Iterator[JanusCluster]:
+    """Two Janus instances on the browser namespace's far address (index 0: the first origin)."""
+    require_janus()
+    cluster = JanusCluster(tmp_path / "janus", 2, browser_net)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+async def mdns_browser(
+    browser_net: Namespace, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Any]:
+    """Chromium offering mDNS host names, not addresses, on pages without camera permission (its
+    default: a page allowed to capture may show addresses). No ``--use-fake-ui-for-media-stream``
+    (it allows every page): the seller's context is granted the camera (:func:`seller_may_film`)."""
+    args = [a for a in CHROMIUM_ARGS if a != "--use-fake-ui-for-media-stream"]
+    async with chromium_in(browser_net, tmp_path_factory, args, hide_local_ips=True) as b:
+        yield b
+
+
+def seller_may_film(open_page: Any) -> Any:
+    """``open_page`` granting camera and microphone to the seller's pages only (as a user would)."""
+
+    async def make(name: str, **options: Any) -> Any:
+        if name.startswith("seller"):
+            options.setdefault("permissions", ["camera", "microphone"])
+        return await open_page(name, **options)
+
+    return make
+
+
+async def janus_shop(make_shop: Any, cluster: JanusCluster) -> Shop:
+    shop: Shop = await make_shop(
+        "janus",
+        janus_urls=",".join(cluster.urls),
+        janus_api_secret=cluster.api_secret,
+        janus_admin_secret=cluster.admin_key,
+        janus_admin_urls=",".join(cluster.admin_urls),
+        janus_admin_api_secret=cluster.admin_secret,
+    )
+    return shop
+
+
+async def test_live_show_over_two_janus_instances(
+    make_shop: Any,
+    janus_in_browser_net: JanusCluster,
+    mdns_browser: Any,
+    page_errors: PageErrors,
+) -> None:
+    """Janus mode in Chromium: go live, shoppers on both instances watch, chat, pins, likes, phone, end."""
+    cluster = janus_in_browser_net
+    shop = await janus_shop(make_shop, cluster)
+    media = shop.server.app.state.media
+    offers: list[str] = []
+
+    async with page_opener(mdns_browser, page_errors) as any_page:
+        open_page = seller_may_film(any_page)
+
+        async def on_both_instances(show_id: int) -> None:
+            where = await media.where(show_id)
+            assert where["origin"] == cluster.urls[0], where
+            # one shopper watches the origin, the other the copy its remote publisher feeds
+            assert where["viewers"] == {url: 1 for url in cluster.urls}, where
+            assert where["remotes"] == [cluster.urls[1]], where
+
+        async def phone_shopper(show_id: int) -> None:
+            # a late joiner gets a picture at once (a keyframe is asked for), here on a phone
+            shopper = await open_page("shopper-phone", **PHONE_CONTEXT)
+            shopper.on(
+                "request",
+                lambda r: offers.append(r.post_data or "") if r.url.endswith("/whep") else None,
+            )
+            await shopper.goto(f"{shop.server.url}/live/{show_id}")
+            await video_plays(shopper)
+            assert sum((await media.where(show_id))["viewers"].values()) == 3
+            await expect(shopper.locator(".product-card")).to_have_count(2)
+            await shopper.wait_for_function(
+                "() => [...document.images].every((i) => i.complete && i.naturalWidth > 0)"
+            )
+            await shopper.screenshot(path=str(SCREENSHOTS / "watch-phone-janus.png"))
+            await phone_layout_holds(shopper, show_id, shop.products[2])
+
+        await run_live_show(
+            shop,
+            open_page,
+            "janus",
+            screenshots=("studio-desktop-janus.png", "watch-desktop-janus.png"),
+            when_both_play=on_both_instances,
+            before_the_end=phone_shopper,
+        )
+    # the premise of the test: the shoppers' Chromium offered names, never addresses
+    candidates = [line for o in offers for line in o.splitlines() if line.startswith("a=cand")]
+    assert candidates and all(".local " in line for line in candidates), candidates
