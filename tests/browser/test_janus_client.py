@@ -17,6 +17,7 @@ import pytest
 from playwright.async_api import expect
 
 from liveshop.media.netns import Namespace
+from liveshop.media.synthetic import answer, offer
 from tests.browser.conftest import (
     CHROMIUM_ARGS,
     PHONE,
@@ -28,6 +29,7 @@ from tests.browser.conftest import (
 )
 from tests.browser.test_pages import phone_layout_holds, run_live_show, video_plays
 from tests.media.janus_fixture import JanusCluster, require_janus
+from tests.media.peers import Publisher
 
 pytestmark = pytest.mark.browser
 
@@ -104,7 +106,8 @@ async def test_live_show_over_two_janus_instances(
             assert where["remotes"] == [cluster.urls[1]], where
 
         async def phone_shopper(show_id: int) -> None:
-            # a late joiner gets a picture at once (a keyframe is asked for), here on a phone
+            # a late joiner gets a picture (a keyframe is asked for through the copy's RTCP to the
+            # origin and on to the seller's browser), here on a phone
             shopper = await open_page("shopper-phone", **PHONE_CONTEXT)
             shopper.on(
                 "request",
@@ -112,7 +115,9 @@ async def test_live_show_over_two_janus_instances(
             )
             await shopper.goto(f"{shop.server.url}/live/{show_id}")
             await video_plays(shopper)
-            assert sum((await media.where(show_id))["viewers"].values()) == 3
+            # placed on the copy: the origin also carries liveshop's own subscriber (stats, recording)
+            where = await media.where(show_id)
+            assert where["viewers"] == {cluster.urls[0]: 1, cluster.urls[1]: 2}, where
             await expect(shopper.locator(".product-card")).to_have_count(2)
             await shopper.wait_for_function(
                 "() => [...document.images].every((i) => i.complete && i.naturalWidth > 0)"
@@ -131,3 +136,35 @@ async def test_live_show_over_two_janus_instances(
     # the premise of the test: the shoppers' Chromium offered names, never addresses
     candidates = [line for o in offers for line in o.splitlines() if line.startswith("a=cand")]
     assert candidates and all(".local " in line for line in candidates), candidates
+
+
+async def test_an_h264_encoders_show_plays_on_both_instances(
+    make_shop: Any,
+    janus_in_browser_net: JanusCluster,
+    mdns_browser: Any,
+    page_errors: PageErrors,
+) -> None:
+    """An H.264 WHIP encoder's show (as OBS sends) plays in Chromium shoppers on both instances."""
+    cluster = janus_in_browser_net
+    shop = await janus_shop(make_shop, cluster)
+    r = await shop.http.post("/api/livestreams", json={"title": "OBS"}, headers=shop.admin)
+    show_id = r.json()["livestream"]["id"]
+    encoder = Publisher("H264")
+    try:
+        r = await shop.http.post(
+            f"/api/livestreams/{show_id}/whip",
+            content=await offer(encoder.pc),
+            headers={**shop.admin, "Content-Type": "application/sdp"},
+        )
+        assert r.status_code == 201, r.text
+        await answer(encoder.pc, r.text)
+        async with page_opener(mdns_browser, page_errors) as open_page:
+            # Janus sends H.264 on 107, where Chromium's own offer had put an RTX stream
+            for name in ("a", "b"):
+                shopper = await open_page(f"shopper-{name}")
+                await shopper.goto(f"{shop.server.url}/live/{show_id}")
+                await video_plays(shopper)
+            where = await shop.server.app.state.media.where(show_id)
+            assert where["viewers"] == {url: 1 for url in cluster.urls}, where
+    finally:
+        await encoder.pc.close()

@@ -2,6 +2,7 @@
 // Two families: `p2p` (the seller's page sends to each shopper, signalled through the hub) and the
 // modes where a server forwards the media behind liveshop's WHIP/WHEP endpoints (`sfu`: liveshop
 // itself, `janus`: Janus instances). The pages only ever ask `forwardedByServer(mode)`.
+import { withJanusPayloadTypes } from './janus-offer.js';
 import { createP2PPublisher } from './p2p-publish.js';
 import { createP2PWatcher } from './p2p-watch.js';
 import { createSfuPublisher } from './sfu-publish.js';
@@ -33,6 +34,7 @@ export function createPublisher(mode, options) {
 
 export function createWatcher(mode, options) {
   if (mode === 'p2p') return createP2PWatcher(options);
+  if (mode === 'janus') return withMode(createSfuWatcher({ ...options, prepareOffer: withJanusPayloadTypes }), mode);
   if (forwardedByServer(mode)) return withMode(createSfuWatcher(options), mode);
   throw new UnsupportedMediaMode(mode);
 }
