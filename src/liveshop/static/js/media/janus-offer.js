@@ -49,7 +49,11 @@ function swap(lines, a, b) {
     }
     const m = line.match(/^a=(rtpmap|fmtp|rtcp-fb):(\d+)(.*)$/);
     if (!m) return line;
-    const rest = m[1] === 'fmtp' ? m[3].replace(/\bapt=(\d+)/, (_, pt) => `apt=${other(pt)}`) : m[3];
+    let rest = m[3];
+    if (m[1] === 'fmtp') {
+      // RTX names its codec (apt=N), RED its redundant ones ("N/N")
+      rest = /^ \d+(\/\d+)*$/.test(rest) ? ` ${rest.trim().split('/').map(other).join('/')}` : rest.replace(/\bapt=(\d+)/, (_, pt) => `apt=${other(pt)}`);
+    }
     return `a=${m[1]}:${other(m[2])}${rest}`;
   });
 }
