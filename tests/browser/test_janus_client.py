@@ -60,9 +60,9 @@ async def mdns_browser(
         yield b
 
 
-def seller_may_film(open_page: Any, whep_offers: list[str]) -> Any:
+def seller_may_film(open_page: Any, whep_offers: list[str], opened: dict[str, Any]) -> Any:
     """``open_page`` granting camera and microphone to the seller's pages only (as a user would);
-    the shoppers' WHEP offers are collected in ``whep_offers``."""
+    the shoppers' WHEP offers are collected in ``whep_offers``, every page in ``opened``."""
 
     def collect(request: Any) -> None:
         if request.method == "POST" and request.url.endswith("/whep"):
@@ -71,7 +71,7 @@ def seller_may_film(open_page: Any, whep_offers: list[str]) -> Any:
     async def make(name: str, **options: Any) -> Any:
         if name.startswith("seller"):
             options.setdefault("permissions", ["camera", "microphone"])
-        page = await open_page(name, **options)
+        page = opened[name] = await open_page(name, **options)
         if not name.startswith("seller"):
             page.on("request", collect)
         return page
@@ -104,7 +104,8 @@ async def test_live_show_over_two_janus_instances(
     offers: list[str] = []
 
     async with page_opener(mdns_browser, page_errors) as any_page:
-        open_page = seller_may_film(any_page, offers)
+        pages: dict[str, Any] = {}
+        open_page = seller_may_film(any_page, offers, pages)
 
         async def on_both_instances(show_id: int) -> None:
             where = await media.where(show_id)
@@ -112,6 +113,10 @@ async def test_live_show_over_two_janus_instances(
             # one shopper watches the origin, the other the copy its remote publisher feeds
             assert where["viewers"] == {url: 1 for url in cluster.urls}, where
             assert where["remotes"] == [cluster.urls[1]], where
+            # the studio's connection health comes from its WHIP connection to the origin
+            health = pages["seller"].locator("#health")
+            await expect(health).to_have_text("good")
+            await expect(health).to_have_class("health-good")
 
         async def phone_shopper(show_id: int) -> None:
             # a late joiner gets a picture (a keyframe is asked for through the copy's RTCP to the
