@@ -30,6 +30,7 @@ from tests.browser.conftest import (
 from tests.browser.test_pages import phone_layout_holds, run_live_show, video_plays
 from tests.media.janus_fixture import JanusCluster, require_janus
 from tests.media.peers import Publisher
+from tests.waiting import until
 
 pytestmark = pytest.mark.browser
 
@@ -77,6 +78,21 @@ def seller_may_film(open_page: Any, whep_offers: list[str], opened: dict[str, An
         return page
 
     return make
+
+
+# True once the <video> decoded new frames between two polls (a live stream's currentTime moves on
+# without frames; decoded frames do not)
+FRAMES_ADVANCE = """() => {
+  const q = document.querySelector('#video').getVideoPlaybackQuality();
+  const prev = window.__frames;
+  window.__frames = q.totalVideoFrames;
+  return prev !== undefined && q.totalVideoFrames > prev + 5;
+}"""
+
+
+async def frames_decoded(page: Any, wait_ms: float = 15_000) -> None:
+    await page.evaluate("() => { window.__frames = undefined; }")
+    await page.wait_for_function(FRAMES_ADVANCE, polling=500, timeout=wait_ms)
 
 
 async def janus_shop(make_shop: Any, cluster: JanusCluster) -> Shop:
@@ -176,5 +192,49 @@ async def test_an_h264_encoders_show_plays_on_both_instances(
                 await video_plays(shopper)
             where = await shop.server.app.state.media.where(show_id)
             assert where["viewers"] == {url: 1 for url in cluster.urls}, where
+    finally:
+        await encoder.pc.close()
+
+
+async def test_a_shopper_whose_instance_dies_watches_on_through_the_other(
+    make_shop: Any,
+    janus_in_browser_net: JanusCluster,
+    mdns_browser: Any,
+    page_errors: PageErrors,
+) -> None:
+    """The Janus instance of one shopper is killed: their page reconnects and plays from the origin."""
+    cluster = janus_in_browser_net
+    shop = await janus_shop(make_shop, cluster)
+    media = shop.server.app.state.media
+    r = await shop.http.post("/api/livestreams", json={"title": "Failover"}, headers=shop.admin)
+    show_id = r.json()["livestream"]["id"]
+    encoder = Publisher()
+    try:
+        r = await shop.http.post(
+            f"/api/livestreams/{show_id}/whip",
+            content=await offer(encoder.pc),
+            headers={**shop.admin, "Content-Type": "application/sdp"},
+        )
+        assert r.status_code == 201, r.text
+        await answer(encoder.pc, r.text)
+        async with page_opener(mdns_browser, page_errors) as open_page:
+            shoppers = []
+            for name in ("a", "b"):
+                shopper = await open_page(f"shopper-{name}")
+                await shopper.goto(f"{shop.server.url}/live/{show_id}")
+                await video_plays(shopper)
+                shoppers.append(shopper)
+            assert (await media.where(show_id))["viewers"] == {url: 1 for url in cluster.urls}
+
+            cluster.instances[1].stop(kill=True)
+
+            # the page notices (ICE consent fails), asks again and lands on the origin
+            async def both_on_the_origin() -> bool:
+                where = await media.where(show_id)
+                return bool(where["viewers"] == {cluster.urls[0]: 2})
+
+            await until(both_on_the_origin, timeout=45, message="both shoppers on the origin")
+            for shopper in shoppers:
+                await frames_decoded(shopper)
     finally:
         await encoder.pc.close()
