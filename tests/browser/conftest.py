@@ -73,10 +73,16 @@ def browser_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Namespace]
 
 @contextlib.asynccontextmanager
 async def chromium_in(
-    net: Namespace, tmp_path_factory: pytest.TempPathFactory, args: list[str]
+    net: Namespace,
+    tmp_path_factory: pytest.TempPathFactory,
+    args: list[str],
+    *,
+    hide_local_ips: bool = False,
 ) -> AsyncIterator[Any]:
     """Debian's Chromium inside ``net`` (media never leaves the test's namespace), resolving
-    the pages' host to the namespace's near address; skipped (failed under CI) when missing."""
+    the pages' host to the namespace's near address; skipped (failed under CI) when missing.
+    ``hide_local_ips``: keep Chromium's default of offering mDNS ``.local`` names instead of host
+    addresses, as real users' browsers do (the aiortc tests' peers need raw addresses)."""
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is missing (install Debian's chromium: `make chromium`)"
         if CI:
@@ -89,11 +95,9 @@ async def chromium_in(
     command = " ".join(net.command(str(CHROMIUM)))
     wrapper.write_text(f'#!/bin/sh\nexec {command} "$@"\n')
     wrapper.chmod(0o755)
-    full_args = [
-        *args,
-        f"--host-resolver-rules=MAP {PAGE_HOST} {net.near}",
-        "--disable-features=WebRtcHideLocalIpsWithMdns",
-    ]
+    full_args = [*args, f"--host-resolver-rules=MAP {PAGE_HOST} {net.near}"]
+    if not hide_local_ips:
+        full_args.append("--disable-features=WebRtcHideLocalIpsWithMdns")
     async with async_playwright() as pw:
         b = await pw.chromium.launch(executable_path=str(wrapper), args=full_args)
         try:
@@ -151,6 +155,13 @@ async def page_errors() -> AsyncIterator[PageErrors]:
 async def open_page(browser: Any, page_errors: PageErrors) -> AsyncIterator[Callable[..., Any]]:
     """``await open_page(name, viewport=DESKTOP, **context_options)``: a page in its own context
     (own localStorage, like a separate person), watched for errors."""
+    async with page_opener(browser, page_errors) as make:
+        yield make
+
+
+@contextlib.asynccontextmanager
+async def page_opener(browser: Any, page_errors: PageErrors) -> AsyncIterator[Callable[..., Any]]:
+    """What :func:`open_page` gives, for any ``browser``; the contexts close on exit."""
     contexts: list[Any] = []
 
     async def make(name: str, viewport: dict[str, int] = DESKTOP, **options: Any) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -111,6 +112,20 @@ async def test_live_show(media_mode: str, make_shop: Any, open_page: Any) -> Non
         pytest.skip(
             "sfu: POST /api/livestreams/{id}/whip answers 404/405 (WHIP/WHEP not merged yet)"
         )
+    await run_live_show(shop, open_page, media_mode)
+
+
+async def run_live_show(
+    shop: Shop,
+    open_page: Any,
+    media_mode: str,
+    *,
+    screenshots: tuple[str, str] = ("studio-desktop.png", "watch-desktop.png"),
+    when_both_play: Callable[[int], Awaitable[None]] | None = None,
+    before_the_end: Callable[[int], Awaitable[None]] | None = None,
+) -> None:
+    """The scenario of :func:`test_live_show`; the hooks get the show's id (``when_both_play``:
+    both shoppers' video plays; ``before_the_end``: just before the seller ends the show)."""
     url = shop.server.url
     mug, _beanie, tote = shop.products
 
@@ -131,6 +146,9 @@ async def test_live_show(media_mode: str, make_shop: Any, open_page: Any) -> Non
     await expect(bo.locator("#live-badge")).to_be_visible()
     await video_plays(ana)
     await video_plays(bo)
+    show_id = (await shop.http.get("/api/livestreams/active")).json()["livestream"]["id"]
+    if when_both_play is not None:
+        await when_both_play(show_id)
     await expect(ana.get_by_role("button", name="Tap to unmute")).to_be_visible()
     await expect(seller.locator("#viewers")).to_have_text("2")
 
@@ -186,9 +204,9 @@ async def test_live_show(media_mode: str, make_shop: Any, open_page: Any) -> Non
         await expect(seller.locator("#health")).to_contain_text("2 peers")
     await seller.evaluate("() => window.scrollTo(0, 0)")
     await seller.wait_for_function(IMAGES_LOADED)
-    await seller.screenshot(path=str(SCREENSHOTS / "studio-desktop.png"))
+    await seller.screenshot(path=str(SCREENSHOTS / screenshots[0]))
     await ana.wait_for_function(IMAGES_LOADED)
-    await ana.screenshot(path=str(SCREENSHOTS / "watch-desktop.png"))
+    await ana.screenshot(path=str(SCREENSHOTS / screenshots[1]))
 
     # the seller deletes the message: gone everywhere
     msg = seller.locator(".chat-msg", has_text=line)
@@ -209,6 +227,9 @@ async def test_live_show(media_mode: str, make_shop: Any, open_page: Any) -> Non
     await ana.get_by_role("button", name="Send").click()
     await expect(bo.locator(".chat-msg", has_text="after the reconnect")).to_have_count(1)
 
+    if before_the_end is not None:
+        await before_the_end(show_id)
+
     # the seller ends the show (with a confirmation): both pages say it ended
     await seller.get_by_role("button", name="End show").click()
     await seller.get_by_role("dialog").get_by_role("button", name="End show").click()
@@ -216,12 +237,44 @@ async def test_live_show(media_mode: str, make_shop: Any, open_page: Any) -> Non
         await expect(page.get_by_role("heading", name="This show has ended")).to_be_visible()
     await expect(seller.get_by_role("heading", name="Show ended")).to_be_visible()
     await expect(seller.locator("#sum-likes")).to_have_text("1")
-    show_id = (await shop.http.get("/api/livestreams?status=ended&limit=1")).json()["livestreams"][
-        0
-    ]["id"]
     # p2p: the studio recorded the show and links to its replay once the upload is complete
     replay = f"/replays/{show_id}" if media_mode == "p2p" else f"/live/{show_id}"
     await expect(seller.locator("#replay-link")).to_have_attribute("href", replay, timeout=30_000)
+
+
+async def phone_layout_holds(shopper: Any, show_id: int, product: dict[str, Any]) -> None:
+    """On a phone-sized page playing the show, with ``product`` the newest pin: the layout fits
+    and its Buy link opens the shop in a new tab, reporting the click."""
+    # no horizontal scroll; the video fills the screen; cards and chat sit over its lower part
+    layout = await shopper.evaluate(
+        """() => {
+      const r = (s) => document.querySelector(s).getBoundingClientRect();
+      return {scroll: document.documentElement.scrollWidth, width: innerWidth, height: innerHeight,
+              video: r('#video'), card: r('.product-card'), chat: r('#chat-list')};
+    }"""
+    )
+    assert layout["scroll"] <= layout["width"], layout
+    assert await shopper.evaluate(NO_HORIZONTAL_SCROLL)
+    assert (
+        layout["video"]["width"] >= layout["width"]
+        and layout["video"]["height"] >= layout["height"]
+    )
+    assert layout["card"]["top"] > layout["height"] / 2, layout
+    assert layout["chat"]["top"] > layout["height"] / 3, layout
+    buy = shopper.locator(".product-card").first.get_by_role("link", name=f"Buy {product['name']}")
+    await expect(buy).to_be_in_viewport()
+    await expect(buy).to_be_visible()
+
+    # Buy opens the shop in a new tab and the page reports the click
+    async with (
+        shopper.context.expect_page() as popup_info,
+        shopper.expect_request(f"**/api/livestreams/{show_id}/product-clicks") as click_info,
+    ):
+        await buy.click()
+    popup = await popup_info.value
+    assert product["productUrl"].split("/")[-1] in popup.url
+    request = await click_info.value
+    assert request.post_data_json == {"productId": product["id"]}
 
 
 async def test_phone_layout(make_shop: Any, open_page: Any) -> None:
@@ -268,36 +321,7 @@ async def test_phone_layout(make_shop: Any, open_page: Any) -> None:
     await shopper.get_by_role("button", name="Send").click()
     await expect(shopper.locator(".chat-msg", has_text="Love the beanie!")).to_have_count(1)
 
-    # no horizontal scroll; the video fills the screen; cards and chat sit over its lower part
-    layout = await shopper.evaluate(
-        """() => {
-      const r = (s) => document.querySelector(s).getBoundingClientRect();
-      return {scroll: document.documentElement.scrollWidth, width: innerWidth, height: innerHeight,
-              video: r('#video'), card: r('.product-card'), chat: r('#chat-list')};
-    }"""
-    )
-    assert layout["scroll"] <= layout["width"], layout
-    assert await shopper.evaluate(NO_HORIZONTAL_SCROLL)
-    assert (
-        layout["video"]["width"] >= layout["width"]
-        and layout["video"]["height"] >= layout["height"]
-    )
-    assert layout["card"]["top"] > layout["height"] / 2, layout
-    assert layout["chat"]["top"] > layout["height"] / 3, layout
-    buy = shopper.locator(".product-card").first.get_by_role("link", name="Buy Merino beanie")
-    await expect(buy).to_be_in_viewport()
-    await expect(buy).to_be_visible()
-
-    # Buy opens the shop in a new tab and the page reports the click
-    async with (
-        shopper.context.expect_page() as popup_info,
-        shopper.expect_request(f"**/api/livestreams/{show_id}/product-clicks") as click_info,
-    ):
-        await buy.click()
-    popup = await popup_info.value
-    assert "buy.html?product=merino-beanie" in popup.url
-    request = await click_info.value
-    assert request.post_data_json == {"productId": shop.products[1]["id"]}
+    await phone_layout_holds(shopper, show_id, shop.products[1])
 
     # too many messages at once: the refusal is shown and the message marked as not sent
     for n in range(8):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from liveshop.media.janus.sdp import bridge
+from liveshop.media.janus.sdp import bridge, without_mdns_candidates
 
 # An aiortc WHEP offer: BUNDLE, but — as aiortc (and browsers with the default "balanced" bundle
 # policy) do before the answer settles bundling — every m-line has its own socket and candidates.
@@ -107,3 +107,29 @@ def test_the_bundle_tag_is_the_groups_first_mid() -> None:
     answers = bridge(reordered, JANUS_OFFER)
     assert candidate_ports(answers.janus_answer) == {"50753", "50311"}
     assert "a=group:BUNDLE 1 0\r\n" in answers.viewer_answer
+
+
+# Chromium's host candidates as shoppers' browsers send them: an mDNS name, not an address
+MDNS = (
+    "a=candidate:1827785122 1 udp 2113937151 b7b44bee-c1fe-4fc5-b4f6-5e91ec93d365.local {} typ host"
+)
+
+
+def test_janus_is_not_given_mdns_candidates_of_a_viewer() -> None:
+    """A viewer's `.local` host candidates are left out of Janus's answer; its addresses are kept."""
+    offer = VIEWER_OFFER.replace(
+        "a=candidate:d0bcf3 1 udp 2130706431 fd00::2 34165 typ host", MDNS.format("49409")
+    )
+    answers = bridge(offer, JANUS_OFFER)
+    assert candidate_ports(answers.janus_answer) == {"46057"}
+    assert ".local" not in answers.janus_answer
+
+
+def test_a_publishers_mdns_candidates_are_dropped_and_nothing_else() -> None:
+    """Only the `.local` candidate lines leave a WHIP offer on its way to Janus."""
+    offer = VIEWER_OFFER.replace(
+        "a=candidate:f957a2 1 udp 2130706431 192.0.2.2 50753 typ host", MDNS.format("56286")
+    )
+    cleaned = without_mdns_candidates(offer)
+    kept = [line for line in offer.splitlines() if "56286" not in line]
+    assert cleaned.split("\r\n") == [*kept, ""]  # the same lines, CRLF-terminated

@@ -28,6 +28,7 @@ from .instances import Handler, InstancePool
 from .monitor import Monitor
 from .placement.base import Placement, SessionRecord, ShowRecord
 from .remotes import RemoteCopies
+from .sdp import without_mdns_candidates
 from .show import Publisher, Room
 from .viewers import Viewers
 
@@ -120,7 +121,7 @@ class Publishers:
                 data, jsep = await session.message(
                     handle,
                     videoroom.join_publisher(room.janus_room, feed),
-                    {"type": "offer", "sdp": offer_sdp},
+                    {"type": "offer", "sdp": without_mdns_candidates(offer_sdp)},
                 )
                 if jsep is None or jsep.get("type") != "answer":
                     raise JanusError(0, "Janus did not answer the offer")

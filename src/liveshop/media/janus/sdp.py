@@ -15,6 +15,9 @@ never accepts a subscriber's offer. liveshop sits in the middle and answers both
   m-line order (its BUNDLE-tagged mid first in the group, so it keeps that transport), Janus's
   ICE credentials, fingerprint, candidates and SSRCs, ``a=setup:passive``.
 
+A browser viewer's mDNS host candidates (``<uuid>.local``) are not passed on (Janus cannot use
+them, see :func:`without_mdns_candidates`); the pair then comes from the viewer's checks.
+
 Both peers believe they are the ICE controlling agent; ICE's role-conflict resolution (RFC 8445
 §7.3.1.1, implemented by libnice, aioice and browsers) settles it on the first check. No RTP
 header extensions are negotiated (Janus then sends none, so the viewer's extension ids do not
@@ -197,7 +200,9 @@ def bridge(viewer_offer: str, janus_offer: str) -> BridgedAnswers:
     v_ufrag = v_transport.attr("ice-ufrag", v_session) if v_transport else None
     v_pwd = v_transport.attr("ice-pwd", v_session) if v_transport else None
     v_fp = v_transport.attr("fingerprint", v_session) if v_transport else None
-    v_candidates = v_transport.candidates() if v_transport else []
+    v_candidates = (
+        [c for c in v_transport.candidates() if not is_mdns_candidate(c)] if v_transport else []
+    )
     if not (j_ufrag and j_pwd and j_fp):
         raise MediaError(502, "Janus's offer has no ICE credentials or fingerprint")
     if not (v_ufrag and v_pwd and v_fp):
@@ -325,6 +330,28 @@ def bridge(viewer_offer: str, janus_offer: str) -> BridgedAnswers:
         janus_answer="\r\n".join(janus) + "\r\n",
         video_codec=video_codec,
     )
+
+
+def is_mdns_candidate(line: str) -> bool:
+    """True for an ``a=candidate`` line whose address is an mDNS name (``<uuid>.local``)."""
+    parts = line.split()
+    return len(parts) > 4 and parts[4].lower().rstrip(".").endswith(".local")
+
+
+def without_mdns_candidates(sdp: str) -> str:
+    """``sdp`` without its mDNS host candidates, for Janus.
+
+    Browsers hide their host addresses behind ``<uuid>.local`` names (Chromium does unless the
+    page may use the camera). Janus's libnice cannot use them: Janus tries to resolve each name
+    through the system resolver (a unicast DNS query that fails, or hangs, on a server and tells
+    the resolver the name) and then drops it. Connectivity comes from the browser's checks
+    instead: Janus answers them and pairs the peer-reflexive candidate they reveal.
+    """
+    lines = sdp.replace("\r\n", "\n").split("\n")
+    kept = [
+        line for line in lines if not (line.startswith("a=candidate:") and is_mdns_candidate(line))
+    ]
+    return "\r\n".join(kept)
 
 
 def _bundle_tagged(session: list[str], sections: list[_Section]) -> _Section | None:

@@ -268,7 +268,7 @@ function startRecording(livestream, resumed) {
   setText($('#rec-error'), '');
   const status = $('#rec-status');
   status.hidden = config.mediaMode !== 'p2p';
-  if (config.mediaMode !== 'p2p') return; // sfu: the server records the show
+  if (config.mediaMode !== 'p2p') return; // a server forwards the media and records the show
   if (resumed) {
     // a new recording cannot be appended to the one already uploaded: keep that one
     resumedChunks = uploadedBefore(livestream.id);
@@ -366,13 +366,18 @@ function scheduleThumbnail(id) {
 
 async function startPublishing() {
   if (publisher || !show) return;
-  publisher = createPublisher(config.mediaMode, {
-    hub,
-    livestreamId: show.id,
-    getToken: () => token,
-    iceServers: config.iceServers,
-    onState: (state) => setText($('#publish-status'), state === 'live' ? 'Your video is live.' : state === 'reconnecting' ? 'Video connection lost — reconnecting…' : 'Connecting…'),
-  });
+  try {
+    publisher = createPublisher(config.mediaMode, {
+      hub,
+      livestreamId: show.id,
+      getToken: () => token,
+      iceServers: config.iceServers,
+      onState: (state) => setText($('#publish-status'), state === 'live' ? 'Your video is live.' : state === 'reconnecting' ? 'Video connection lost — reconnecting…' : 'Connecting…'),
+    });
+  } catch (err) {
+    setText($('#publish-status'), `Video cannot start: ${err.message}`); // the chat and pins still work
+    return;
+  }
   scheduleThumbnail(show.id);
   try {
     await publisher.start(devices.stream);

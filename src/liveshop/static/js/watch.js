@@ -106,17 +106,24 @@ const MEDIA_TEXT = {
 
 function startMedia() {
   stopMedia();
-  watcher = createWatcher(config.mediaMode, {
-    hub,
-    livestreamId: show.id,
-    getToken: () => guest.token,
-    iceServers: config.iceServers,
-    onStream: (stream) => player.attach(stream),
-    onState: (state) => {
-      setText(el.mediaStatus, MEDIA_TEXT[state] ?? '');
-      el.mediaStatus.hidden = state === 'playing';
-    },
-  });
+  try {
+    watcher = createWatcher(config.mediaMode, {
+      hub,
+      livestreamId: show.id,
+      getToken: () => guest.token,
+      iceServers: config.iceServers,
+      onStream: (stream) => player.attach(stream),
+      onState: (state) => {
+        setText(el.mediaStatus, MEDIA_TEXT[state] ?? '');
+        el.mediaStatus.hidden = state === 'playing';
+      },
+    });
+  } catch (err) {
+    // no video on this page, but the chat, pins, likes and Buy still work
+    setText(el.mediaStatus, `The video cannot play here: ${err.message}`);
+    el.mediaStatus.hidden = false;
+    return;
+  }
   watcher.start();
 }
 

@@ -1,8 +1,9 @@
 // sfu watching over WHEP: recv-only video + audio, non-trickle. 409 "not live" means the seller is not
-// connected yet: retry when the hub says the broadcast started, or with backoff.
+// connected yet: retry when the hub says the broadcast started, or with backoff. Also the janus mode's
+// watcher (a server forwards the media there too), whose offer `prepareOffer` adjusts.
 import { backoff, createReceiveStats, iceGatheringComplete } from './common.js';
 
-export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [], onStream, onState }) {
+export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [], onStream, onState, prepareOffer = (sdp) => sdp }) {
   let pc = null;
   let resource = null;
   let stopped = false;
@@ -60,7 +61,8 @@ export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [],
     };
     try {
       onState('connecting');
-      await current.setLocalDescription(await current.createOffer());
+      const offer = await current.createOffer();
+      await current.setLocalDescription({ type: 'offer', sdp: prepareOffer(offer.sdp) });
       await iceGatheringComplete(current);
       const res = await fetch(`/api/livestreams/${livestreamId}/whep`, {
         method: 'POST',
