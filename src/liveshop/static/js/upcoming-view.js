@@ -94,10 +94,8 @@ export function createUpcomingView({ root, next, api }) {
       const when = $('.upcoming-when', root);
       when.dateTime = show.scheduledAt;
       setText(when, formatWhen(show.scheduledAt));
-      const cover = $('.upcoming-cover', root);
       const src = safeUrl(show.thumbnailUrl);
-      cover.hidden = !src;
-      if (src) cover.src = src;
+      $('.upcoming-cover-slot', root).replaceChildren(src ? h('img', { class: 'upcoming-cover', src, alt: '' }) : '');
       $('.upcoming-calendar', root).href = calendarHref(show);
       stop = startCountdown($('.upcoming-countdown', root), show.scheduledAt);
       loadPlanned(show);
