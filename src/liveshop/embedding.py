@@ -8,10 +8,12 @@ serialise ``event.origin`` and ``location.ancestorOrigins``.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 EMBED_PREFIX = "/embed/"
 DEFAULT_PORTS = {"http": 80, "https": 443}
+HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")  # a name or IPv4 address, no wildcard
 
 
 def normalise_origin(value: str) -> str:
@@ -28,6 +30,8 @@ def normalise_origin(value: str) -> str:
     except ValueError as exc:
         raise ValueError(f"LIVESHOP_EMBED_ORIGINS: {value!r} has a bad port") from exc
     host = parts.hostname
+    if ":" not in host and not HOST.match(host):
+        raise ValueError(f"LIVESHOP_EMBED_ORIGINS: {value!r} is not one host (no wildcards)")
     if ":" in host:
         host = f"[{host}]"
     if port is None or port == DEFAULT_PORTS[parts.scheme]:

@@ -152,19 +152,6 @@ async def test_host_not_allowed_gets_no_frame_and_no_message(
         page_errors.errors[:] = [e for e in page_errors.errors if "frame-ancestors" not in e]
 
 
-async def test_other_pages_still_refuse_framing(make_shop: Any, browser_net: Namespace) -> None:
-    """The embed origins apply to /embed/ only: the watch page and studio keep frame-ancestors 'none'."""
-    async with host_page(browser_net.near, PAGE_HOST) as host:
-        shop = await make_shop("p2p", embed_origins=host.origin)
-        embed = await shop.http.get("/embed/live")
-        assert f"frame-ancestors {host.origin}" in embed.headers["content-security-policy"]
-        assert "x-frame-options" not in embed.headers
-        for path in ("/", "/studio", "/live/1"):
-            r = await shop.http.get(path)
-            assert "frame-ancestors 'none'" in r.headers["content-security-policy"], path
-            assert r.headers["x-frame-options"] == "DENY"
-
-
 async def test_embed_screenshot(make_shop: Any, open_page: Any, browser_net: Namespace) -> None:
     """The player in a shop's page, live with video, chat and a pinned product (README screenshot)."""
     async with host_page(browser_net.near, PAGE_HOST) as host:

@@ -54,7 +54,7 @@ const moderation = createModerationPanel({
 const chatRules = createChatRulesPanel($('#chat-rules'), { api });
 const team = createTeamPanel($('#team-panel'), { api });
 const streamKey = createStreamKeyPanel($('#stream-key-panel'), { api });
-const schedule = createSchedulePanel($('#schedule-panel'), { api, goLive: (s) => goLiveWith(() => api.post(`/api/livestreams/${s.id}/go-live`)) });
+const schedule = createSchedulePanel($('#schedule-panel'), { api, goLive: (s) => goLiveWith(() => api.post(`/api/livestreams/${s.id}/go-live`)).then(() => schedule.load()) });
 createEmbedPanel($('#embed-panel'), { api });
 const chat = createChatView($('#chat-list'), {
   moderation: {
