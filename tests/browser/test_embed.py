@@ -153,7 +153,8 @@ async def test_host_not_allowed_gets_no_frame_and_no_message(
 
 
 async def test_embed_screenshot(make_shop: Any, open_page: Any, browser_net: Namespace) -> None:
-    """The player in a shop's page, live with video, chat and a pinned product (README screenshot)."""
+    """The player in a shop's page, live with video, chat and a pinned product bought into the
+    shop's own cart (README screenshot)."""
     async with host_page(browser_net.near, PAGE_HOST) as host:
         shop = await make_shop("p2p", embed_origins=host.origin)
         host.liveshop = shop.server.url
@@ -174,4 +175,6 @@ async def test_embed_screenshot(make_shop: Any, open_page: Any, browser_net: Nam
         await expect(frame.locator(".chat-msg")).to_have_count(1)
         await video_plays(page.frames[1])
         await page.frames[1].wait_for_function(IMAGES_LOADED)
+        await frame.get_by_role("link", name=f"Buy {shop.products[0]['name']}").click()
+        await expect(page.locator("#cart li")).to_have_count(1)  # Buy went to the shop's cart
         await page.screenshot(path=str(SCREENSHOTS / "embed-desktop.png"))

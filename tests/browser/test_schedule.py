@@ -87,10 +87,12 @@ async def test_scheduled_show_counts_down_and_goes_live(make_shop: Any, open_pag
     assert event.decoded("DTSTART") == datetime.fromisoformat(at.replace("Z", "+00:00"))
     assert str(event["URL"]) == f"{shop.server.url}/live/{show['id']}"
 
-    # listed with the replays
+    # listed with the replays, and as the next show while nothing is live
     other = await open_page("browser")
     await other.goto(f"{shop.server.url}/replays")
     await expect(other.locator(f".upcoming-card[data-show-id='{show['id']}']")).to_be_visible()
+    await other.goto(f"{shop.server.url}/")
+    await expect(other.locator("#next-show .upcoming-card")).to_contain_text("Friday mug drop")
 
     # the seller starts it: the same show goes live and the countdown page follows
     await seller.wait_for_function("() => document.querySelector('#preview').videoWidth > 0")
