@@ -12,9 +12,11 @@ from dataclasses import dataclass
 # `take`: the page's cart takes Buy clicks (preventDefault on the snippet's event → ack)
 HOST_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Corner Shop</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{{font-family:sans-serif;margin:0;background:#f6f1ea;color:#222}}
 header{{padding:1rem 2rem;background:#2d2a26;color:#fff}}main{{display:grid;grid-template-columns:1fr 16rem;gap:1.5rem;padding:1.5rem 2rem}}
-aside{{background:#fff;border-radius:12px;padding:1rem}}</style></head>
+aside{{background:#fff;border-radius:12px;padding:1rem}}
+@media (max-width:700px){{main{{grid-template-columns:1fr;padding:1rem}}}}</style></head>
 <body><header><strong>Corner Shop</strong> — handmade goods</header>
 <main><section><h1>Live from our workshop</h1>
 <script src="{liveshop}/static/embed.js" async></script></section>

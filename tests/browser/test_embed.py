@@ -12,7 +12,7 @@ import pytest
 from playwright.async_api import expect
 
 from liveshop.media.netns import Namespace
-from tests.browser.conftest import PAGE_HOST, SCREENSHOTS, PageErrors, Shop
+from tests.browser.conftest import PAGE_HOST, PHONE, SCREENSHOTS, PageErrors, Shop
 from tests.browser.hostpage import host_page
 from tests.browser.test_pages import IMAGES_LOADED, seller_goes_live, seller_logs_in, video_plays
 from tests.waiting import until
@@ -178,3 +178,23 @@ async def test_embed_screenshot(make_shop: Any, open_page: Any, browser_net: Nam
         await frame.get_by_role("link", name=f"Buy {shop.products[0]['name']}").click()
         await expect(page.locator("#cart li")).to_have_count(1)  # Buy went to the shop's cart
         await page.screenshot(path=str(SCREENSHOTS / "embed-desktop.png"))
+
+
+async def test_player_stands_upright_on_a_phone(
+    make_shop: Any, open_page: Any, browser_net: Namespace
+) -> None:
+    """On a phone-wide host page the snippet's frame is taller than wide and fits the width."""
+    async with host_page(browser_net.near, PAGE_HOST) as host:
+        shop = await make_shop("p2p", embed_origins=host.origin)
+        host.liveshop = shop.server.url
+        await live_show_with_pin(shop)
+        page = await open_page("shop-site-phone", viewport=PHONE, is_mobile=True, has_touch=True)
+        await page.goto(host.url)
+        frame = page.frame_locator("iframe.liveshop-player")
+        await expect(frame.locator("#live-badge")).to_be_visible()
+        box = await page.locator("iframe.liveshop-player").bounding_box()
+        assert box is not None and box["height"] > box["width"], box
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
+        await expect(
+            frame.get_by_role("link", name=f"Buy {shop.products[0]['name']}")
+        ).to_be_visible()
