@@ -31,6 +31,7 @@ from liveshop.api import (
     products,
     recordings,
     reports,
+    schedule,
 )
 from liveshop.api import errors as api_errors
 from liveshop.api import openapi as api_openapi
@@ -74,7 +75,11 @@ class LiveshopAPI(FastAPI):
         stack: ASGIApp = ReadCacheMiddleware(super().build_middleware_stack())
         if metrics_enabled(settings):
             stack = metrics.MetricsMiddleware(stack)
-        stack = SecurityHeaders(stack, frame_ancestors=settings.frame_ancestors)
+        stack = SecurityHeaders(
+            stack,
+            frame_ancestors=settings.frame_ancestors,
+            embed_origins=" ".join(settings.embed_origin_list),
+        )
         return trust_proxies(stack, settings.forwarded_allow_ips)
 
 
@@ -190,7 +195,17 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.settings = settings
     api_errors.install(app)
     app.add_middleware(BodyLimitMiddleware)
-    for module in (auth, products, livestreams, media, recordings, reports, moderation, health):
+    for module in (
+        auth,
+        products,
+        livestreams,
+        schedule,
+        media,
+        recordings,
+        reports,
+        moderation,
+        health,
+    ):
         app.include_router(module.router)
     app.include_router(media.active_router)
     api_openapi.install(app)
@@ -227,6 +242,16 @@ def _mount_pages(app: FastAPI, settings: Settings) -> None:
 
     @app.get("/live/{livestream_id}", include_in_schema=False)
     async def watch_show(livestream_id: int) -> FileResponse:
+        return page("watch.html")
+
+    # the embeddable player: the watch page, framed by the shop sites of LIVESHOP_EMBED_ORIGINS
+    # (headers.py); static/js/shop-bridge.js talks to the host page
+    @app.get("/embed/live", include_in_schema=False)
+    async def embed_live() -> FileResponse:
+        return page("watch.html")
+
+    @app.get("/embed/{livestream_id:int}", include_in_schema=False)
+    async def embed_show(livestream_id: int) -> FileResponse:
         return page("watch.html")
 
     @app.get("/replays", include_in_schema=False)

@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     turn_secret: str = ""
     turn_ttl_seconds: int = Field(default=12 * 3600, gt=0)
     frame_ancestors: str = ""
+    # origins of the shop sites allowed to embed the player (/embed/*) and to receive its messages
+    embed_origins: str = ""
     metrics_port: int = Field(default=0, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"
     metrics_token: str = ""
@@ -109,6 +111,14 @@ class Settings(BaseSettings):
             )
         return value or "[]"
 
+    @field_validator("embed_origins")
+    @classmethod
+    def _embed_origins_are_origins(cls, value: str) -> str:
+        from liveshop.embedding import parse_origins
+
+        parse_origins(value)
+        return value
+
     @field_validator("media_addresses")
     @classmethod
     def _media_addresses_are_ips(cls, value: str) -> str:
@@ -125,6 +135,13 @@ class Settings(BaseSettings):
     def media_address_list(self) -> list[str]:
         """``LIVESHOP_MEDIA_ADDRESSES`` split on commas and whitespace (empty: every address)."""
         return [a for a in self.media_addresses.replace(",", " ").split() if a]
+
+    @property
+    def embed_origin_list(self) -> list[str]:
+        """``LIVESHOP_EMBED_ORIGINS`` as normalised origins (``https://shop.example``)."""
+        from liveshop.embedding import parse_origins
+
+        return parse_origins(self.embed_origins)
 
     @property
     def effective_database_url(self) -> str:

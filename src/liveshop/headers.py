@@ -4,7 +4,9 @@
   no inline script or event handler), connections (fetch, ``/ws``) to this origin, images from
   anywhere (product pictures live on other sites), no plugins, no ``<base>`` tricks, and
   ``frame-ancestors 'none'`` unless ``LIVESHOP_FRAME_ANCESTORS`` names the sites that may embed
-  the pages (then no ``X-Frame-Options``, which cannot express a list).
+  the pages (then no ``X-Frame-Options``, which cannot express a list). The embeddable player
+  (``/embed/…``) instead names ``LIVESHOP_EMBED_ORIGINS`` (the shop sites allowed to embed it),
+  ``'none'`` when that is empty; every other page keeps its own rule.
 - ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: strict-origin-when-cross-origin``,
   ``Permissions-Policy`` (camera and microphone for this origin only).
 - ``Cache-Control: no-store`` on every answer to a request that carries credentials (an
@@ -18,6 +20,8 @@ uvicorn's ``server`` banner is switched off where the server is configured (``ap
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from liveshop.embedding import EMBED_PREFIX
 
 HSTS = "max-age=31536000"
 NO_STORE_PREFIXES = ("/api/auth/", "/metrics")
@@ -50,8 +54,13 @@ class SecurityHeaders:
     On the read cache's hot path: the headers are encoded once, and a response's own headers
     (ASGI: lower-case bytes) are scanned once per response."""
 
-    def __init__(self, app: ASGIApp, *, frame_ancestors: str = "") -> None:
+    def __init__(self, app: ASGIApp, *, frame_ancestors: str = "", embed_origins: str = "") -> None:
         self.app = app
+        self.fixed = self._encoded(frame_ancestors)
+        self.embed = self._encoded(embed_origins)
+
+    @staticmethod
+    def _encoded(frame_ancestors: str) -> list[tuple[bytes, bytes]]:
         fixed = [
             ("content-security-policy", content_security_policy(frame_ancestors)),
             ("x-content-type-options", "nosniff"),
@@ -61,7 +70,7 @@ class SecurityHeaders:
         ]
         if not frame_ancestors.strip():
             fixed.append(("x-frame-options", "DENY"))
-        self.fixed: list[tuple[bytes, bytes]] = [(k.encode(), v.encode()) for k, v in fixed]
+        return [(k.encode(), v.encode()) for k, v in fixed]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,7 +81,7 @@ class SecurityHeaders:
             name == b"authorization" for name, _ in scope.get("headers", ())
         )
         https = scope.get("scheme") == "https"
-        fixed = self.fixed
+        fixed = self.embed if path.startswith(EMBED_PREFIX) else self.fixed
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -14,7 +14,17 @@ from liveshop.config import Settings
 from tests.conftest import LiveServer, start_server, stop_server
 
 STATIC = Path(__file__).resolve().parents[2] / "src" / "liveshop" / "static"
-PAGES = ["/", "/live/1", "/replays", "/replays/1", "/studio", "/docs", "/static/buy.html"]
+PAGES = [
+    "/",
+    "/live/1",
+    "/replays",
+    "/replays/1",
+    "/studio",
+    "/docs",
+    "/static/buy.html",
+    "/embed/live",
+    "/embed/1",
+]
 PUBLIC_API = [
     "/api/health",
     "/api/config",
@@ -80,6 +90,30 @@ async def test_configured_embedding_replaces_frame_ancestors_none(embeddable: st
         in (r.headers["content-security-policy"])
     )
     assert "x-frame-options" not in r.headers
+
+
+@pytest.fixture
+async def shop_embeds(make_settings: Callable[..., Settings]) -> AsyncIterator[str]:
+    srv, task, live = await start_server(
+        make_settings(embed_origins="https://shop.example:443, http://shop.test:8080")
+    )
+    yield live.url
+    await stop_server(srv, task)
+
+
+async def test_embed_origins_frame_the_embed_pages_only(shop_embeds: str) -> None:
+    """LIVESHOP_EMBED_ORIGINS may frame /embed/… only; every other page keeps refusing frames."""
+    async with httpx.AsyncClient() as http:
+        for path in ("/embed/live", "/embed/7"):
+            r = await http.get(f"{shop_embeds}{path}")
+            assert r.status_code == 200
+            csp = r.headers["content-security-policy"]
+            assert "frame-ancestors https://shop.example http://shop.test:8080" in csp, csp
+            assert "x-frame-options" not in r.headers
+        for path in ("/", "/live/7", "/studio", "/replays", "/api/config"):
+            assert_common(await http.get(f"{shop_embeds}{path}"))
+        config = (await http.get(f"{shop_embeds}/api/config")).json()
+    assert config["embedOrigins"] == ["https://shop.example", "http://shop.test:8080"]
 
 
 class _Scripts(HTMLParser):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from liveshop.api.routing import UnreadableBody
@@ -117,6 +117,22 @@ class LivestreamUpdate(Body):
     video_url: Url | None = None
     thumbnail_url: Url | None = None
     is_recorded: Annotated[bool, Field(strict=True)] | None = None
+
+
+class ScheduledCreate(Body):
+    title: line(1, 200)  # type: ignore[valid-type]
+    description: text(5000) = ""  # type: ignore[valid-type]
+    quality: Quality = "720p"
+    scheduled_at: AwareDatetime
+    product_ids: Annotated[list[IdBody], Field(max_length=50)] = []
+
+
+class PlannedProductsBody(Body):
+    product_ids: Annotated[list[IdBody], Field(max_length=50)]
+
+
+class PlannedProductsOut(Out):
+    products: list[ProductOut]
 
 
 class PinBody(Body):

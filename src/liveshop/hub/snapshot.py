@@ -22,6 +22,9 @@ from liveshop.storage.models import Livestream
 
 RECENT_CHAT = 50
 RESUME_CHAT_LIMIT = 500
+# a resuming client is told which of the last this-many messages it had seen were deleted while it
+# was away (a page keeps at most 200 messages on screen)
+RESUME_DELETIONS_WINDOW = 500
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,6 +95,7 @@ class Snapshots:
         state = await self.shared(room)
         truncated = False
         recent, seen = state.chat, state.chat_ids
+        deleted: list[int] = []
         async with self.db.session() as session:
             if after is not None:
                 messages = await chat.after(
@@ -101,6 +105,9 @@ class Snapshots:
                 messages = messages[:RESUME_CHAT_LIMIT]
                 recent = [protocol.dump(protocol.chat_out(m)) for m in messages]
                 seen = frozenset(m.id for m in messages)
+                deleted = await chat.deleted_up_to(
+                    session, room.show_id, up_to=after, window=RESUME_DELETIONS_WINDOW
+                )
             liked = await likes.has_liked(session, room.show_id, conn.identity.id)
         stream = state.stream
         count = max(room.count, 0)
@@ -124,4 +131,5 @@ class Snapshots:
         }
         if after is not None:
             fields["chatTruncated"] = truncated
+            fields["deletedMessageIds"] = deleted
         return protocol.snapshot(**fields), seen

@@ -74,6 +74,15 @@ class LivestreamOut(Out):
     thumbnail_url: str | None
     is_recorded: bool
     duration_seconds: float | None
+    status: Literal["upcoming", "live", "ended"]
+    scheduled_at: datetime | None
+
+
+def show_status(s: Livestream) -> Literal["upcoming", "live", "ended"]:
+    """``upcoming`` (scheduled, not started), ``live`` (the active show) or ``ended``."""
+    if s.is_active:
+        return "live"
+    return "upcoming" if s.upcoming else "ended"
 
 
 def livestream_out(s: Livestream, pins: list[Product], viewer_count: int) -> LivestreamOut:
@@ -94,6 +103,8 @@ def livestream_out(s: Livestream, pins: list[Product], viewer_count: int) -> Liv
         thumbnail_url=s.thumbnail_url,
         is_recorded=s.is_recorded,
         duration_seconds=s.duration_seconds,
+        status=show_status(s),
+        scheduled_at=s.scheduled_at,
     )
 
 

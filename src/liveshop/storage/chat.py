@@ -62,6 +62,25 @@ async def after(
     return list(result.scalars())
 
 
+async def deleted_up_to(
+    session: AsyncSession, livestream_id: int, *, up_to: int, window: int
+) -> list[int]:
+    """Ids of the deleted messages among the show's ``window`` newest messages with id ≤
+    ``up_to`` (deleted or not), in id order: what a client that saw the chat up to ``up_to``
+    may still show and must remove. One index range read of at most ``window`` rows."""
+    newest = (
+        select(ChatMessage.id, ChatMessage.deleted_at)
+        .where(ChatMessage.livestream_id == livestream_id, ChatMessage.id <= up_to)
+        .order_by(ChatMessage.id.desc())
+        .limit(window)
+        .subquery()
+    )
+    result = await session.execute(
+        select(newest.c.id).where(newest.c.deleted_at.is_not(None)).order_by(newest.c.id)
+    )
+    return list(result.scalars())
+
+
 async def recent(session: AsyncSession, livestream_id: int, *, limit: int) -> list[ChatMessage]:
     """The last ``limit`` visible messages, oldest first."""
     result = await session.execute(

@@ -151,7 +151,7 @@ async def list_page(
     if status == "active":
         stmt = stmt.where(Livestream.is_active.is_(True))
     elif status == "ended":
-        stmt = stmt.where(Livestream.is_active.is_(False))
+        stmt = stmt.where(Livestream.is_active.is_(False), Livestream.upcoming.is_(False))
     if recorded is not None:
         stmt = stmt.where(Livestream.is_recorded.is_(recorded))
     if before is not None:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -105,6 +106,12 @@ class Livestream(Base):
             sqlite_where=text("is_active"),
             postgresql_where=text("is_active"),
         ),
+        Index(
+            "ix_livestreams_upcoming",
+            "scheduled_at",
+            sqlite_where=text("upcoming"),
+            postgresql_where=text("upcoming"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -127,6 +134,9 @@ class Livestream(Base):
     # Bumped in the same transaction as every change to what a show's page shows live (likes,
     # pins, slow mode, state and fields): live updates carry it, and the newest one wins.
     revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # a scheduled show not started yet (not active, no end): "Go live" makes it the live show
+    upcoming: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class PinnedProduct(Base):
@@ -152,6 +162,18 @@ class PinnedProduct(Base):
     position: Mapped[int] = mapped_column(Integer)
     pinned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     unpinned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class PlannedProduct(Base):
+    """A product announced for a scheduled show, in the seller's order."""
+
+    __tablename__ = "planned_products"
+
+    livestream_id: Mapped[int] = mapped_column(
+        ForeignKey("livestreams.id", ondelete="CASCADE"), primary_key=True
+    )
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
 
 
 class ChatMessage(Base):

@@ -1,5 +1,6 @@
 // WebSocket client for /ws: reconnects with backoff, unwraps `batch` frames, rejoins the show
-// with `afterMessageId` so the chat resumes without gaps or duplicates.
+// with `afterMessageId` so the chat resumes without gaps or duplicates (and without the messages
+// deleted meanwhile).
 
 const SERVICE_RESTART = 1012; // sent by the server when it stops (SIGTERM, rolling restart)
 const NO_RETRY = new Map([
@@ -141,6 +142,11 @@ export class Hub {
     }
     this.emit(ev.type, ev);
     this.emit('*', ev);
+    // a resume snapshot lists the messages deleted while this socket was away: every page
+    // removes them as it removes a live deletion
+    if (ev.type === 'snapshot' && Array.isArray(ev.deletedMessageIds) && ev.deletedMessageIds.length) {
+      this.dispatch({ type: 'chat_deleted', livestreamId: this.showId, messageIds: ev.deletedMessageIds });
+    }
   }
 
   /** Enter show `id` (remembered: every reconnect rejoins it, resuming the chat). */

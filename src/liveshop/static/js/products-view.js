@@ -24,7 +24,7 @@ export function productCard(product, { onBuy } = {}) {
           rel: 'noopener',
           text: 'Buy',
           'aria-label': `Buy ${product.name}`,
-          onclick: () => onBuy && onBuy(product),
+          onclick: (event) => onBuy && onBuy(product, event),
         })
       : h('span', { class: 'buy disabled', text: 'Soon' }),
   );

@@ -2,6 +2,7 @@
 import { createApi } from './api.js';
 import { $, setText } from './dom.js';
 import { replayCard } from './replay-card.js';
+import { upcomingCard } from './upcoming-view.js';
 
 const PAGE = 12;
 const api = createApi();
@@ -29,5 +30,17 @@ async function load(before = null) {
   }
 }
 
+/** Upcoming shows above the replays (a nicety: the replays work without it). */
+async function loadUpcoming() {
+  try {
+    const { livestreams } = await api.get('/api/livestreams/upcoming?limit=12', { auth: false });
+    $('#upcoming-list').replaceChildren(...livestreams.map(upcomingCard));
+    $('#upcoming-shows').hidden = livestreams.length === 0;
+  } catch {
+    $('#upcoming-shows').hidden = true;
+  }
+}
+
 more.addEventListener('click', () => load(next));
+loadUpcoming();
 load();

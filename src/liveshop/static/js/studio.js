@@ -13,6 +13,8 @@ import { completeUpload, createShowRecorder, uploadedBefore } from './recording.
 import { createModerationPanel } from './moderation-panel.js';
 import { renderReport } from './report-view.js';
 import { createStreamKeyPanel } from './stream-key-panel.js';
+import { createEmbedPanel } from './embed-panel.js';
+import { createSchedulePanel } from './schedule-panel.js';
 import { createTeamPanel } from './team-panel.js';
 import { uploadThumbnail } from './thumbnail.js';
 
@@ -52,6 +54,8 @@ const moderation = createModerationPanel({
 const chatRules = createChatRulesPanel($('#chat-rules'), { api });
 const team = createTeamPanel($('#team-panel'), { api });
 const streamKey = createStreamKeyPanel($('#stream-key-panel'), { api });
+const schedule = createSchedulePanel($('#schedule-panel'), { api, goLive: (s) => goLiveWith(() => api.post(`/api/livestreams/${s.id}/go-live`)).then(() => schedule.load()) });
+createEmbedPanel($('#embed-panel'), { api });
 const chat = createChatView($('#chat-list'), {
   moderation: {
     onDelete: (msg) => hub.send({ type: 'chat_delete', messageId: msg.id }),
@@ -151,6 +155,7 @@ async function enterStudio(me) {
   chatRules.load();
   team.load();
   streamKey.load();
+  schedule.load();
   await checkActive();
 }
 
@@ -198,8 +203,13 @@ $('#stop-active').addEventListener('click', async () => {
   }
 });
 
-$('#show-form').addEventListener('submit', async (e) => {
+$('#show-form').addEventListener('submit', (e) => {
   e.preventDefault();
+  goLiveWith(() => api.createShow({ title: $('#title').value.trim(), description: $('#description').value.trim(), quality: devices.quality }));
+});
+
+/** Go live with the show `start()` creates (a new one, or a scheduled one turned live). */
+async function goLiveWith(start) {
   setText($('#show-error'), '');
   if (!devices.stream) {
     setText($('#show-error'), 'Your camera is not ready: fix it above (Retry), then go live.');
@@ -211,7 +221,7 @@ $('#show-form').addEventListener('submit', async (e) => {
     // only one show can be live: say so (and offer to open or stop it) instead of failing
     await checkActive();
     if (activeElsewhere) return;
-    const { livestream } = await api.createShow({ title: $('#title').value.trim(), description: $('#description').value.trim(), quality: devices.quality });
+    const { livestream } = await start();
     startLive(livestream);
   } catch (err) {
     if (err instanceof ApiError && err.status === 409) await checkActive();
@@ -220,7 +230,7 @@ $('#show-form').addEventListener('submit', async (e) => {
   } finally {
     button.disabled = false;
   }
-});
+}
 
 function startLive(livestream, { resumed = false } = {}) {
   show = livestream;

@@ -1,4 +1,5 @@
-// The shoppers' page: `/` follows whatever show is live, `/live/{id}` a given show.
+// The shoppers' page: `/` follows whatever show is live, `/live/{id}` a given show; `/embed/live`
+// and `/embed/{id}` are the same page framed by a shop's site (shop-bridge.js talks to it).
 import { createApi, reportQuietly } from './api.js';
 import { createChatStatus, describeRefusal } from './chat-status.js';
 import { createChatView, newClientMessageId } from './chat-view.js';
@@ -10,6 +11,8 @@ import { createWatcher } from './media/index.js';
 import { createPlayer } from './player.js';
 import { createProductsView } from './products-view.js';
 import { replayCard, replayHref } from './replay-card.js';
+import { createShopBridge } from './shop-bridge.js';
+import { createUpcomingView } from './upcoming-view.js';
 import { followVideoAspect } from './video-aspect.js';
 
 const app = $('#app');
@@ -32,7 +35,7 @@ const el = {
   replayLink: $('#replay-link'),
 };
 
-const pathMatch = location.pathname.match(/^\/live\/(\d+)\/?$/);
+const pathMatch = location.pathname.match(/^\/(?:live|embed)\/(\d+)\/?$/);
 const fixedShowId = pathMatch ? Number(pathMatch[1]) : null;
 
 let guest = loadGuest();
@@ -49,11 +52,14 @@ let likePending = false; // a like_toggle is on its way: a refusal without a ref
 
 const player = createPlayer($('#video'), $('#unmute'));
 followVideoAspect($('#video'), app);
+const bridge = createShopBridge();
+const upcoming = createUpcomingView({ root: $('#upcoming'), next: $('#next-show'), api });
 const chat = createChatView(el.chatList);
 const chatStatus = createChatStatus($('#chat-wait'), { onDone: () => notice('You can chat now.') });
 const products = createProductsView($('#product-list'), {
-  onBuy: (product) => {
+  onBuy: (product, event) => {
     if (show) reportQuietly(`/api/livestreams/${show.id}/product-clicks`, { productId: product.id }, guest && guest.token);
+    bridge.buy(product, event); // embedded: the host page's cart takes it
   },
 });
 
@@ -81,6 +87,7 @@ async function ensureGuest() {
 function setState(state) {
   app.dataset.state = state;
   app.setAttribute('aria-busy', 'false');
+  bridge.state({ state, livestreamId: show ? show.id : fixedShowId, title: show ? show.title : null });
 }
 
 function notice(text, { timeout = 6000 } = {}) {
@@ -136,6 +143,7 @@ function stopMedia() {
 // -- show states -------------------------------------------------------------------------------
 
 function goLive(stream) {
+  upcoming.stop();
   const switching = !show || show.id !== stream.id;
   if (switching) figures.reset();
   show = stream;
@@ -179,6 +187,7 @@ async function showOffline() {
   show = null;
   setState('offline');
   document.title = 'Offline — liveshop';
+  upcoming.loadNext();
   await loadReplays();
 }
 
@@ -244,7 +253,9 @@ function wireHub() {
     if (figures.take('likes', ev.rev)) setText(el.likeCount, formatCount(ev.likes));
   });
   hub.on('viewer_count', (ev) => {
-    if (show && ev.livestreamId === show.id) setText(el.viewers, formatCount(ev.count));
+    if (!show || ev.livestreamId !== show.id) return;
+    setText(el.viewers, formatCount(ev.count));
+    bridge.state({ viewers: ev.count });
   });
   hub.on('pinned_products_update', (ev) => {
     if (show && ev.livestreamId === show.id && figures.take('pins', ev.rev)) products.render(ev.pinnedProducts);
@@ -377,6 +388,7 @@ el.chatForm.addEventListener('submit', (e) => {
 async function main() {
   try {
     [config] = await Promise.all([api.config(), ensureGuest()]);
+    bridge.allow(config.embedOrigins);
   } catch (err) {
     setState('offline');
     setText($('#offline-title'), 'The service cannot be reached');
@@ -390,7 +402,10 @@ async function main() {
     if (fixedShowId !== null) {
       const { livestream } = await api.show(fixedShowId);
       if (livestream.isActive) goLive(livestream);
-      else showEnded(livestream);
+      else if (livestream.status === 'upcoming') {
+        setState('upcoming');
+        upcoming.show(livestream);
+      } else showEnded(livestream);
     } else {
       const { livestream } = await api.activeShow();
       if (livestream) goLive(livestream);

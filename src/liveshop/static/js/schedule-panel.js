@@ -1,0 +1,126 @@
+// The studio's upcoming shows: announce one (title, time, cover picture, planned products), list
+// them with the shoppers' countdown page and "Add to calendar", delete one, and "Go live" (the
+// studio turns that same show into the live one). POST /api/livestreams/scheduled,
+// GET /api/livestreams/upcoming, PUT …/thumbnail (cover), POST …/go-live, DELETE /api/livestreams/{id}.
+import { confirmDialog, h, setText } from './dom.js';
+import { calendarHref, formatWhen, watchHref } from './upcoming-view.js';
+
+/** A datetime-local value one hour from now, rounded to the minute (the form's default). */
+function inAnHour() {
+  const d = new Date(Date.now() + 3600_000);
+  d.setSeconds(0, 0);
+  return new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+}
+
+export function createSchedulePanel(section, { api, goLive }) {
+  const list = h('ul', { class: 'schedule-list', 'aria-label': 'Upcoming shows' });
+  const error = h('p', { class: 'error', role: 'alert' });
+  const status = h('p', { class: 'muted', role: 'status' });
+  const title = h('input', { id: 'schedule-title-input', maxlength: 200, required: true, placeholder: 'Friday night sale' });
+  const when = h('input', { id: 'schedule-when', type: 'datetime-local', required: true });
+  const description = h('textarea', { id: 'schedule-description', maxlength: 5000, rows: 2, placeholder: 'Optional' });
+  const cover = h('input', { id: 'schedule-cover', type: 'file', accept: 'image/jpeg,image/png,image/webp' });
+  const picker = h('fieldset', { class: 'planned-picker' }, h('legend', { text: 'Planned products' }));
+  const submit = h('button', { type: 'submit', text: 'Schedule show' });
+  const label = (id, text) => h('label', { for: id, text });
+  const form = h(
+    'form',
+    { class: 'schedule-form', 'aria-labelledby': 'schedule-add-title' },
+    h('h3', { id: 'schedule-add-title', text: 'Announce a show' }),
+    label('schedule-title-input', 'Name of the show'),
+    title,
+    label('schedule-when', 'Starts at'),
+    when,
+    label('schedule-description', 'About the show'),
+    description,
+    label('schedule-cover', 'Cover picture'),
+    cover,
+    picker,
+    submit,
+  );
+  section.append(h('h3', { text: 'Upcoming shows' }), list, status, error, h('details', { class: 'schedule-add' }, h('summary', { text: 'Schedule a show' }), form));
+
+  function render(shows) {
+    setText(status, shows.length ? '' : 'No show is scheduled.');
+    list.replaceChildren(
+      ...shows.map((show) =>
+        h(
+          'li',
+          { class: 'scheduled-show', dataset: { showId: String(show.id) } },
+          h('span', { class: 'schedule-title', text: show.title }),
+          h('time', { datetime: show.scheduledAt, text: formatWhen(show.scheduledAt) }),
+          h('a', { href: watchHref(show), target: '_blank', rel: 'noopener', text: 'Shoppers’ page' }),
+          h('a', { href: calendarHref(show), download: '', text: '.ics' }),
+          h('button', { type: 'button', class: 'primary', text: 'Start now', 'aria-label': `Start ${show.title} now`, onclick: () => goLive(show) }),
+          h('button', { type: 'button', class: 'danger-quiet', text: 'Delete', 'aria-label': `Delete ${show.title}`, onclick: () => remove(show) }),
+        ),
+      ),
+    );
+  }
+
+  async function load() {
+    setText(error, '');
+    try {
+      const { livestreams } = await api.get('/api/livestreams/upcoming?limit=50');
+      render(livestreams);
+    } catch (err) {
+      setText(error, `Upcoming shows could not be loaded: ${err.message}`);
+    }
+  }
+
+  async function loadProducts() {
+    try {
+      const { products } = await api.products('', 100);
+      picker.replaceChildren(
+        h('legend', { text: 'Planned products' }),
+        ...products.map((p) => h('label', { class: 'check' }, h('input', { type: 'checkbox', value: String(p.id), name: 'planned' }), ` ${p.name}`)),
+      );
+    } catch {
+      // the plan is optional: a show can be announced without products
+    }
+  }
+
+  async function remove(show) {
+    const ok = await confirmDialog({ title: `Delete “${show.title}”?`, body: 'Shoppers with its link will find no show.', confirm: 'Delete', danger: true });
+    if (!ok) return;
+    try {
+      await api.del(`/api/livestreams/${show.id}`);
+      await load();
+    } catch (err) {
+      setText(error, `Could not delete it: ${err.message}`);
+    }
+  }
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    setText(error, '');
+    const at = new Date(when.value);
+    if (Number.isNaN(at.getTime())) {
+      setText(error, 'Pick a date and time.');
+      return;
+    }
+    submit.disabled = true;
+    try {
+      const productIds = [...picker.querySelectorAll('input:checked')].map((i) => Number(i.value));
+      const body = { title: title.value.trim(), description: description.value.trim(), scheduledAt: at.toISOString(), productIds };
+      const { livestream } = await api.post('/api/livestreams/scheduled', body);
+      if (cover.files && cover.files[0]) await api.putThumbnail(livestream.id, cover.files[0]);
+      form.reset();
+      when.value = inAnHour();
+      setText(status, `“${livestream.title}” is announced.`);
+      await load();
+    } catch (err) {
+      setText(error, `Could not schedule it: ${err.message}`);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+
+  when.value = inAnHour();
+  return {
+    load() {
+      loadProducts();
+      return load();
+    },
+  };
+}

@@ -1,0 +1,200 @@
+"""End-to-end: the player embedded in a shop's own site (issue 16). A host page on another origin
+(another port of the pages' host name, served by a second tiny server) puts the player in with
+the one-line snippet; Buy hands the product to the host page's cart with ``liveshop:add-to-cart``
+(or opens the product page when the host does not take it); a host page whose origin is not in
+LIVESHOP_EMBED_ORIGINS gets no frame (CSP frame-ancestors) and no message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.async_api import expect
+
+from liveshop.media.netns import Namespace
+from tests.browser.conftest import PAGE_HOST, PHONE, SCREENSHOTS, PageErrors, Shop
+from tests.browser.hostpage import host_page
+from tests.browser.test_pages import IMAGES_LOADED, seller_goes_live, seller_logs_in, video_plays
+from tests.waiting import until
+
+pytestmark = pytest.mark.browser
+
+MESSAGES = "(type) => window.received.filter((m) => m.data && m.data.type === type)"
+
+
+async def live_show_with_pin(shop: Shop) -> tuple[int, dict[str, Any]]:
+    r = await shop.http.post(
+        "/api/livestreams", json={"title": "Workshop live"}, headers=shop.admin
+    )
+    show_id: int = r.json()["livestream"]["id"]
+    product = shop.products[0]
+    r = await shop.http.post(
+        f"/api/livestreams/{show_id}/pin-product",
+        json={"productId": product["id"]},
+        headers=shop.admin,
+    )
+    assert r.status_code == 200, r.text
+    return show_id, product
+
+
+async def received(page: Any, kind: str) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = await page.evaluate(MESSAGES, kind)
+    return result
+
+
+async def buy_in_frame(page: Any, product: dict[str, Any]) -> None:
+    frame = page.frame_locator("iframe.liveshop-player")
+    await expect(frame.locator("#live-badge")).to_be_visible()
+    await frame.get_by_role("link", name=f"Buy {product['name']}").click()
+
+
+async def test_buy_hands_the_product_to_the_host_pages_cart(
+    make_shop: Any, open_page: Any, browser_net: Namespace
+) -> None:
+    """An allowed host page gets liveshop:add-to-cart from its own player origin; its cart takes it."""
+    async with host_page(browser_net.near, PAGE_HOST) as host:
+        shop = await make_shop("p2p", embed_origins=host.origin)
+        host.liveshop = shop.server.url
+        show_id, product = await live_show_with_pin(shop)
+        page = await open_page("shop-site")
+        await page.goto(host.url)
+        await buy_in_frame(page, product)
+        await expect(page.locator("#cart li")).to_have_text(
+            f"{product['name']} — {product['price']} {product['currency']}"
+        )
+        (message,) = await received(page, "liveshop:add-to-cart")
+        assert message["origin"] == shop.server.url
+        assert message["data"]["product"] == {
+            "id": product["id"],
+            "sku": None,
+            "name": product["name"],
+            "price": product["price"],
+            "currency": product["currency"],
+            "productUrl": shop.server.url + product["productUrl"],
+        }
+        states = await received(page, "liveshop:state")
+        assert any(
+            m["data"]["state"] == "live" and m["data"]["livestreamId"] == show_id for m in states
+        )
+        # the host acknowledged: the player settled it as taken by the cart, no product page
+        await expect(
+            page.frame_locator("iframe.liveshop-player").locator("html")
+        ).to_have_attribute("data-last-handoff", "cart")
+        assert len(page.context.pages) == 1
+
+
+async def test_buy_opens_the_product_page_when_the_host_does_not_answer(
+    make_shop: Any, open_page: Any, browser_net: Namespace
+) -> None:
+    """A host page that does not take the product: the player opens the product page instead."""
+    async with host_page(browser_net.near, PAGE_HOST, take=False) as host:
+        shop = await make_shop("p2p", embed_origins=host.origin)
+        host.liveshop = shop.server.url
+        _, product = await live_show_with_pin(shop)
+        page = await open_page("shop-site")
+        await page.goto(host.url)
+        async with page.context.expect_page(timeout=5_000) as popup_info:
+            await buy_in_frame(page, product)
+        popup = await popup_info.value
+        assert popup.url == shop.server.url + product["productUrl"]
+        await expect(
+            page.frame_locator("iframe.liveshop-player").locator("html")
+        ).to_have_attribute("data-last-handoff", "product-page")
+        assert len(await received(page, "liveshop:add-to-cart")) == 1
+
+
+async def test_ended_show_is_reported_to_the_host(
+    make_shop: Any, open_page: Any, browser_net: Namespace
+) -> None:
+    """When the show ends, the host page gets liveshop:state ended."""
+    async with host_page(browser_net.near, PAGE_HOST) as host:
+        shop = await make_shop("p2p", embed_origins=host.origin)
+        host.liveshop = shop.server.url
+        show_id, _ = await live_show_with_pin(shop)
+        page = await open_page("shop-site")
+        await page.goto(host.url)
+        await expect(
+            page.frame_locator("iframe.liveshop-player").locator("#live-badge")
+        ).to_be_visible()
+        await shop.http.post(f"/api/livestreams/{show_id}/stop", headers=shop.admin)
+
+        async def ended() -> bool:
+            return any(
+                m["data"]["state"] == "ended" for m in await received(page, "liveshop:state")
+            )
+
+        await until(ended, timeout=10)
+
+
+async def test_host_not_allowed_gets_no_frame_and_no_message(
+    make_shop: Any, open_page: Any, browser_net: Namespace, page_errors: PageErrors
+) -> None:
+    """A page whose origin is not listed: frame-ancestors refuses the frame, nothing is posted."""
+    async with (
+        host_page(browser_net.near, PAGE_HOST) as allowed,
+        host_page(browser_net.near, PAGE_HOST) as other,
+    ):
+        shop = await make_shop("p2p", embed_origins=allowed.origin)
+        other.liveshop = shop.server.url
+        await live_show_with_pin(shop)
+        refused: list[str] = []
+        page = await open_page("other-site")
+        page.on(
+            "console", lambda m: refused.append(m.text) if "frame-ancestors" in m.text else None
+        )
+        await page.goto(other.url)
+        await until(lambda: bool(refused), timeout=10)
+        assert allowed.origin in refused[0]
+        frame = page.frame_locator("iframe.liveshop-player")
+        await expect(frame.locator("#app")).to_have_count(0)
+        assert await page.evaluate("window.received") == []
+        # Chrome logs the refusal as a console error: it is what this test expects
+        page_errors.errors[:] = [e for e in page_errors.errors if "frame-ancestors" not in e]
+
+
+async def test_embed_screenshot(make_shop: Any, open_page: Any, browser_net: Namespace) -> None:
+    """The player in a shop's page, live with video, chat and a pinned product bought into the
+    shop's own cart (README screenshot)."""
+    async with host_page(browser_net.near, PAGE_HOST) as host:
+        shop = await make_shop("p2p", embed_origins=host.origin)
+        host.liveshop = shop.server.url
+        seller = await open_page("seller")
+        await seller_logs_in(seller, shop)
+        await seller_goes_live(seller, "Workshop live: new mugs")
+        await (
+            seller.locator("#catalogue-list")
+            .get_by_role("button", name=f"Pin {shop.products[0]['name']}")
+            .click()
+        )
+        await seller.get_by_label("Message to the chat").fill("Welcome! Ask me anything.")
+        await seller.locator("#chat-form").get_by_role("button", name="Send").click()
+        page = await open_page("shop-site", viewport={"width": 1280, "height": 900})
+        await page.goto(host.url)
+        frame = page.frame_locator("iframe.liveshop-player")
+        await expect(frame.locator(".product-card")).to_have_count(1)
+        await expect(frame.locator(".chat-msg")).to_have_count(1)
+        await video_plays(page.frames[1])
+        await page.frames[1].wait_for_function(IMAGES_LOADED)
+        await frame.get_by_role("link", name=f"Buy {shop.products[0]['name']}").click()
+        await expect(page.locator("#cart li")).to_have_count(1)  # Buy went to the shop's cart
+        await page.screenshot(path=str(SCREENSHOTS / "embed-desktop.png"))
+
+
+async def test_player_stands_upright_on_a_phone(
+    make_shop: Any, open_page: Any, browser_net: Namespace
+) -> None:
+    """On a phone-wide host page the snippet's frame is taller than wide and fits the width."""
+    async with host_page(browser_net.near, PAGE_HOST) as host:
+        shop = await make_shop("p2p", embed_origins=host.origin)
+        host.liveshop = shop.server.url
+        await live_show_with_pin(shop)
+        page = await open_page("shop-site-phone", viewport=PHONE, is_mobile=True, has_touch=True)
+        await page.goto(host.url)
+        frame = page.frame_locator("iframe.liveshop-player")
+        await expect(frame.locator("#live-badge")).to_be_visible()
+        box = await page.locator("iframe.liveshop-player").bounding_box()
+        assert box is not None and box["height"] > box["width"], box
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
+        await expect(
+            frame.get_by_role("link", name=f"Buy {shop.products[0]['name']}")
+        ).to_be_visible()
