@@ -161,7 +161,7 @@ async def test_unreadable_files_are_clear_errors(
         content="Handle,Title\nä,ö\n".encode("latin-1"),
         headers={**admin, **CSV},
     )
-    assert r.status_code == 200 and "UTF-8" in r.json()["errors"][0]["message"]
+    assert r.status_code == 422 and "UTF-8" in r.json()["detail"][0]["msg"]
     r = await client.post(
         "/api/products/import", content=b"{}", headers={**admin, "Content-Type": "application/json"}
     )

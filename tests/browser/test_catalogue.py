@@ -13,7 +13,8 @@ import pytest
 from PIL import Image, ImageDraw
 from playwright.async_api import expect
 
-from tests.browser.conftest import SCREENSHOTS, PageErrors, Shop
+from tests.browser.conftest import PHONE, SCREENSHOTS, PageErrors, Shop
+from tests.browser.test_pages import NO_HORIZONTAL_SCROLL
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.shopify_samples import BAD_ROWS, shop_csv
 
@@ -169,3 +170,19 @@ async def test_csv_import_shows_bad_rows_imports_nothing_then_imports_and_update
     products = await api_products(shop)
     assert len(products) == 23
     assert next(p for p in products if p["handle"] == "product-01")["price"] == "16.00"
+
+
+async def test_catalogue_fits_a_phone(make_shop: Any, open_page: Any) -> None:
+    """On a 390 px phone the product list and the editor fit without sideways scrolling."""
+    shop = await make_shop("p2p")
+    page = await open_page("seller", viewport=PHONE)
+    await open_catalogue(page, shop)
+    await expect(page.locator("#product-rows tr")).to_have_count(3)
+    await page.wait_for_function(IMAGES_LOADED)
+    assert await page.evaluate(NO_HORIZONTAL_SCROLL)
+    await page.get_by_role("button", name="Edit Merino beanie").click()
+    await expect(page.locator("dialog.product-editor").get_by_label("Name")).to_have_value(
+        "Merino beanie"
+    )
+    assert await page.evaluate(NO_HORIZONTAL_SCROLL)
+    await page.screenshot(path=str(SCREENSHOTS / "catalogue-phone.png"))

@@ -93,8 +93,9 @@ async def export_csv(request: Request, _: AdminDep, db: DbDep) -> Response:
         413: {"description": f"Over {MAX_CSV_BYTES // (1024 * 1024)} MB"},
         415: {"description": "Not sent as text/csv"},
         422: {
-            "description": "The file has errors (not with dryRun): nothing was imported; `detail` "
-            "lists them with `loc: ['body', row, column]`"
+            "description": "Not a Shopify product CSV (not UTF-8, no Handle, Title or Variant "
+            "Price column), or (not with dryRun) the file has errors: nothing was imported; "
+            "`detail` lists them with `loc: ['body', row, column]`"
         },
     },
     openapi_extra={
@@ -118,7 +119,8 @@ async def import_csv(
     """Import a Shopify product CSV. Each product updates the product with its handle, else the one
     with its SKU, else is created (in ``currency`` unless the file has liveshop's currency
     column). ``dryRun=true`` writes nothing and answers what would happen with every error; without
-    it, a file with any error answers 422 and writes nothing. ``shopUrl`` (e.g.
+    it, a file with any error answers 422 and writes nothing. A file that is not a Shopify product
+    CSV at all (not UTF-8, or without the Handle, Title and Variant Price columns) is 422 either way. ``shopUrl`` (e.g.
     ``https://shop.example``) sets each product's link to ``{shopUrl}/products/{handle}``."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in CSV_TYPES:
@@ -134,6 +136,8 @@ async def import_csv(
         parsed = shopify_csv.parse(shopify_csv.decode(bytes(data)), shop_url=shop_url)
     except shopify_csv.UnreadableCsv as exc:
         parsed = shopify_csv.ParsedCsv([], [shopify_csv.RowError(1, "", str(exc))], 0)
+    if not parsed.rows and parsed.errors:  # not a Shopify product CSV at all: nothing to preview
+        raise HTTPException(422, [_error_detail(e) for e in parsed.errors])
     async with db.session() as session:
         existing = await products.catalogue_for_import(session)
         plan = catalogue_import.plan(

@@ -72,7 +72,7 @@ function row(product) {
     'tr',
     { dataset: { productId: String(product.id), handle: product.handle } },
     h('td', { class: 'thumb' }, picture(product)),
-    h('td', {}, h('span', { class: 'name', text: product.name }), h('span', { class: 'handle', text: product.handle })),
+    h('td', { class: 'product' }, h('span', { class: 'name', text: product.name }), h('span', { class: 'handle', text: product.handle })),
     h('td', { class: 'sku', text: product.sku || '—' }),
     h('td', { class: 'num price', text: formatPrice(product.price, product.currency) }),
     h('td', { class: `num stock${stock === 0 ? ' out' : ''}`, text: stock === 0 ? 'Sold out' : String(stock) }),
