@@ -108,14 +108,18 @@ async def update(session: AsyncSession, product: Product, fields: dict[str, Any]
     """Set the given fields. A new ``image_url`` without an ``image_key`` drops the uploaded
     picture's other sizes (the URL is no longer that picture). Raises :class:`Conflict` when the
     handle or SKU is another live product's."""
+    _set(product, fields)
+    await _flush(session)
+    return product
+
+
+def _set(product: Product, fields: dict[str, Any]) -> None:
     if "image_url" in fields and fields["image_url"] != product.image_url:
-        fields.setdefault("image_key", "")
+        fields = {"image_key": "", **fields}
     for key, value in fields.items():
         if key in EDITABLE:
             setattr(product, key, value)
     product.updated_at = utcnow()
-    await _flush(session)
-    return product
 
 
 async def soft_delete(session: AsyncSession, product: Product) -> None:
@@ -172,15 +176,22 @@ async def catalogue_for_import(session: AsyncSession) -> list[Existing]:
 
 
 async def apply_import(session: AsyncSession, plan: Plan) -> list[Product]:
-    """Write the plan (creates and updates) in the caller's transaction: all of it or, on any
-    error, none (the caller's transaction rolls back). Returns the products written."""
+    """Write the plan (creates and updates) in the caller's transaction, in one flush (batched
+    statements): all of it or, on any error, none (the caller's transaction rolls back; a handle
+    or SKU taken meanwhile raises :class:`Conflict`). Returns the products written, in plan order."""
+    live = {p.id: p for p in await _live(session)}
     written: list[Product] = []
     for item in plan.items:
         if item.action == "create":
-            written.append(await create(session, **item.fields))
+            product = Product(**{k: v for k, v in item.fields.items() if k in EDITABLE})
+            session.add(product)
+            written.append(product)
         elif item.action == "update" and item.product_id is not None:
-            product = await get(session, item.product_id)
-            written.append(await update(session, product, dict(item.fields)))
+            if item.product_id not in live:
+                raise Conflict("a product of the import was deleted meanwhile: import again")
+            _set(live[item.product_id], dict(item.fields))
+            written.append(live[item.product_id])
+    await _flush(session)
     return written
 
 
