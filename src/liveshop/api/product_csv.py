@@ -13,9 +13,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import Field
 
-from liveshop.announcer import SHOWS
 from liveshop.api.deps import ADMIN_ONLY, AdminDep, AnnouncerDep, DbDep
-from liveshop.api.products import CACHE_GROUP
+from liveshop.api.products import CACHE_GROUP, refresh_pins
 from liveshop.api.routing import ApiRoute
 from liveshop.domain import catalogue_import, shopify_csv
 from liveshop.domain.money import format_price
@@ -174,7 +173,9 @@ async def import_csv(
         errors=[ImportErrorOut(row=e.row, column=e.column, message=e.message) for e in errors],
     )
     if written:
-        await announcer.invalidate(CACHE_GROUP, SHOWS)
+        await announcer.invalidate(CACHE_GROUP)
+        updated = [i.product_id for i in plan.items if i.action == "update" and i.product_id]
+        await refresh_pins(db, announcer, updated)  # a live show's pinned products, as imported
     return report
 
 

@@ -80,21 +80,24 @@ async def create_product(
 
 
 async def refresh_pins(
-    db: Database, announcer: Announcer, product_id: int, *, unpin: bool = False
+    db: Database, announcer: Announcer, product_ids: list[int], *, unpin: bool = False
 ) -> None:
-    """Send the pins of every show that has the product pinned again (after an edit), or unpin it
-    from them first (``unpin``, after a delete); each change moves the show's revision."""
+    """Send the pins of every show that has one of the products pinned again (after an edit or an
+    import), or unpin them from it first (``unpin``, after a delete); each change moves the show's
+    revision."""
     async with db.session() as session:
-        show_ids = await products.pinned_in(session, product_id)
+        show_ids = await products.pinned_in(session, product_ids)
     for show_id in show_ids:
         async with db.session() as session:
             await livestreams.get_for_update(session, show_id)  # the show's lock, as pin does
-            if unpin and not await livestreams.unpin(session, show_id, product_id):
-                continue
+            if unpin:
+                for product_id in product_ids:
+                    await livestreams.unpin(session, show_id, product_id)
             stream = await livestreams.touch(session, show_id)
             pins = [dump(product_out(p)) for p in await livestreams.current_pins(session, show_id)]
         await announcer.to_show(show_id, pinned_products_update(show_id, pins, stream.revision))
-    await announcer.invalidate(SHOWS)
+    if show_ids:
+        await announcer.invalidate(SHOWS)
 
 
 @router.patch(
@@ -111,7 +114,7 @@ async def update_product(
         product = await products.get(session, product_id)
         await products.update(session, product, body.model_dump(exclude_none=True))
     await announcer.invalidate(CACHE_GROUP)
-    await refresh_pins(db, announcer, product_id)
+    await refresh_pins(db, announcer, [product_id])
     return ProductEnvelope(product=product_out(product))
 
 
@@ -125,7 +128,7 @@ async def delete_product(
         product = await products.get(session, product_id)
         await products.soft_delete(session, product)
     await announcer.invalidate(CACHE_GROUP)
-    await refresh_pins(db, announcer, product_id, unpin=True)
+    await refresh_pins(db, announcer, [product_id], unpin=True)
     return Response(status_code=204)
 
 
@@ -182,5 +185,5 @@ async def put_picture(
         product = await products.get(session, product_id)
         await products.update(session, product, {"image_url": stored.url, "image_key": stored.key})
     await announcer.invalidate(CACHE_GROUP)
-    await refresh_pins(db, announcer, product_id)
+    await refresh_pins(db, announcer, [product_id])
     return ProductEnvelope(product=product_out(product))

@@ -129,11 +129,14 @@ async def soft_delete(session: AsyncSession, product: Product) -> None:
     await session.flush()
 
 
-async def pinned_in(session: AsyncSession, product_id: int) -> list[int]:
-    """The shows that have the product pinned now."""
+async def pinned_in(session: AsyncSession, product_ids: Sequence[int]) -> list[int]:
+    """The shows that have one of the products pinned now (one query)."""
+    if not product_ids:
+        return []
     result = await session.execute(
         select(PinnedProduct.livestream_id)
-        .where(PinnedProduct.product_id == product_id, PinnedProduct.unpinned_at.is_(None))
+        .where(PinnedProduct.product_id.in_(list(product_ids)), PinnedProduct.unpinned_at.is_(None))
+        .distinct()
         .order_by(PinnedProduct.livestream_id)
     )
     return list(result.scalars())
