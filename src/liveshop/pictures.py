@@ -51,6 +51,8 @@ def _decode(data: bytes) -> Image.Image:
             image = Image.open(io.BytesIO(data))
         except UnidentifiedImageError:
             raise BadPicture("not a picture: send a JPEG, PNG, WebP or GIF file") from None
+        except (OSError, SyntaxError, ValueError) as exc:  # a header cut short or corrupt
+            raise BadPicture(f"the picture cannot be read: {exc}") from None
         except (Image.DecompressionBombWarning, Image.DecompressionBombError):
             raise BadPicture(
                 f"the picture has too many pixels; at most {MAX_PIXELS // 1_000_000} megapixels "
@@ -73,10 +75,10 @@ def _decode(data: bytes) -> Image.Image:
         try:
             image.load()
             upright = ImageOps.exif_transpose(image)
+            has_alpha = upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info
+            return upright.convert("RGBA" if has_alpha else "RGB")
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
             raise BadPicture(f"the picture cannot be decoded: {exc}") from None
-    has_alpha = upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info
-    return upright.convert("RGBA" if has_alpha else "RGB")
 
 
 def store(data: bytes, media_dir: Path) -> StoredPicture:

@@ -93,9 +93,11 @@ def png(width: int, height: int) -> bytes:
         (b"%PDF-1.4", "application/pdf", 415, "image/jpeg"),
         (png(9000, 9000), "image/png", 422, "megapixels"),  # a decompression bomb: 81 MP
         (png(8, 8), "image/png", 422, "too small"),
+        (jpeg_with_exif(400, 400)[:300], "image/jpeg", 422, "cannot be read"),
+        (jpeg_with_exif(400, 400)[:-400], "image/jpeg", 422, "cannot be decoded"),
         (b"\xff\xd8" + b"\x00" * (10 * 1024 * 1024), "image/jpeg", 413, "10 MB"),
     ],
-    ids=["not-an-image", "wrong-type", "bomb", "tiny", "oversized"],
+    ids=["not-an-image", "wrong-type", "bomb", "tiny", "header-cut", "data-cut", "oversized"],
 )
 async def test_bad_uploads_are_refused_with_a_clear_message(
     client: httpx.AsyncClient,
