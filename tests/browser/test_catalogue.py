@@ -186,3 +186,37 @@ async def test_catalogue_fits_a_phone(make_shop: Any, open_page: Any) -> None:
     )
     assert await page.evaluate(NO_HORIZONTAL_SCROLL)
     await page.screenshot(path=str(SCREENSHOTS / "catalogue-phone.png"))
+
+
+async def test_shoppers_get_the_uploaded_picture_in_a_fitting_size(
+    make_shop: Any, open_page: Any
+) -> None:
+    """A pinned product's card on the watch page offers the picture's sizes (srcset) and loads one."""
+    shop = await make_shop("p2p")
+    mug = shop.products[0]
+    r = await shop.http.put(
+        f"/api/products/{mug['id']}/picture",
+        content=scarf_photo(),
+        headers={**shop.admin, "Content-Type": "image/jpeg"},
+    )
+    assert r.status_code == 200, r.text
+    show = (
+        await shop.http.post("/api/livestreams", json={"title": "Pictures"}, headers=shop.admin)
+    ).json()["livestream"]
+    await shop.http.post(
+        f"/api/livestreams/{show['id']}/pin-product",
+        json={"productId": mug["id"]},
+        headers=shop.admin,
+    )
+    page = await open_page("shopper")
+    await page.goto(f"{shop.server.url}/live/{show['id']}")
+    picture = page.locator(f".product-card[data-product-id='{mug['id']}'] img")
+    await expect(picture).to_have_attribute(
+        "srcset", re.compile(r"-160\.webp 160w, .+-480\.webp 480w")
+    )
+    await page.wait_for_function(
+        "(img) => img.complete && img.naturalWidth > 0", arg=await picture.element_handle()
+    )
+    assert re.search(
+        r"/media/products/[0-9a-f]+-(160|480)\.webp$", await picture.evaluate("i => i.currentSrc")
+    )
