@@ -28,6 +28,7 @@ from liveshop.api import (
     livestreams,
     media,
     moderation,
+    product_csv,
     products,
     recordings,
     reports,
@@ -43,6 +44,7 @@ from liveshop.cache import ResponseCache
 from liveshop.client_address import trust_proxies
 from liveshop.config import Settings, resolve_secret_key
 from liveshop.datadir import secure_data_dir
+from liveshop.domain.picture_names import DIRECTORY as PICTURES
 from liveshop.headers import SecurityHeaders
 from liveshop.hub import wsproto
 from liveshop.hub.endpoint import websocket_endpoint
@@ -198,6 +200,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     for module in (
         auth,
         products,
+        product_csv,
         livestreams,
         schedule,
         media,
@@ -218,12 +221,18 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
 
 class MediaFiles(StaticFiles):
-    """Recordings and thumbnails: Range (206/416), ETag and Last-Modified from Starlette, plus a
-    Cache-Control; paths cannot leave the media directory (StaticFiles checks)."""
+    """Recordings, thumbnails and product pictures: Range (206/416), ETag and Last-Modified from
+    Starlette, plus a Cache-Control; paths cannot leave the media directory (StaticFiles checks).
+    Product pictures have content-hashed names, so they are cached for a year (``immutable``)."""
 
     def file_response(self, *args: Any, **kwargs: Any) -> Response:
         response = super().file_response(*args, **kwargs)
-        response.headers.setdefault("Cache-Control", "public, max-age=300")
+        full_path = Path(kwargs.get("full_path") or args[0])
+        immutable = full_path.parent.name == PICTURES
+        response.headers.setdefault(
+            "Cache-Control",
+            "public, max-age=31536000, immutable" if immutable else "public, max-age=300",
+        )
         return response
 
 
@@ -265,6 +274,10 @@ def _mount_pages(app: FastAPI, settings: Settings) -> None:
     @app.get("/studio", include_in_schema=False)
     async def studio() -> FileResponse:
         return page("studio.html")
+
+    @app.get("/studio/catalogue", include_in_schema=False)
+    async def catalogue() -> FileResponse:
+        return page("catalogue.html")
 
     @app.get("/studio/", include_in_schema=False)
     async def studio_slash() -> RedirectResponse:

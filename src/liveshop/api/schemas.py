@@ -12,10 +12,12 @@ from liveshop.api.routing import UnreadableBody
 from liveshop.api.validation import (
     Currency,
     Email,
+    Handle,
     IdBody,
     NewPassword,
     Password,
     Price,
+    Sku,
     Url,
     integer,
     line,
@@ -81,6 +83,10 @@ class ProductCreate(Body):
     image_url: Url = ""
     product_url: Url = ""
     stock: integer(0, 1_000_000_000) = 0  # type: ignore[valid-type]
+    handle: Handle | None = Field(
+        default=None, description="Made from the name when omitted (unique among products)"
+    )
+    sku: Sku = ""
 
 
 class ProductUpdate(Body):
@@ -91,6 +97,8 @@ class ProductUpdate(Body):
     image_url: Url | None = None
     product_url: Url | None = None
     stock: integer(0, 1_000_000_000) | None = None  # type: ignore[valid-type]
+    handle: Handle | None = None
+    sku: Sku | None = None
 
 
 class ProductEnvelope(Out):

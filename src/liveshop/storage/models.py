@@ -81,6 +81,24 @@ class User(Base):
 
 class Product(Base):
     __tablename__ = "products"
+    __table_args__ = (
+        # A handle and a non-empty SKU name one product of the catalogue (deleted ones excepted):
+        # CSV re-imports find the product by them.
+        Index(
+            "uq_products_live_handle",
+            "handle",
+            unique=True,
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+        Index(
+            "uq_products_live_sku",
+            "sku",
+            unique=True,
+            sqlite_where=text("deleted_at IS NULL AND sku <> ''"),
+            postgresql_where=text("deleted_at IS NULL AND sku <> ''"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -90,6 +108,11 @@ class Product(Base):
     image_url: Mapped[str] = mapped_column(String(2048), default="")
     product_url: Mapped[str] = mapped_column(String(2048), default="")
     stock: Mapped[int] = mapped_column(Integer, default=0)
+    # Shopify's product handle (URL slug): made from the name when not given, unique among live products
+    handle: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    sku: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    # content hash of an uploaded picture: its sizes are media/products/{key}-{width}.webp
+    image_key: Mapped[str] = mapped_column(String(64), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

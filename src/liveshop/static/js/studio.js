@@ -133,6 +133,7 @@ $('#logout').addEventListener('click', async () => {
   token = null;
   sessionStorage.removeItem(TOKEN_KEY);
   show = null;
+  $('#catalogue-link').hidden = true;
   showLogin();
 });
 
@@ -141,6 +142,7 @@ async function enterStudio(me) {
   $('#login-view').hidden = true;
   $('#studio-view').hidden = false;
   $('#logout').hidden = false;
+  $('#catalogue-link').hidden = me.role !== 'admin'; // the catalogue page (catalogue.js)
   setText($('#who'), isSeller() ? me.name : `${me.name} (moderator)`);
   $('#studio-view').dataset.role = me.role;
   phone.setRole(me.role);
