@@ -10,6 +10,8 @@ import { Hub } from './hub.js';
 import { createPhoneStudio } from './phone-studio.js';
 import { createPublisher, WhipUnavailable } from './media/index.js';
 import { completeUpload, createShowRecorder, uploadedBefore } from './recording.js';
+import { mountHighlightCutter } from './highlight-cutter.js';
+import { watchRendition } from './replay-progress.js';
 import { createModerationPanel } from './moderation-panel.js';
 import { renderReport } from './report-view.js';
 import { createStreamKeyPanel } from './stream-key-panel.js';
@@ -466,6 +468,8 @@ function showSummary(livestream) {
   $('#rec-summary').hidden = true;
   setText($('#rec-summary-error'), '');
   setReplayLink(ended);
+  watchRendition(api, ended.id, $('#mp4-status'));
+  mountHighlightCutter(api, ended.id, $('#highlights'));
   loadReport(ended.id);
   $('#summary-title').focus?.();
   finishRecording(ended).then((livestream) => {
