@@ -38,9 +38,7 @@ async def mp4_server(
     database_url: str, make_settings: Callable[..., Settings]
 ) -> AsyncIterator[LiveServer]:
     """A server that makes MP4 replays."""
-    srv, task, live = await start_server(
-        make_settings(database_url=database_url, mp4_replays=True)
-    )
+    srv, task, live = await start_server(make_settings(database_url=database_url, mp4_replays=True))
     try:
         yield live
     finally:
@@ -145,9 +143,7 @@ async def test_clips_last_the_pin_intervals(
         await http.post(
             f"/api/livestreams/{show}/pin-product", json={"productId": product["id"]}, headers=admin
         )
-        await http.delete(
-            f"/api/livestreams/{show}/pin-product/{product['id']}", headers=admin
-        )
+        await http.delete(f"/api/livestreams/{show}/pin-product/{product['id']}", headers=admin)
     # the pins' times on the show's clock: the mug 0.5–2.5 s, the tote 1.5–11.5 s (across the
     # unrecorded 3–10 s: 1.5–3 s of the first part, 0–1.5 s of the second)
     async with mp4_server.db.session() as session:
