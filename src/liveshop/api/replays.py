@@ -26,7 +26,7 @@ from liveshop.api.deps import (
 )
 from liveshop.api.routing import ApiRoute
 from liveshop.api.schemas import Body
-from liveshop.api.validation import MAX_ID, IdPath
+from liveshop.api.validation import MAX_ID, IdPath, line
 from liveshop.protocol import Out
 from liveshop.storage import clips, livestreams, products, recordings, renditions
 from liveshop.storage.errors import Conflict
@@ -82,7 +82,7 @@ class ClipList(Out):
 class HighlightBody(Body):
     start_seconds: Seconds
     end_seconds: Seconds
-    title: Annotated[str, Field(max_length=200)] = ""
+    title: line(1, 200) | None = None  # type: ignore[valid-type]
 
     @model_validator(mode="after")
     def _ordered(self) -> HighlightBody:
@@ -205,7 +205,7 @@ async def cut_highlight(
             kind=clips.HIGHLIGHT,
             start=body.start_seconds,
             end=body.end_seconds,
-            title=body.title.strip(),
+            title=body.title or "",
         )
         out = clip_out(clip)
     worker.poke()

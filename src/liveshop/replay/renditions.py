@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
@@ -27,7 +28,7 @@ from typing import Any
 
 from liveshop.domain.replay_time import Interval, PartSpan, show_to_video
 from liveshop.replay.files import show_dir
-from liveshop.replay.rendition import Cancelled, RenditionError, cut_clip, render_mp4
+from liveshop.replay.rendition import Cancelled, Part, cut_clip, render_mp4
 from liveshop.storage import clips, livestreams, renditions
 from liveshop.storage.engine import Database
 from liveshop.storage.errors import NotFound
@@ -36,6 +37,7 @@ from liveshop.storage.models import utcnow
 log = logging.getLogger(__name__)
 
 MIN_CLIP_SECONDS = 1.0
+Render = Callable[[list[Path], Path, Callable[[float], None]], list[Part]]
 
 
 class RenditionWorker:
@@ -49,8 +51,11 @@ class RenditionWorker:
         enabled: bool = True,
         stale_after: float = 30.0,
         rescan_every: float = 10.0,
+        render: Render = render_mp4,
     ) -> None:
+        """``render`` makes the MP4 on a worker thread (:func:`render_mp4`; tests slow it down)."""
         self.db, self.media_dir, self.enabled = db, media_dir, enabled
+        self.render = render
         self.stale_after, self.rescan_every = stale_after, rescan_every
         self._wake = asyncio.Event()
         self._cancel = threading.Event()
@@ -151,7 +156,7 @@ class RenditionWorker:
                 raise Cancelled
             self._progress = fraction
 
-        work = asyncio.ensure_future(asyncio.to_thread(render_mp4, paths, target, progress))
+        work = asyncio.ensure_future(asyncio.to_thread(self.render, paths, target, progress))
         try:
             while not work.done():
                 await asyncio.wait({work}, timeout=1.0)
@@ -165,7 +170,7 @@ class RenditionWorker:
             async with self.db.session() as session:
                 await renditions.release(session, job)
             raise
-        except (RenditionError, Cancelled, OSError) as exc:
+        except Exception as exc:  # a file PyAV chokes on must not be retried forever
             log.warning("show %s: the MP4 rendition failed: %s", show, exc)
             async with self.db.session() as session:
                 await renditions.fail(session, job, str(exc))
@@ -228,7 +233,7 @@ class RenditionWorker:
                     "clip_start_seconds": cut_start,
                     "duration_seconds": length,
                 }
-            except (RenditionError, OSError, ValueError) as exc:
+            except Exception as exc:
                 log.warning("clip %s of show %s failed: %s", clip_id, livestream_id, exc)
                 outcome = {"state": clips.FAILED}
             async with self.db.session() as session:
