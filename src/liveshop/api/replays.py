@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from liveshop.api.deps import (
     ADMIN_ONLY,
@@ -36,7 +36,6 @@ router = APIRouter(prefix="/api", tags=["replays"], route_class=ApiRoute)
 pages = APIRouter(include_in_schema=False)
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
-MAX_CLIP_SECONDS = 600
 Seconds = Annotated[float, Field(ge=0, le=7 * 86400, allow_inf_nan=False)]
 
 
@@ -83,13 +82,6 @@ class HighlightBody(Body):
     start_seconds: Seconds
     end_seconds: Seconds
     title: line(1, 200) | None = None  # type: ignore[valid-type]
-
-    @model_validator(mode="after")
-    def _ordered(self) -> HighlightBody:
-        length = self.end_seconds - self.start_seconds
-        if length < 1 or length > MAX_CLIP_SECONDS:
-            raise ValueError(f"endSeconds must be 1 to {MAX_CLIP_SECONDS} s after startSeconds")
-        return self
 
 
 def clip_out(clip: Clip) -> ClipOut:
@@ -193,8 +185,10 @@ async def list_clips(livestream_id: IdPath, db: DbDep) -> ClipList:
 async def cut_highlight(
     livestream_id: IdPath, body: HighlightBody, _: AdminDep, db: DbDep, worker: RenditionsDep
 ) -> ClipEnvelope:
-    """Cut a highlight from ``startSeconds`` to ``endSeconds`` of the MP4 replay (1 s to 10 min;
-    cut at keyframes, a second apart). Queued until the MP4 exists. 409 while the show is live."""
+    """Cut a highlight between ``startSeconds`` and ``endSeconds`` of the MP4 replay (in either
+    order), at keyframes a second apart: from the last one at or before the earlier time to the
+    first one after it at or after the later time. Queued until the MP4 exists; 409 while live."""
+    start, end = sorted((body.start_seconds, body.end_seconds))
     async with db.session() as session:
         stream = await livestreams.get(session, livestream_id)
         if stream.is_active:
@@ -203,8 +197,8 @@ async def cut_highlight(
             session,
             livestream_id,
             kind=clips.HIGHLIGHT,
-            start=body.start_seconds,
-            end=body.end_seconds,
+            start=start,
+            end=end,
             title=body.title or "",
         )
         out = clip_out(clip)

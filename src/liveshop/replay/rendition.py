@@ -261,7 +261,8 @@ def cut_clip(source: Path, target: Path, start: float, end: float) -> tuple[floa
                 keys.append(t)
             packets.append(packet)
         cut_start = max([k for k in keys if k <= start + 1e-3], default=0.0)
-        cut_end = min([k for k in keys if k >= end - 1e-3], default=last + 0.001)
+        # at least up to the next keyframe: a clip is never empty
+        cut_end = min([k for k in keys if k >= end - 1e-3 and k > cut_start], default=last + 0.001)
         if cut_end <= cut_start:
             raise RenditionError("the clip is empty")
         tmp = target.with_name(target.name + ".tmp")
