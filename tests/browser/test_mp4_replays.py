@@ -63,6 +63,42 @@ async def test_mp4_replay_plays_whole_and_seeks(
     )
 
 
+# A browser that cannot play WebM as a plain video file (iPhones' Safari): canPlayType says so.
+NO_WEBM = """(() => {
+  const real = HTMLMediaElement.prototype.canPlayType;
+  HTMLMediaElement.prototype.canPlayType = function (type) {
+    return /webm|matroska/i.test(type) ? '' : real.call(this, type);
+  };
+})()"""
+
+
+async def test_mp4_is_offered_where_webm_cannot_play(
+    make_shop: Any, open_page: Any, tmp_path: Any
+) -> None:
+    """A one-part show: Chromium plays the WebM; a browser without WebM gets the MP4, and seeks."""
+    shop = await make_shop("p2p", mp4_replays=True)
+    http, admin = shop.http, shop.admin
+    show = (await http.post("/api/livestreams", json={"title": "One"}, headers=admin)).json()
+    show_id = show["livestream"]["id"]
+    webm = make_show_webm(tmp_path / "a.webm", 3.0).read_bytes()
+    livestream = await upload_part(http, admin, show_id, webm, 0.0)
+    await http.post(f"/api/livestreams/{show_id}/stop", headers=admin)
+    rendition = await rendition_done(http, show_id)
+    current = "() => document.querySelector('#replay-video').currentSrc"
+
+    chromium = await open_page("webm-viewer")
+    await chromium.goto(f"{shop.server.url}/replays/{show_id}")
+    await chromium.wait_for_function(PLAYABLE, polling=200, timeout=15_000)
+    assert (await chromium.evaluate(current)).endswith(livestream["videoUrl"])
+
+    phone = await open_page("no-webm-viewer")
+    await phone.add_init_script(NO_WEBM)
+    await phone.goto(f"{shop.server.url}/replays/{show_id}")
+    await phone.wait_for_function(PLAYABLE, polling=200, timeout=15_000)
+    assert (await phone.evaluate(current)).endswith(rendition["url"])
+    assert await phone.evaluate(SEEK, 2) == pytest.approx(2, abs=0.1)
+
+
 async def test_clips_are_listed_on_the_replay_page(
     make_shop: Any, open_page: Any, tmp_path: Any
 ) -> None:

@@ -90,9 +90,13 @@ class RenditionWorker:
         self.poke()
 
     async def request_if_recorded(self, livestream_id: int) -> None:
-        """:meth:`request` for a show that has recorded files (a show just ended)."""
-        async with self.db.session() as session:
-            has = bool(await renditions.sources(session, livestream_id))
+        """:meth:`request` for a show that has recorded files (a show just ended). Never raises."""
+        try:
+            async with self.db.session() as session:
+                has = bool(await renditions.sources(session, livestream_id))
+        except Exception:
+            log.exception("could not look at the recordings of show %s", livestream_id)
+            return
         if has:
             await self.request(livestream_id)
 
@@ -205,6 +209,8 @@ class RenditionWorker:
                 await clips.replace_pin_clips(session, show, intervals)
         if not stored:
             target.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                target.parent.rmdir()  # only when empty: the show was deleted meanwhile
             return
         for old in target.parent.glob("replay-*.mp4"):
             if old != target:

@@ -21,7 +21,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from liveshop.storage import livestreams
-from liveshop.storage.models import Livestream, Recording
+from liveshop.storage.models import Clip, Livestream, Recording, Rendition
 
 # a one-shot upload (replaces the rest), a part of the studio's recording, a server segment
 UPLOAD, PART, SERVER = "upload", "part", "server"
@@ -85,8 +85,11 @@ async def ended_before(session: AsyncSession, cutoff: datetime) -> list[int]:
 
 
 async def forget(session: AsyncSession, ids: list[int]) -> None:
-    """Drop the recordings of shows ``ids`` (their files are gone): no rows, no replay fields."""
+    """Drop the recordings of shows ``ids`` (their files are gone): no rows (their MP4 renditions
+    and clips neither), no replay fields."""
     await session.execute(delete(Recording).where(Recording.livestream_id.in_(ids)))
+    await session.execute(delete(Rendition).where(Rendition.livestream_id.in_(ids)))
+    await session.execute(delete(Clip).where(Clip.livestream_id.in_(ids)))
     for stream in (
         await session.execute(select(Livestream).where(Livestream.id.in_(ids)))
     ).scalars():
