@@ -8,7 +8,13 @@ from pathlib import Path
 import av
 import pytest
 
-from liveshop.replay.rendition import Cancelled, RenditionError, cut_clip, render_mp4
+from liveshop.replay.rendition import (
+    Cancelled,
+    RenditionError,
+    cut_clip,
+    render_in_subprocess,
+    render_mp4,
+)
 from tests.replay.samples import make_show_webm
 
 
@@ -107,3 +113,22 @@ def test_clip_is_cut_at_keyframes_within_a_second(tmp_path: Path, parts: list[Pa
         assert container.duration / av.time_base == pytest.approx(length, abs=0.2)
         first = next(container.demux(video=0))
         assert first.is_keyframe
+
+
+def test_render_in_a_child_process_reports_progress_and_stops_when_cancelled(
+    tmp_path: Path, parts: list[Path]
+) -> None:
+    """The child-process render gives the same parts; cancelled, it stops and leaves no file."""
+    seen: list[float] = []
+    placed = render_in_subprocess(parts, tmp_path / "ok.mp4", seen.append)
+    assert [p.start for p in placed] == [0.0, pytest.approx(3.0, abs=0.2)]
+    assert seen[-1] == 1.0
+    with av.open(str(tmp_path / "ok.mp4")) as container:
+        assert container.duration / av.time_base == pytest.approx(5.0, abs=0.3)
+
+    def cancel(_fraction: float) -> None:
+        raise Cancelled
+
+    with pytest.raises(Cancelled):
+        render_in_subprocess(parts, tmp_path / "cancelled.mp4", cancel)
+    assert list(tmp_path.glob("cancelled*")) == []

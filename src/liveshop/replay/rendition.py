@@ -4,12 +4,16 @@ A show's recorded files (one studio upload, or several parts / server segments) 
 order and encoded into one MP4 whose picture size is the first file's: the parts follow each other
 without gaps, and :class:`Part` says where each one starts in the MP4. A keyframe is forced every
 second, so a clip cut at keyframes (stream copy, :func:`cut_clip`) is within a second of what was
-asked. Everything here is blocking (PyAV): run it on a thread.
+asked. Everything here is blocking (PyAV): run it on a thread. :func:`render_in_subprocess` runs
+:func:`render_mp4` in a child process (its thread only waits), so the encoder never competes with
+the event loop for the GIL.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -146,7 +150,7 @@ def render_mp4(
         raise RenditionError(f"unreadable recording: {exc}") from exc
     total = sum(d for d, _a in probes) or 1.0
     with_audio = any(a for _d, a in probes)
-    tmp = target.with_name(target.name + ".tmp")
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
     target.parent.mkdir(parents=True, exist_ok=True)
     parts: list[Part] = []
     try:
@@ -181,6 +185,77 @@ def render_mp4(
         tmp.unlink(missing_ok=True)
     on_progress(1.0)
     return parts
+
+
+def _child(sources: list[str], target: str, progress: Any, cancel: Any, conn: Any) -> None:
+    """The child process of :func:`render_in_subprocess`: render, send the outcome."""
+    parent = multiprocessing.parent_process()
+
+    def report(fraction: float) -> None:
+        if cancel.is_set() or (parent is not None and not parent.is_alive()):  # stop, or orphaned
+            raise Cancelled
+        progress.value = fraction
+
+    try:
+        placed = render_mp4([Path(s) for s in sources], Path(target), report)
+        conn.send(("ok", [(p.start, p.duration) for p in placed]))
+    except Cancelled:
+        conn.send(("cancelled", None))
+    except RenditionError as exc:
+        conn.send(("error", str(exc)))
+    except Exception as exc:  # anything PyAV raises: the parent marks the rendition failed
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def render_in_subprocess(
+    sources: list[Path],
+    target: Path,
+    on_progress: Callable[[float], None] = lambda _f: None,
+) -> list[Part]:
+    """:func:`render_mp4` in a child process; this thread relays its progress every 0.2 s.
+    ``on_progress`` raising :class:`Cancelled` stops the child (killed if it does not stop)."""
+    methods = multiprocessing.get_all_start_methods()
+    ctx: Any = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    progress = ctx.Value("d", 0.0)
+    cancel = ctx.Event()
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(
+        target=_child,
+        args=([str(s) for s in sources], str(target), progress, cancel, send),
+        name="liveshop-rendition",
+        daemon=True,
+    )
+    child.start()
+    send.close()
+    try:
+        while True:
+            if receive.poll(0.2):
+                try:
+                    kind, value = receive.recv()
+                except EOFError:
+                    raise RenditionError("the rendition process died") from None
+                break
+            if not child.is_alive() and not receive.poll(0):
+                raise RenditionError("the rendition process died")
+            try:
+                on_progress(min(float(progress.value), 0.99))
+            except Cancelled:
+                cancel.set()
+                raise
+    finally:
+        child.join(5)
+        if child.is_alive():
+            child.kill()
+            child.join()
+        receive.close()
+    if kind == "cancelled":
+        raise Cancelled
+    if kind == "error":
+        raise RenditionError(str(value))
+    on_progress(1.0)
+    return [Part(start=a, duration=b) for a, b in value]
 
 
 def _encode_source(
@@ -265,7 +340,7 @@ def cut_clip(source: Path, target: Path, start: float, end: float) -> tuple[floa
         cut_end = min([k for k in keys if k >= end - 1e-3 and k > cut_start], default=last + 0.001)
         if cut_end <= cut_start:
             raise RenditionError("the clip is empty")
-        tmp = target.with_name(target.name + ".tmp")
+        tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             with av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as out:

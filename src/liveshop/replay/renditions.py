@@ -1,7 +1,9 @@
 """The background job that makes every ended show's MP4 replay and its clips.
 
-Owned by the app's lifespan (``app.state.renditions``). One job at a time per process, each on a
-worker thread (PyAV, :mod:`liveshop.replay.rendition`), so the event loop never waits for it.
+Owned by the app's lifespan (``app.state.renditions``). One job at a time per process: the encoder
+runs in a child process (PyAV, :mod:`liveshop.replay.rendition`) watched from a worker thread, so
+the event loop never waits for it nor competes with it for the GIL; clips (stream copy, fast) are
+cut on a thread.
 Work is found in the database, never only in memory:
 
 * :meth:`RenditionWorker.request` queues a show (it ended, or a recording was attached after it
@@ -28,7 +30,7 @@ from typing import Any
 
 from liveshop.domain.replay_time import Interval, PartSpan, show_to_video
 from liveshop.replay.files import show_dir
-from liveshop.replay.rendition import Cancelled, Part, cut_clip, render_mp4
+from liveshop.replay.rendition import Cancelled, Part, cut_clip, render_in_subprocess
 from liveshop.storage import clips, livestreams, renditions
 from liveshop.storage.engine import Database
 from liveshop.storage.errors import NotFound
@@ -51,9 +53,10 @@ class RenditionWorker:
         enabled: bool = True,
         stale_after: float = 30.0,
         rescan_every: float = 10.0,
-        render: Render = render_mp4,
+        render: Render = render_in_subprocess,
     ) -> None:
-        """``render`` makes the MP4 on a worker thread (:func:`render_mp4`; tests slow it down)."""
+        """``render`` makes the MP4, called on a worker thread (by default it runs the encoder in a
+        child process: :func:`render_in_subprocess`; tests hold it midway)."""
         self.db, self.media_dir, self.enabled = db, media_dir, enabled
         self.render = render
         self.stale_after, self.rescan_every = stale_after, rescan_every
