@@ -159,3 +159,27 @@ async def test_reopened_studio_appends_and_shows_mp4_progress(
     total = sum(r["durationSeconds"] for r in parts)
     assert rendition["durationSeconds"] == pytest.approx(total, abs=1.0)
     assert len(rendition["parts"]) == 2
+
+
+async def test_seller_cuts_a_highlight_in_the_studio(make_shop: Any, open_page: Any) -> None:
+    """After the show the seller types a start and an end: the highlight is cut and linked."""
+    shop = await make_shop("p2p", mp4_replays=True)
+    seller = await open_page("seller")
+    await seller_logs_in(seller, shop)
+    await seller_goes_live(seller, "Highlights")
+    show_id = await active_show_id(shop)
+    await recorded_for(seller, 5)
+    await end_show(seller, show_id)
+    form = seller.locator("#highlight-form")
+    await form.get_by_label("Start").fill("0:01")
+    await form.get_by_label("End").fill("4")
+    await form.get_by_placeholder("Title (optional)").fill("Unboxing")
+    await form.get_by_role("button", name="Cut highlight").click()
+    line = seller.locator("#highlight-list .clip-item")
+    await expect(line).to_have_attribute("data-state", "done", timeout=60_000)
+    link = line.get_by_role("link", name="Unboxing")
+    clip_id = int((await line.get_attribute("data-clip-id")) or 0)
+    await expect(link).to_have_attribute("href", f"/clips/{clip_id}")
+    clip = (await shop.http.get(f"/api/clips/{clip_id}")).json()["clip"]
+    assert (clip["startSeconds"], clip["endSeconds"]) == (1, 4)
+    assert clip["durationSeconds"] == pytest.approx(3, abs=1.0)
