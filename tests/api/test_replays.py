@@ -3,6 +3,7 @@ show's clips (product pins, the seller's highlights)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from sqlalchemy import select, update
 
 from liveshop.config import Settings
 from liveshop.storage.models import Livestream, PinnedProduct, Rendition, utcnow
+from tests.api.test_media_http import TIMEOUT, Env, answer, offer, post_sdp, publisher, viewer
 from tests.conftest import LiveServer, create_admin, make_product, start_server, stop_server
 from tests.replay.samples import make_show_webm
 from tests.replay.test_rendition import top_level_boxes
@@ -269,3 +271,61 @@ async def test_rendition_of_unknown_show_is_404(
     assert (await http.get("/api/livestreams/999/rendition")).status_code == 404
     assert (await http.get("/api/livestreams/999/clips")).status_code == 404
     assert (await http.get("/api/clips/999")).status_code == 404
+
+
+@pytest.fixture
+async def sfu_mp4(mp4_server: LiveServer, http: httpx.AsyncClient) -> Env:
+    """The MP4-making server (sfu mode: the server records) with the seller logged in."""
+    headers = await login(mp4_server, http)
+    return Env(mp4_server, http, headers["Authorization"].removeprefix("Bearer "))
+
+
+async def publish_for_two_seconds(env: Env, show: int) -> tuple[Any, str]:
+    """A studio's WHIP session whose video has reached a viewer (and the recording) for 2 s;
+    returns the publisher and its session URL."""
+    pub = publisher()
+    r = await post_sdp(env, f"/api/livestreams/{show}/whip", await offer(pub), env.admin)
+    assert r.status_code == 201, r.text
+    await answer(pub, r.text)
+    pc, tracks = viewer()
+
+    async def watching() -> bool:
+        w = await post_sdp(env, f"/api/livestreams/{show}/whep", await offer(pc), await env.guest())
+        if w.status_code != 201:
+            return False  # 409 until the publisher is connected
+        await answer(pc, w.text)
+        return True
+
+    await until(watching, timeout=TIMEOUT, message="the publisher to be live")
+    video = await asyncio.wait_for(tracks["video"], TIMEOUT)
+    first = (await asyncio.wait_for(video.recv(), TIMEOUT)).time
+    while (await asyncio.wait_for(video.recv(), TIMEOUT)).time - first < 2.0:
+        pass
+    await pc.close()
+    return pub, r.headers["location"]
+
+
+async def test_sfu_studio_publishing_again_mid_show_appends_a_segment(sfu_mp4: Env) -> None:
+    """sfu: the studio's WHIP session ends mid-show and a reopened studio publishes again; the
+    server records a second segment and the MP4 joins both (duration ≈ their sum)."""
+    env = sfu_mp4
+    show = await env.show()
+    first, session = await publish_for_two_seconds(env, show)  # the first studio tab
+    await env.http.delete(session, headers=env.admin)  # … is closed
+    await first.close()
+    second, _session = await publish_for_two_seconds(env, show)  # the reopened tab
+    await env.http.post(f"/api/livestreams/{show}/stop", headers=env.admin)
+    await second.close()
+
+    async def two_segments() -> list[dict[str, Any]] | None:
+        r = await env.http.get(f"/api/livestreams/{show}/recordings")
+        recs: list[dict[str, Any]] = r.json()["recordings"]
+        return recs if len(recs) == 2 else None
+
+    recs = await until(two_segments, timeout=TIMEOUT, message="two segments")
+    assert [r["source"] for r in recs] == ["server", "server"]
+    assert [r["url"].rsplit("/", 1)[1] for r in recs] == ["recording.webm", "recording-2.webm"]
+    rendition = await rendition_done(env.http, show)
+    total = sum(r["durationSeconds"] for r in recs)
+    assert rendition["durationSeconds"] == pytest.approx(total, abs=1.0)
+    assert len(rendition["parts"]) == 2
