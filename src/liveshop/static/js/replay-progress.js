@@ -42,7 +42,8 @@ export function watchRendition(api, id, box, { interval = 2000 } = {}) {
   }
 
   async function poll() {
-    while (!watch.stopped) {
+    // until done or failed, or until the summary it is in is hidden (the next show started)
+    while (!watch.stopped && !box.closest('[hidden]')) {
       try {
         const r = await api.get(`/api/livestreams/${id}/rendition`);
         if (watch.stopped) return;
@@ -59,10 +60,4 @@ export function watchRendition(api, id, box, { interval = 2000 } = {}) {
   return () => {
     watch.stopped = true;
   };
-}
-
-/** Stop watching (a new show started). */
-export function stopWatchingRendition() {
-  if (current) current.stopped = true;
-  current = null;
 }

@@ -72,10 +72,10 @@ video.addEventListener('error', () => {
   if (app.dataset.state === 'ready') setText($('#replay-meta'), 'The recording could not be played in this browser.');
 });
 
-function renderShow(show, recording) {
+function renderShow(show, recording, rendition) {
   document.title = `${show.title} — replay`;
   setText($('#replay-title'), show.title);
-  const duration = (recording && recording.durationSeconds) || show.durationSeconds;
+  const duration = (rendition && rendition.durationSeconds) || (recording && recording.durationSeconds) || show.durationSeconds;
   const parts = [formatDate(show.startTime)];
   if (duration) parts.push(formatDuration(duration));
   parts.push(`♥ ${formatCount(show.likes)}`);
@@ -127,7 +127,7 @@ async function main() {
     return;
   }
   if (recording && Number.isFinite(recording.startOffsetSeconds)) startOffset = recording.startOffsetSeconds;
-  renderShow(show, recording);
+  renderShow(show, recording, rendition);
   const poster = safeUrl(show.thumbnailUrl);
   if (poster) video.poster = poster;
   if (rendition && rendition.state === 'done') mp4Parts = rendition.parts;

@@ -275,7 +275,7 @@ async function startRecording(livestream, resumed) {
     status.dataset.state = 'resumed';
     setText(status, 'Saving the part recorded before…');
     await completeEarlierPart(api, livestream.id).catch((err) => setText($('#rec-error'), `The part recorded before could not be saved: ${err.message}`));
-    if (show !== livestream) return; // ended meanwhile
+    if (!show || show.id !== livestream.id) return; // ended meanwhile
     startOffsetSeconds = Math.max(0, (Date.now() - Date.parse(livestream.startTime)) / 1000) || undefined;
   }
   const rec = createShowRecorder({ api, id: livestream.id, stream: devices.stream, onChange: renderRecording, startOffsetSeconds });
