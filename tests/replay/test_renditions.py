@@ -105,3 +105,41 @@ async def test_start_queues_recorded_shows_without_a_rendition(
     await worker.close()
     async with db.session() as session:
         assert await renditions.missing(session) == []
+
+
+async def test_a_newer_request_supersedes_the_job_under_way(db: Database, tmp_path: Path) -> None:
+    """A request made mid-rendition (a recording arrived) stops that job; the newer one is made."""
+    show = await ended_recorded_show(db, tmp_path)
+    targets: list[str] = []
+    midway = threading.Event()
+
+    def first_held(
+        sources: list[Path], target: Path, progress: Callable[[float], None]
+    ) -> list[Part]:
+        targets.append(target.name)
+        if len(targets) > 1:
+            return render_mp4(sources, target, progress)
+
+        def gate(fraction: float) -> None:
+            midway.set()
+            while True:  # until the worker gives up on this generation
+                progress(fraction)
+                threading.Event().wait(0.02)
+
+        return render_mp4(sources, target, gate)
+
+    worker = RenditionWorker(db, tmp_path, render=first_held)
+    await worker.start()  # queues the show: it never had a rendition
+    try:
+        await until(midway.is_set, timeout=30, message="the first rendition to be under way")
+        await worker.request(show)
+
+        async def done() -> bool:
+            return await state_of(db, show) == "done"
+
+        await until(done, timeout=60, interval=0.1, message="the newer rendition")
+    finally:
+        await worker.close()
+    assert targets == ["replay-1.mp4", "replay-2.mp4"]
+    made = sorted(p.name for p in (tmp_path / "livestreams" / str(show)).glob("replay-*"))
+    assert made == ["replay-2.mp4"]

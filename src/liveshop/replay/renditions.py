@@ -168,7 +168,8 @@ class RenditionWorker:
             while not work.done():
                 await asyncio.wait({work}, timeout=1.0)
                 async with self.db.session() as session:
-                    await renditions.heartbeat(session, job, self._progress)
+                    if not await renditions.heartbeat(session, job, self._progress):
+                        self._cancel.set()  # superseded: the next job starts from scratch
             placed = work.result()
         except asyncio.CancelledError:
             self._cancel.set()
@@ -177,6 +178,9 @@ class RenditionWorker:
             async with self.db.session() as session:
                 await renditions.release(session, job)
             raise
+        except Cancelled:
+            target.unlink(missing_ok=True)
+            return  # superseded by a newer request (queued) or the show was deleted
         except Exception as exc:  # a file PyAV chokes on must not be retried forever
             log.warning("show %s: the MP4 rendition failed: %s", show, exc)
             async with self.db.session() as session:

@@ -79,9 +79,10 @@ async def claim(session: AsyncSession, stale_before: datetime) -> Job | None:
     return None
 
 
-async def heartbeat(session: AsyncSession, job: Job, progress: float) -> None:
-    """Store the job's progress (0..1) and that it is alive."""
-    await session.execute(
+async def heartbeat(session: AsyncSession, job: Job, progress: float) -> bool:
+    """Store the job's progress (0..1) and that it is alive; False when the job is no longer
+    this one (a newer generation was requested, or the show is gone): stop working on it."""
+    result = await session.execute(
         update(Rendition)
         .where(
             Rendition.livestream_id == job.livestream_id,
@@ -90,6 +91,7 @@ async def heartbeat(session: AsyncSession, job: Job, progress: float) -> None:
         )
         .values(progress=round(min(max(progress, 0.0), 1.0), 4), updated_at=utcnow())
     )
+    return getattr(result, "rowcount", 0) == 1
 
 
 async def release(session: AsyncSession, job: Job) -> None:
