@@ -26,9 +26,10 @@ async def two_part_show(shop: Shop, tmp_path: Any, pin: dict[str, Any] | None = 
     show = (await http.post("/api/livestreams", json={"title": "Two parts"}, headers=admin)).json()
     show_id: int = show["livestream"]["id"]
     if pin is not None:
-        await http.post(
+        r = await http.post(
             f"/api/livestreams/{show_id}/pin-product", json={"productId": pin["id"]}, headers=admin
         )
+        assert r.status_code == 200, r.text
     a = make_show_webm(tmp_path / "a.webm", 3.0).read_bytes()
     b = make_show_webm(tmp_path / "b.webm", 2.0, colour=(10, 200, 30)).read_bytes()
     await upload_part(http, admin, show_id, a, 0.0)
@@ -114,7 +115,13 @@ async def test_clips_are_listed_on_the_replay_page(
         clips = (await http.get(f"/api/livestreams/{show_id}/clips")).json()["clips"]
         return bool(clips) and all(c["state"] == "done" for c in clips)
 
-    await until(cut, timeout=30, interval=0.2, message="the clip")
+    try:
+        await until(cut, timeout=60, interval=0.2, message="the clip")
+    except AssertionError:  # say what the server holds
+        print((await http.get(f"/api/livestreams/{show_id}/clips")).json())
+        print((await http.get(f"/api/livestreams/{show_id}/rendition")).json())
+        print((await http.get(f"/api/livestreams/{show_id}/timeline")).json()["pins"])
+        raise
     viewer = await open_page("replay-viewer")
     await viewer.goto(f"{shop.server.url}/replays/{show_id}")
     clip = viewer.locator("#clip-list .clip-item")
