@@ -186,8 +186,8 @@ async def cut_highlight(
     livestream_id: IdPath, body: HighlightBody, _: AdminDep, db: DbDep, worker: RenditionsDep
 ) -> ClipEnvelope:
     """Cut a highlight between ``startSeconds`` and ``endSeconds`` of the MP4 replay (in either
-    order), at keyframes a second apart: from the last one at or before the earlier time to the
-    first one after it at or after the later time. Queued until the MP4 exists; 409 while live."""
+    order), at the keyframes nearest them (a second apart; never empty). Queued until the MP4
+    exists; 409 while live."""
     start, end = sorted((body.start_seconds, body.end_seconds))
     async with db.session() as session:
         stream = await livestreams.get(session, livestream_id)
