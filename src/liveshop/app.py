@@ -31,6 +31,7 @@ from liveshop.api import (
     product_csv,
     products,
     recordings,
+    replays,
     reports,
     schedule,
 )
@@ -53,6 +54,7 @@ from liveshop.logs import install_redaction
 from liveshop.media.factory import create_media_backend
 from liveshop.media_events import MediaEvents
 from liveshop.quota.factory import create_quotas
+from liveshop.replay.renditions import RenditionWorker
 from liveshop.security import TokenService
 from liveshop.storage.engine import Database
 from liveshop.storage.migrate import upgrade
@@ -122,12 +124,15 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         cache = ResponseCache()
         announcer = Announcer(db, broker, cache)
         await announcer.start()
+        renditions = RenditionWorker(db, settings.effective_media_dir, enabled=settings.mp4_replays)
+        await renditions.start()
+        app.state.renditions = renditions
         media = create_media_backend(
             settings.media_mode,
             media_dir=settings.effective_media_dir,
             ice_servers=settings.ice_server_list,
             public_ip=settings.public_ip,
-            on_event=MediaEvents(db, announcer, settings.effective_media_dir),
+            on_event=MediaEvents(db, announcer, settings.effective_media_dir, renditions),
             janus_urls=settings.janus_url_list,
             janus_api_secret=settings.janus_api_secret,
             janus_admin_secret=settings.janus_admin_secret,
@@ -174,6 +179,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
                 await sampler.close()
                 metrics.process_exited()
             await media.close()
+            await renditions.close()
             await hub.close()
             await announcer.close()
             await broker.close()
@@ -210,6 +216,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         health,
     ):
         app.include_router(module.router)
+    app.include_router(replays.router)
+    app.include_router(replays.pages)
     app.include_router(media.active_router)
     api_openapi.install(app)
     app.router.add_websocket_route("/ws", websocket_endpoint)
