@@ -135,6 +135,10 @@ class ScheduledCreate(Body):
     product_ids: Annotated[list[IdBody], Field(max_length=50)] = []
 
 
+class RescheduleBody(Body):
+    scheduled_at: AwareDatetime
+
+
 class PlannedProductsBody(Body):
     product_ids: Annotated[list[IdBody], Field(max_length=50)]
 
