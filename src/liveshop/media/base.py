@@ -104,6 +104,14 @@ class MediaBackend(ABC):
         """Bring :meth:`is_live` and :meth:`stats` up to date with what other liveshop processes
         hold of the show (backends whose state is all in this process have nothing to do)."""
 
+    def set_viewer_size(
+        self, livestream_id: int, session_id: str, width: int | None, height: int | None
+    ) -> bool:
+        """The viewer ``session_id``'s player is ``width`` × ``height`` CSS pixels times the
+        device pixel ratio (None: no limit, e.g. full screen); backends that pick a simulcast
+        layer per viewer send none taller than it needs. False when the session is unknown."""
+        return False
+
     @abstractmethod
     def is_live(self, livestream_id: int) -> bool:
         """True while a publisher is connected."""
@@ -111,4 +119,6 @@ class MediaBackend(ABC):
     @abstractmethod
     def stats(self, livestream_id: int) -> dict[str, Any]:
         """``{"publisher": {bitrateKbps, fps, width, height, codec, packetsLost} | None,
-        "viewers": int, "viewerRttMs": {"p50", "p95"} (None when unknown)}``."""
+        "viewers": int, "viewerRttMs": {"p50", "p95"} (None when unknown), "viewerLinks":
+        [{layer, paused, bandwidthKbps, rembKbps, loss, rttMs, switches}], "viewersPerLayer":
+        {rid: count}}`` (see :func:`~liveshop.media.stats.media_stats`)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import MediaBackend, MediaError, MediaSession
+from .stats import media_stats
 
 NOT_SUPPORTED = "not supported in p2p mode: media flows browser to browser, signalled over the hub"
 
@@ -39,4 +40,4 @@ class P2PMediaBackend(MediaBackend):
         return False
 
     def stats(self, livestream_id: int) -> dict[str, Any]:
-        return {"publisher": None, "viewers": 0, "viewerRttMs": {"p50": None, "p95": None}}
+        return media_stats(None, 0, [])
