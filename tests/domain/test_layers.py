@@ -44,7 +44,9 @@ def test_low_estimate_drops_at_once() -> None:
     sel.choose(0.0, LAYERS)
     sel.report_estimate(1.0, 1_600_000, RATE["f"])
     sel.report_estimate(1.5, 600_000, RATE["f"])
-    assert sel.choose(1.5, LAYERS) == "h"
+    assert sel.choose(1.5, LAYERS) == "f", "one low estimate is not yet a trend"
+    sel.report_estimate(2.0, 620_000, RATE["f"])
+    assert sel.choose(2.0, LAYERS) == "h"
 
 
 def test_a_lagging_estimate_after_a_step_up_is_no_limit() -> None:
@@ -69,6 +71,7 @@ def test_climbs_one_step_at_a_time_after_a_clean_spell() -> None:
     sel = LayerSelector()
     sel.choose(0.0, LAYERS)
     sel.report_estimate(0.5, 1_600_000, RATE["f"])
+    sel.report_estimate(0.8, 120_000, RATE["f"])
     sel.report_estimate(1.0, 120_000, RATE["f"])
     assert sel.choose(1.0, LAYERS) == "q"
     choices = run(sel, 2.0, 30.0, 0.0)
@@ -106,6 +109,7 @@ def test_pauses_below_the_lowest_layer_and_resumes() -> None:
     sel = LayerSelector()
     sel.choose(0.0, LAYERS)
     sel.report_estimate(0.5, 1_600_000, RATE["f"])
+    sel.report_estimate(0.8, 40_000, RATE["f"])
     sel.report_estimate(1.0, 40_000, RATE["f"])
     assert sel.choose(1.0, LAYERS) is None
     assert sel.paused

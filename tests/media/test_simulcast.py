@@ -117,7 +117,7 @@ async def test_each_layer_is_forwarded_by_player_size(
     for watch, height in zip(viewers, (90, 180, 720), strict=True):
         assert backend.set_viewer_size(1, watch.viewer.session_id, None, height)
     for watch, width in zip(viewers, (160, 320, 640), strict=True):
-        await until(lambda w=watch, x=width: w.widths[-5:] == [x] * 5, timeout=20)  # type: ignore[misc]
+        await until(lambda w=watch, x=width: w.widths[-5:] == [x] * 5, timeout=30)  # type: ignore[misc]
     for watch in viewers:
         await watch.close()
 
@@ -130,12 +130,12 @@ async def test_switches_keep_one_continuous_stream(
     watch = await watching(backend)
     session = watch.viewer.session_id
     sink = video_sink(backend, session)
-    await until(lambda: watch.widths[-3:] == [640] * 3, timeout=20, message="640 wide frames")
+    await until(lambda: watch.widths[-3:] == [640] * 3, timeout=30, message="640 wide frames")
     for height, width in ((90, 160), (None, 640), (180, 320)):
         backend.set_viewer_size(1, session, None, height)
         await until(
             lambda x=width: watch.widths[-3:] == [x] * 3,  # type: ignore[misc]
-            timeout=20,
+            timeout=30,
             message=f"{width} wide frames ({sink.describe()})",
         )
     assert video_sink(backend, session).switches >= 3
@@ -159,10 +159,10 @@ async def test_keyframe_requests_go_to_the_target_layer_only(
 ) -> None:
     """A viewer moving to the low layer asks for a keyframe of that layer, not of the others."""
     watch = await watching(backend)
-    await until(lambda: watch.widths[-3:] == [640] * 3, timeout=20)
+    await until(lambda: watch.widths[-3:] == [640] * 3, timeout=30)
     before = {x.rid: x.keyframes for x in simulcast.layers}
     backend.set_viewer_size(1, watch.viewer.session_id, None, 90)
-    await until(lambda: watch.widths[-3:] == [160] * 3, timeout=20)
+    await until(lambda: watch.widths[-3:] == [160] * 3, timeout=30)
     after = {x.rid: x.keyframes for x in simulcast.layers}
     assert after["q"] > before["q"]
     assert after["h"] == before["h"]
@@ -176,7 +176,7 @@ async def test_stats_show_each_viewers_layer(
     small, large = await watching(backend), await watching(backend)
     backend.set_viewer_size(1, small.viewer.session_id, None, 90)
     await until(
-        lambda: small.widths[-3:] == [160] * 3 and large.widths[-3:] == [640] * 3, timeout=20
+        lambda: small.widths[-3:] == [160] * 3 and large.widths[-3:] == [640] * 3, timeout=30
     )
     stats: dict[str, Any] = backend.stats(1)
     assert [x["rid"] for x in stats["publisher"]["layers"]] == ["q", "h", "f"]

@@ -6,8 +6,8 @@ The rule (one :class:`LayerSelector` per viewer):
 
 * **Budget.** A cap on what the link carries, unlimited until a sign of congestion: a receiver
   report with more than :attr:`LayerPolicy.high_loss` of packets lost sets it to the current rate
-  × (1 − loss / 2); a falling receiver estimate (REMB) under the rate being sent sets it to that
-  estimate. Clean reports (loss under :attr:`LayerPolicy.low_loss`) lift it by 8 % each. A
+  × (1 − loss / 2); a receiver estimate (REMB) that fell under the rate being sent and stays
+  there in the next report sets it to that estimate. Clean reports (loss under :attr:`LayerPolicy.low_loss`) lift it by 8 % each. A
   receiver's estimate that rises, or stays above the rate sent, is not a limit: it only follows
   what it is sent (it lags behind every step up).
 * **Down fast.** When the current layer no longer fits the budget, the target drops at once to
@@ -18,7 +18,8 @@ The rule (one :class:`LayerSelector` per viewer):
   what they are sent, so the step is a trial: the cap is raised to the next layer's rate ×
   :attr:`LayerPolicy.up_margin`, and loss or a falling estimate brings it back down. A trial that
   ends in a down-switch within :attr:`LayerPolicy.trial_s` doubles the wait before the next one
-  (up to :attr:`LayerPolicy.max_backoff_s`): no flapping.
+  (up to :attr:`LayerPolicy.max_backoff_s`): no flapping. Loss reported within
+  :attr:`LayerPolicy.settle_s` of a step down is not held against the new layer.
 * **Size.** No layer above the smallest one at least as tall as the player (``max_height``,
   device pixels) is chosen.
 """
@@ -51,6 +52,7 @@ class LayerPolicy:
     trial_s: float = 6.0
     max_backoff_s: float = 12.0
     pause_ratio: float = 0.6  # pause when the budget is under this share of the lowest layer
+    settle_s: float = 1.5  # loss reported this soon after a step down is the old layer's
 
 
 @dataclass
@@ -65,6 +67,7 @@ class LayerSelector:
     policy: LayerPolicy = field(default_factory=LayerPolicy)
     max_height: int | None = None
     remb_bps: float | None = None
+    remb_low: int = 0
     loss: float = 0.0
     rtt_s: float | None = None
     cap_bps: float = math.inf
@@ -83,7 +86,9 @@ class LayerSelector:
         being sent to this viewer."""
         previous, self.remb_bps = self.remb_bps, max(0.0, bps)
         falling = previous is not None and self.remb_bps < previous * 0.95
-        if falling and current_rate_bps > 0 and self.remb_bps < current_rate_bps * 0.9:
+        under = current_rate_bps > 0 and self.remb_bps < current_rate_bps * 0.9
+        self.remb_low = self.remb_low + 1 if under and (falling or self.remb_low) else 0
+        if self.remb_low >= 2:  # one low estimate can be a scheduling hiccup; two are a trend
             self.cap_bps = min(self.cap_bps, self.remb_bps)
             self.clean_since = None
 
@@ -91,6 +96,8 @@ class LayerSelector:
         """A receiver report: ``fraction`` of packets lost since the last one (0..1), while
         ``current_rate_bps`` was being sent to this viewer."""
         self.loss = min(1.0, max(0.0, fraction))
+        if now - self.last_down < self.policy.settle_s:
+            return  # the report describes the layer before the last step down
         if self.loss > self.policy.high_loss:
             base = current_rate_bps if current_rate_bps > 0 else self.cap_bps
             if math.isfinite(base):
@@ -170,4 +177,8 @@ class LayerSelector:
         if self.clean_since is None:
             return False
         wait = self.policy.up_after_s + self.backoff_s
-        return now - self.clean_since >= wait and now - self.last_down >= wait
+        return (
+            now - self.clean_since >= wait
+            and now - self.last_down >= wait
+            and now - self.last_up >= wait
+        )

@@ -43,6 +43,10 @@ from .stats import StreamStats
 
 KEYFRAME_INTERVAL_S = 1.0
 HISTORY = 512  # packets kept per viewer stream for NACK
+NACK_MAX_AGE_S = 0.5  # older packets are not retransmitted (the picture has moved on)
+NACK_MAX_BEHIND = 64  # nor packets this far behind the newest sent (receivers reset on them)
+NACK_SHARE = 0.5  # retransmissions may add at most this share of the stream's own rate
+NACK_MIN_RATE_BPS = 128_000
 ACTIVE_S = 2.0  # a layer with no packet for this long is not offered to viewers
 
 Spawn = Callable[[Coroutine[Any, Any, Any]], Any]
@@ -203,6 +207,7 @@ class Source:
             sink.layer = layer
             sink.rewriter.rebase()
             sink.switches += 1
+            sink.joined_at = time.monotonic()
             layer.sinks = (*layer.sinks, sink)
 
     # keyframes ---------------------------------------------------------------------------------
@@ -339,6 +344,11 @@ class Sink:
         )
         self.send = internals.rtp_sink(sender)
         self.history: list[bytes | None] = [None] * HISTORY
+        self.sent_at = [0.0] * HISTORY
+        self.resent_at = [0.0] * HISTORY
+        self.nack_budget = 0.0  # bytes that may be retransmitted now
+        self.nack_refill = 0.0
+        self.joined_at = 0.0  # when the current layer was joined (older packets are stale)
         self.source: Source | None = None
         self.layer: Layer | None = None
         self.partner = partner  # the viewer's other sink (audio ↔ video)
@@ -356,12 +366,42 @@ class Sink:
         elif self.switches and rw.before_sync(seq):
             return  # a late retransmission from before this layer was joined
         data = rw.rewrite(marker, seq, ts, payload, now, ntp)
-        self.history[rw.last_seq % HISTORY if rw.last_seq is not None else 0] = data
+        slot = rw.last_seq % HISTORY if rw.last_seq is not None else 0
+        self.history[slot] = data
+        self.sent_at[slot] = now
         try:
             await self.send(data)
         except ConnectionError:
             return
         internals.record_sent(self.sender, ntp, rw.last_ts, rw.packets, rw.octets)
+
+    async def _retransmit(self, lost: list[int]) -> None:
+        """Answer a NACK from history: each packet at most once per round trip, none older than
+        NACK_MAX_AGE_S or NACK_MAX_BEHIND packets or the last layer switch, and no more than
+        NACK_SHARE of the stream's rate (a congested viewer's NACKs must not multiply the
+        traffic that congests it)."""
+        now = time.monotonic()
+        rate = max(self.rate(), NACK_MIN_RATE_BPS) * NACK_SHARE / 8
+        self.nack_budget = min(rate, self.nack_budget + (now - self.nack_refill) * rate)
+        self.nack_refill = now
+        rtt = internals.sender_rtt(self.sender) or 0.05
+        newest = self.rewriter.last_seq or 0
+        oldest = max(now - NACK_MAX_AGE_S, self.joined_at)
+        for seq in lost:
+            slot = seq % HISTORY
+            data = self.history[slot]
+            if data is None or int.from_bytes(data[2:4], "big") != seq:
+                continue
+            if (newest - seq) & 0xFFFF > NACK_MAX_BEHIND or self.sent_at[slot] < oldest:
+                continue  # stale, or from the layer before the last switch
+            if now - self.resent_at[slot] < rtt:
+                continue
+            if self.nack_budget < len(data):
+                return
+            self.nack_budget -= len(data)
+            self.resent_at[slot] = now
+            with contextlib.suppress(ConnectionError):
+                await self.send(data)
 
     # layer selection ---------------------------------------------------------------------------
 
@@ -418,11 +458,7 @@ class Sink:
                 return True
             return False
         if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
-            for seq in packet.lost:
-                data = self.history[seq % HISTORY]
-                if data is not None and int.from_bytes(data[2:4], "big") == seq:
-                    with contextlib.suppress(ConnectionError):
-                        await self.send(data)
+            await self._retransmit(packet.lost)
             return True
         if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
             for report in packet.reports:

@@ -1,0 +1,62 @@
+"""A WHEP-less aiortc viewer for link tests, run inside a viewer's own network namespace.
+
+Protocol on stdio, one JSON object per line: it writes ``{"offer": sdp}``, reads
+``{"answer": sdp}``, then writes ``{"t": monotonic, "frames": n, "width": w}`` about every
+0.25 s (frames decoded since the last line, width of the last one) until stdin closes. Its
+video jitter buffer is 32 packets (see ``aiortc_internals.set_jitter_capacity``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+from liveshop.media import aiortc_internals as internals
+
+JITTER_PACKETS = 32  # see aiortc_internals.set_jitter_capacity
+
+
+async def main() -> None:
+    pc = RTCPeerConnection()
+    pc.addTransceiver("video", direction="recvonly")
+    pc.addTransceiver("audio", direction="recvonly")
+    tracks: asyncio.Queue[object] = asyncio.Queue()
+    pc.on("track", lambda track: tracks.put_nowait(track) if track.kind == "video" else None)
+    await pc.setLocalDescription(await pc.createOffer())
+    print(json.dumps({"offer": pc.localDescription.sdp}), flush=True)
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    answer = json.loads(await reader.readline())["answer"]
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    track = await tracks.get()
+    counts = {"frames": 0, "width": 0}
+    for transceiver in pc.getTransceivers():
+        if transceiver.kind == "video":
+            internals.set_jitter_capacity(transceiver.receiver, JITTER_PACKETS)
+
+    async def decode() -> None:
+        while True:
+            frame = await track.recv()  # type: ignore[attr-defined]
+            counts["frames"] += 1
+            counts["width"] = frame.width
+
+    async def report() -> None:
+        while True:
+            await asyncio.sleep(0.25)
+            print(json.dumps({"t": time.monotonic(), **counts}), flush=True)
+            counts["frames"] = 0
+
+    tasks = [asyncio.ensure_future(decode()), asyncio.ensure_future(report())]
+    await reader.read()  # until the test closes stdin
+    for task in tasks:
+        task.cancel()
+    await pc.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,160 @@
+"""A viewer behind a constrained link (its own network namespace, ``tc tbf`` on the server's
+side of its veth) follows the link down a simulcast layer and back up, in sfu mode."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from liveshop.media import create_media_backend
+from liveshop.media.netns import Namespace
+from liveshop.media.sfu import SfuMediaBackend
+from tests.media.peers import Events
+from tests.media.simulcast_peer import SimulcastPublisher
+from tests.medianet import media_addresses, require_netns
+from tests.waiting import until
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class LinkViewer:
+    """tests/media/netns_viewer.py running inside ``ns``: what it decodes, line by line."""
+
+    def __init__(self, ns: Namespace) -> None:
+        self.ns = ns
+        self.reports: list[dict[str, Any]] = []
+        self.noise: list[bytes] = []
+        self.proc: asyncio.subprocess.Process | None = None
+        self.session_id = ""
+        self.reader: asyncio.Task[None] | None = None
+
+    async def start(self, backend: SfuMediaBackend) -> None:
+        env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
+        self.proc = await asyncio.create_subprocess_exec(
+            *self.ns.command(sys.executable, "-m", "tests.media.netns_viewer"),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            cwd=ROOT,
+            env=env,
+        )
+        assert self.proc.stdout is not None and self.proc.stdin is not None
+        offer = json.loads(await asyncio.wait_for(self.proc.stdout.readline(), 30))["offer"]
+        session = await backend.watch(1, offer)
+        self.session_id = session.session_id
+        self.proc.stdin.write(json.dumps({"answer": session.answer_sdp}).encode() + b"\n")
+        await self.proc.stdin.drain()
+        self.reader = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        async for line in self.proc.stdout:
+            try:
+                self.reports.append(json.loads(line))
+            except ValueError:
+                self.noise.append(line)
+
+    def width(self) -> int:
+        recent = [r for r in self.reports[-4:] if r["frames"]]
+        return recent[-1]["width"] if recent else 0
+
+    def fps(self, since: float) -> float:
+        window = [r for r in self.reports if r["t"] >= since]
+        span = window[-1]["t"] - window[0]["t"] if len(window) > 1 else 0.0
+        return sum(r["frames"] for r in window[1:]) / span if span else 0.0
+
+    async def close(self) -> None:
+        if self.proc is not None and self.proc.stdin is not None:
+            self.proc.stdin.close()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 10)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+        if self.reader is not None:
+            self.reader.cancel()
+
+
+def tc(*args: str, check: bool = True) -> None:
+    subprocess.run(["tc", "qdisc", *args], check=check, capture_output=True, timeout=10)
+
+
+@pytest.fixture
+async def stage(tmp_path: Path) -> AsyncIterator[tuple[SfuMediaBackend, Namespace]]:
+    require_netns()
+    with Namespace() as ns, media_addresses(ns.near):
+        events = Events()
+        backend = create_media_backend(
+            "sfu", media_dir=tmp_path, ice_servers=[], public_ip="", on_event=events
+        )
+        assert isinstance(backend, SfuMediaBackend)
+        await backend.start()
+        publisher = SimulcastPublisher()
+        await publisher.start(backend)
+        await events.wait("publisher_connected", limit=20)
+        try:
+            yield backend, ns
+        finally:
+            await publisher.close()
+            await backend.close()
+
+
+async def observe(seconds: float) -> None:
+    """Let the link run for ``seconds`` (a measurement window, not a synchronisation)."""
+    start = time.monotonic()
+    await until(lambda: time.monotonic() - start >= seconds, timeout=seconds + 5)
+
+
+async def test_layer_follows_a_constrained_link_down_and_back_up(
+    stage: tuple[SfuMediaBackend, Namespace],
+) -> None:
+    """At 400 kb/s the viewer leaves the 640-wide layer within 4 s and mostly plays a lower one
+    at ≥ 8 fps; once the limit is lifted it is back on 640 within 40 s and stays there."""
+    backend, ns = stage
+    viewer = LinkViewer(ns)
+    await viewer.start(backend)
+    sink = backend.rooms[1].viewers[viewer.session_id].sinks["video"]
+    try:
+        await until(lambda: viewer.width() == 640, timeout=30, message="the top layer")
+        tc("add", "dev", ns.near_dev, "root", "tbf", "rate", "400kbit", "burst", "20kb",
+           "latency", "300ms")  # fmt: skip
+        limited = time.monotonic()
+        await until(
+            lambda: sink.layer is not None and sink.layer.rid != "f",
+            timeout=10,
+            message="a switch down",
+        )
+        down_s = time.monotonic() - limited
+        await until(lambda: 0 < viewer.width() < 640, timeout=15, message="low-layer frames")
+        settled = time.monotonic()
+        await observe(12)
+        window = [r for r in viewer.reports if r["t"] >= settled and r["frames"]]
+        low_share = sum(r["width"] < 640 for r in window) / max(1, len(window))
+        low_fps = viewer.fps(settled)
+        tc("del", "dev", ns.near_dev, "root")
+        lifted = time.monotonic()
+        await until(lambda: viewer.width() == 640, timeout=40, message="the top layer again")
+        up_s = time.monotonic() - lifted
+        stable = time.monotonic()
+        await observe(3)
+        after = [r["width"] for r in viewer.reports if r["t"] >= stable and r["frames"]]
+        print(
+            f"switch down {down_s:.1f} s; at 400 kb/s {low_fps:.1f} fps, {low_share:.0%} of the "
+            f"time below 640; back on 640 {up_s:.1f} s after the limit was lifted ({sink.switches} "
+            "switches)"
+        )
+        assert down_s <= 4.0
+        assert low_share >= 0.6
+        assert low_fps >= 8  # the publisher sends 15 fps
+        assert after and set(after) == {640}
+    finally:
+        tc("del", "dev", ns.near_dev, "root", check=False)
+        await viewer.close()
