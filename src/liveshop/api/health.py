@@ -31,10 +31,16 @@ class ClientConfig(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
     mediaMode: str
     iceServers: list[dict[str, Any]]
+    simulcast: bool = False
 
 
 @router.get("/config", response_model=ClientConfig)
 async def client_config(settings: SettingsDep, request: Request) -> ClientConfig:
-    """What the pages need: the media mode and the ICE servers to use (TURN with a credential
-    minted for the caller, valid ``LIVESHOP_TURN_TTL_SECONDS``)."""
-    return ClientConfig(mediaMode=settings.media_mode, iceServers=ice_servers_for(request))
+    """What the pages need: the media mode, the ICE servers to use (TURN with a credential
+    minted for the caller, valid ``LIVESHOP_TURN_TTL_SECONDS``) and whether the studio
+    publishes simulcast (``LIVESHOP_SIMULCAST``, ``sfu`` mode only)."""
+    return ClientConfig(
+        mediaMode=settings.media_mode,
+        iceServers=ice_servers_for(request),
+        simulcast=settings.simulcast and settings.media_mode == "sfu",
+    )

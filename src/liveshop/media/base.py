@@ -109,8 +109,9 @@ class MediaBackend(ABC):
     ) -> bool:
         """The viewer ``session_id``'s player is ``width`` × ``height`` CSS pixels times the
         device pixel ratio (None: no limit, e.g. full screen); backends that pick a simulcast
-        layer per viewer send none taller than it needs. False when the session is unknown."""
-        return False
+        layer per viewer send none taller than it needs (False when they do not know the
+        session); the others accept and ignore it (True)."""
+        return True
 
     @abstractmethod
     def is_live(self, livestream_id: int) -> bool:

@@ -1,8 +1,10 @@
 // sfu watching over WHEP: recv-only video + audio, non-trickle. 409 "not live" means the seller is not
 // connected yet: retry when the hub says the broadcast started, or with backoff.
 import { backoff, createReceiveStats, iceGatheringComplete } from './common.js';
+import { createPlayerSizeReporter } from './player-size.js';
 
-export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [], onStream, onState }) {
+export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [], onStream, onState, video = null }) {
+  const sizer = video ? createPlayerSizeReporter({ video, getToken }) : null;
   let pc = null;
   let resource = null;
   let stopped = false;
@@ -76,6 +78,7 @@ export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [],
       }
       const location = res.headers.get('Location');
       resource = location ? new URL(location, res.url).href : null;
+      if (sizer) sizer.session(resource);
       const answer = await res.text();
       if (pc === current) await current.setRemoteDescription({ type: 'answer', sdp: answer });
     } catch (err) {
@@ -108,6 +111,7 @@ export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [],
       stopped = true;
       clearTimeout(retryTimer);
       offs.forEach((off) => off());
+      if (sizer) sizer.stop();
       release();
     },
   };
