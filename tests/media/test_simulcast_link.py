@@ -158,3 +158,35 @@ async def test_layer_follows_a_constrained_link_down_and_back_up(
     finally:
         tc("del", "dev", ns.near_dev, "root", check=False)
         await viewer.close()
+
+
+async def test_video_pauses_below_the_lowest_layer_and_resumes(
+    stage: tuple[SfuMediaBackend, Namespace],
+) -> None:
+    """At 64 kb/s (under the lowest layer) video pauses while audio keeps playing; once the
+    limit is lifted video comes back by itself."""
+    backend, ns = stage
+    viewer = LinkViewer(ns)
+    await viewer.start(backend)
+    sink = backend.rooms[1].viewers[viewer.session_id].sinks["video"]
+    try:
+        await until(lambda: viewer.width() == 640, timeout=30, message="the top layer")
+        tc("add", "dev", ns.near_dev, "root", "tbf", "rate", "64kbit", "burst", "8kb",
+           "latency", "300ms")  # fmt: skip
+        await until(lambda: sink.selector.paused, timeout=25, message="video paused")
+        paused = time.monotonic()
+        await until(lambda: time.monotonic() - paused > 2 and len(viewer.reports) > 0)
+        heard = sum(r["audio"] for r in viewer.reports if r["t"] >= paused)
+        tc("del", "dev", ns.near_dev, "root")
+        lifted = time.monotonic()
+        await until(
+            lambda: any(r["frames"] for r in viewer.reports if r["t"] > lifted + 1),
+            timeout=40,
+            message="video again",
+        )
+        print(f"paused; {heard} audio frames in 2 s; video back {time.monotonic() - lifted:.1f} s")
+        assert heard >= 20  # 20 ms Opus frames: at least 40 % of them while video is paused
+        assert backend.stats(1)["viewersPerLayer"] != {"paused": 1}
+    finally:
+        tc("del", "dev", ns.near_dev, "root", check=False)
+        await viewer.close()
