@@ -3,84 +3,23 @@ side of its veth) follows the link down a simulcast layer and back up, in sfu mo
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from liveshop.media import create_media_backend
 from liveshop.media.netns import Namespace
+from liveshop.media.probe_viewer import ProbeViewer
 from liveshop.media.sfu import SfuMediaBackend
+from liveshop.media.synthetic_simulcast import SimulcastPublisher
 from tests.media.peers import Events
-from tests.media.simulcast_peer import SimulcastPublisher
 from tests.medianet import media_addresses, require_netns
 from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class LinkViewer:
-    """tests/media/netns_viewer.py running inside ``ns``: what it decodes, line by line."""
-
-    def __init__(self, ns: Namespace) -> None:
-        self.ns = ns
-        self.reports: list[dict[str, Any]] = []
-        self.noise: list[bytes] = []
-        self.proc: asyncio.subprocess.Process | None = None
-        self.session_id = ""
-        self.reader: asyncio.Task[None] | None = None
-
-    async def start(self, backend: SfuMediaBackend) -> None:
-        env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
-        self.proc = await asyncio.create_subprocess_exec(
-            *self.ns.command(sys.executable, "-m", "tests.media.netns_viewer"),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            cwd=ROOT,
-            env=env,
-        )
-        assert self.proc.stdout is not None and self.proc.stdin is not None
-        offer = json.loads(await asyncio.wait_for(self.proc.stdout.readline(), 30))["offer"]
-        session = await backend.watch(1, offer)
-        self.session_id = session.session_id
-        self.proc.stdin.write(json.dumps({"answer": session.answer_sdp}).encode() + b"\n")
-        await self.proc.stdin.drain()
-        self.reader = asyncio.ensure_future(self._read())
-
-    async def _read(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        async for line in self.proc.stdout:
-            try:
-                self.reports.append(json.loads(line))
-            except ValueError:
-                self.noise.append(line)
-
-    def width(self) -> int:
-        recent = [r for r in self.reports[-4:] if r["frames"]]
-        return recent[-1]["width"] if recent else 0
-
-    def fps(self, since: float) -> float:
-        window = [r for r in self.reports if r["t"] >= since]
-        span = window[-1]["t"] - window[0]["t"] if len(window) > 1 else 0.0
-        return sum(r["frames"] for r in window[1:]) / span if span else 0.0
-
-    async def close(self) -> None:
-        if self.proc is not None and self.proc.stdin is not None:
-            self.proc.stdin.close()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 10)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-        if self.reader is not None:
-            self.reader.cancel()
 
 
 def tc(*args: str, check: bool = True) -> None:
@@ -119,7 +58,7 @@ async def test_layer_follows_a_constrained_link_down_and_back_up(
     """At 400 kb/s the viewer leaves the 640-wide layer within 4 s and mostly plays a lower one
     at ≥ 8 fps; once the limit is lifted it is back on 640 within 40 s and stays there."""
     backend, ns = stage
-    viewer = LinkViewer(ns)
+    viewer = ProbeViewer(ns)
     await viewer.start(backend)
     sink = backend.rooms[1].viewers[viewer.session_id].sinks["video"]
     try:
@@ -166,7 +105,7 @@ async def test_video_pauses_below_the_lowest_layer_and_resumes(
     """At 64 kb/s (under the lowest layer) video pauses while audio keeps playing; once the
     limit is lifted video comes back by itself."""
     backend, ns = stage
-    viewer = LinkViewer(ns)
+    viewer = ProbeViewer(ns)
     await viewer.start(backend)
     sink = backend.rooms[1].viewers[viewer.session_id].sinks["video"]
     try:

@@ -19,7 +19,8 @@ The rule (one :class:`LayerSelector` per viewer):
   :attr:`LayerPolicy.up_margin`, and loss or a falling estimate brings it back down. A trial that
   ends in a down-switch within :attr:`LayerPolicy.trial_s` doubles the wait before the next one
   (up to :attr:`LayerPolicy.max_backoff_s`): no flapping. Loss reported within
-  :attr:`LayerPolicy.settle_s` of a step down is not held against the new layer.
+  :attr:`LayerPolicy.settle_s` of a switch is not held against the new layer (a receiver report
+  covers about the second before it).
 * **Size.** No layer above the smallest one at least as tall as the player (``max_height``,
   device pixels) is chosen.
 """
@@ -52,7 +53,7 @@ class LayerPolicy:
     trial_s: float = 6.0
     max_backoff_s: float = 12.0
     pause_ratio: float = 0.6  # pause when the budget is under this share of the lowest layer
-    settle_s: float = 1.5  # loss reported this soon after a step down is the old layer's
+    settle_s: float = 1.2  # loss reported this soon after a switch is mostly the old layer's
 
 
 @dataclass
@@ -96,8 +97,8 @@ class LayerSelector:
         """A receiver report: ``fraction`` of packets lost since the last one (0..1), while
         ``current_rate_bps`` was being sent to this viewer."""
         self.loss = min(1.0, max(0.0, fraction))
-        if now - self.last_down < self.policy.settle_s:
-            return  # the report describes the layer before the last step down
+        if now - max(self.last_down, self.last_up) < self.policy.settle_s:
+            return  # the report mostly describes the layer before the last switch
         if self.loss > self.policy.high_loss:
             base = current_rate_bps if current_rate_bps > 0 else self.cap_bps
             if math.isfinite(base):

@@ -48,6 +48,7 @@ NACK_MAX_BEHIND = 64  # nor packets this far behind the newest sent (receivers r
 NACK_SHARE = 0.5  # retransmissions may add at most this share of the stream's own rate
 NACK_MIN_RATE_BPS = 128_000
 ACTIVE_S = 2.0  # a layer with no packet for this long is not offered to viewers
+RID_RANK = {"q": 0, "h": 1, "f": 2}  # the usual simulcast names, lowest first
 
 Spawn = Callable[[Coroutine[Any, Any, Any]], Any]
 
@@ -147,8 +148,15 @@ class Source:
         return tuple(s for layer in self.layers.values() for s in (*layer.sinks, *layer.waiting))
 
     def ordered(self, now: float) -> list[Layer]:
-        """The layers that are flowing, lowest quality first (by height, then bitrate)."""
+        """The layers that are flowing, lowest quality first: by height once every layer's is
+        known (from a keyframe; one is asked for while it is not), by name (q < h < f) and
+        bitrate until then."""
         active = [x for x in self.layers.values() if now - x.last_seen < ACTIVE_S]
+        unknown = [x for x in active if x.stats.size is None]
+        for layer in unknown:
+            self.request_keyframe(layer)
+        if unknown:  # the usual names first (q < h < f), then the measured rate
+            return sorted(active, key=lambda x: (RID_RANK.get(x.rid or "", 1), x.rate()))
         return sorted(active, key=lambda x: ((x.stats.size or (0, 0))[1], x.rate()))
 
     # sinks -------------------------------------------------------------------------------------

@@ -1,11 +1,13 @@
-"""A simulcast publisher for the tests: aiortc signalling, three VP8 layers encoded here.
+"""A simulcast publisher for the tests and ``bench.network``: aiortc signalling, three VP8
+layers encoded here (not used by the service).
 
 aiortc cannot send simulcast, so this peer offers one ``sendonly`` video section with
 ``a=rid:f/h/q send`` and ``a=simulcast:send f;h;q`` (as a browser does with three
 ``sendEncodings``), and sends each layer itself: its own SSRC, the RID header extension on
 every packet, VP8 encoded with PyAV's libvpx at the layer's own size and bitrate (CBR), frames
 drawn by :func:`~liveshop.media.synthetic.draw_frame` (they carry their index). A PLI for a
-layer's SSRC makes that layer's next frame a keyframe. Audio is an ordinary aiortc track.
+layer's SSRC makes that layer's next frame a keyframe. Audio is an ordinary aiortc track. With
+``simulcast=False`` it is an ordinary one-layer publisher of its first layer (the reference).
 """
 
 from __future__ import annotations
@@ -93,8 +95,15 @@ def packetize(data: bytes, picture_id: int) -> list[bytes]:
 class SimulcastPublisher:
     """Publishes ``layers`` (default f 640×360 900 kb/s, h 320×180 250 kb/s, q 160×90 80 kb/s)."""
 
-    def __init__(self, layers: list[SimLayer] | None = None, fps: int = 15, noise: int = 48):
-        self.layers = layers or default_layers()
+    def __init__(
+        self,
+        layers: list[SimLayer] | None = None,
+        fps: int = 15,
+        noise: int = 48,
+        simulcast: bool = True,
+    ):
+        self.simulcast = simulcast
+        self.layers = (layers or default_layers())[: None if simulcast else 1]
         self.fps = fps
         self.noise = noise
         self.pc = RTCPeerConnection()
@@ -109,7 +118,9 @@ class SimulcastPublisher:
 
     async def start(self, backend: MediaBackend, livestream_id: int = 1) -> str:
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        offer = simulcast_offer(self.pc.localDescription.sdp, [x.rid for x in self.layers])
+        offer = self.pc.localDescription.sdp
+        if self.simulcast:
+            offer = simulcast_offer(offer, [x.rid for x in self.layers])
         session = await backend.publish(livestream_id, offer)
         self.answer_sdp = session.answer_sdp
         await answer(self.pc, session.answer_sdp)
@@ -175,11 +186,14 @@ class SimulcastPublisher:
                 ext_body = bytes([(RID_ID << 4) | (len(layer.rid) - 1)]) + layer.rid.encode()
                 ext_body += b"\x00" * (-len(ext_body) % 4)
                 ext = struct.pack("!HH", 0xBEDE, len(ext_body) // 4) + ext_body
+                first = 0x90
+                if not self.simulcast:
+                    ext, first = b"", 0x80
                 for n, payload in enumerate(payloads):
                     marker = 0x80 if n == len(payloads) - 1 else 0
                     header = struct.pack(
                         "!BBHII",
-                        0x90,
+                        first,
                         marker | self.pt,
                         layer.seq,
                         ts + layer.ssrc % 1000,
