@@ -172,7 +172,14 @@ async def test_stats_describe_the_publisher_and_count_viewers(stage: Stage) -> N
     viewer = await stage.viewer()
     await viewer.frame_indices(10)
     stats = await stage.stats()
-    assert set(stats) == {"publisher", "viewers", "viewerRttMs", "viewerLossPct"}
+    assert set(stats) == {
+        "publisher",
+        "viewers",
+        "viewerRttMs",
+        "viewerLossPct",
+        "viewerLinks",
+        "viewersPerLayer",
+    }
     assert set(stats["publisher"]) >= {
         "bitrateKbps",
         "fps",

@@ -65,6 +65,8 @@ async def test_stats_have_the_common_shape(p2p: MediaBackend) -> None:
         "viewers": 0,
         "viewerRttMs": {"p50": None, "p95": None},
         "viewerLossPct": {"p50": None, "p95": None},
+        "viewerLinks": [],
+        "viewersPerLayer": {},
     }
 
 

@@ -7,6 +7,7 @@ import struct
 from liveshop.media.recording import depacketize, is_keyframe
 from liveshop.media.rtputil import (
     Rewriter,
+    extension_parts,
     h264_keyframe_start,
     h264_sps_size,
     mid_extension,
@@ -67,3 +68,48 @@ def test_rewriter_keeps_payload_and_spacing() -> None:
     third = struct.unpack("!BBHII", rewriter.rewrite(1, 7, 99, b"p", 1.0)[:12])
     assert third[2] == (second[2] + 1) & 0xFFFF
     assert (third[3] - second[3]) & 0xFFFFFFFF == 90000
+
+
+def vp8_payload(picture_id: int, tl0: int) -> bytes:
+    """A VP8 payload descriptor with a 15-bit picture id and TL0PICIDX, then two data bytes."""
+    return bytes([0x90, 0xC0, 0x80 | picture_id >> 8, picture_id & 0xFF, tl0, 0x00, 0xAA, 0xBB])
+
+
+def test_vp8_picture_id_continues_across_sources() -> None:
+    """After a rebase onto another stream, picture ids and TL0PICIDX continue by one; the frame
+    bytes are untouched."""
+    rw = Rewriter(ssrc=1, pt=96, clock_rate=90000, ext=b"", vp8=True)
+    rw.sync(100, 1000, now=0.0)
+    first = rw.rewrite(1, 100, 1000, vp8_payload(0x1234, 7), 0.0)
+    rw.rebase()
+    rw.sync(5000, 77, now=0.1)
+    second = rw.rewrite(1, 5000, 77, vp8_payload(0x0042, 200), 0.1)
+    third = rw.rewrite(1, 5001, 3077, vp8_payload(0x0043, 201), 0.13)
+    pics = [((p[14] & 0x7F) << 8) | p[15] for p in (first, second, third)]
+    assert pics == [0x1234, 0x1235, 0x1236]
+    assert [p[16] for p in (first, second, third)] == [7, 8, 9]
+    assert all(p[-2:] == b"\xaa\xbb" for p in (first, second, third))
+
+
+def test_packets_from_before_a_resync_are_recognised() -> None:
+    """A late retransmission older than the packet a stream was synced at is flagged."""
+    rw = Rewriter(ssrc=1, pt=96, clock_rate=90000, ext=b"")
+    rw.sync(10, 0, now=0.0)
+    assert rw.before_sync(9) and rw.before_sync(65530)
+    assert not rw.before_sync(10) and not rw.before_sync(11)
+
+
+def test_abs_send_time_rides_in_the_extension_block() -> None:
+    """With abs-send-time the block holds the MID and the 24-bit time, padded to 32 bits."""
+    head, tail = extension_parts(1, "0", 3)
+    rw = Rewriter(ssrc=1, pt=96, clock_rate=90000, ext=head, ext_tail=tail, abs_time=True)
+    rw.sync(1, 1, now=0.0)
+    ntp = (5 << 32) | (1 << 31)  # 5.5 s
+    packet = rw.rewrite(0, 1, 1, b"x", 0.0, ntp)
+    words = struct.unpack_from("!HH", packet, 12)
+    assert words == (0xBEDE, 2)
+    block = packet[16 : 16 + 8]
+    assert block[:2] == b"\x10" + b"0"
+    assert block[2] == (3 << 4) | 2
+    assert int.from_bytes(block[3:6], "big") == ((ntp >> 14) & 0xFFFFFF)
+    assert block[6:] == b"\x00\x00" and packet[-1:] == b"x"

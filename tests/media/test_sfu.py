@@ -86,7 +86,7 @@ async def test_keyframe_requests_are_rate_limited(
     room = backend.rooms[1]
     sink = next(iter(room.viewers.values())).sinks["video"]
     video = room.publisher.sources["video"]  # type: ignore[union-attr]
-    video.last_pli = -10.0
+    video.main.last_pli = -10.0
     pli = RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=1, media_ssrc=sink.rewriter.ssrc)
     for _ in range(20):
         assert await sink.on_rtcp(pli)

@@ -32,15 +32,18 @@ class ClientConfig(BaseModel):
     mediaMode: str
     iceServers: list[dict[str, Any]]
     embedOrigins: list[str] = []
+    simulcast: bool = False
 
 
 @router.get("/config", response_model=ClientConfig)
 async def client_config(settings: SettingsDep, request: Request) -> ClientConfig:
-    """What the pages need: the media mode and the ICE servers to use (TURN with a credential
-    minted for the caller, valid ``LIVESHOP_TURN_TTL_SECONDS``) and the shop sites allowed to
-    embed the player (the only origins it posts messages to)."""
+    """What the pages need: the media mode, the ICE servers to use (TURN with a credential
+    minted for the caller, valid ``LIVESHOP_TURN_TTL_SECONDS``), the shop sites allowed to
+    embed the player (the only origins it posts messages to) and whether the studio publishes
+    simulcast (``LIVESHOP_SIMULCAST``, ``sfu`` mode only)."""
     return ClientConfig(
         mediaMode=settings.media_mode,
         iceServers=ice_servers_for(request),
         embedOrigins=settings.embed_origin_list,
+        simulcast=settings.simulcast and settings.media_mode == "sfu",
     )

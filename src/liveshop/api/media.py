@@ -24,6 +24,7 @@ from liveshop.api.deps import (
 )
 from liveshop.api.ice import ice_links_for
 from liveshop.api.routing import ApiRoute
+from liveshop.api.schemas import PlayerSizeBody
 from liveshop.api.validation import IdPath
 from liveshop.media.base import MediaBackend, MediaError, MediaSession
 from liveshop.storage import livestreams
@@ -206,6 +207,27 @@ async def whep_stop(
     return await _end(db, media, livestream_id, session_id)
 
 
+@router.post(
+    "/{livestream_id:int}/whep/{session_id}/player",
+    status_code=204,
+    response_class=Response,
+    responses={401: {"description": "No valid token"}, **not_found("session")},
+)
+async def whep_player_size(
+    livestream_id: IdPath,
+    session_id: str,
+    body: PlayerSizeBody,
+    _: IdentityDep,
+    media: MediaDep,
+) -> Response:
+    """The viewer's player size (device pixels; ``height: null`` = full screen): in ``sfu``
+    mode with a simulcast publisher no layer taller than it needs is sent. ``404`` for an
+    unknown session (the session id, from ``Location``, is the capability)."""
+    if not media.set_viewer_size(livestream_id, session_id, body.width, body.height):
+        raise HTTPException(404, "session not found")
+    return Response(status_code=204)
+
+
 # No PATCH on a session: trickle ICE and ICE restarts are not supported, send the offer with its
 # candidates. The router answers 405 with ``Allow: DELETE`` (RFC 9725 §4.3 allows it).
 
@@ -226,8 +248,9 @@ async def endpoint_options(livestream_id: IdPath, request: Request) -> Response:
 async def media_stats(
     livestream_id: IdPath, _: AdminDep, db: DbDep, media: MediaDep
 ) -> dict[str, Any]:
-    """``{publisher: {bitrateKbps, fps, width, height, codec, packetsLost} | null, viewers,
-    viewerRttMs: {p50, p95}, viewerLossPct: {p50, p95}}``."""
+    """``{publisher: {bitrateKbps, fps, width, height, codec, packetsLost, layers?} | null,
+    viewers, viewerRttMs: {p50, p95}, viewerLossPct: {p50, p95}, viewerLinks: [...],
+    viewersPerLayer: {rid: n}}``."""
     async with db.session() as session:
         await livestreams.get(session, livestream_id)
     await media.refresh(livestream_id)

@@ -44,6 +44,17 @@ class Body(BaseModel):
         return data
 
 
+# --- media ----------------------------------------------------------------------------------
+
+
+class PlayerSizeBody(Body):
+    """A viewer's player in device pixels (CSS size × devicePixelRatio); null height: no limit
+    (full screen)."""
+
+    width: int | None = Field(default=None, ge=0, le=16384)
+    height: int | None = Field(default=None, ge=0, le=16384)
+
+
 # --- auth -----------------------------------------------------------------------------------
 
 

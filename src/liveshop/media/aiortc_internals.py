@@ -14,6 +14,18 @@ Receiver side (publisher):
   * ``RTCRtpReceiver._handle_rtcp_packet`` is wrapped to see the publisher's RTCP BYE;
   * ``RTCRtpReceiver._send_rtcp_pli(media_ssrc)`` asks the publisher for a keyframe.
 
+Simulcast publishers (aiortc receives one RTP stream per transceiver; these let it take several):
+  * ``RTCRtpTransceiver._headerExtensions`` gets the offered RID / repaired-RID header extensions
+    between ``setRemoteDescription`` and ``createAnswer`` (:func:`accept_simulcast`), so the
+    answer accepts them and aiortc parses them into ``packet.extensions``; aiortc's router then
+    delivers every layer's SSRC to the one video receiver (by payload type);
+  * ``RTCRtpReceiver._RTCRtpReceiver__nack_generator`` is replaced by one generator per SSRC
+    (aiortc's single one would take the layers' interleaved sequence numbers for loss);
+  * ``RTCRtpReceiver._RTCRtpReceiver__rtx_ssrc`` learns each layer's RTX SSRC (:func:`map_rtx`),
+    which simulcast offers do not signal, so aiortc unwraps retransmissions for its NACK state.
+  * ``RtpRouter.senders`` (``RTCDtlsTransport._rtp_router``) routes RTCP for extra SSRCs to a
+    sender (:func:`route_rtcp_to`; the tests' simulcast publisher sends several SSRCs).
+
 Negotiation:
   * ``aiortc.rtcpeerconnection.is_codec_compatible(a, b)`` matches an offered codec to aiortc's.
 
@@ -49,9 +61,12 @@ from typing import Any
 import aioice
 import aioice.ice
 import aiortc
-from aiortc import RTCRtpReceiver, RTCRtpSender
-from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsTransport
+from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc.jitterbuffer import JitterBuffer
+from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsTransport, RtpRouter
 from aiortc.rtcpeerconnection import is_codec_compatible
+from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters
+from aiortc.rtcrtpreceiver import NackGenerator
 from aiortc.rtp import RtcpByePacket, RtpPacket
 
 AIORTC_VERSION = "1.16.0"
@@ -60,7 +75,15 @@ AIOICE_VERSION = "0.13.0"
 RtpTap = Callable[[RtpPacket], Awaitable[None]]
 RtcpTap = Callable[[Any], Awaitable[bool]]
 
-_RECEIVER_ATTRS = ("_RTCRtpReceiver__jitter_buffer",)
+_RECEIVER_ATTRS = (
+    "_RTCRtpReceiver__jitter_buffer",
+    "_RTCRtpReceiver__nack_generator",
+    "_RTCRtpReceiver__rtx_ssrc",
+)
+_SIMULCAST_URIS = (
+    "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id",
+    "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id",
+)
 _SENDER_ATTRS = (
     "_ssrc",
     "_RTCRtpSender__ntp_timestamp",
@@ -151,6 +174,13 @@ def check_internals() -> list[str]:
         actual = tuple(inspect.signature(func).parameters)
         if actual != params:
             problems.append(f"{func.__name__}{actual} != {params}")
+    if "_headerExtensions" not in inspect.getsource(RTCRtpTransceiver.__init__):
+        problems.append("RTCRtpTransceiver.__init__ no longer sets _headerExtensions")
+    if not isinstance(getattr(RtpRouter(), "senders", None), dict):
+        problems.append("RtpRouter.senders is no longer a dict")
+    nack_params = tuple(inspect.signature(NackGenerator.add).parameters)
+    if nack_params != ("self", "packet") or "missing" not in inspect.getsource(NackGenerator):
+        problems.append("NackGenerator.add(self, packet) / .missing changed")
     for cls, attrs in ((RTCRtpReceiver, _RECEIVER_ATTRS), (RTCRtpSender, _SENDER_ATTRS)):
         init = inspect.getsource(cls.__init__)
         for attr in attrs:
@@ -188,21 +218,71 @@ def codecs_compatible(local: Any, remote: Any) -> bool:
     return bool(is_codec_compatible(local, remote))
 
 
+class _NacksPerSsrc:
+    """Stands in for aiortc's NACK generator: one generator per SSRC (simulcast layers)."""
+
+    def __init__(self) -> None:
+        self.generators: dict[int, NackGenerator] = {}
+        self.missing: set[int] = set()
+
+    def add(self, packet: RtpPacket) -> bool:
+        generator = self.generators.get(packet.ssrc)
+        if generator is None:
+            generator = self.generators[packet.ssrc] = NackGenerator()
+        missed = bool(generator.add(packet))
+        self.missing = generator.missing
+        return missed
+
+
+def accept_simulcast(
+    transceiver: RTCRtpTransceiver, offered: Sequence[RTCRtpHeaderExtensionParameters]
+) -> None:
+    """Accept the offered RID / repaired-RID header extensions on ``transceiver``.
+
+    Call between ``setRemoteDescription`` and ``createAnswer``: the answer then lists them and
+    incoming packets carry ``extensions.rtp_stream_id`` / ``repaired_rtp_stream_id``.
+    """
+    target: Any = transceiver
+    current: list[RTCRtpHeaderExtensionParameters] = target._headerExtensions
+    have = {x.uri for x in current}
+    for ext in offered:
+        if ext.uri in _SIMULCAST_URIS and ext.uri not in have:
+            current.append(RTCRtpHeaderExtensionParameters(id=ext.id, uri=ext.uri))
+            have.add(ext.uri)
+
+
+def map_rtx(receiver: RTCRtpReceiver, rtx_ssrc: int, media_ssrc: int) -> None:
+    """Tell aiortc that ``rtx_ssrc`` retransmits ``media_ssrc`` (unsignalled in simulcast)."""
+    target: Any = receiver
+    target._RTCRtpReceiver__rtx_ssrc[rtx_ssrc] = media_ssrc
+
+
+def route_rtcp_to(sender: RTCRtpSender, ssrcs: Sequence[int]) -> None:
+    """Deliver RTCP feedback about ``ssrcs`` (PLI, NACK, receiver reports) to ``sender``."""
+    router: Any = sender.transport._rtp_router
+    for ssrc in ssrcs:
+        router.senders[ssrc] = sender
+
+
 def tap_receiver(
     receiver: RTCRtpReceiver,
     on_rtp: RtpTap,
     on_bye: Callable[[], None],
     *,
     feedback: bool = True,
+    simulcast: bool = False,
 ) -> None:
     """Send every incoming RTP packet to ``on_rtp`` and never decode.
 
     With ``feedback`` aiortc keeps its RTCP duties (receiver reports, NACKs, REMB) because its
     handler still runs after ``on_rtp``; only frame assembly/decoding is cut off. Without it the
-    packet goes to ``on_rtp`` only (the benchmark's counting viewers).
+    packet goes to ``on_rtp`` only (the benchmark's counting viewers). With ``simulcast`` NACKs
+    are tracked per SSRC.
     """
     target: Any = receiver
     target._RTCRtpReceiver__jitter_buffer = _NoFrames()
+    if simulcast and target._RTCRtpReceiver__nack_generator is not None:
+        target._RTCRtpReceiver__nack_generator = _NacksPerSsrc()
     original_rtp = receiver._handle_rtp_packet
     original_rtcp = receiver._handle_rtcp_packet
 
@@ -218,6 +298,31 @@ def tap_receiver(
 
     target._handle_rtp_packet = handle_rtp_packet
     target._handle_rtcp_packet = handle_rtcp_packet
+
+
+def set_jitter_capacity(receiver: RTCRtpReceiver, packets: int) -> None:
+    """Give a (test) viewer's video receiver a jitter buffer of ``packets`` (a power of two).
+
+    aiortc's 128-packet buffer waits for 128 further packets before it gives up on a lost one:
+    at a low layer's ~15 packets/s that is 8 s of frozen picture after every loss that is not
+    repaired. Browsers drop incomplete frames once a keyframe arrives; tests that watch a lossy
+    link with aiortc viewers shorten the wait with this.
+    """
+    target: Any = receiver
+    target._RTCRtpReceiver__jitter_buffer = JitterBuffer(capacity=packets, is_video=True)
+
+
+def observe_rtp(receiver: RTCRtpReceiver, on_rtp: Callable[[RtpPacket], None]) -> None:
+    """Show every incoming RTP packet to ``on_rtp`` before aiortc handles it as usual
+    (decoding included): tests use it to check what a viewer is sent."""
+    target: Any = receiver
+    original = receiver._handle_rtp_packet
+
+    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
+        on_rtp(packet)
+        await original(packet, arrival_time_ms=arrival_time_ms)
+
+    target._handle_rtp_packet = handle_rtp_packet
 
 
 async def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:

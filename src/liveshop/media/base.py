@@ -104,6 +104,15 @@ class MediaBackend(ABC):
         """Bring :meth:`is_live` and :meth:`stats` up to date with what other liveshop processes
         hold of the show (backends whose state is all in this process have nothing to do)."""
 
+    def set_viewer_size(
+        self, livestream_id: int, session_id: str, width: int | None, height: int | None
+    ) -> bool:
+        """The viewer ``session_id``'s player is ``width`` × ``height`` CSS pixels times the
+        device pixel ratio (None: no limit, e.g. full screen); backends that pick a simulcast
+        layer per viewer send none taller than it needs (False when they do not know the
+        session); the others accept and ignore it (True)."""
+        return True
+
     @abstractmethod
     def is_live(self, livestream_id: int) -> bool:
         """True while a publisher is connected."""
@@ -111,8 +120,10 @@ class MediaBackend(ABC):
     @abstractmethod
     def stats(self, livestream_id: int) -> dict[str, Any]:
         """``{"publisher": {bitrateKbps, fps, width, height, codec, packetsLost} | None,
-        "viewers": int, "viewerRttMs": {"p50", "p95"}, "viewerLossPct": {"p50", "p95"}}``
-        (percentiles over the viewers' receiver reports; None while none is known)."""
+        "viewers": int, "viewerRttMs": {"p50", "p95"}, "viewerLossPct": {"p50", "p95"}
+        (percentiles over the viewers' reports; None while none is known), "viewerLinks":
+        [{layer, paused, bandwidthKbps, rembKbps, loss, rttMs, switches}], "viewersPerLayer":
+        {rid: count}}`` (see :func:`~liveshop.media.stats.media_stats`)."""
 
     def own_stats(self, livestream_id: int) -> dict[str, Any]:
         """:meth:`stats` of this process's share only (its own viewers, the publisher only if it

@@ -19,6 +19,10 @@ from .base import MediaError
 from .rtputil import H264, OPUS, VP8
 
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+RID_URI = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
+REPAIRED_RID_URI = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
+ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+MAX_LAYERS = 4
 VIDEO_CODECS = (VP8, H264)
 
 Role = Literal["publisher", "viewer"]
@@ -124,6 +128,7 @@ class Negotiated:
     pt: int
     rtx: dict[int, int]  # rtx pt -> apt
     mid_ext_id: int | None
+    abs_ext_id: int | None = None
 
 
 def negotiated_streams(answer_sdp: str) -> dict[str, Negotiated]:
@@ -143,6 +148,9 @@ def negotiated_streams(answer_sdp: str) -> dict[str, Negotiated]:
             if c.name.lower() == "rtx" and "apt" in c.parameters
         }
         mid_ext = next((x.id for x in media.rtp.headerExtensions if x.uri == MID_URI), None)
+        abs_ext = next(
+            (x.id for x in media.rtp.headerExtensions if x.uri == ABS_SEND_TIME_URI), None
+        )
         result[media.kind] = Negotiated(
             kind=media.kind,
             mid=media.rtp.muxId,
@@ -151,5 +159,80 @@ def negotiated_streams(answer_sdp: str) -> dict[str, Negotiated]:
             pt=int(main[0].payloadType or 0),
             rtx=rtx,
             mid_ext_id=mid_ext,
+            abs_ext_id=abs_ext,
         )
     return result
+
+
+def _video_section(text: str) -> list[str]:
+    lines = text.replace("\r\n", "\n").split("\n")
+    out: list[str] = []
+    inside = False
+    for line in lines:
+        if line.startswith("m="):
+            inside = line.startswith("m=video")
+        elif inside:
+            out.append(line.strip())
+    return out
+
+
+def simulcast_rids(offer_sdp: str) -> list[str]:
+    """The RIDs a publisher's video section sends as simulcast (RFC 8853), in its order; ``[]``
+    for a single-layer offer.
+
+    Only the first alternative of each layer is taken and paused (``~``) RIDs are skipped.
+    Raises :class:`MediaError` 400 when ``a=simulcast`` names a RID with no ``a=rid:… send``
+    line, when RIDs repeat, or when it lists more than :data:`MAX_LAYERS` layers.
+    """
+    lines = _video_section(offer_sdp)
+    declared = {
+        parts[0]
+        for line in lines
+        if line.startswith("a=rid:")
+        for parts in [line[6:].split()]
+        if len(parts) >= 2 and parts[1] == "send"
+    }
+    spec = next(
+        (line[len("a=simulcast:") :] for line in lines if line.startswith("a=simulcast:")), None
+    )
+    if spec is None:
+        return []
+    words = spec.split()
+    if len(words) < 2 or words[0] != "send":
+        raise MediaError(400, "a publisher's a=simulcast must be 'send <rid>;<rid>…'")
+    rids: list[str] = []
+    for layer in words[1].split(";"):
+        rid = layer.split(",")[0].strip()
+        if rid.startswith("~"):
+            continue
+        if not rid or rid not in declared:
+            raise MediaError(400, f"a=simulcast names rid {rid!r} with no a=rid:{rid} send line")
+        if rid in rids:
+            raise MediaError(400, f"a=simulcast repeats rid {rid!r}")
+        rids.append(rid)
+    if len(rids) > MAX_LAYERS:
+        raise MediaError(400, f"at most {MAX_LAYERS} simulcast layers are supported")
+    return rids
+
+
+def answer_simulcast(answer_sdp: str, rids: list[str]) -> str:
+    """``answer_sdp`` with the video section receiving ``rids`` as simulcast (``a=rid:… recv``
+    and ``a=simulcast:recv …``); unchanged when ``rids`` is empty."""
+    if not rids:
+        return answer_sdp
+    lines = answer_sdp.split("\r\n")
+    out: list[str] = []
+    inside = False
+    extra = [f"a=rid:{rid} recv" for rid in rids] + ["a=simulcast:recv " + ";".join(rids)]
+    for line in lines:
+        if line.startswith("m="):
+            if inside:
+                out.extend(extra)
+            inside = line.startswith("m=video")
+        elif inside and line == "":
+            out.extend(extra)
+            inside = False
+        out.append(line)
+    if inside:
+        out.extend(extra)
+    return "\r\n".join(out)

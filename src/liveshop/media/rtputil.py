@@ -212,12 +212,39 @@ def picture_size(codec: str, payload: bytes) -> tuple[int, int] | None:
 
 def mid_extension(ext_id: int | None, mid: str | None) -> bytes:
     """The RTP header extension block (RFC 8285 one-byte form) carrying the MID, or b""."""
+    head, tail = extension_parts(ext_id, mid, None)
+    return head + tail
+
+
+def _mid_element(ext_id: int | None, mid: str | None) -> bytes:
     if not ext_id or not mid or not 1 <= ext_id <= 14:
         return b""
     value = mid.encode()[:16]
-    body = bytes([(ext_id << 4) | (len(value) - 1)]) + value
-    body += b"\x00" * (-len(body) % 4)
-    return struct.pack("!HH", 0xBEDE, len(body) // 4) + body
+    return bytes([(ext_id << 4) | (len(value) - 1)]) + value
+
+
+def extension_parts(
+    mid_id: int | None, mid: str | None, abs_time_id: int | None
+) -> tuple[bytes, bytes]:
+    """The header extension block (RFC 8285 one-byte form) split around the 3-byte
+    abs-send-time value: ``head + value + tail`` is the block (``head + tail`` without
+    ``abs_time_id``); both empty when there is nothing to carry."""
+    body = _mid_element(mid_id, mid)
+    if abs_time_id and 1 <= abs_time_id <= 14:
+        body += bytes([(abs_time_id << 4) | 2])
+        size = len(body) + 3
+    elif not body:
+        return b"", b""
+    else:
+        abs_time_id = None
+        size = len(body)
+    pad = -size % 4
+    return struct.pack("!HH", 0xBEDE, (size + pad) // 4) + body, b"\x00" * pad
+
+
+def abs_send_time(ntp: int) -> bytes:
+    """The abs-send-time extension value (6.18 fixed-point seconds) of a 64-bit NTP time."""
+    return ((ntp >> 14) & 0xFFFFFF).to_bytes(3, "big")
 
 
 class Rewriter:
@@ -225,39 +252,70 @@ class Rewriter:
 
     Sequence numbers and timestamps keep their spacing (an offset is added), so reordering and
     loss on the way in look the same on the way out. When the source changes (publisher
-    reconnect) :meth:`rebase` makes the next packet continue the outgoing numbering.
+    reconnect, or another simulcast layer) :meth:`rebase` makes the next packet continue the
+    outgoing numbering; with ``vp8`` the VP8 picture id and TL0PICIDX continue too (the payload
+    descriptor is rewritten, the frame data never). With ``abs_time_id`` each packet carries the
+    abs-send-time header extension (receivers need it to estimate bandwidth: REMB).
     """
 
     __slots__ = (
+        "abs_time",
         "clock_rate",
         "ext",
+        "ext_tail",
         "first_byte",
+        "floor_seq",
+        "last_pic",
         "last_seq",
+        "last_tl0",
         "last_ts",
         "last_wall",
         "octets",
         "packets",
+        "pic_off",
         "pt",
         "seq_off",
         "ssrc",
         "synced",
+        "tl0_off",
         "ts_off",
+        "vp8",
+        "vp8_resync",
     )
 
-    def __init__(self, ssrc: int, pt: int, clock_rate: int, ext: bytes) -> None:
+    def __init__(
+        self,
+        ssrc: int,
+        pt: int,
+        clock_rate: int,
+        ext: bytes,
+        *,
+        ext_tail: bytes = b"",
+        abs_time: bool = False,
+        vp8: bool = False,
+    ) -> None:
         self.ssrc = ssrc
         self.pt = pt
         self.clock_rate = clock_rate
-        self.ext = ext
+        self.abs_time = abs_time and bool(ext)
+        self.ext = ext if self.abs_time else ext + ext_tail
+        self.ext_tail = ext_tail if self.abs_time else b""
         self.first_byte = 0x90 if ext else 0x80
         self.synced = False
         self.seq_off = 0
         self.ts_off = 0
+        self.floor_seq = 0
         self.last_seq: int | None = None
         self.last_ts = 0
         self.last_wall = 0.0
         self.packets = 0
         self.octets = 0
+        self.vp8 = vp8
+        self.vp8_resync = False
+        self.pic_off = 0
+        self.tl0_off = 0
+        self.last_pic: int | None = None
+        self.last_tl0: int | None = None
 
     def rebase(self) -> None:
         """The next packet comes from a new source; continue numbering from there."""
@@ -271,9 +329,18 @@ class Rewriter:
             gap = max(1, int((now - self.last_wall) * self.clock_rate))
             self.seq_off = (self.last_seq + 1 - seq) & 0xFFFF
             self.ts_off = (self.last_ts + gap - ts) & 0xFFFFFFFF
+        self.floor_seq = seq
+        self.vp8_resync = True
         self.synced = True
 
-    def rewrite(self, marker: int, seq: int, ts: int, payload: bytes, now: float) -> bytes:
+    def before_sync(self, seq: int) -> bool:
+        """True for a packet older than the one the stream was (re)synced at: it would reuse
+        outgoing sequence numbers of the previous source (a late retransmission)."""
+        return (seq - self.floor_seq) & 0xFFFF >= 0x8000
+
+    def rewrite(
+        self, marker: int, seq: int, ts: int, payload: bytes, now: float, ntp: int = 0
+    ) -> bytes:
         out_seq = (seq + self.seq_off) & 0xFFFF
         out_ts = (ts + self.ts_off) & 0xFFFFFFFF
         self.last_seq = out_seq
@@ -281,8 +348,50 @@ class Rewriter:
         self.last_wall = now
         self.packets += 1
         self.octets += len(payload)
-        return (
-            _HEADER.pack(self.first_byte, (marker << 7) | self.pt, out_seq, out_ts, self.ssrc)
-            + self.ext
-            + payload
-        )
+        if self.vp8:
+            payload = self._vp8(payload)
+        header = _HEADER.pack(self.first_byte, (marker << 7) | self.pt, out_seq, out_ts, self.ssrc)
+        if self.abs_time:
+            return header + self.ext + abs_send_time(ntp) + self.ext_tail + payload
+        return header + self.ext + payload
+
+    def _vp8(self, payload: bytes) -> bytes:
+        """Continue the picture id and TL0PICIDX across sources (RFC 7741 §4.2)."""
+        if len(payload) < 3 or not payload[0] & 0x80:
+            return payload
+        ext = payload[1]
+        pos = 2
+        out: bytearray | None = None
+        resync = self.vp8_resync
+        self.vp8_resync = False
+        if ext & 0x80:
+            first = payload[pos]
+            if first & 0x80:
+                if len(payload) <= pos + 1:
+                    return payload
+                pic, mask, width = ((first & 0x7F) << 8) | payload[pos + 1], 0x7FFF, 2
+            else:
+                pic, mask, width = first & 0x7F, 0x7F, 1
+            if resync:
+                self.pic_off = 0 if self.last_pic is None else (self.last_pic + 1 - pic)
+            new = (pic + self.pic_off) & mask
+            self.last_pic = new
+            if new != pic:
+                out = bytearray(payload)
+                if width == 2:
+                    out[pos] = 0x80 | (new >> 8)
+                    out[pos + 1] = new & 0xFF
+                else:
+                    out[pos] = new
+            pos += width
+        if ext & 0x40 and len(payload) > pos:
+            tl0 = payload[pos]
+            if resync:
+                self.tl0_off = 0 if self.last_tl0 is None else (self.last_tl0 + 1 - tl0)
+            new = (tl0 + self.tl0_off) & 0xFF
+            self.last_tl0 = new
+            if new != tl0:
+                if out is None:
+                    out = bytearray(payload)
+                out[pos] = new
+        return payload if out is None else bytes(out)

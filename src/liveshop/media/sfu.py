@@ -3,21 +3,23 @@
 Media path, per livestream::
 
     publisher RTCPeerConnection
-      └─ RTCRtpReceiver (tapped: packets go to a _Source, no jitter buffer, no decoder)
-           └─ _Source (video / audio): keyframe detection, stats, recorder queue
-                └─ _Sink per viewer: Rewriter (SSRC, PT, seq, timestamp; payload untouched)
+      └─ RTCRtpReceiver (tapped: packets go to a Source, no jitter buffer, no decoder)
+           └─ Source (video / audio): one Layer per incoming stream (simulcast: per RID)
+                └─ Sink per viewer, on one layer: Rewriter (SSRC, PT, seq, timestamp, VP8
+                   picture id; frame data untouched)
                      └─ viewer RTCPeerConnection transport (SRTP + UDP)
 
-Viewers' PLI/FIR go to the publisher through a 1-per-second limiter; a joining viewer gets no
-video until the next keyframe, and its arrival triggers a keyframe request. Viewers' NACKs are
-answered from a small per-viewer history of sent packets. All aiortc private API used here is
-wrapped by :mod:`liveshop.media.aiortc_internals`.
+Viewers' PLI/FIR go to the publisher through a 1-per-second limiter per layer; a joining viewer
+gets no video until the next keyframe, and its arrival triggers a keyframe request. Viewers'
+NACKs are answered from a small per-viewer history of sent packets. A simulcast publisher
+(``a=simulcast`` with RIDs) is received layer by layer and each viewer gets the layer its link
+and player size allow (see :mod:`liveshop.media.forwarding`). All aiortc private API used here
+is wrapped by :mod:`liveshop.media.aiortc_internals`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import time
@@ -28,45 +30,31 @@ from typing import Any
 from aiortc import (
     RTCConfiguration,
     RTCPeerConnection,
-    RTCRtpReceiver,
-    RTCRtpSender,
     RTCRtpTransceiver,
     RTCSessionDescription,
     sdp,
 )
-from aiortc.clock import current_ntp_time
 from aiortc.codecs import CODECS
 from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from aiortc.rtp import (
-    RTCP_PSFB_FIR,
-    RTCP_PSFB_PLI,
-    RTCP_RTPFB_NACK,
-    RtcpPsfbPacket,
-    RtcpRtpfbPacket,
-    RtpPacket,
-)
 
 from . import aiortc_internals as internals
 from .base import EventCallback, MediaBackend, MediaError, MediaSession
+from .forwarding import IdleTrack, Sink, Source
 from .negotiation import (
-    Negotiated,
+    answer_simulcast,
     check_direction,
     choose_publisher_codec,
     codec_capability,
     negotiated_streams,
     parse_offer,
     rtx_capability,
+    simulcast_rids,
 )
 from .recording import Recorder, RecordingResult, next_segment
-from .rtputil import Rewriter, keyframe_start, mid_extension
-from .stats import MissedShare, StreamStats, media_stats, publisher_stats, viewer_loss
+from .stats import layer_stats, media_stats, publisher_stats, viewer_loss
 from .tasks import SessionRooms
 
 logger = logging.getLogger(__name__)
-
-KEYFRAME_INTERVAL_S = 1.0
-HISTORY = 512  # packets kept per viewer stream for NACK
 
 
 # --------------------------------------------------------------------------------------------
@@ -89,188 +77,12 @@ def _add_public_ip(answer: str, public_ip: str) -> str:
     return "\r\n".join(out)
 
 
-# --------------------------------------------------------------------------------------------
-# forwarding objects
-
-
-class _IdleTrack(MediaStreamTrack):
-    """The track behind each viewer sender: aiortc's encoder loop waits on it forever, packets
-    are sent beside it. Stopping it ends the sender's loop."""
-
-    def __init__(self, kind: str) -> None:
-        super().__init__()
-        self.kind = kind
-        self._ended = asyncio.Event()
-
-    async def recv(self) -> Any:
-        await self._ended.wait()
-        raise MediaStreamError
-
-    def stop(self) -> None:
-        self._ended.set()
-        super().stop()
-
-
-class _Sink:
-    """One viewer's outgoing stream of one kind."""
-
-    def __init__(self, viewer: _Viewer, kind: str, sender: RTCRtpSender, neg: Negotiated) -> None:
-        self.viewer = viewer
-        self.kind = kind
-        self.codec = neg.codec
-        self.sender = sender
-        self.rewriter = Rewriter(
-            internals.sender_ssrc(sender),
-            neg.pt,
-            neg.clock_rate,
-            mid_extension(neg.mid_ext_id, neg.mid),
-        )
-        self.send = internals.rtp_sink(sender)
-        self.history: list[bytes | None] = [None] * HISTORY
-        self.missed = MissedShare()
-        self.source: _Source | None = None
-        self.failed = False
-
-    async def forward(
-        self, marker: int, seq: int, ts: int, payload: bytes, key: bool, now: float, ntp: int
-    ) -> None:
-        rw = self.rewriter
-        if not rw.synced:
-            if self.kind == "video" and not key:
-                return
-            rw.sync(seq, ts, now)
-        data = rw.rewrite(marker, seq, ts, payload, now)
-        self.history[rw.last_seq % HISTORY if rw.last_seq is not None else 0] = data
-        try:
-            await self.send(data)
-        except ConnectionError:
-            return
-        internals.record_sent(self.sender, ntp, rw.last_ts, rw.packets, rw.octets)
-
-    async def on_rtcp(self, packet: Any) -> bool:
-        if isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
-            if self.source is not None:
-                self.source.request_keyframe()
-            return True
-        if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
-            for seq in packet.lost:
-                self.missed.missed(seq)
-                data = self.history[seq % HISTORY]
-                if data is not None and int.from_bytes(data[2:4], "big") == seq:
-                    with contextlib.suppress(ConnectionError):
-                        await self.send(data)
-            return True
-        return False
-
-
-class _Source:
-    """One incoming track of the publisher; fans packets out to the sinks."""
-
-    def __init__(
-        self,
-        backend: SfuMediaBackend,
-        publisher: _Publisher,
-        neg: Negotiated,
-        receiver: RTCRtpReceiver,
-    ) -> None:
-        self.backend = backend
-        self.publisher = publisher
-        self.kind = neg.kind
-        self.codec = neg.codec
-        self.clock_rate = neg.clock_rate
-        self.pt = neg.pt
-        self.rtx = neg.rtx
-        self.receiver = receiver
-        self.sinks: tuple[_Sink, ...] = ()
-        self.recorder: Recorder | None = None
-        self.ssrc: int | None = None
-        # keyframe requests
-        self.last_pli = -10.0
-        self.pli_pending: asyncio.TimerHandle | None = None
-        self.stats = StreamStats(neg.codec)
-
-    # sinks -------------------------------------------------------------------------------------
-
-    def attach(self, sink: _Sink) -> None:
-        if sink not in self.sinks:
-            sink.source = self
-            sink.rewriter.rebase()
-            self.sinks = (*self.sinks, sink)
-            if self.kind == "video":
-                self.request_keyframe()
-
-    def detach(self, sink: _Sink) -> None:
-        self.sinks = tuple(s for s in self.sinks if s is not sink)
-        if sink.source is self:
-            sink.source = None
-
-    # keyframes ---------------------------------------------------------------------------------
-
-    def request_keyframe(self) -> None:
-        """Ask the publisher for a keyframe, at most once per KEYFRAME_INTERVAL_S."""
-        if self.kind != "video" or self.publisher.closed:
-            return
-        now = time.monotonic()
-        wait = self.last_pli + KEYFRAME_INTERVAL_S - now
-        if wait <= 0:
-            self.last_pli = now
-            if self.ssrc is not None:
-                self.backend._spawn(internals.send_pli(self.receiver, self.ssrc))
-        elif self.pli_pending is None:
-            self.pli_pending = asyncio.get_running_loop().call_later(wait, self._deferred_pli)
-
-    def _deferred_pli(self) -> None:
-        self.pli_pending = None
-        self.request_keyframe()
-
-    def cancel(self) -> None:
-        if self.pli_pending is not None:
-            self.pli_pending.cancel()
-            self.pli_pending = None
-
-    # packets -----------------------------------------------------------------------------------
-
-    async def on_rtp(self, packet: RtpPacket) -> None:
-        pt = packet.payload_type
-        payload = packet.payload
-        if pt == self.pt:
-            seq = packet.sequence_number
-            if self.ssrc != packet.ssrc:
-                self.ssrc = packet.ssrc
-                self.stats.restart()
-            self.stats.count(seq, len(payload), packet.marker)
-        elif pt in self.rtx:
-            if len(payload) < 2 or self.ssrc is None:
-                return
-            seq = int.from_bytes(payload[:2], "big")
-            payload = payload[2:]
-        else:
-            return
-        if not payload:
-            return
-        key = False
-        if self.kind == "video":
-            key = keyframe_start(self.codec, payload)
-            if key and self.stats.size_due():
-                self.stats.sample_size(payload)
-        if self.recorder is not None:
-            self.recorder.put(self.kind, seq, packet.timestamp, bool(packet.marker), payload)
-        sinks = self.sinks
-        if sinks:
-            now = time.monotonic()
-            ntp = current_ntp_time()
-            marker = packet.marker
-            ts = packet.timestamp
-            for sink in sinks:
-                await sink.forward(marker, seq, ts, payload, key, now, ntp)
-
-
 @dataclass(eq=False)
 class _Publisher:
     session_id: str
     pc: RTCPeerConnection
     codec: str
-    sources: dict[str, _Source] = field(default_factory=dict)
+    sources: dict[str, Source] = field(default_factory=dict)
     recorder: Recorder | None = None
     connected: bool = False
     closed: bool = False
@@ -280,7 +92,7 @@ class _Publisher:
 class _Viewer:
     session_id: str
     pc: RTCPeerConnection
-    sinks: dict[str, _Sink] = field(default_factory=dict)
+    sinks: dict[str, Sink] = field(default_factory=dict)
     connected: bool = False
     closed: bool = False
 
@@ -343,17 +155,26 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
         return RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))
 
     async def _negotiate(
-        self, pc: RTCPeerConnection, offer: sdp.SessionDescription, text: str
+        self,
+        pc: RTCPeerConnection,
+        offer: sdp.SessionDescription,
+        text: str,
+        rids: list[str] | None = None,
     ) -> str:
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=text, type="offer"))
+            if rids:
+                video = next(m for m in offer.media if m.kind == "video")
+                for transceiver in pc.getTransceivers():
+                    if transceiver.kind == "video":
+                        internals.accept_simulcast(transceiver, video.rtp.headerExtensions)
             answer = await pc.createAnswer()
             await pc.setLocalDescription(answer)
         except OperationError as exc:
             raise MediaError(415, f"no common codec with the offer: {exc}") from exc
         except (ValueError, InvalidStateError, InvalidAccessError) as exc:
             raise MediaError(400, f"unusable SDP offer: {exc}") from exc
-        return _add_public_ip(pc.localDescription.sdp, self.public_ip)
+        return _add_public_ip(answer_simulcast(pc.localDescription.sdp, rids or []), self.public_ip)
 
     # publish -----------------------------------------------------------------------------------
 
@@ -366,6 +187,7 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
         for media in offer.media:
             check_direction(media, "publisher")
         chosen = {m.kind: choose_publisher_codec(m) for m in offer.media}
+        rids = simulcast_rids(offer_sdp)
         room = self._room(livestream_id)
         async with room.lock:
             if room.publisher is not None and not replace:
@@ -378,7 +200,7 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
                     if kind == "video":
                         prefs.append(rtx_capability())
                     transceiver.setCodecPreferences(prefs)
-                answer = await self._negotiate(pc, offer, offer_sdp)
+                answer = await self._negotiate(pc, offer, offer_sdp, rids)
                 negotiated = negotiated_streams(pc.localDescription.sdp)
                 if "video" not in negotiated:
                     raise MediaError(422, "no video could be negotiated")
@@ -392,12 +214,14 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
                 neg = negotiated.get(transceiver.kind)
                 if neg is None:
                     continue
-                source = _Source(self, publisher, neg, transceiver.receiver)
+                layer_rids = rids if neg.kind == "video" else None
+                source = Source(publisher, neg, transceiver.receiver, self._spawn, layer_rids)
                 publisher.sources[neg.kind] = source
                 internals.tap_receiver(
                     transceiver.receiver,
                     source.on_rtp,
                     self._bye_handler(room, publisher, neg.kind),
+                    simulcast=bool(layer_rids),
                 )
             old = room.publisher
             room.publisher = publisher
@@ -509,7 +333,7 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
                     for c in CODECS[media.kind]
                     if c.name == source.codec and c.name.lower() != "rtx"
                 ]
-                transceiver = pc.addTransceiver(_IdleTrack(media.kind), direction="sendonly")
+                transceiver = pc.addTransceiver(IdleTrack(media.kind), direction="sendonly")
                 transceiver.setCodecPreferences(prefs)
                 senders[media.kind] = transceiver
             answer = await self._negotiate(pc, offer, offer_sdp)
@@ -520,7 +344,8 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
                 neg = negotiated.get(kind)
                 if neg is None:
                     continue
-                sink = _Sink(viewer, kind, transceiver.sender, neg)
+                other = "audio" if kind == "video" else "video"
+                sink = Sink(kind, transceiver.sender, neg, self._partner(viewer, other))
                 internals.tap_sender_rtcp(transceiver.sender, sink.on_rtcp)
                 viewer.sinks[kind] = sink
             if room.publisher is not publisher or publisher.closed:
@@ -548,6 +373,10 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
 
         return MediaSession(session_id=viewer.session_id, answer_sdp=answer)
 
+    @staticmethod
+    def _partner(viewer: _Viewer, kind: str) -> Any:
+        return lambda: viewer.sinks.get(kind)
+
     async def _close_viewer(self, room: _Room, viewer: _Viewer) -> None:
         if viewer.closed:
             return
@@ -560,6 +389,18 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
 
     # queries -----------------------------------------------------------------------------------
 
+    def set_viewer_size(
+        self, livestream_id: int, session_id: str, width: int | None, height: int | None
+    ) -> bool:
+        room = self.rooms.get(livestream_id)
+        viewer = room.viewers.get(session_id) if room is not None else None
+        if viewer is None:
+            return False
+        sink = viewer.sinks.get("video")
+        if sink is not None:
+            sink.set_max_height(height)
+        return True
+
     def is_live(self, livestream_id: int) -> bool:
         room = self.rooms.get(livestream_id)
         return bool(room and room.publisher and room.publisher.connected)
@@ -570,6 +411,7 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
         viewers = 0
         rtts: list[float] = []
         losses: list[float] = []
+        links: list[dict[str, Any]] = []
         if room is not None:
             viewers = len(room.viewers)
             publisher = room.publisher
@@ -577,6 +419,12 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
                 publisher_part = publisher_stats(
                     publisher.codec, {k: s.stats for k, s in publisher.sources.items()}
                 )
+                video = publisher.sources.get("video")
+                if video is not None and video.simulcast:
+                    publisher_part["layers"] = [
+                        layer_stats(layer.rid or "", layer.stats)
+                        for layer in video.ordered(time.monotonic())
+                    ]
             for viewer in room.viewers.values():
                 sink = viewer.sinks.get("video") or viewer.sinks.get("audio")
                 if sink is None:
@@ -590,4 +438,6 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
                 )
                 if loss is not None:
                     losses.append(loss * 100)
-        return media_stats(publisher_part, viewers, rtts, losses)
+                if sink.kind == "video":
+                    links.append(sink.describe())
+        return media_stats(publisher_part, viewers, rtts, losses, links)

@@ -147,16 +147,38 @@ def media_stats(
     viewers: int,
     rtts_ms: Iterable[float],
     losses_pct: Iterable[float] = (),
+    links: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """:meth:`MediaBackend.stats`'s answer: the publisher's stats (or None), the viewer count,
-    and the p50/p95 of the viewers' round-trip times and of the share of packets they report
-    lost, in percent (each None while no viewer has reported)."""
+    the p50/p95 of the viewers' round-trip times and of the share of packets they lost, in
+    percent (each None while no viewer has reported), each viewer's link (``viewerLinks``:
+    layer, estimated bandwidth, loss, RTT; empty where the backend does not select layers) and
+    how many viewers are on each simulcast layer (``viewersPerLayer``, ``"paused"`` for
+    audio-only)."""
     rtts, losses = list(rtts_ms), list(losses_pct)
+    per_layer: dict[str, int] = {}
+    for link in links or []:
+        name = "paused" if link.get("paused") else link.get("layer")
+        if name:
+            per_layer[name] = per_layer.get(name, 0) + 1
     return {
         "publisher": publisher,
         "viewers": viewers,
         "viewerRttMs": {"p50": percentile(rtts, 50), "p95": percentile(rtts, 95)},
         "viewerLossPct": {"p50": percentile(losses, 50), "p95": percentile(losses, 95)},
+        "viewerLinks": list(links or []),
+        "viewersPerLayer": per_layer,
+    }
+
+
+def layer_stats(rid: str, stats: StreamStats) -> dict[str, Any]:
+    """One simulcast layer as the ``publisher.layers`` list of the stats shows it."""
+    return {
+        "rid": rid,
+        "bitrateKbps": round(stats.bitrate_kbps, 1),
+        "fps": round(stats.fps, 1),
+        "width": stats.size[0] if stats.size else None,
+        "height": stats.size[1] if stats.size else None,
     }
 
 

@@ -8,6 +8,7 @@ import { $, confirmDialog, formatCount, formatDuration, formatPrice, h, safeUrl,
 import { createFigures } from './figures.js';
 import { Hub } from './hub.js';
 import { createPhoneStudio } from './phone-studio.js';
+import { updateLayers } from './layer-panel.js';
 import { createPublisher, WhipUnavailable } from './media/index.js';
 import { completeEarlierPart, createShowRecorder } from './recording.js';
 import { mountHighlightCutter } from './highlight-cutter.js';
@@ -369,6 +370,7 @@ async function startPublishing() {
       livestreamId: show.id,
       getToken: () => token,
       iceServers: config.iceServers,
+      simulcast: Boolean(config.simulcast),
       onState: (state) => setText($('#publish-status'), state === 'live' ? 'Your video is live.' : state === 'reconnecting' ? 'Video connection lost — reconnecting…' : 'Connecting…'),
     });
   } catch (err) {
@@ -391,6 +393,7 @@ async function updateHealth() {
   if (!current) return;
   const s = await current.stats().catch(() => null);
   if (!s || publisher !== current) return; // the show ended (or restarted) meanwhile
+  if (config.simulcast && show) updateLayers(api, show.id, $('#layers')).then(() => { $('#layers-stat').hidden = $('#layers').hidden; });
   const connected = current.viewerConnections;
   const kbps = s.bitrateKbps;
   setText($('#bitrate'), kbps === null ? 'measuring…' : kbps >= 1000 ? `${(kbps / 1000).toFixed(1)} Mbit/s` : `${kbps} kbit/s`);

@@ -120,6 +120,7 @@ function startMedia() {
       getToken: () => guest.token,
       iceServers: config.iceServers,
       onStream: (stream) => player.attach(stream),
+      video: $('#video'), // the player's size picks the simulcast layer
       onState: (state) => {
         setText(el.mediaStatus, MEDIA_TEXT[state] ?? '');
         el.mediaStatus.hidden = state === 'playing';

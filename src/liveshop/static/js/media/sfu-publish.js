@@ -4,7 +4,14 @@ import { backoff, createSendStats, iceGatheringComplete } from './common.js';
 
 export class WhipUnavailable extends Error {}
 
-export function createSfuPublisher({ hub, livestreamId, getToken, iceServers = [], onState = () => {} }) {
+// simulcast (LIVESHOP_SIMULCAST): three layers, the server sends each viewer the one that fits
+export const SIMULCAST_ENCODINGS = [
+  { rid: 'f', maxBitrate: 2_500_000 },
+  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+];
+
+export function createSfuPublisher({ hub, livestreamId, getToken, iceServers = [], onState = () => {}, simulcast = false }) {
   let pc = null;
   let resource = null;
   let stream = null;
@@ -18,7 +25,11 @@ export function createSfuPublisher({ hub, livestreamId, getToken, iceServers = [
     if (pc) pc.close();
     const current = new RTCPeerConnection({ iceServers });
     pc = current;
-    for (const track of stream.getTracks()) current.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+    for (const track of stream.getTracks()) {
+      const init = { direction: 'sendonly', streams: [stream] };
+      if (simulcast && track.kind === 'video') init.sendEncodings = SIMULCAST_ENCODINGS.map((e) => ({ ...e }));
+      current.addTransceiver(track, init);
+    }
     current.onconnectionstatechange = () => {
       if (pc !== current) return;
       const state = current.connectionState;

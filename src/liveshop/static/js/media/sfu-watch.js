@@ -2,8 +2,10 @@
 // connected yet: retry when the hub says the broadcast started, or with backoff. Also the janus mode's
 // watcher (a server forwards the media there too), whose offer `prepareOffer` adjusts.
 import { backoff, createReceiveStats, iceGatheringComplete } from './common.js';
+import { createPlayerSizeReporter } from './player-size.js';
 
-export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [], onStream, onState, prepareOffer = (sdp) => sdp }) {
+export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [], onStream, onState, prepareOffer = (sdp) => sdp, video = null }) {
+  const sizer = video ? createPlayerSizeReporter({ video, getToken }) : null;
   let pc = null;
   let resource = null;
   let stopped = false;
@@ -78,6 +80,7 @@ export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [],
       }
       const location = res.headers.get('Location');
       resource = location ? new URL(location, res.url).href : null;
+      if (sizer) sizer.session(resource);
       const answer = await res.text();
       if (pc === current) await current.setRemoteDescription({ type: 'answer', sdp: answer });
     } catch (err) {
@@ -110,6 +113,7 @@ export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [],
       stopped = true;
       clearTimeout(retryTimer);
       offs.forEach((off) => off());
+      if (sizer) sizer.stop();
       release();
     },
   };

@@ -1,0 +1,235 @@
+"""Viewers on impaired links: ``python -m bench.network [--seconds 20] [--step-seconds 15]``.
+
+One publisher (``liveshop.media.synthetic_simulcast``: aiortc signalling, three VP8 layers
+encoded with libvpx: f 640×360 900 kb/s, h 320×180 250 kb/s, q 160×90 80 kb/s, 15 fps, plus
+Opus) sends to an in-process ``sfu`` backend; one viewer per link, each an aiortc process
+(``liveshop.media.probe_viewer``, decoding) in its own network namespace joined to this one by a
+veth pair. Links: rate {unlimited, 800 kb/s, 400 kb/s} (``tc tbf`` on the server side of the
+veth) × {clean, 3 % loss} (nftables in the viewer's namespace), and a step (unlimited → 400 kb/s
+for ``--step-seconds`` → unlimited). The same run measures the reference: today's single-layer
+forwarding (the same publisher offering only its f layer, no simulcast).
+
+Per viewer, over the measurement window: decoded fps, the most common width, freeze ratio (share
+of the window inside freezes; a freeze is a gap between decoded frames longer than
+max(3 × mean interval, mean + 150 ms), as WebRTC's freezeCount), time to first frame; for the
+step, the time from the limit to the first lower-layer frame and from lifting it to the first
+640-wide frame. netem is not available here: no added delay or jitter, and glass-to-glass
+latency is not measured by this benchmark (see ``bench.media``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import itertools
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from liveshop.media import aiortc_internals as internals
+from liveshop.media import create_media_backend
+from liveshop.media.base import MediaEvent
+from liveshop.media.netns import Namespace, problem
+from liveshop.media.probe_viewer import ProbeViewer
+from liveshop.media.synthetic_simulcast import SimulcastPublisher
+
+WARMUP_S = 8.0
+TOP_WIDTH = 640
+
+
+@dataclass
+class Link:
+    name: str
+    rate: str | None  # tbf rate, None: unlimited
+    loss: int  # percent
+    step: bool = False
+    ns: Namespace | None = None
+    viewer: ProbeViewer | None = None
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+LINKS = [
+    ("unlimited", None, 0),
+    ("800k", "800kbit", 0),
+    ("400k", "400kbit", 0),
+    ("unlimited 3%", None, 3),
+    ("800k 3%", "800kbit", 3),
+    ("400k 3%", "400kbit", 3),
+]
+
+
+def run(*argv: str, check: bool = True) -> None:
+    subprocess.run(list(argv), check=check, capture_output=True, timeout=10)
+
+
+def limit(link: Link, rate: str | None) -> None:
+    assert link.ns is not None
+    dev = link.ns.near_dev
+    run("tc", "qdisc", "del", "dev", dev, "root", check=False)
+    if rate:
+        run("tc", "qdisc", "add", "dev", dev, "root", "tbf", "rate", rate, "burst", "20kb",
+            "latency", "300ms")  # fmt: skip
+
+
+def lose(link: Link) -> None:
+    assert link.ns is not None
+    inside = ("ip", "netns", "exec", link.ns.name, "nft")
+    run(*inside, "add", "table", "inet", "bench")
+    run(*inside, "add", "chain", "inet", "bench", "c",
+        "{ type filter hook input priority 0 ; }")  # fmt: skip
+    run(*inside, "add", "rule", "inet", "bench", "c", "meta", "l4proto", "udp", "numgen",
+        "random", "mod", "100", "lt", str(link.loss), "drop")  # fmt: skip
+
+
+def freeze_ratio(times: list[float], start: float, end: float) -> float:
+    """Share of [start, end] inside freezes (see the module doc); 1.0 with under two frames."""
+    frames = [t for t in times if start <= t <= end]
+    if len(frames) < 2:
+        return 1.0
+    gaps = [b - a for a, b in itertools.pairwise(frames)]
+    gaps.append(end - frames[-1])
+    gaps.insert(0, frames[0] - start)
+    mean = (frames[-1] - frames[0]) / (len(frames) - 1)
+    threshold = max(3 * mean, mean + 0.150)
+    return sum(g for g in gaps if g > threshold) / (end - start)
+
+
+def measure(link: Link, start: float, end: float) -> dict[str, Any]:
+    assert link.viewer is not None
+    reports = link.viewer.reports
+    times = [t for r in reports for t in r.get("times", [])]
+    window = [t for t in times if start <= t <= end]
+    widths = collections.Counter(
+        r["width"] for r in reports if start <= r["t"] <= end and r["frames"]
+    )
+    first = times[0] - link.viewer.started if times else None
+    return {
+        "fps": len(window) / (end - start),
+        "width": widths.most_common(1)[0][0] if widths else 0,
+        "freeze": freeze_ratio(times, start, end),
+        "ttff": first,
+    }
+
+
+def first_report(link: Link, after: float, wanted: Any) -> float | None:
+    assert link.viewer is not None
+    for report in link.viewer.reports:
+        if report["t"] >= after and report["frames"] and wanted(report["width"]):
+            return float(report["t"]) - after
+    return None
+
+
+async def run_mode(simulcast: bool, seconds: float, step_s: float, names: list[str]) -> list[Link]:
+    """One publisher, one viewer per link; returns the links with their results."""
+    links = [Link(name, rate, loss) for name, rate, loss in LINKS if name in names]
+    links.append(Link("step 400k", None, 0, step=True))
+    connected = asyncio.Event()
+
+    async def on_event(event: MediaEvent) -> None:
+        if event.kind == "publisher_connected":
+            connected.set()
+
+    with tempfile.TemporaryDirectory() as media_dir:
+        namespaces = [Namespace() for _ in links]
+        try:
+            for link, ns in zip(links, namespaces, strict=True):
+                link.ns = ns.create()
+            internals.restrict_host_addresses([ns.near for ns in namespaces])
+            backend = create_media_backend(
+                "sfu", media_dir=Path(media_dir), ice_servers=[], public_ip="", on_event=on_event,
+            )  # fmt: skip
+            await backend.start()
+            publisher = SimulcastPublisher(simulcast=simulcast)
+            await publisher.start(backend)
+            await asyncio.wait_for(connected.wait(), 30)
+            for link in links:
+                if link.rate:
+                    limit(link, link.rate)
+                if link.loss:
+                    lose(link)
+                assert link.ns is not None
+                link.viewer = ProbeViewer(link.ns)
+                await link.viewer.start(backend)
+            await asyncio.sleep(WARMUP_S)  # benchmark timeline, not test synchronisation
+            start = time.monotonic()
+            step = next(link for link in links if link.step)
+            await asyncio.sleep(3)
+            limit(step, "400kbit")
+            limited = time.monotonic()
+            await asyncio.sleep(step_s)
+            limit(step, None)
+            lifted = time.monotonic()
+            await asyncio.sleep(max(0.0, seconds - (lifted - start)) + 15)
+            end = time.monotonic()
+            for link in links:
+                link.result = measure(link, start, end) if not link.step else {}
+            step.result = measure(step, start, end)
+            step.result["down"] = first_report(step, limited, lambda w: 0 < w < TOP_WIDTH)
+            step.result["up"] = first_report(step, lifted, lambda w: w == TOP_WIDTH)
+            for link in links:
+                if link.viewer is not None:
+                    await link.viewer.close()
+            await publisher.close()
+            await backend.close()
+        finally:
+            internals.restrict_host_addresses([])
+            for ns in namespaces:
+                ns.delete()
+    return links
+
+
+def fmt(value: Any, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+async def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=float, default=20.0, help="measurement window")
+    parser.add_argument("--step-seconds", type=float, default=15.0, help="400 kb/s step length")
+    parser.add_argument(
+        "--links",
+        default=",".join(name for name, _, _ in LINKS),
+        help="which links beside the step (each is one decoding viewer process: on a small "
+        "machine run fewer at a time)",
+    )
+    args = parser.parse_args(argv)
+    reason = problem()
+    if reason:
+        print(f"bench.network needs network namespaces: {reason}", file=sys.stderr)
+        return 2
+    print("netem is not available here: links differ by rate (tc tbf) and loss (nftables) only; "
+          "no added delay or jitter, no glass-to-glass figures.", flush=True)  # fmt: skip
+    results: dict[str, list[Link]] = {}
+    for mode in ("single", "simulcast"):
+        print(f"running {mode} ...", flush=True)
+        names = [n.strip() for n in args.links.split(",") if n.strip()]
+        results[mode] = await run_mode(mode == "simulcast", args.seconds, args.step_seconds, names)
+    print()
+    print(f"{'link':<14} {'mode':<10} {'fps':>5} {'width':>6} {'freeze %':>9} {'ttff s':>7} "
+          f"{'down s':>7} {'up s':>6}")  # fmt: skip
+    print("-" * 70)
+    for i, link in enumerate(results["single"]):
+        for mode in ("single", "simulcast"):
+            r = results[mode][i].result
+            print(
+                f"{link.name:<14} {mode:<10} {fmt(r.get('fps'), '5.1f')} {r.get('width', 0):>6} "
+                f"{fmt(100 * r['freeze'] if 'freeze' in r else None, '9.1f')} "
+                f"{fmt(r.get('ttff'), '7.1f')} {fmt(r.get('down'), '7.1f')} {fmt(r.get('up'), '6.1f')}"
+            )
+    print()
+    print("ratios simulcast / single (fps; freeze ratio):")
+    for i, link in enumerate(results["single"]):
+        single, multi = results["single"][i].result, results["simulcast"][i].result
+        fps = multi["fps"] / single["fps"] if single.get("fps") else None
+        frz = (multi["freeze"] + 1e-3) / (single["freeze"] + 1e-3)
+        print(f"  {link.name:<14} fps {fmt(fps, '.2f')}  freeze {frz:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(sys.argv[1:])))

@@ -1,0 +1,214 @@
+"""A simulcast publisher for the tests and ``bench.network``: aiortc signalling, three VP8
+layers encoded here (not used by the service).
+
+aiortc cannot send simulcast, so this peer offers one ``sendonly`` video section with
+``a=rid:f/h/q send`` and ``a=simulcast:send f;h;q`` (as a browser does with three
+``sendEncodings``), and sends each layer itself: its own SSRC, the RID header extension on
+every packet, VP8 encoded with PyAV's libvpx at the layer's own size and bitrate (CBR), frames
+drawn by :func:`~liveshop.media.synthetic.draw_frame` (they carry their index). A PLI for a
+layer's SSRC makes that layer's next frame a keyframe. Audio is an ordinary aiortc track. With
+``simulcast=False`` it is an ordinary one-layer publisher of its first layer (the reference).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+import random
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+import av
+from aiortc import RTCPeerConnection, RTCRtpSender
+from aiortc.mediastreams import AudioStreamTrack
+from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket
+
+from liveshop.media import aiortc_internals as internals
+from liveshop.media.base import MediaBackend
+from liveshop.media.forwarding import IdleTrack
+from liveshop.media.synthetic import answer, draw_frame
+
+RID_ID, RRID_ID = 10, 11
+PACKET_MAX = 1200
+
+
+@dataclass
+class SimLayer:
+    rid: str
+    width: int
+    height: int
+    bitrate: int
+    ssrc: int = field(default_factory=lambda: random.getrandbits(32))
+    seq: int = field(default_factory=lambda: random.randint(0, 0xFFFF))
+    picture_id: int = field(default_factory=lambda: random.randint(0, 0x7FFF))
+    codec: Any = None
+    want_key: bool = True
+    keyframes: int = 0
+
+
+def default_layers() -> list[SimLayer]:
+    return [
+        SimLayer("f", 640, 360, 900_000),
+        SimLayer("h", 320, 180, 250_000),
+        SimLayer("q", 160, 90, 80_000),
+    ]
+
+
+def simulcast_offer(sdp: str, rids: list[str]) -> str:
+    """``sdp`` with its video section offering ``rids`` as simulcast (and the RID extensions)."""
+    lines = sdp.split("\r\n")
+    out: list[str] = []
+    inside = False
+    extra = [
+        f"a=extmap:{RID_ID} urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id",
+        f"a=extmap:{RRID_ID} urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id",
+        *[f"a=rid:{rid} send" for rid in rids],
+        "a=simulcast:send " + ";".join(rids),
+    ]
+    for line in lines:
+        if line.startswith("m="):
+            if inside:
+                out.extend(extra)
+            inside = line.startswith("m=video")
+        elif inside and (line.startswith("a=ssrc") or line == ""):
+            if line == "":
+                out.extend(extra)
+                inside = False
+            else:
+                continue  # simulcast offers identify layers by RID, not by signalled SSRCs
+        out.append(line)
+    return "\r\n".join(out)
+
+
+def packetize(data: bytes, picture_id: int) -> list[bytes]:
+    """RFC 7741 payloads: X=1, S on the first, I=1 with a 15-bit picture id."""
+    out = []
+    pid = struct.pack("!H", 0x8000 | picture_id)
+    for pos in range(0, len(data), PACKET_MAX):
+        start = 0x10 if pos == 0 else 0
+        out.append(bytes([0x80 | start, 0x80]) + pid + data[pos : pos + PACKET_MAX])
+    return out
+
+
+class SimulcastPublisher:
+    """Publishes ``layers`` (default f 640×360 900 kb/s, h 320×180 250 kb/s, q 160×90 80 kb/s)."""
+
+    def __init__(
+        self,
+        layers: list[SimLayer] | None = None,
+        fps: int = 15,
+        noise: int = 48,
+        simulcast: bool = True,
+    ):
+        self.simulcast = simulcast
+        self.layers = (layers or default_layers())[: None if simulcast else 1]
+        self.fps = fps
+        self.noise = noise
+        self.pc = RTCPeerConnection()
+        self.transceiver = self.pc.addTransceiver(IdleTrack("video"), direction="sendonly")
+        caps = RTCRtpSender.getCapabilities("video").codecs
+        self.transceiver.setCodecPreferences([c for c in caps if c.name == "VP8"])
+        self.pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
+        self.pt = 0
+        self.count = 0
+        self.task: asyncio.Task[None] | None = None
+        self.answer_sdp = ""
+
+    async def start(self, backend: MediaBackend, livestream_id: int = 1) -> str:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        offer = self.pc.localDescription.sdp
+        if self.simulcast:
+            offer = simulcast_offer(offer, [x.rid for x in self.layers])
+        session = await backend.publish(livestream_id, offer)
+        self.answer_sdp = session.answer_sdp
+        await answer(self.pc, session.answer_sdp)
+        video = [m for m in self.pc.remoteDescription.sdp.split("m=") if m.startswith("video")]
+        self.pt = int(video[0].split("\r\n")[0].split()[3])
+        sender = self.transceiver.sender
+        internals.route_rtcp_to(sender, [x.ssrc for x in self.layers])
+        internals.tap_sender_rtcp(sender, self._on_rtcp)
+        self.task = asyncio.ensure_future(self._run())
+        return session.session_id
+
+    async def _on_rtcp(self, packet: Any) -> bool:
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
+            for layer in self.layers:
+                if layer.ssrc == packet.media_ssrc:
+                    layer.want_key = True
+            return True
+        return False
+
+    def _encode(self, layer: SimLayer, index: int) -> list[bytes]:
+        if layer.codec is None:
+            codec = av.CodecContext.create("libvpx", "w")
+            codec.width, codec.height = layer.width, layer.height
+            codec.bit_rate = layer.bitrate
+            codec.pix_fmt = "yuv420p"
+            codec.gop_size = 3000
+            codec.time_base = fractions.Fraction(1, self.fps)
+            codec.options = {
+                "deadline": "realtime",
+                "cpu-used": "8",
+                "lag-in-frames": "0",
+                "minrate": str(layer.bitrate),
+                "maxrate": str(layer.bitrate),
+                "bufsize": str(layer.bitrate),
+                "undershoot-pct": "100",
+            }
+            codec.thread_count = 1
+            layer.codec = codec
+        frame = draw_frame(index, layer.width, layer.height, min(self.noise, layer.width // 4))
+        frame.pts = index
+        frame.time_base = fractions.Fraction(1, self.fps)
+        if layer.want_key:
+            frame.pict_type = av.video.frame.PictureType.I
+            layer.want_key = False
+            layer.keyframes += 1
+        data = b"".join(bytes(p) for p in layer.codec.encode(frame))
+        payloads = packetize(data, layer.picture_id) if data else []
+        layer.picture_id = (layer.picture_id + 1) & 0x7FFF
+        return payloads
+
+    def _encode_all(self, index: int) -> list[list[bytes]]:
+        return [self._encode(layer, index) for layer in self.layers]
+
+    async def _run(self) -> None:
+        send = internals.rtp_sink(self.transceiver.sender)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        while True:
+            index = self.count
+            encoded = await asyncio.to_thread(self._encode_all, index)
+            ts = index * 90000 // self.fps
+            for layer, payloads in zip(self.layers, encoded, strict=True):
+                ext_body = bytes([(RID_ID << 4) | (len(layer.rid) - 1)]) + layer.rid.encode()
+                ext_body += b"\x00" * (-len(ext_body) % 4)
+                ext = struct.pack("!HH", 0xBEDE, len(ext_body) // 4) + ext_body
+                first = 0x90
+                if not self.simulcast:
+                    ext, first = b"", 0x80
+                for n, payload in enumerate(payloads):
+                    marker = 0x80 if n == len(payloads) - 1 else 0
+                    header = struct.pack(
+                        "!BBHII",
+                        first,
+                        marker | self.pt,
+                        layer.seq,
+                        ts + layer.ssrc % 1000,
+                        layer.ssrc,
+                    )
+                    layer.seq = (layer.seq + 1) & 0xFFFF
+                    with contextlib.suppress(ConnectionError):
+                        await send(header + ext + payload)
+            self.count += 1
+            delay = start + self.count / self.fps - loop.time()
+            await asyncio.sleep(max(0.0, delay))
+
+    async def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        await self.pc.close()
