@@ -18,7 +18,7 @@ async def test_health_reports_database_and_broker(client: httpx.AsyncClient) -> 
 async def test_config_tells_media_mode(client: httpx.AsyncClient) -> None:
     """The pages learn the media mode and ICE servers."""
     r = await client.get("/api/config")
-    assert r.json() == {"mediaMode": "sfu", "iceServers": [], "simulcast": False}
+    assert r.json() == {"mediaMode": "sfu", "iceServers": [], "embedOrigins": [], "simulcast": False}
 
 
 async def test_openapi_documents_every_route_with_models(client: httpx.AsyncClient) -> None:
