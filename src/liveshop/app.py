@@ -115,12 +115,13 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         cache = ResponseCache()
         announcer = Announcer(db, broker, cache)
         await announcer.start()
+        media_events = MediaEvents(db, announcer, settings.effective_media_dir)
         media = create_media_backend(
             settings.media_mode,
             media_dir=settings.effective_media_dir,
             ice_servers=settings.ice_server_list,
             public_ip=settings.public_ip,
-            on_event=MediaEvents(db, announcer, settings.effective_media_dir),
+            on_event=media_events,
             janus_urls=settings.janus_url_list,
             janus_api_secret=settings.janus_api_secret,
             janus_admin_secret=settings.janus_admin_secret,
@@ -167,6 +168,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
                 await sampler.close()
                 metrics.process_exited()
             await media.close()
+            await media_events.close()
             await hub.close()
             await announcer.close()
             await broker.close()

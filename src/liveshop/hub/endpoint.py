@@ -13,11 +13,13 @@ from liveshop.hub.connection import CLOSE_TRY_AGAIN, CLOSE_UNAUTHORIZED, Connect
 from liveshop.hub.hub import Hub
 from liveshop.hub.wsproto import FRAMES_EXTENSION
 from liveshop.security import InvalidToken
+from liveshop.storage.errors import Unavailable
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
     """One socket's life. A missing, expired or forged token gets ``error unauthorized`` and the
-    close code 4401; an address over its connection budget gets ``error rate_limited`` and 1013;
+    close code 4401; an address over its connection budget gets ``error rate_limited`` and 1013,
+    and so does any socket while the database is unreachable (``error unavailable``);
     binary frames get ``error invalid``; the socket's failures never reach others."""
     hub: Hub = websocket.app.state.hub
     authenticator: Authenticator = websocket.app.state.authenticator
@@ -30,6 +32,17 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         with contextlib.suppress(Exception):
             await websocket.send_text(protocol.error("unauthorized", "a valid ?token= is required"))
             await websocket.close(CLOSE_UNAUTHORIZED, "unauthorized")
+        return
+    except Unavailable:  # the database is away (restart, failover): the page retries
+        with contextlib.suppress(Exception):
+            await websocket.send_text(
+                protocol.error(
+                    "unavailable",
+                    "the service is briefly unavailable; reconnect shortly",
+                    retry_after=Unavailable.retry_after,
+                )
+            )
+            await websocket.close(CLOSE_TRY_AGAIN, "service briefly unavailable")
         return
     except protocol.ProtocolError as refused:  # this address connects too often
         with contextlib.suppress(Exception):

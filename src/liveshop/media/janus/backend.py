@@ -352,6 +352,14 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
         others = self._others.get(livestream_id, Others())
         return bool(publisher and publisher.connected and not publisher.closed) or others.live
 
+    def health(self) -> dict[str, Any]:
+        """Degraded while any instance is down (its viewers are being moved to the others)."""
+        instances = [
+            {"url": inst.url, "state": "up" if inst.up else "down"} for inst in self.instances
+        ]
+        up = all(i["state"] == "up" for i in instances)
+        return {"state": "ok" if up else "degraded", "instances": instances, "recording": "ok"}
+
     def stats(self, livestream_id: int) -> dict[str, Any]:
         """This process's share plus the others' as of the last :meth:`refresh`."""
         room = self.rooms.get(livestream_id)
