@@ -13,12 +13,12 @@ from liveshop.api.deps import BrokerDep, DbDep, MediaDep, SettingsDep
 from liveshop.api.ice import ice_servers_for
 from liveshop.api.routing import ApiRoute
 from liveshop.api.schemas import DiskHealth, Health, MediaHealth, MediaInstanceHealth
+from liveshop.media import diskspace
 
 router = APIRouter(prefix="/api", tags=["service"], route_class=ApiRoute)
 
 
-DISK_LOW_BYTES = 1 << 30  # under 1 GiB free: about an hour of one 1080p show's recording
-DISK_FULL_BYTES = 16 << 20
+DISK_LOW_BYTES = 1 << 30  # under 1 GiB free (or 10 % of a smaller disk): hours of recording left
 
 
 @router.get("/health", response_model=Health)
@@ -27,7 +27,8 @@ async def health(db: DbDep, broker: BrokerDep, media: MediaDep, settings: Settin
     decides on ``status``): ``database`` ok / down; ``broker`` its name while it works, else
     ``degraded`` (Redis reconnecting: each process serves its own sockets); ``media`` the mode
     and, in janus mode, each instance up / down; ``disk`` the free space where recordings go
-    (``low`` under 1 GiB, ``full`` under 16 MiB or while a recording is paused for space)."""
+    (``low`` under 1 GiB or 10 %, ``full`` when recordings stop — under 32 MiB or 2 % — or while
+    a recording is paused for space)."""
     db_ok = await db.ping()
     broker_ok = await broker.ping()
     media_state = media.health()
@@ -50,13 +51,14 @@ async def health(db: DbDep, broker: BrokerDep, media: MediaDep, settings: Settin
 def disk_health(path: Path, recording_paused: bool) -> DiskHealth:
     """Free space on the recordings' filesystem."""
     try:
-        free = shutil.disk_usage(path).free
+        usage = shutil.disk_usage(path)
+        free, total = usage.free, usage.total
     except OSError:
-        free = 0
+        free = total = 0
     state: Literal["ok", "low", "full"] = "ok"
-    if free < DISK_FULL_BYTES or recording_paused:
+    if free < diskspace.reserve(total) or recording_paused or total == 0:
         state = "full"
-    elif free < DISK_LOW_BYTES:
+    elif free < min(DISK_LOW_BYTES, total // 10):
         state = "low"
     return DiskHealth(state=state, freeBytes=free, recording="paused" if recording_paused else "ok")
 
