@@ -140,6 +140,9 @@ class Chaos:
     # --- set-up ------------------------------------------------------------------------------
 
     def start_services(self) -> None:
+        from liveshop.media import aiortc_internals
+
+        aiortc_internals.restrict_host_addresses(["127.0.0.1"])  # our peers: loopback only
         if not self.redis.installed() or not self.pg.installed():
             raise SystemExit("needs redis-server and PostgreSQL (initdb) installed")
         self.redis.start()
@@ -265,7 +268,12 @@ class Chaos:
         await answer(pub, r.text)
         pc = RTCPeerConnection()
         video: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        pc.on("track", lambda t: t.kind == "video" and not video.done() and video.set_result(t))
+
+        def on_track(track: Any) -> None:
+            if track.kind == "video" and not video.done():
+                video.set_result(track)
+
+        pc.on("track", on_track)
         pc.addTransceiver("video", direction="recvonly")
         r = await http.post(
             f"{node.url}/api/livestreams/{self.show_id}/whep",
