@@ -3,6 +3,7 @@
 * a publisher connected → shoppers get ``webrtc_broadcast_start`` (their players attach now);
 * a publisher left → shoppers get ``webrtc_broadcast_stop``;
 * the recording paused (disk full) or resumed → the seller gets ``recording_status``;
+* viewers lost their media server (a Janus instance died) → shoppers get ``webrtc_reconnect``;
 * a recording segment is ready → attached to the show by the one rule of
   :func:`liveshop.storage.recordings.attach`, then ``stream_update`` is broadcast. While the
   database is unavailable (restart, failover) the file stays where it is and the attachment is
@@ -59,6 +60,9 @@ class MediaEvents:
                 )
             elif event.kind == "recording_resumed":
                 await self.announcer.to_show(show, protocol.recording_status(show, "recording"))
+            elif event.kind == "viewers_lost":
+                sessions = [str(s) for s in event.data.get("sessions", [])]
+                await self.announcer.to_show(show, protocol.media_reconnect(show, sessions))
         except Unavailable as exc:
             if event.kind == "recording_ready":
                 log.warning(

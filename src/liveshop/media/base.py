@@ -25,6 +25,7 @@ EventKind = Literal[
     "recording_ready",
     "recording_paused",
     "recording_resumed",
+    "viewers_lost",
 ]
 
 
@@ -64,6 +65,8 @@ class MediaEvent:
     * ``recording_paused``: ``data = {"reason": "disk_full" | "write_failed", "detail"}`` (the
       failed segment's ``recording_ready`` came first; live media goes on)
     * ``recording_resumed``: ``data = {"segment"}`` (a new segment started)
+    * ``viewers_lost``: ``data = {"sessions": [session ids]}``: their media server went away
+      while the show goes on; they should make a new WHEP offer (placed on a server that is up)
     """
 
     kind: EventKind

@@ -153,6 +153,13 @@ def recording_status(livestream_id: int, state: str, reason: str | None = None) 
     return envelope(event, t="recording_status", role="admin")
 
 
+def media_reconnect(livestream_id: int, sessions: list[str]) -> bytes:
+    """To the show's shoppers: the WHEP sessions listed lost their media server (a Janus instance
+    went away) while the show goes on; a player holding one of them offers again at once."""
+    event = {"type": "webrtc_reconnect", "livestreamId": livestream_id, "sessionIds": sessions}
+    return envelope(event, t="webrtc_reconnect", role="shopper")
+
+
 def viewer_joined(peer_id: str) -> str:
     """To the seller's sockets (p2p): a shopper to send the stream to joined."""
     return frame({"type": "webrtc_viewer_joined", "peerId": peer_id})

@@ -260,15 +260,20 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
         owned: list[tuple[Room, Publisher]] = []
         for room in list(self.rooms.values()):
             publisher = room.publisher
-            if publisher is not None and publisher.instance is inst:
+            origin_lost = publisher is not None and publisher.instance is inst
+            if publisher is not None and origin_lost:
                 self._spawn(self._close_publisher(room, publisher, "janus_down"))
             elif publisher is not None and not publisher.closed:
                 owned.append((room, publisher))
+            moved = []
             for viewer in list(room.viewers.values()):
                 if viewer.instance is inst:
                     viewer.closed = True
                     room.viewers.pop(viewer.session_id, None)
                     dropped.append(viewer.session_id)
+                    moved.append(viewer.session_id)
+            if moved and not origin_lost:  # the show goes on elsewhere: those viewers come back
+                self._emit("viewers_lost", room.livestream_id, {"sessions": moved})
         self.pool.schedule_reconnect(inst)
         try:  # the shared part: the room, remote copies and sessions there are gone
             for session_id in dropped:
