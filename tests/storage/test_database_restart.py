@@ -102,6 +102,10 @@ async def test_a_database_restart_mid_show(live: LiveServer, postgres: PrivatePo
             assert r.status_code == 503 and "detail" in r.json()
             health = (await http.get("/api/health")).json()
             assert health["database"] == "down" and health["status"] == "degraded"
+            late = Client(await websockets.connect(f"{live.ws_url}?token={admin}"))
+            sockets.append(late)  # an account's socket needs the database: told, then 1013
+            assert (await late.wait_type("error", timeout=TIMEOUT))["code"] == "unavailable"
+            assert (await asyncio.wait_for(late.closed, TIMEOUT))[0] == 1013
             await buyer.send(type="chat_send", text="in the outage", clientMessageId="c1")
             refused = await buyer.wait_type("error", ref="c1", timeout=TIMEOUT)
             assert refused["code"] == "unavailable" and refused["retryAfter"] > 0

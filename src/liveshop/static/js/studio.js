@@ -11,6 +11,7 @@ import { createPhoneStudio } from './phone-studio.js';
 import { createPublisher, WhipUnavailable } from './media/index.js';
 import { completeUpload, createShowRecorder, uploadedBefore } from './recording.js';
 import { createModerationPanel } from './moderation-panel.js';
+import { mountRecordingStatus } from './recording-status.js';
 import { renderReport } from './report-view.js';
 import { createStreamKeyPanel } from './stream-key-panel.js';
 import { createTeamPanel } from './team-panel.js';
@@ -597,6 +598,7 @@ async function togglePin(product, isPinned) {
 
 function wireHub() {
   moderation.wire(hub);
+  mountRecordingStatus(hub, $('#rec-status'));
   hub.on('status', ({ state }) => {
     if (state === 'reconnecting' && show) setText($('#chat-notice'), 'Connection to the service lost — reconnecting…');
     if (state === 'open') setText($('#chat-notice'), '');
