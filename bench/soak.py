@@ -360,8 +360,14 @@ class Soak:
             )
         )
         log = self.log.read_text(errors="replace") if self.log.exists() else ""
-        r.errors = [line for line in log.splitlines() if "ERROR" in line or "Traceback" in line]
+        lines = log.splitlines()
+        r.errors = [line for line in lines if "ERROR" in line or "Traceback" in line]
         r.rows.append(("ERROR lines in the log", "0", str(len(r.errors)), "0", not r.errors))
+        if r.errors:  # keep the log (the work directory is removed) and show the first one
+            kept = Path(tempfile.gettempdir()) / f"liveshop-soak-{os.getpid()}.log"
+            shutil.copyfile(self.log, kept)
+            first = next(i for i, line in enumerate(lines) if line in r.errors)
+            r.errors = [f"server log kept at {kept}", *lines[max(0, first - 3) : first + 25]]
         return r
 
 
@@ -444,7 +450,7 @@ def report(result: Result) -> None:
     for name, start, end, limit, good in result.rows:
         print(f"{name:34} {start:>14} {end:>8}  {limit:14} {'yes' if good else 'NO'}")
     print(f"chat messages sent: {result.sent}; fan-out samples: {len(result.latencies)}")
-    for line in result.errors[:10]:
+    for line in result.errors[:30]:
         print("  log:", line)
 
 
