@@ -23,8 +23,8 @@ def free_port() -> int:
 
 
 class Proc:
-    def __init__(self, popen: subprocess.Popen[bytes], port: int) -> None:
-        self.popen, self.port = popen, port
+    def __init__(self, popen: subprocess.Popen[bytes], port: int, log: Path | None = None) -> None:
+        self.popen, self.port, self.log = popen, port, log
         self.url = f"http://127.0.0.1:{port}"
         self.ws = f"ws://127.0.0.1:{port}/ws"
 
@@ -71,11 +71,11 @@ def serve(
             stdout=subprocess.DEVNULL,
             stderr=(root / name / "stderr.log").open("wb"),
         )
-        procs.append(Proc(popen, port))
+        procs.append(Proc(popen, port, root / name / "stderr.log"))
     try:
         for proc in procs:
             until_sync(
-                lambda proc=proc: _ready(proc), timeout=30, interval=0.2, message="serve to start"
+                lambda proc=proc: _ready(proc), timeout=90, interval=0.2, message="serve to start"
             )
         yield procs
     finally:

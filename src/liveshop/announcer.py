@@ -8,13 +8,14 @@ REST handlers and the media event handler tell the world only through an :class:
 from __future__ import annotations
 
 from liveshop import protocol
-from liveshop.broker.base import GLOBAL, Broker, Subscription, show_topic
+from liveshop.broker.base import GLOBAL, Broker, BrokerUnavailable, Subscription, show_topic
 from liveshop.cache import ResponseCache
 from liveshop.protocol import LivestreamOut
 from liveshop.storage import livestreams
 from liveshop.storage.engine import Database
 
-SHOWS = "livestreams"  # read-cache group of every answer that contains a show
+SHOWS = "livestreams"
+MAX_REMEMBERED = 10_000  # read-cache group of every answer that contains a show
 
 
 class Announcer:
@@ -23,6 +24,7 @@ class Announcer:
     def __init__(self, db: Database, broker: Broker, cache: ResponseCache) -> None:
         self.db, self.broker, self.cache = db, broker, cache
         self._subscription: Subscription | None = None
+        self._counts: dict[int, int] = {}  # last viewer count read per show (broker outages)
 
     async def start(self) -> None:
         """Follow other processes' invalidations (this process's own are applied at once too)."""
@@ -55,8 +57,18 @@ class Announcer:
         await self.to_everyone(protocol.revoked(user_id))
 
     async def viewers(self, livestream_id: int, is_active: bool) -> int:
-        """The show's current viewer count (0 once it has ended)."""
-        return await self.broker.presence_count(livestream_id) if is_active else 0
+        """The show's current viewer count (0 once it has ended); while the broker is away, the
+        last count this process read (0 if none)."""
+        if not is_active:
+            return 0
+        try:
+            count = await self.broker.presence_count(livestream_id)
+        except BrokerUnavailable:
+            return self._counts.get(livestream_id, 0)
+        if len(self._counts) > MAX_REMEMBERED:
+            self._counts.clear()
+        self._counts[livestream_id] = count
+        return count
 
     async def show_changed(self, livestream_id: int) -> LivestreamOut:
         """The one path for "a show's fields changed" (the change moved the show's revision in

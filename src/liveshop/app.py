@@ -127,12 +127,13 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         renditions = RenditionWorker(db, settings.effective_media_dir, enabled=settings.mp4_replays)
         await renditions.start()
         app.state.renditions = renditions
+        media_events = MediaEvents(db, announcer, settings.effective_media_dir, renditions)
         media = create_media_backend(
             settings.media_mode,
             media_dir=settings.effective_media_dir,
             ice_servers=settings.ice_server_list,
             public_ip=settings.public_ip,
-            on_event=MediaEvents(db, announcer, settings.effective_media_dir, renditions),
+            on_event=media_events,
             janus_urls=settings.janus_url_list,
             janus_api_secret=settings.janus_api_secret,
             janus_admin_secret=settings.janus_admin_secret,
@@ -180,6 +181,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
                 metrics.process_exited()
             await media.close()
             await renditions.close()
+            await media_events.close()
             await hub.close()
             await announcer.close()
             await broker.close()

@@ -89,10 +89,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"  Watch page:       {base}/")
     print(f"  API docs:         {base}/docs\n", flush=True)
     if settings.metrics_port or settings.metrics_token:
-        # before anything imports prometheus_client: every process writes its figures here
-        from liveshop.metrics import prepare_multiprocess
-
-        prepare_multiprocess(settings.data_dir / "metrics")
+        # before anything imports prometheus_client (liveshop.metrics does: importing it here
+        # would leave this process's own figures out of the files): every process writes there
+        prepare_metrics_dir(settings.data_dir / "metrics")
     from liveshop.app import UVICORN_OPTIONS
 
     common: dict[str, Any] = {
@@ -123,6 +122,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         uvicorn.run(create_app(settings, migrate=False), **common)
     return 0
+
+
+def prepare_metrics_dir(directory: Path) -> None:
+    """Start ``serve``'s Prometheus figures afresh in ``directory`` and point every process of
+    this command at it (prometheus-client reads the variable when it is first imported)."""
+    import shutil
+
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(mode=0o700, parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
 def cmd_create_admin(args: argparse.Namespace) -> int:

@@ -2,14 +2,20 @@
 
 * a publisher connected → shoppers get ``webrtc_broadcast_start`` (their players attach now);
 * a publisher left → shoppers get ``webrtc_broadcast_stop``;
+* the recording paused (disk full) or resumed → the seller gets ``recording_status``;
+* viewers lost their media server (a Janus instance died) → shoppers get ``webrtc_reconnect``;
 * a recording segment is ready → attached to the show by the one rule of
   :func:`liveshop.storage.recordings.attach`, then ``stream_update`` is broadcast; when the show
-  has ended, its MP4 rendition is (re)queued.
+  has ended, its MP4 rendition is (re)queued. While the database is unavailable (restart,
+  failover) the file stays where it is and the attachment is retried with backoff until the
+  database is back.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,9 +26,12 @@ from liveshop.media.base import MediaEvent
 from liveshop.replay.renditions import RenditionWorker
 from liveshop.storage import livestreams, recordings
 from liveshop.storage.engine import Database
+from liveshop.storage.errors import Unavailable
 from liveshop.storage.models import utcnow
 
 log = logging.getLogger(__name__)
+
+RETRY_MIN, RETRY_MAX = 0.5, 10.0  # seconds between attempts to attach a recording
 
 
 class MediaEvents:
@@ -37,6 +46,12 @@ class MediaEvents:
     ) -> None:
         self.db, self.announcer, self.media_dir = db, announcer, media_dir.resolve()
         self.renditions = renditions
+        self._retries: set[asyncio.Task[None]] = set()
+
+    @property
+    def pending(self) -> int:
+        """Recordings waiting for the database to be attached."""
+        return len(self._retries)
 
     async def __call__(self, event: MediaEvent) -> None:
         try:
@@ -47,8 +62,53 @@ class MediaEvents:
                 await self.announcer.to_show(show, protocol.broadcast_stop(show))
             elif event.kind == "recording_ready":
                 await self._recording_ready(show, event.data)
+            elif event.kind == "recording_paused":
+                reason = str(event.data.get("reason", "write_failed"))
+                await self.announcer.to_show(
+                    show, protocol.recording_status(show, "paused", reason)
+                )
+            elif event.kind == "recording_resumed":
+                await self.announcer.to_show(show, protocol.recording_status(show, "recording"))
+            elif event.kind == "viewers_lost":
+                sessions = [str(s) for s in event.data.get("sessions", [])]
+                await self.announcer.to_show(show, protocol.media_reconnect(show, sessions))
+        except Unavailable as exc:
+            if event.kind == "recording_ready":
+                log.warning(
+                    "show %s: recording kept, attached when the database is back (%s)",
+                    event.livestream_id,
+                    exc,
+                )
+                task = asyncio.get_running_loop().create_task(self._attach_later(event))
+                self._retries.add(task)
+                task.add_done_callback(self._retries.discard)
+            else:
+                log.warning("media event %s for show %s: %s", event.kind, event.livestream_id, exc)
         except Exception:
             log.exception("media event %s for show %s failed", event.kind, event.livestream_id)
+
+    async def _attach_later(self, event: MediaEvent) -> None:
+        delay = RETRY_MIN
+        while True:
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            try:
+                await self._recording_ready(event.livestream_id, event.data)
+            except Unavailable:
+                delay = min(delay * 2, RETRY_MAX)
+                continue
+            except Exception:
+                log.exception("attaching show %s's recording failed", event.livestream_id)
+                return
+            log.warning(
+                "show %s: recording attached after the database came back", event.livestream_id
+            )
+            return
+
+    async def close(self) -> None:
+        """Stop retrying (the files stay on disk; ``liveshop`` does not attach them later)."""
+        for task in list(self._retries):
+            task.cancel()
+        await asyncio.gather(*self._retries, return_exceptions=True)
 
     def _relative(self, path: str | Path) -> str:
         resolved = Path(path)

@@ -23,10 +23,8 @@ import contextlib
 import hmac
 import logging
 import os
-import shutil
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
@@ -44,6 +42,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from liveshop.protocol import ProtocolError
+from liveshop.storage.errors import Unavailable
 from liveshop.storage.models import Livestream, Recording
 
 if TYPE_CHECKING:
@@ -118,6 +117,11 @@ VIEWER_LOSS = Gauge(
     ["show", "percentile"],
     multiprocess_mode="livemax",
 )
+LOOP_TASKS = Gauge(
+    "liveshop_event_loop_tasks",
+    "asyncio tasks alive on the event loop (flat over a long show; growth is a leak)",
+    multiprocess_mode="livesum",
+)
 RECORDING_BYTES = Gauge(
     "liveshop_recording_bytes",
     "Bytes of the recordings kept (all shows)",
@@ -132,14 +136,6 @@ DB_LATENCY = Histogram(
 
 
 # -- where metrics are written and served ------------------------------------------------------
-
-
-def prepare_multiprocess(directory: Path) -> None:
-    """Start ``liveshop serve``'s figures afresh in ``directory`` and point every process of
-    this command at it (before prometheus-client is imported by a worker)."""
-    shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(mode=0o700, parents=True)
-    os.environ[MULTIPROC_ENV] = str(directory)
 
 
 def registry() -> CollectorRegistry:
@@ -271,11 +267,14 @@ class Sampler:
         while True:
             try:
                 await self.sample()
+            except Unavailable as exc:  # the database is away: the next sample catches up
+                log.warning("metrics sample skipped: %s", exc)
             except Exception:
                 log.exception("metrics sample failed")
             await asyncio.sleep(SAMPLE_SECONDS)
 
     async def sample(self) -> None:
+        LOOP_TASKS.set(len(asyncio.all_tasks()))
         async with self.db.session() as session:
             live = list(
                 (await session.scalars(select(Livestream.id).where(Livestream.is_active))).all()

@@ -10,15 +10,30 @@ from liveshop.config import Settings
 
 
 async def test_health_reports_database_and_broker(client: httpx.AsyncClient) -> None:
-    """Health names the broker and says the database is up."""
+    """Health names the broker and says the database, media and disk are fine."""
     r = await client.get("/api/health")
-    assert r.json() == {"status": "ok", "database": "ok", "broker": "memory"}
+    body = r.json()
+    assert body["disk"]["freeBytes"] > 0
+    body["disk"].pop("freeBytes")
+    assert body == {
+        "status": "ok",
+        "database": "ok",
+        "broker": "memory",
+        "media": {"mode": "sfu", "state": "ok", "instances": []},
+        "disk": {"state": body["disk"]["state"], "recording": "ok"},
+    }
+    assert body["disk"]["state"] in ("ok", "low")
 
 
 async def test_config_tells_media_mode(client: httpx.AsyncClient) -> None:
     """The pages learn the media mode and ICE servers."""
     r = await client.get("/api/config")
-    assert r.json() == {"mediaMode": "sfu", "iceServers": [], "embedOrigins": [], "simulcast": False}
+    assert r.json() == {
+        "mediaMode": "sfu",
+        "iceServers": [],
+        "embedOrigins": [],
+        "simulcast": False,
+    }
 
 
 async def test_openapi_documents_every_route_with_models(client: httpx.AsyncClient) -> None:

@@ -146,7 +146,8 @@ async def test_viewer_rtt_comes_from_the_admin_api(
 async def test_a_janus_going_away_ends_its_viewers_and_restarts_are_picked_up(
     backend: JanusMediaBackend, events: Events, janus_pair: JanusCluster
 ) -> None:
-    """A Janus going away ends its viewers, new viewers go to the origin, a restart is used again."""
+    """A Janus going away ends its viewers (told to offer again), new viewers go to the origin, a
+    restart is used again, and after the origin dies a new publish makes a new origin."""
     publisher = await live_publisher(backend, events)
     origin, second = janus_pair.urls
     on_second, on_origin = Viewer(), Viewer()
@@ -159,6 +160,11 @@ async def test_a_janus_going_away_ends_its_viewers_and_restarts_are_picked_up(
     # viewer's own ICE consent checks end it later; liveshop ends the session at once
     janus_pair.instances[1].stop()
     await asyncio.wait_for(backend.instances[1].down.wait(), TIMEOUT)
+    lost = await events.wait("viewers_lost")  # its viewers are told to offer again
+    assert lost.data["sessions"] == [on_second.session_id]
+    health = backend.health()
+    assert health["state"] == "degraded"
+    assert [i["state"] for i in health["instances"]] == ["up", "down"]
     assert (await backend.where(1))["viewers"] == {origin: 1}
     assert backend.stats(1)["viewers"] == 1
     assert await backend.end_session(1, on_second.session_id) is False
@@ -186,9 +192,19 @@ async def test_a_janus_going_away_ends_its_viewers_and_restarts_are_picked_up(
     with pytest.raises(MediaError) as err:
         await Viewer().start(backend)
     assert err.value.status == 409
-    for peer in (on_second, on_origin, late, again):
+
+    republished = Publisher()  # the studio publishes again: the show moves to a new origin
+    await republished.start(backend)
+    await events.wait("publisher_connected", count=2)
+    back = Viewer()
+    await back.start(backend)
+    assert (await backend.where(1))["viewers"] == {second: 1}
+    indices = await back.frame_indices(5)
+    assert indices == sorted(indices)
+    for peer in (on_second, on_origin, late, again, back):
         await peer.pc.close()
-    await publisher.pc.close()
+    for pub in (publisher, republished):
+        await pub.pc.close()
 
 
 async def test_replacing_hangs_up_the_old_publishers_viewers(

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 from liveshop.api.routing import allowed_methods, unreadable_body
-from liveshop.storage.errors import Conflict, NotFound
+from liveshop.storage.errors import Conflict, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Conflict)
     async def conflict(_: Request, exc: Conflict) -> Response:
         return SafeJSONResponse({"detail": str(exc) or "Conflict"}, 409)
+
+    @app.exception_handler(Unavailable)
+    async def unavailable(_: Request, exc: Unavailable) -> Response:
+        log.warning("answered 503: %s", exc)
+        return SafeJSONResponse(
+            {"detail": "the database is unavailable; try again shortly"},
+            503,
+            headers={"Retry-After": str(Unavailable.retry_after)},
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> Response:

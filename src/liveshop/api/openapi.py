@@ -8,6 +8,8 @@ from the machinery every route shares are added here, in one place, so that no r
 * a path with an id: 404 (the id is a number no row has; an id that is not a number matches no route);
 * the ``bearer`` scheme (``api/deps.py``): 401 with ``WWW-Authenticate``;
 * 429: ``Retry-After``;
+* 503 with ``Retry-After`` on every operation: the database is unreachable for now (restart,
+  failover; ``storage.errors.Unavailable``);
 * every error's body: ``{detail}``, a message or a list of ``{loc, field, msg, type}``;
 * links from the answers that name a show or a product to the operations on it (stateful clients,
   and schemathesis's stateful phase, follow them).
@@ -55,24 +57,24 @@ SHARED: dict[str, dict[str, Any]] = {
     "422": {"description": "Validation error"},
     "404": {"description": "No such resource"},
     "401": {"description": "No valid token (missing, malformed, expired or revoked)"},
+    "503": {"description": "The database is unavailable for now (restart, failover): retry"},
 }
 CHALLENGE = {
     "WWW-Authenticate": {"required": True, "schema": {"type": "string", "const": "Bearer"}}
 }
-HEADERS: dict[str, dict[str, Any]] = {
-    "429": {
-        "Retry-After": {
-            "description": "Seconds to wait",
-            "required": True,
-            "schema": {"type": "string", "pattern": "^[0-9]+$"},
-        }
-    },
+RETRY_AFTER: dict[str, Any] = {
+    "Retry-After": {
+        "description": "Seconds to wait",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    }
 }
+HEADERS: dict[str, dict[str, Any]] = {"429": RETRY_AFTER, "503": RETRY_AFTER}
 
 
 def _complete(operation: dict[str, Any], path: str) -> None:
     responses: dict[str, Any] = operation["responses"]
-    needed = []
+    needed = ["503"]
     if JSON in operation.get("requestBody", {}).get("content", {}):
         needed += ["400", "413", "422"]
     if "{" in path:

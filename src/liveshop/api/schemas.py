@@ -185,10 +185,29 @@ class ChatList(Out):
 # --- misc -----------------------------------------------------------------------------------
 
 
+class MediaInstanceHealth(Out):
+    url: str
+    state: Literal["up", "down"]
+
+
+class MediaHealth(Out):
+    mode: str
+    state: Literal["ok", "degraded"]
+    instances: list[MediaInstanceHealth] = Field(default_factory=list)  # janus: each instance
+
+
+class DiskHealth(Out):
+    state: Literal["ok", "low", "full"]
+    freeBytes: int
+    recording: Literal["ok", "paused"]  # paused: a recording stopped for want of space
+
+
 class Health(Out):
     status: Literal["ok", "degraded"]
     database: Literal["ok", "down"]
-    broker: str
+    broker: str  # the broker's name ("memory", "redis") when it works; "degraded" meanwhile
+    media: MediaHealth
+    disk: DiskHealth
 
 
 class ErrorOut(BaseModel):

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from typing import Literal
 
 Handler = Callable[[bytes], None]
+State = Literal["ok", "degraded"]
+StateListener = Callable[[State], None]
 
 GLOBAL = "global"
 PRESENCE_TTL_SECONDS = 10.0
@@ -17,6 +20,10 @@ PRESENCE_TTL_SECONDS = 10.0
 
 def show_topic(livestream_id: int) -> str:
     return f"show:{livestream_id}"
+
+
+class BrokerUnavailable(Exception):
+    """The shared broker cannot be reached right now (presence cannot be read or written)."""
 
 
 class Subscription(ABC):
@@ -32,9 +39,15 @@ class Broker(ABC):
     Guarantees: messages published by one publisher on one topic are delivered to each subscriber
     in publish order; handlers are called on the subscriber's event loop and must not block.
     Delivery is at-most-once (a process that is down misses messages; clients resync on join).
+
+    While a shared broker is unreachable (:attr:`state` ``"degraded"``), :meth:`publish` still
+    delivers to this process's own subscribers and never raises; presence calls raise
+    :class:`BrokerUnavailable`. Listeners added with :meth:`watch` hear each change of state, so
+    the hub can catch up from the database and republish its presence once the broker is back.
     """
 
     name: str = "broker"
+    state: State = "ok"
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Connect; called once by the app's lifespan."""
@@ -62,3 +75,7 @@ class Broker(ABC):
     async def ping(self) -> bool:
         """True when the broker is reachable."""
         return True
+
+    def watch(self, listener: StateListener) -> None:  # noqa: B027 - optional hook
+        """Call ``listener(state)`` on the event loop each time :attr:`state` changes (after a
+        reconnection, once every subscription is back). The in-process broker never changes."""

@@ -15,14 +15,16 @@ from liveshop.hub.connection import CLOSE_TRY_AGAIN, CLOSE_UNAUTHORIZED, Connect
 from liveshop.hub.hub import Hub
 from liveshop.hub.wsproto import FRAMES_EXTENSION
 from liveshop.security import InvalidToken
+from liveshop.storage.errors import Unavailable
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
     """One socket's life. An address over its connection budget is refused at the handshake
     (HTTP 429 with ``Retry-After``, before the token is even read, so a flooding address costs
     one budget lookup per attempt); a missing, expired or forged token gets
-    ``error unauthorized`` and the close code 4401; binary frames get ``error invalid``; the
-    socket's failures never reach others."""
+    ``error unauthorized`` and the close code 4401; while the database is unreachable a socket
+    gets ``error unavailable`` and 1013; binary frames get ``error invalid``; the socket's
+    failures never reach others."""
     hub: Hub = websocket.app.state.hub
     authenticator: Authenticator = websocket.app.state.authenticator
     address = client_address(websocket)
@@ -38,6 +40,17 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         with contextlib.suppress(Exception):
             await websocket.send_text(protocol.error("unauthorized", "a valid ?token= is required"))
             await websocket.close(CLOSE_UNAUTHORIZED, "unauthorized")
+        return
+    except Unavailable:  # the database is away (restart, failover): the page retries
+        with contextlib.suppress(Exception):
+            await websocket.send_text(
+                protocol.error(
+                    "unavailable",
+                    "the service is briefly unavailable; reconnect shortly",
+                    retry_after=Unavailable.retry_after,
+                )
+            )
+            await websocket.close(CLOSE_TRY_AGAIN, "service briefly unavailable")
         return
     frames = websocket.scope.get("extensions", {}).get(FRAMES_EXTENSION) or {}
     conn = Connection(

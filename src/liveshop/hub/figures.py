@@ -33,7 +33,7 @@ from liveshop import protocol
 from liveshop.protocol import dump, product_out
 from liveshop.storage import livestreams
 from liveshop.storage.engine import Database
-from liveshop.storage.errors import NotFound
+from liveshop.storage.errors import NotFound, Unavailable
 
 if TYPE_CHECKING:
     from liveshop.hub.connection import Connection
@@ -206,6 +206,8 @@ class FigureSync:
                     continue
                 try:
                     await self.sync(room)
+                except Unavailable:
+                    break  # the database is away: figures stay as they are until it is back
                 except Exception:
                     log.exception("live figures sync failed for show %s", room.show_id)
 

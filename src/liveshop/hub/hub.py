@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from liveshop import metrics, protocol
-from liveshop.broker.base import GLOBAL, Broker, show_topic
+from liveshop.broker.base import GLOBAL, Broker, BrokerUnavailable, show_topic
 from liveshop.domain.ratelimit import SlidingWindow, TokenBucket
 from liveshop.domain.text import clean_chat_text
 from liveshop.hub import figures
@@ -27,6 +27,7 @@ from liveshop.hub.moderation import (
     check_text,
     check_watched,
 )
+from liveshop.hub.outage import BrokerOutage
 from liveshop.hub.room import Room
 from liveshop.hub.snapshot import Snapshots
 from liveshop.hub.staff import StaffActions
@@ -37,7 +38,7 @@ from liveshop.quota.base import Quotas
 from liveshop.quota.memory import MemoryQuotas
 from liveshop.storage import bans, chat, likes, livestreams, users
 from liveshop.storage.engine import Database
-from liveshop.storage.errors import NotFound
+from liveshop.storage.errors import NotFound, Unavailable
 from liveshop.storage.shop_settings import ModerationSettings, load_moderation
 
 log = logging.getLogger(__name__)
@@ -87,11 +88,13 @@ class Hub:
         self.snapshots = Snapshots(db)
         self.staff = StaffActions(db, broker)
         self.heap = HeapPolicy()
+        self.outage = BrokerOutage(db, lambda: self.rooms.values(), self._tick)
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
         self.moderation = await load_moderation(self.db)
+        self.broker.watch(self.outage.on_state)
         self._global_sub = await self.broker.subscribe(GLOBAL, self._on_global)
         self._ticker = asyncio.create_task(self._tick_loop(), name="hub-ticker")
         self._syncer = asyncio.create_task(
@@ -104,6 +107,7 @@ class Hub:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        await self.outage.close()
         for conn in list(self.connections):
             conn.kill(1012, "service restart: reconnect")  # pages come back at once
         if self._global_sub is not None:
@@ -203,7 +207,7 @@ class Hub:
             self._on_peer(room, meta)
         elif ctl == "presence" and meta.get("node") != self.node_id and room.local:
             # another process changed who watches: recount now, not at our next tick
-            task = asyncio.get_running_loop().create_task(self._recount(room))
+            task = asyncio.get_running_loop().create_task(self._recount_quietly(room))
             self._recounts.add(task)
             task.add_done_callback(self._recounts.discard)
 
@@ -289,6 +293,9 @@ class Hub:
                 room.banned = await bans.banned_users(session, show_id)
                 room.banned_addresses = await bans.banned_addresses(session, show_id)
                 room.new_shopper_wait = stream.new_shopper_wait_seconds
+                room.chat_high = await chat.last_id(session, show_id)
+            if self.broker.state != "ok":  # other processes' chat of the outage: read it after
+                self.outage.mark(room)
             room.subscription = await self.broker.subscribe(
                 show_topic(show_id), functools.partial(self._on_show, room)
             )
@@ -334,7 +341,11 @@ class Hub:
                     log.exception("checking open sockets' accounts failed")
             for room in list(self.rooms.values()):
                 try:
+                    if room.resume_after is not None:
+                        await self.outage.resume(room)
                     await self._tick(room)
+                except Unavailable as exc:
+                    log.warning("viewer count of show %s not stored: %s", room.show_id, exc)
                 except Exception:
                     log.exception("viewer count update failed for show %s", room.show_id)
             await self.viewing.flush()
@@ -349,8 +360,12 @@ class Hub:
             return
         if room.presence_dirty or now - room.presence_sent >= PRESENCE_REFRESH:
             changed, room.presence_dirty = room.presence_dirty, False
+            try:
+                await self.broker.set_presence(room.show_id, self.node_id, set(room.viewers))
+            except BrokerUnavailable:  # written (and hinted) once the broker is back
+                room.presence_dirty = True
+                return
             room.presence_sent = now
-            await self.broker.set_presence(room.show_id, self.node_id, set(room.viewers))
             if changed:  # the other processes recount now rather than at their next tick
                 await self.broker.publish(
                     show_topic(room.show_id),
@@ -359,12 +374,24 @@ class Hub:
         if room.local:
             await self._recount(room)
 
+    async def _recount_quietly(self, room: Room) -> None:
+        try:
+            await self._recount(room)
+        except Unavailable as exc:
+            log.warning("peak viewers of show %s not stored: %s", room.show_id, exc)
+        except Exception:
+            log.exception("viewer count update failed for show %s", room.show_id)
+
     async def _recount(self, room: Room) -> None:
         """Read the show's viewer count; tell local sockets if it changed. Reads may overlap (a
-        tick and another process's hint): the one started last wins (``Room.counted``)."""
+        tick and another process's hint): the one started last wins (``Room.counted``). While
+        the broker is away the count stays as it was (it cannot be read)."""
         room.count_reads += 1
         read = room.count_reads
-        count = await self.broker.presence_count(room.show_id)
+        try:
+            count = await self.broker.presence_count(room.show_id)
+        except BrokerUnavailable:
+            return
         peak = max(room.peak, count) if room.active else room.peak
         if not room.counted(read, count, peak) or peak == room.peak:
             return
@@ -377,6 +404,7 @@ class Hub:
     async def handle(self, conn: Connection, text: str) -> None:
         """Act on one text frame. Never raises: a refusal becomes an ``error`` for this socket
         only; more than 20 invalid messages a minute close this socket with 1008."""
+        message: Any = None
         try:
             message = protocol.decode_client(text)
             kind = getattr(message, "type", "")
@@ -393,6 +421,16 @@ class Hub:
                 self.bad_message(conn)
             elif exc.code in WAIT_ERRORS:
                 self._refused(conn)
+        except Unavailable as exc:  # nothing was stored: the sender may send it again
+            log.warning("refused a message from %s: %s", conn.peer_id, exc)
+            conn.push(
+                protocol.error(
+                    "unavailable",
+                    "the service is briefly unavailable; try again",
+                    retry_after=Unavailable.retry_after,
+                    ref=getattr(message, "clientMessageId", None),
+                )
+            )
         except Exception:
             log.exception("hub failed on a message from %s", conn.peer_id)
             conn.push(protocol.error("invalid", "the server could not process this message"))

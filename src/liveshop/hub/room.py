@@ -14,7 +14,7 @@ and a room that takes longer to reach sends fewer, larger batches.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
+from collections import Counter, deque
 from typing import TYPE_CHECKING, Any
 
 from liveshop import metrics, protocol
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 Pending = tuple[str | None, str, int | None]  # (coalescing key, frame, chat message id)
 BATCH_INTERVAL = 0.1
 DELIVERY_SLICE = 256
+CHAT_REMEMBERED = 2048  # chat ids a room remembers passing on (duplicate-free resume)
 
 
 class Room:
@@ -62,6 +63,11 @@ class Room:
         self.generation = 0  # bumped by every broadcast that can change a snapshot
         self.state: Any = None
         self.state_loading: tuple[int, asyncio.Future[Any]] | None = None
+        # chat passed on to the local sockets, for catching up after a broker outage
+        self.chat_high = 0  # the highest chat id passed on (or stored when the room was made)
+        self.chat_recent: deque[int] = deque(maxlen=CHAT_REMEMBERED)
+        self.chat_known: set[int] = set()
+        self.resume_after: int | None = None  # set while the broker is (or was) unreachable
 
     # -- membership ------------------------------------------------------------------------
 
@@ -105,6 +111,21 @@ class Room:
             self.broadcast(frame, key=VIEWERS)
         return True
 
+    # -- chat resume -----------------------------------------------------------------------
+
+    def note_chat(self, chat_id: int) -> None:
+        """Remember that chat message ``chat_id`` was passed on to this room's sockets."""
+        if chat_id in self.chat_known:
+            return
+        if len(self.chat_recent) == self.chat_recent.maxlen:
+            self.chat_known.discard(self.chat_recent[0])
+        self.chat_recent.append(chat_id)
+        self.chat_known.add(chat_id)
+        self.chat_high = max(self.chat_high, chat_id)
+
+    def passed_on(self, chat_id: int) -> bool:
+        return chat_id in self.chat_known
+
     # -- delivery --------------------------------------------------------------------------
 
     def send_to_role(self, role: str, frame: str) -> None:
@@ -116,6 +137,8 @@ class Room:
         """Queue ``frame`` for every local socket; sent at once when idle, batched when busy."""
         if key != "viewer_count":  # the count in a snapshot is the room's, not the shared state's
             self.generation += 1
+        if chat_id is not None:
+            self.note_chat(chat_id)
         if key is not None:
             self._pending = [p for p in self._pending if p[0] != key]
         if not self._pending:

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from liveshop.storage import viewer_sessions
 from liveshop.storage.engine import Database
+from liveshop.storage.errors import Unavailable
 from liveshop.storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -92,10 +93,15 @@ class ViewingLog:
                 async with self._db.session() as session:
                     ids = await viewer_sessions.insert_visits(session, rows)
                     await viewer_sessions.close_visits(session, leaves)
-            except Exception:
-                log.exception(
-                    "could not write %d viewer sessions; retrying", len(rows) + len(leaves)
-                )
+            except Exception as exc:
+                if isinstance(exc, Unavailable):
+                    log.warning(
+                        "%d viewer sessions kept for later: %s", len(rows) + len(leaves), exc
+                    )
+                else:
+                    log.exception(
+                        "could not write %d viewer sessions; retrying", len(rows) + len(leaves)
+                    )
                 self._new[:0] = new
                 self._left[:0] = left
                 return

@@ -19,7 +19,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-EventKind = Literal["publisher_connected", "publisher_left", "recording_ready"]
+EventKind = Literal[
+    "publisher_connected",
+    "publisher_left",
+    "recording_ready",
+    "recording_paused",
+    "recording_resumed",
+    "viewers_lost",
+]
 
 
 class MediaError(Exception):
@@ -55,6 +62,11 @@ class MediaEvent:
     * ``publisher_left``: ``data = {"session_id", "reason"}``
     * ``recording_ready``: ``data = {"path", "thumbnail" (path or None), "duration" (seconds),
       "segment" (1, 2, ...), "codec"}``
+    * ``recording_paused``: ``data = {"reason": "disk_full" | "write_failed", "detail"}`` (the
+      failed segment's ``recording_ready`` came first; live media goes on)
+    * ``recording_resumed``: ``data = {"segment"}`` (a new segment started)
+    * ``viewers_lost``: ``data = {"sessions": [session ids]}``: their media server went away
+      while the show goes on; they should make a new WHEP offer (placed on a server that is up)
     """
 
     kind: EventKind
@@ -116,6 +128,12 @@ class MediaBackend(ABC):
     @abstractmethod
     def is_live(self, livestream_id: int) -> bool:
         """True while a publisher is connected."""
+
+    def health(self) -> dict[str, Any]:
+        """``{"state": "ok" | "degraded", "instances": [{"url", "state": "up" | "down"}] (backends
+        with several media servers), "recording": "ok" | "paused"}`` (paused: a recording waits
+        for disk space)."""
+        return {"state": "ok", "instances": [], "recording": "ok"}
 
     @abstractmethod
     def stats(self, livestream_id: int) -> dict[str, Any]:

@@ -4,6 +4,10 @@ The forwarder hands packets to :meth:`Recorder.put`, which never blocks (a bound
 the disk cannot keep up packets are dropped and counted). A writer thread reassembles frames
 (VP8 / H.264 / Opus depacketization), muxes them with PyAV and, a few seconds in, decodes one
 keyframe to write ``thumbnail.jpg``. Recording starts at the first complete video keyframe.
+
+A write that fails (the disk is full or gone) ends the segment: the writer keeps what it wrote
+(playable: live WebM / Matroska need no index), stops taking packets, and calls ``on_failed`` (from
+its thread) so the backend can tell the seller and start a new segment once there is room.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import queue
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -20,6 +25,7 @@ from typing import Any
 
 import av
 
+from .diskspace import CHECK_INTERVAL, check_room
 from .rtputil import H264, VP8, picture_size, vp8_descriptor_size
 
 logger = logging.getLogger(__name__)
@@ -160,8 +166,11 @@ class Recorder:
         video_codec: str,
         with_audio: bool,
         thumbnail_after: float = THUMBNAIL_AFTER_S,
+        on_failed: Callable[[OSError], None] | None = None,
     ) -> None:
         self.directory = directory
+        self.on_failed = on_failed
+        self.failed: OSError | None = None  # the write error that ended the segment
         self.segment = segment
         self.video_codec = video_codec
         self.with_audio = with_audio
@@ -210,13 +219,24 @@ class Recorder:
 
     def _run(self) -> None:
         writer = _Writer(self)
+        checked = 0.0
         try:
             while True:
                 item = self._queue.get()
                 if item is None:
                     break
                 try:
+                    if writer.container is not None and item[5] - checked >= CHECK_INTERVAL:
+                        checked = item[5]
+                        check_room(self.directory)  # stop before the disk is full
                     writer.packet(*item)
+                except OSError as exc:  # disk full or gone: end the segment, keep what it has
+                    self.failed = exc
+                    self._stopped = True
+                    logger.warning("recording %s stopped: %s", self.path, exc)
+                    if self.on_failed is not None:
+                        self.on_failed(exc)
+                    break
                 except Exception:  # keep recording after one bad packet
                     logger.exception("recording %s: packet failed", self.path)
         finally:
@@ -316,6 +336,9 @@ class _Writer:
             image.save(tmp, format="JPEG", quality=85)
             tmp.replace(self.rec.thumbnail_path)
             return True
+        except OSError as exc:  # no room for it: the recording matters more
+            logger.warning("recording %s: no thumbnail: %s", self.rec.path, exc)
+            return False
         except Exception:
             logger.exception("recording %s: thumbnail failed", self.rec.path)
             return False
@@ -330,8 +353,13 @@ class _Writer:
             try:
                 self.container.close()
                 path = self.rec.path
-            except Exception:
-                logger.exception("recording %s: close failed", self.rec.path)
+            except Exception as exc:
+                if self.rec.failed is None:
+                    logger.exception("recording %s: close failed", self.rec.path)
+                else:  # the disk is full: no index, but what was written plays
+                    logger.warning("recording %s closed without its index: %s", self.rec.path, exc)
+                if self.rec.failed is not None and self.rec.path.exists() and self.last_pts_ms:
+                    path = self.rec.path
         return RecordingResult(
             path=path,
             thumbnail=self.rec.thumbnail_path if self.thumbnail_done else None,

@@ -38,6 +38,7 @@ from aiortc.codecs import CODECS
 from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
 
 from . import aiortc_internals as internals
+from . import diskspace
 from .base import EventCallback, MediaBackend, MediaError, MediaSession
 from .forwarding import IdleTrack, Sink, Source
 from .negotiation import (
@@ -103,6 +104,7 @@ class _Room:
     publisher: _Publisher | None = None
     viewers: dict[str, _Viewer] = field(default_factory=dict)
     segments: int = 0
+    recording_paused: bool = False  # a segment failed (disk full) and the next waits for room
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -226,18 +228,7 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
             old = room.publisher
             room.publisher = publisher
             if self.record:
-                directory = self.media_dir / "livestreams" / str(livestream_id)
-                room.segments = next_segment(directory, room.segments)
-                recorder = Recorder(
-                    directory,
-                    room.segments,
-                    publisher.codec,
-                    "audio" in publisher.sources,
-                    thumbnail_after=self.thumbnail_after,
-                )
-                publisher.recorder = recorder
-                for source in publisher.sources.values():
-                    source.recorder = recorder
+                self._start_recording(room, publisher)
             if old is not None:
                 self._move_viewers(room, old, publisher)
                 self._spawn(self._close_publisher(room, old, "replaced", notify=False))
@@ -259,6 +250,68 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
                 self._spawn(self._close_publisher(room, publisher, state))
 
         return MediaSession(session_id=publisher.session_id, answer_sdp=answer)
+
+    # recording (segments; a full disk pauses it, see media/diskspace.py) ----------------------
+
+    def _start_recording(self, room: _Room, publisher: _Publisher) -> None:
+        """A new segment fed by ``publisher``'s packets from its next keyframe (numbered after
+        any segment already on disk, so a restarted server never overwrites one)."""
+        room.segments = next_segment(self._recordings_dir(room.livestream_id), room.segments)
+        loop = asyncio.get_running_loop()
+
+        def failed(exc: OSError) -> None:  # on the writer's thread
+            loop.call_soon_threadsafe(self._recording_failed, room, publisher, recorder, exc)
+
+        recorder = Recorder(
+            self._recordings_dir(room.livestream_id),
+            room.segments,
+            publisher.codec,
+            "audio" in publisher.sources,
+            thumbnail_after=self.thumbnail_after,
+            on_failed=failed,
+        )
+        publisher.recorder = recorder
+        for source in publisher.sources.values():
+            source.recorder = recorder
+
+    def _recordings_dir(self, livestream_id: int) -> Path:
+        return self.media_dir / "livestreams" / str(livestream_id)
+
+    def _recording_failed(
+        self, room: _Room, publisher: _Publisher, recorder: Recorder, exc: OSError
+    ) -> None:
+        if publisher.recorder is not recorder or publisher.closed:
+            return  # the segment was being closed anyway
+        publisher.recorder = None
+        for source in publisher.sources.values():
+            source.recorder = None
+        room.recording_paused = True
+        self._spawn(self._pause_recording(room, publisher, recorder, exc))
+
+    async def _pause_recording(
+        self, room: _Room, publisher: _Publisher, recorder: Recorder, exc: OSError
+    ) -> None:
+        """Keep what the failed segment holds, tell the seller, resume once there is room."""
+        show = room.livestream_id
+        result: RecordingResult = await asyncio.to_thread(recorder.join)
+        self._emit_recording(show, result)
+        self._emit("recording_paused", show, {"reason": diskspace.reason(exc), "detail": str(exc)})
+        directory = self._recordings_dir(show)
+        gone = lambda: publisher.closed or room.publisher is not publisher or self._closing  # noqa: E731
+        try:
+            if not await diskspace.wait_for_space(directory, gone):
+                return
+        finally:
+            room.recording_paused = False
+        self._start_recording(room, publisher)
+        video = publisher.sources.get("video")
+        if video is not None:
+            video.request_keyframe()  # the new segment starts at a keyframe
+        self._emit("recording_resumed", show, {"segment": room.segments})
+
+    def health(self) -> dict[str, Any]:
+        paused = any(room.recording_paused for room in self.rooms.values())
+        return {"state": "ok", "instances": [], "recording": "paused" if paused else "ok"}
 
     def _bye_handler(self, room: _Room, publisher: _Publisher, kind: str) -> Any:
         def on_bye() -> None:

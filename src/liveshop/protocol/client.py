@@ -35,6 +35,7 @@ ErrorCode = Literal[
     "too_large",
     "too_new",
     "blocked",
+    "unavailable",
 ]
 
 

@@ -140,6 +140,26 @@ def broadcast_stop(livestream_id: int) -> bytes:
     return envelope(event, t="webrtc_broadcast_stop")
 
 
+def recording_status(livestream_id: int, state: str, reason: str | None = None) -> bytes:
+    """To the show's sellers: the server's recording ``paused`` (``reason`` ``disk_full`` or
+    ``write_failed``; live video goes on) or ``recording`` again (a new segment)."""
+    event: dict[str, object] = {
+        "type": "recording_status",
+        "livestreamId": livestream_id,
+        "state": state,
+    }
+    if reason is not None:
+        event["reason"] = reason
+    return envelope(event, t="recording_status", role="admin")
+
+
+def media_reconnect(livestream_id: int, sessions: list[str]) -> bytes:
+    """To the show's shoppers: the WHEP sessions listed lost their media server (a Janus instance
+    went away) while the show goes on; a player holding one of them offers again at once."""
+    event = {"type": "webrtc_reconnect", "livestreamId": livestream_id, "sessionIds": sessions}
+    return envelope(event, t="webrtc_reconnect", role="shopper")
+
+
 def viewer_joined(peer_id: str) -> str:
     """To the seller's sockets (p2p): a shopper to send the stream to joined."""
     return frame({"type": "webrtc_viewer_joined", "peerId": peer_id})

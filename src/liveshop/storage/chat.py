@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from liveshop.storage.models import ChatMessage, utcnow
@@ -47,6 +47,14 @@ async def find_sent(
         .limit(1)
     )
     return result.scalar_one_or_none()
+
+
+async def last_id(session: AsyncSession, livestream_id: int) -> int:
+    """The highest id of the show's messages (0 when it has none)."""
+    result = await session.execute(
+        select(func.max(ChatMessage.id)).where(ChatMessage.livestream_id == livestream_id)
+    )
+    return int(result.scalar_one_or_none() or 0)
 
 
 async def after(

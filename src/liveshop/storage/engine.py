@@ -20,7 +20,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from liveshop.storage.errors import Unavailable, is_unavailable
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+PG_CONNECT_TIMEOUT, PG_POOL_TIMEOUT = 5.0, 10.0
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -49,7 +52,16 @@ def create_engine(url: str) -> AsyncEngine:
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+asyncpg")
-        return create_async_engine(parsed, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        # pre-ping: a connection the server dropped (restart, failover) is replaced on checkout;
+        # short connect and pool timeouts: callers learn "unavailable" in seconds, not minutes
+        return create_async_engine(
+            parsed,
+            pool_size=10,
+            max_overflow=20,
+            pool_pre_ping=True,
+            pool_timeout=PG_POOL_TIMEOUT,
+            connect_args={"timeout": PG_CONNECT_TIMEOUT},
+        )
     raise ValueError(
         f"unsupported database URL {url!r}: use sqlite+aiosqlite:// or postgresql+asyncpg://"
     )
@@ -69,9 +81,21 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session in a transaction: committed when the block ends normally, rolled back on error."""
-        async with self.sessions() as session, session.begin():
-            yield session
+        """A session in a transaction: committed when the block ends normally, rolled back on error.
+
+        When the database cannot be reached (restart, failover, network), raises
+        :class:`~liveshop.storage.errors.Unavailable` (from the driver's error): the block's work
+        was not committed, and the pool reconnects by itself (``pool_pre_ping``) once it is back.
+        """
+        try:
+            async with self.sessions() as session, session.begin():
+                yield session
+        except Unavailable:
+            raise
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise Unavailable(f"database unavailable: {exc}") from exc
+            raise
 
     async def ping(self) -> bool:
         """True when the database answers ``SELECT 1``."""

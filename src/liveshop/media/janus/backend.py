@@ -260,15 +260,20 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
         owned: list[tuple[Room, Publisher]] = []
         for room in list(self.rooms.values()):
             publisher = room.publisher
-            if publisher is not None and publisher.instance is inst:
+            origin_lost = publisher is not None and publisher.instance is inst
+            if publisher is not None and origin_lost:
                 self._spawn(self._close_publisher(room, publisher, "janus_down"))
             elif publisher is not None and not publisher.closed:
                 owned.append((room, publisher))
+            moved = []
             for viewer in list(room.viewers.values()):
                 if viewer.instance is inst:
                     viewer.closed = True
                     room.viewers.pop(viewer.session_id, None)
                     dropped.append(viewer.session_id)
+                    moved.append(viewer.session_id)
+            if moved and not origin_lost:  # the show goes on elsewhere: those viewers come back
+                self._emit("viewers_lost", room.livestream_id, {"sessions": moved})
         self.pool.schedule_reconnect(inst)
         try:  # the shared part: the room, remote copies and sessions there are gone
             for session_id in dropped:
@@ -351,6 +356,14 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
         publisher = room.publisher if room is not None else None
         others = self._others.get(livestream_id, Others())
         return bool(publisher and publisher.connected and not publisher.closed) or others.live
+
+    def health(self) -> dict[str, Any]:
+        """Degraded while any instance is down (its viewers are being moved to the others)."""
+        instances = [
+            {"url": inst.url, "state": "up" if inst.up else "down"} for inst in self.instances
+        ]
+        up = all(i["state"] == "up" for i in instances)
+        return {"state": "ok" if up else "degraded", "instances": instances, "recording": "ok"}
 
     def stats(self, livestream_id: int) -> dict[str, Any]:
         """This process's share plus the others' as of the last :meth:`refresh`."""

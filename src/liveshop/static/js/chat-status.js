@@ -85,6 +85,8 @@ export function describeRefusal(ev, { like = false } = {}) {
       return 'You were removed from this show and cannot chat.';
     case 'not_live':
       return 'The show is not live.';
+    case 'unavailable':
+      return `Your message was not sent: the chat is briefly unavailable — send it again in ${n} s.`;
     default:
       return ev.message || 'Something went wrong.';
   }

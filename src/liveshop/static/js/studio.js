@@ -14,6 +14,7 @@ import { completeEarlierPart, createShowRecorder } from './recording.js';
 import { mountHighlightCutter } from './highlight-cutter.js';
 import { watchRendition } from './replay-progress.js';
 import { createModerationPanel } from './moderation-panel.js';
+import { mountRecordingStatus } from './recording-status.js';
 import { renderReport } from './report-view.js';
 import { createStreamKeyPanel } from './stream-key-panel.js';
 import { createEmbedPanel } from './embed-panel.js';
@@ -604,6 +605,7 @@ async function togglePin(product, isPinned) {
 
 function wireHub() {
   moderation.wire(hub);
+  mountRecordingStatus(hub, $('#rec-status'));
   hub.on('status', ({ state }) => {
     if (state === 'reconnecting' && show) setText($('#chat-notice'), 'Connection to the service lost — reconnecting…');
     if (state === 'open') setText($('#chat-notice'), '');

@@ -1,0 +1,108 @@
+"""Riding through a broker outage (Redis restarting): what the hub does while it is away and when
+it comes back.
+
+While the broker is ``degraded`` each process keeps serving its own sockets: chat is still stored
+before it is acknowledged, and the broker delivers it to this process's subscribers only. Every
+room remembers the last chat id it had passed on when the outage began. Once the broker is back
+(re-subscribed), each room reads the messages stored after that id and passes on those its sockets
+have not had (the other processes' chat of the outage), and the process republishes its presence
+at once (a restarted Redis has forgotten it) so viewer counts are right within a tick or two.
+A resume that fails (the database is away too) is tried again at the next tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+
+from liveshop import protocol
+from liveshop.broker.base import State
+from liveshop.hub.room import Room
+from liveshop.storage import chat
+from liveshop.storage.engine import Database
+from liveshop.storage.errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+RESUME_LIMIT = 1000  # messages read per room per catch-up (more are read at the next tick)
+
+
+class BrokerOutage:
+    """The hub's listener of the broker's state, and the chat catch-up after an outage."""
+
+    def __init__(
+        self,
+        db: Database,
+        rooms: Callable[[], Iterable[Room]],
+        tick: Callable[[Room], asyncio.Future[None] | object],
+    ) -> None:
+        self.db = db
+        self.rooms = rooms
+        self.tick = tick
+        self.state: State = "ok"
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def on_state(self, state: State) -> None:
+        """Called by the broker on each change of state (on the event loop)."""
+        self.state = state
+        if state == "degraded":
+            for room in self.rooms():
+                self.mark(room)
+            return
+        task = asyncio.get_running_loop().create_task(self.recover(), name="hub-broker-recover")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def mark(self, room: Room) -> None:
+        """Remember where the room's chat was when the broker went away (kept if already set)."""
+        if room.resume_after is None:
+            room.resume_after = room.chat_high
+
+    async def recover(self) -> None:
+        """The broker is back: catch every room up and republish presence now."""
+        for room in list(self.rooms()):
+            room.presence_dirty = True
+            try:
+                await self.resume(room)
+                result = self.tick(room)
+                if asyncio.isfuture(result) or asyncio.iscoroutine(result):
+                    await result
+            except Exception as exc:  # retried at the next tick
+                log.warning("catching show %s up after the broker outage: %s", room.show_id, exc)
+
+    async def resume(self, room: Room) -> int:
+        """Pass on the chat stored since the outage began that the room has not passed on;
+        the number passed on. No-op when nothing is pending or the broker is still away."""
+        after = room.resume_after
+        if after is None or self.state != "ok":
+            return 0
+        try:
+            async with self.db.session() as session:
+                rows = await chat.after(session, room.show_id, after_id=after, limit=RESUME_LIMIT)
+        except Unavailable:
+            return 0  # the next tick tries again
+        sent = 0
+        for row in rows:
+            if room.passed_on(row.id):
+                continue
+            meta, frame = protocol.open_envelope(
+                protocol.chat_message(protocol.dump(protocol.chat_out(row)))
+            )
+            room.broadcast(frame, meta.get("k"), row.id)
+            sent += 1
+        if len(rows) == RESUME_LIMIT:
+            room.resume_after = rows[-1].id  # more to read next tick
+        else:
+            room.resume_after = None
+        if sent:
+            log.info("show %s: passed on %d chat messages missed in the outage", room.show_id, sent)
+        return sent
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
