@@ -136,7 +136,14 @@ async def test_a_seller_whose_link_drops_publishes_again_and_viewers_resume(
         def republish(request: Any) -> bool:
             return bool(request.method == "POST" and request.url.endswith("/whip?replace=1"))
 
-        await _outage(ns, seller, republish)
+        async def says_reconnecting() -> None:
+            await expect(seller.locator("#publish-status")).to_contain_text(
+                "reconnecting", timeout=30_000
+            )
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(_outage(ns, seller, republish))
+            group.create_task(says_reconnecting())
 
         async def republished() -> bool:
             now = room.publisher

@@ -29,6 +29,7 @@ export function createSfuPublisher({ hub, livestreamId, getToken, iceServers = [
       if (pc !== current) return;
       const state = current.connectionState;
       if (state === 'connected') {
+        clearTimeout(watchdog);
         attempt = 0;
         onState('live');
       } else if (state === 'failed') retry();

@@ -51,6 +51,7 @@ export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [],
       if (pc !== current) return;
       const state = current.connectionState;
       if (state === 'connected') {
+        clearTimeout(watchdog);
         attempt = 0;
         recovering = false;
         onState('playing');
