@@ -57,7 +57,7 @@ gstreamer:
 
 ## screenshots: refresh docs/screenshots/ from the browser tests
 screenshots: $(STAMP) chromium
-	LIVESHOP_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/browser/test_pages.py tests/browser/test_phone.py tests/browser/test_janus_client.py
+	LIVESHOP_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/browser/test_pages.py tests/browser/test_phone.py tests/browser/test_janus_client.py tests/browser/test_catalogue.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.api

@@ -214,6 +214,8 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "address_likes_per_minute": 0,
             "address_signals_per_minute": 0,
             "address_connects_per_minute": 0,
+            # MP4 renditions cost CPU in the background: on only where a test asks for them
+            "mp4_replays": False,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

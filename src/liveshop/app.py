@@ -28,8 +28,10 @@ from liveshop.api import (
     livestreams,
     media,
     moderation,
+    product_csv,
     products,
     recordings,
+    replays,
     reports,
     schedule,
 )
@@ -43,6 +45,7 @@ from liveshop.cache import ResponseCache
 from liveshop.client_address import trust_proxies
 from liveshop.config import Settings, resolve_secret_key
 from liveshop.datadir import secure_data_dir
+from liveshop.domain.picture_names import DIRECTORY as PICTURES
 from liveshop.headers import SecurityHeaders
 from liveshop.hub import wsproto
 from liveshop.hub.endpoint import websocket_endpoint
@@ -51,6 +54,7 @@ from liveshop.logs import install_redaction
 from liveshop.media.factory import create_media_backend
 from liveshop.media_events import MediaEvents
 from liveshop.quota.factory import create_quotas
+from liveshop.replay.renditions import RenditionWorker
 from liveshop.security import TokenService
 from liveshop.storage.engine import Database
 from liveshop.storage.migrate import upgrade
@@ -120,12 +124,15 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         cache = ResponseCache()
         announcer = Announcer(db, broker, cache)
         await announcer.start()
+        renditions = RenditionWorker(db, settings.effective_media_dir, enabled=settings.mp4_replays)
+        await renditions.start()
+        app.state.renditions = renditions
         media = create_media_backend(
             settings.media_mode,
             media_dir=settings.effective_media_dir,
             ice_servers=settings.ice_server_list,
             public_ip=settings.public_ip,
-            on_event=MediaEvents(db, announcer, settings.effective_media_dir),
+            on_event=MediaEvents(db, announcer, settings.effective_media_dir, renditions),
             janus_urls=settings.janus_url_list,
             janus_api_secret=settings.janus_api_secret,
             janus_admin_secret=settings.janus_admin_secret,
@@ -172,6 +179,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
                 await sampler.close()
                 metrics.process_exited()
             await media.close()
+            await renditions.close()
             await hub.close()
             await announcer.close()
             await broker.close()
@@ -198,6 +206,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     for module in (
         auth,
         products,
+        product_csv,
         livestreams,
         schedule,
         media,
@@ -207,6 +216,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         health,
     ):
         app.include_router(module.router)
+    app.include_router(replays.router)
+    app.include_router(replays.pages)
     app.include_router(media.active_router)
     api_openapi.install(app)
     app.router.add_websocket_route("/ws", websocket_endpoint)
@@ -218,12 +229,18 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
 
 class MediaFiles(StaticFiles):
-    """Recordings and thumbnails: Range (206/416), ETag and Last-Modified from Starlette, plus a
-    Cache-Control; paths cannot leave the media directory (StaticFiles checks)."""
+    """Recordings, thumbnails and product pictures: Range (206/416), ETag and Last-Modified from
+    Starlette, plus a Cache-Control; paths cannot leave the media directory (StaticFiles checks).
+    Product pictures have content-hashed names, so they are cached for a year (``immutable``)."""
 
     def file_response(self, *args: Any, **kwargs: Any) -> Response:
         response = super().file_response(*args, **kwargs)
-        response.headers.setdefault("Cache-Control", "public, max-age=300")
+        full_path = Path(kwargs.get("full_path") or args[0])
+        immutable = full_path.parent.name == PICTURES
+        response.headers.setdefault(
+            "Cache-Control",
+            "public, max-age=31536000, immutable" if immutable else "public, max-age=300",
+        )
         return response
 
 
@@ -265,6 +282,10 @@ def _mount_pages(app: FastAPI, settings: Settings) -> None:
     @app.get("/studio", include_in_schema=False)
     async def studio() -> FileResponse:
         return page("studio.html")
+
+    @app.get("/studio/catalogue", include_in_schema=False)
+    async def catalogue() -> FileResponse:
+        return page("catalogue.html")
 
     @app.get("/studio/", include_in_schema=False)
     async def studio_slash() -> RedirectResponse:

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     janus_admin_urls: str = ""
     janus_admin_api_secret: str = ""
     max_recording_bytes: int = Field(default=4 * 1024**3, gt=0)
+    # make an MP4 (H.264 + AAC) of every ended show in the background, and its clips
+    mp4_replays: bool = True
     login_attempts_per_minute: int = Field(default=10, gt=0)
     guest_tokens_per_minute: int = Field(default=20, ge=0)  # per client address; 0: no limit
     registrations_per_minute: int = Field(default=5, ge=0)  # per client address; 0: no limit

@@ -3,7 +3,8 @@
 * a publisher connected → shoppers get ``webrtc_broadcast_start`` (their players attach now);
 * a publisher left → shoppers get ``webrtc_broadcast_stop``;
 * a recording segment is ready → attached to the show by the one rule of
-  :func:`liveshop.storage.recordings.attach`, then ``stream_update`` is broadcast.
+  :func:`liveshop.storage.recordings.attach`, then ``stream_update`` is broadcast; when the show
+  has ended, its MP4 rendition is (re)queued.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from liveshop import protocol
 from liveshop.announcer import Announcer
 from liveshop.media.base import MediaEvent
+from liveshop.replay.renditions import RenditionWorker
 from liveshop.storage import livestreams, recordings
 from liveshop.storage.engine import Database
 from liveshop.storage.models import utcnow
@@ -26,8 +28,15 @@ log = logging.getLogger(__name__)
 class MediaEvents:
     """The ``on_event`` callback given to the media backend. Never raises."""
 
-    def __init__(self, db: Database, announcer: Announcer, media_dir: Path) -> None:
+    def __init__(
+        self,
+        db: Database,
+        announcer: Announcer,
+        media_dir: Path,
+        renditions: RenditionWorker | None = None,
+    ) -> None:
         self.db, self.announcer, self.media_dir = db, announcer, media_dir.resolve()
+        self.renditions = renditions
 
     async def __call__(self, event: MediaEvent) -> None:
         try:
@@ -67,4 +76,8 @@ class MediaEvents:
                 ),
                 thumbnail_path=self._relative(thumbnail) if thumbnail else None,
             )
+            ended = not stream.is_active
         await self.announcer.show_changed(livestream_id)
+        if ended and self.renditions is not None:
+            # a segment closed after the show ended: the replay now has all of them
+            await self.renditions.request(livestream_id)

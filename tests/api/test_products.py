@@ -30,7 +30,11 @@ async def test_create_and_get_product(client: httpx.AsyncClient, admin: dict[str
         "imageUrl",
         "productUrl",
         "stock",
+        "handle",
+        "sku",
+        "images",
     }
+    assert p["handle"] == "scarf" and p["sku"] == "" and p["images"] == []
 
 
 @pytest.mark.parametrize(

@@ -188,3 +188,22 @@ async def test_calendar_file_parses_with_the_shows_time_and_link(
     assert str(event["URL"]).endswith(f"/live/{show['id']}")
     assert str(event["DESCRIPTION"]).startswith("Line 1\nLine 2")
     assert all(len(line) <= 75 for line in r.content.split(b"\r\n"))
+
+
+async def test_reschedule_moves_an_upcoming_show(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """PUT …/schedule moves an upcoming show (the calendar follows); 409 once it is live."""
+    show = await schedule(client, admin, scheduledAt=soon(2))
+    later = soon(26)
+    path = f"/api/livestreams/{show['id']}/schedule"
+    r = await client.put(path, json={"scheduledAt": later}, headers=admin)
+    assert r.status_code == 200, r.text
+    assert datetime.fromisoformat(r.json()["livestream"]["scheduledAt"]) == datetime.fromisoformat(
+        later
+    )
+    ics = await client.get(f"/api/livestreams/{show['id']}/calendar.ics")
+    (event,) = icalendar.Calendar.from_ical(ics.content).walk("VEVENT")
+    assert event.decoded("DTSTART") == datetime.fromisoformat(later)
+    await client.post(f"/api/livestreams/{show['id']}/go-live", headers=admin)
+    assert (await client.put(path, json={"scheduledAt": later}, headers=admin)).status_code == 409

@@ -153,8 +153,9 @@ async def test_recorded_show_replays_in_step(make_shop: Any, open_page: Any) -> 
     await expect(cards).to_have_count(1)
     await expect(cards.first).to_have_attribute("data-product-id", str(tote["id"]))
 
-    # back to the start: the chat jumps back too
-    await viewer.evaluate(SEEK, 0.5)
+    # back to the start (after the first pin, which a loaded machine may take a second or more
+    # to make, and before the first message, said at 2 s): the chat jumps back too
+    await viewer.evaluate(SEEK, 1.8)
     await expect(chat.locator(".chat-msg")).to_have_count(0)
     await expect(viewer.locator("#chat-empty")).to_be_visible()
     await expect(cards.first).to_have_attribute("data-product-id", str(mug["id"]))

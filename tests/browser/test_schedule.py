@@ -21,8 +21,8 @@ from tests.browser.test_pages import seller_logs_in
 pytestmark = pytest.mark.browser
 
 # a datetime-local value 90 minutes from now in the browser's zone, and that moment in UTC
-WHEN = """() => {
-  const d = new Date(Date.now() + 90 * 60000);
+WHEN = """(minutes) => {
+  const d = new Date(Date.now() + minutes * 60000);
   d.setSeconds(0, 0);
   const local = new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
   return [local, d.toISOString()];
@@ -41,7 +41,7 @@ def cover_png() -> bytes:
 
 async def announce(seller: Any, shop: Shop, title: str) -> str:
     """Schedule ``title`` in the studio; return its time (UTC, ISO)."""
-    local, utc = await seller.evaluate(WHEN)
+    local, utc = await seller.evaluate(WHEN, 30)
     await seller.get_by_text("Schedule a show").click()
     await seller.get_by_label("Name of the show").fill(title)
     await seller.get_by_label("Starts at").fill(local)
@@ -56,11 +56,16 @@ async def announce(seller: Any, shop: Shop, title: str) -> str:
 
 
 async def test_scheduled_show_counts_down_and_goes_live(make_shop: Any, open_page: Any) -> None:
-    """Announce in the studio; the countdown page ticks, offers a valid .ics, then goes live."""
+    """Announce and move it in the studio; the countdown ticks, the .ics is valid, then it goes live."""
     shop = await make_shop("p2p")
     seller = await open_page("seller")
     await seller_logs_in(seller, shop)
     at = await announce(seller, shop, "Friday mug drop")
+    # moved an hour later in the studio (PUT …/schedule)
+    local, at = await seller.evaluate(WHEN, 90)
+    await seller.get_by_label("New time for Friday mug drop").fill(local)
+    await seller.get_by_role("button", name="Move Friday mug drop").click()
+    await expect(seller.get_by_text("“Friday mug drop” is moved.")).to_be_visible()
     show = (await shop.http.get("/api/livestreams/upcoming")).json()["livestreams"][0]
     assert show["thumbnailUrl"]  # the cover picture
 

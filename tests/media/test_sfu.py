@@ -166,3 +166,23 @@ async def test_close_frees_everything(tmp_path: Path, events: Events) -> None:
     assert sfu.rooms == {}
     assert open_fds() <= fds
     assert threading.active_count() <= threads
+
+
+async def test_a_restarted_server_appends_a_segment(
+    tmp_path: Path, backend: SfuMediaBackend, events: Events
+) -> None:
+    """A server restarted mid-show records the studio's return as the next segment: the segment
+    kept before the restart is not overwritten."""
+    kept = tmp_path / "livestreams" / "1" / "recording.webm"
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"segment 1, recorded before the restart")
+    publisher = await live_publisher(backend, events)  # a fresh backend: no memory of the show
+    viewer = Viewer()
+    await viewer.start(backend)
+    await viewer.frame_indices(15)
+    await backend.end_show(1)
+    ready = await events.wait("recording_ready")
+    assert ready.data["segment"] == 2 and ready.data["path"].endswith("recording-2.webm")
+    assert kept.read_bytes() == b"segment 1, recorded before the restart"
+    for pc in (viewer.pc, publisher.pc):
+        await pc.close()

@@ -122,3 +122,44 @@ async def test_downgrade_to_base_and_back_restores_the_schema(empty_url: str) ->
     assert set(await _read(empty_url, _schema)) <= {"alembic_version"}
     await asyncio.to_thread(upgrade_sync, empty_url)
     assert await _read(empty_url, _schema) == head
+
+
+async def test_0008_gives_existing_products_unique_handles(empty_url: str) -> None:
+    """Products made before 0008 get handles from their names, unique among live products."""
+    from sqlalchemy import text
+
+    await upgrade(empty_url, "0007")
+    db = Database(empty_url)
+    try:
+        async with db.engine.begin() as conn:
+            for name, deleted in (
+                ("Linen Shirt", False),
+                ("linen shirt", False),
+                ("Linen shirt", True),
+                ("Ünïcode Mug", False),
+            ):
+                await conn.execute(
+                    text(
+                        "INSERT INTO products (name, description, price, currency, image_url, "
+                        "product_url, stock, created_at, updated_at, deleted_at) VALUES (:n, '', 1, "
+                        "'USD', '', '', 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, "
+                        + ("CURRENT_TIMESTAMP" if deleted else "NULL")
+                        + ")"
+                    ),
+                    {"n": name},
+                )
+    finally:
+        await db.close()
+    await upgrade(empty_url)
+    db = Database(empty_url)
+    try:
+        async with db.engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT handle, sku FROM products ORDER BY id"))).all()
+    finally:
+        await db.close()
+    assert [tuple(r) for r in rows] == [
+        ("linen-shirt", ""),
+        ("linen-shirt-2", ""),
+        ("linen-shirt-3", ""),
+        ("unicode-mug", ""),
+    ]

@@ -15,6 +15,7 @@ from liveshop.config import Settings
 from liveshop.domain.identity import Identity
 from liveshop.media.base import MediaBackend
 from liveshop.quota.base import Quotas
+from liveshop.replay.renditions import RenditionWorker
 from liveshop.security import InvalidToken, TokenService
 from liveshop.storage.engine import Database
 
@@ -39,6 +40,7 @@ AuthenticatorDep = Annotated[Authenticator, Depends(from_state("authenticator"))
 MediaDep = Annotated[MediaBackend, Depends(from_state("media"))]
 AnnouncerDep = Annotated[Announcer, Depends(from_state("announcer"))]
 QuotasDep = Annotated[Quotas, Depends(from_state("quotas"))]
+RenditionsDep = Annotated[RenditionWorker, Depends(from_state("renditions"))]
 
 
 def bearer_token(request: Request) -> str | None:

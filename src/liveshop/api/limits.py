@@ -10,7 +10,7 @@ JSON_BODY_LIMIT = 1024 * 1024
 DRAIN_LIMIT = 16 * 1024 * 1024
 
 # Routes with their own, larger limits (media uploads, SDP).
-_EXEMPT_SUFFIXES = ("/upload", "/thumbnail", "/whip", "/whep")
+_EXEMPT_SUFFIXES = ("/upload", "/thumbnail", "/whip", "/whep", "/picture", "/products/import")
 _EXEMPT_PARTS = ("/recording/chunks/",)
 
 

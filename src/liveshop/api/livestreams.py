@@ -16,6 +16,7 @@ from liveshop.api.deps import (
     AnnouncerDep,
     DbDep,
     MediaDep,
+    RenditionsDep,
     SettingsDep,
     not_found,
 )
@@ -147,7 +148,12 @@ async def put_livestream(
     responses={**ADMIN_ONLY, **NOT_FOUND},
 )
 async def stop_livestream(
-    livestream_id: IdPath, _: AdminDep, db: DbDep, announcer: AnnouncerDep, media: MediaDep
+    livestream_id: IdPath,
+    _: AdminDep,
+    db: DbDep,
+    announcer: AnnouncerDep,
+    media: MediaDep,
+    renditions: RenditionsDep,
 ) -> LivestreamEnvelope:
     """End the show: ``isActive`` false, ``endTime`` set, pins cleared. Idempotent: stopping an
     ended show answers it unchanged. Broadcasts ``stream_ended`` once."""
@@ -161,6 +167,7 @@ async def stop_livestream(
             protocol.stream_ended(stream.id, stream.video_url, stream.revision)
         )
         await media.end_show(stream.id)
+        await renditions.request_if_recorded(stream.id)  # the MP4 replay, in the background
     return LivestreamEnvelope(livestream=out)
 
 

@@ -2,7 +2,9 @@
 
 ``PUT …/recording/chunks/{seq}`` stores one chunk (idempotent by ``seq``, any order);
 ``POST …/recording/complete {lastSeq}`` checks nothing is missing (``409 {missing}``), joins the
-chunks in order and remuxes them (stream copy) into a seekable file with a duration.
+chunks in order and remuxes them (stream copy) into a seekable file with a duration: one *part*
+of the show's recording. A studio reopened mid-show completes what the earlier tab uploaded, then
+records the next part: the replay joins the parts in order.
 ``POST …/upload`` is the seed's one-shot multipart upload. Only the show's seller may upload.
 """
 
@@ -21,7 +23,15 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from liveshop.announcer import Announcer
-from liveshop.api.deps import ADMIN_ONLY, AdminDep, AnnouncerDep, DbDep, SettingsDep, not_found
+from liveshop.api.deps import (
+    ADMIN_ONLY,
+    AdminDep,
+    AnnouncerDep,
+    DbDep,
+    RenditionsDep,
+    SettingsDep,
+    not_found,
+)
 from liveshop.api.routing import ApiRoute
 from liveshop.api.schemas import Body, LivestreamEnvelope
 from liveshop.api.validation import IdPath, integer
@@ -29,6 +39,7 @@ from liveshop.domain.identity import Identity
 from liveshop.protocol import Out
 from liveshop.replay.files import EBML_MAGIC, MAX_SEQ, ChunkStore, TooLarge, show_dir
 from liveshop.replay.remux import NotAnImage, NotMedia, image_to_jpeg, remux, thumbnail_from_video
+from liveshop.replay.renditions import RenditionWorker
 from liveshop.storage import livestreams, recordings
 from liveshop.storage.engine import Database
 from liveshop.storage.models import Livestream
@@ -94,16 +105,27 @@ def _disk_error(exc: OSError) -> HTTPException:
 async def _finish(
     db: Database,
     announcer: Announcer,
+    renditions: RenditionWorker,
     media_dir: Path,
     stream: Livestream,
     source: Path,
     start_offset: float | None = None,
+    *,
+    kind: str = recordings.UPLOAD,
 ) -> LivestreamEnvelope:
     """Remux ``source`` into the show's seekable recording, thumbnail it, attach it to the show
-    (:func:`liveshop.storage.recordings.attach`), broadcast the change."""
+    (:func:`liveshop.storage.recordings.attach`), broadcast the change, and (re)queue the MP4
+    replay of a show that has ended. A studio ``PART`` is kept beside the earlier parts
+    (``studio.webm``, ``studio-2.webm`` …); a one-shot ``UPLOAD`` replaces the show's video."""
     directory = show_dir(media_dir, stream.id)
+    stem = directory / "studio"
+    if kind == recordings.PART:
+        async with db.session() as session:
+            earlier = [r for r in await recordings.for_show(session, stream.id) if r.source == kind]
+        if earlier:
+            stem = directory / f"studio-{len(earlier) + 1}"
     try:
-        target, duration = await asyncio.to_thread(remux, source, directory / "studio")
+        target, duration = await asyncio.to_thread(remux, source, stem)
     except NotMedia as exc:
         raise HTTPException(415, str(exc)) from None
     thumbnail = directory / "thumbnail.jpg"
@@ -114,7 +136,7 @@ async def _finish(
             session,
             stream.id,
             path=target.relative_to(media_dir).as_posix(),
-            source=recordings.UPLOAD,
+            source=kind,
             size_bytes=target.stat().st_size,
             duration_seconds=duration,
             start_offset_seconds=start_offset,
@@ -122,7 +144,11 @@ async def _finish(
             if thumbnail.exists()
             else None,
         )
-    return LivestreamEnvelope(livestream=await announcer.show_changed(stream.id))
+        ended = not (await livestreams.get(session, stream.id)).is_active
+    out = LivestreamEnvelope(livestream=await announcer.show_changed(stream.id))
+    if ended:
+        await renditions.request(stream.id)
+    return out
 
 
 @router.put(
@@ -201,6 +227,7 @@ async def complete_recording(
     db: DbDep,
     announcer: AnnouncerDep,
     settings: SettingsDep,
+    renditions: RenditionsDep,
 ) -> Any:
     """Assemble chunks 0..lastSeq in order and make the show's replay. Missing chunks answer
     ``409 {detail, missing: [...]}`` and nothing is assembled."""
@@ -216,7 +243,14 @@ async def complete_recording(
     try:
         await asyncio.to_thread(store.assemble, body.last_seq, assembled)
         result = await _finish(
-            db, announcer, media_dir, stream, assembled, body.start_offset_seconds
+            db,
+            announcer,
+            renditions,
+            media_dir,
+            stream,
+            assembled,
+            body.start_offset_seconds,
+            kind=recordings.PART,
         )
     except OSError as exc:
         raise _disk_error(exc) from None
@@ -259,6 +293,7 @@ async def upload_recording(
     db: DbDep,
     announcer: AnnouncerDep,
     settings: SettingsDep,
+    renditions: RenditionsDep,
 ) -> LivestreamEnvelope:
     """The seed's one-shot upload: multipart form, field ``video``."""
     stream = await _own_show(db, livestream_id, identity)
@@ -286,7 +321,7 @@ async def upload_recording(
             tmp = Path(name)
             try:
                 await asyncio.to_thread(_copy_into, fd, video.file)
-                return await _finish(db, announcer, media_dir, stream, tmp)
+                return await _finish(db, announcer, renditions, media_dir, stream, tmp)
             finally:
                 tmp.unlink(missing_ok=True)
     except OSError as exc:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -25,6 +25,7 @@ from liveshop.api.schemas import (
     LivestreamList,
     PlannedProductsBody,
     PlannedProductsOut,
+    RescheduleBody,
     ScheduledCreate,
 )
 from liveshop.api.validation import IdPath
@@ -44,6 +45,17 @@ CALENDAR: Responses = {
 }
 
 
+def check_time(at: datetime) -> None:
+    """422 naming ``scheduledAt`` when ``at`` cannot be a show's planned time."""
+    problem = schedule_problem(at, utcnow())
+    if problem:
+        raise HTTPException(
+            422,
+            [{"loc": ["body", "scheduledAt"], "field": "scheduledAt", "msg": problem,
+              "type": "value_error"}],
+        )  # fmt: skip
+
+
 @router.post(
     "/scheduled",
     response_model=LivestreamEnvelope,
@@ -56,13 +68,7 @@ async def schedule_show(
     """Announce a show: title, time, planned products (404 for an unknown one). The cover picture
     is the show's thumbnail (``PUT /api/livestreams/{id}/thumbnail``). 422 for a time in the past
     or more than a year ahead."""
-    problem = schedule_problem(body.scheduled_at, utcnow())
-    if problem:
-        raise HTTPException(
-            422,
-            [{"loc": ["body", "scheduledAt"], "field": "scheduledAt", "msg": problem,
-              "type": "value_error"}],
-        )  # fmt: skip
+    check_time(body.scheduled_at)
     async with db.session() as session:
         stream = await schedule.create(
             session,
@@ -116,6 +122,23 @@ async def replace_planned_products(
         await schedule.set_planned(session, livestream_id, body.product_ids)
         rows = await schedule.planned(session, livestream_id)
     return PlannedProductsOut(products=[product_out(p) for p in rows])
+
+
+@router.put(
+    "/{livestream_id:int}/schedule",
+    response_model=LivestreamEnvelope,
+    responses={**ADMIN_ONLY, **NOT_FOUND, **CONFLICT},
+)
+async def reschedule_show(
+    livestream_id: IdPath, body: RescheduleBody, _: AdminDep, db: DbDep, announcer: AnnouncerDep
+) -> LivestreamEnvelope:
+    """Move an upcoming show to another time (422 as for scheduling; 409 once it is live or
+    ended). Broadcasts ``stream_update``; the calendar file follows."""
+    check_time(body.scheduled_at)
+    async with db.session() as session:
+        stream = await livestreams.get_for_update(session, livestream_id)
+        await schedule.reschedule(session, stream, body.scheduled_at)
+    return LivestreamEnvelope(livestream=await announcer.show_changed(livestream_id))
 
 
 @router.post(

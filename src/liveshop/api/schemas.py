@@ -12,10 +12,12 @@ from liveshop.api.routing import UnreadableBody
 from liveshop.api.validation import (
     Currency,
     Email,
+    Handle,
     IdBody,
     NewPassword,
     Password,
     Price,
+    Sku,
     Url,
     integer,
     line,
@@ -81,6 +83,10 @@ class ProductCreate(Body):
     image_url: Url = ""
     product_url: Url = ""
     stock: integer(0, 1_000_000_000) = 0  # type: ignore[valid-type]
+    handle: Handle | None = Field(
+        default=None, description="Made from the name when omitted (unique among products)"
+    )
+    sku: Sku = ""
 
 
 class ProductUpdate(Body):
@@ -91,6 +97,8 @@ class ProductUpdate(Body):
     image_url: Url | None = None
     product_url: Url | None = None
     stock: integer(0, 1_000_000_000) | None = None  # type: ignore[valid-type]
+    handle: Handle | None = None
+    sku: Sku | None = None
 
 
 class ProductEnvelope(Out):
@@ -125,6 +133,10 @@ class ScheduledCreate(Body):
     quality: Quality = "720p"
     scheduled_at: AwareDatetime
     product_ids: Annotated[list[IdBody], Field(max_length=50)] = []
+
+
+class RescheduleBody(Body):
+    scheduled_at: AwareDatetime
 
 
 class PlannedProductsBody(Body):

@@ -20,6 +20,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
+from liveshop.domain.handles import HANDLE, MAX_HANDLE
 from liveshop.domain.moderation import RESERVED_WORDS, is_reserved_name
 from liveshop.domain.money import MAX_PRICE, InvalidPrice, parse_price
 from liveshop.domain.text import is_encodable
@@ -196,6 +197,21 @@ NewPassword = Annotated[
     AfterValidator(_storable),
 ]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+# Shopify's product handle: lowercase ASCII letters and digits joined by single hyphens
+Handle = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_HANDLE),
+    Pattern(HANDLE, "must be lowercase letters, digits and single hyphens, e.g. linen-shirt"),
+]
+# a stock-keeping unit: one line (or empty: none), trimmed
+SKU_PATTERN = rf"^[^{_CONTROLS}]*$"
+Sku = Annotated[
+    str,
+    StringConstraints(max_length=100),
+    Pattern(SKU_PATTERN, "must be one line without control characters"),
+    AfterValidator(_storable),
+    AfterValidator(_strip),
+]
 
 
 def _whole_number(value: Any) -> Any:

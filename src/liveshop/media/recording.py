@@ -45,6 +45,15 @@ def segment_path(directory: Path, segment: int, video_codec: str) -> Path:
     return directory / f"{name}.{ext}"
 
 
+def next_segment(directory: Path, after: int) -> int:
+    """The first segment number above ``after`` with no file yet: a process restarted mid-show
+    (or a show republished) appends a segment instead of overwriting one already kept."""
+    segment = after + 1
+    while any(segment_path(directory, segment, c).exists() for c in (VP8, H264)):
+        segment += 1
+    return segment
+
+
 def depacketize(codec: str, payload: bytes) -> bytes:
     """Codec payload of one RTP packet (VP8 descriptor stripped; H.264 as Annex B)."""
     if codec == VP8:

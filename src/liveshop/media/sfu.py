@@ -58,7 +58,7 @@ from .negotiation import (
     parse_offer,
     rtx_capability,
 )
-from .recording import Recorder, RecordingResult
+from .recording import Recorder, RecordingResult, next_segment
 from .rtputil import Rewriter, keyframe_start, mid_extension
 from .stats import MissedShare, StreamStats, media_stats, publisher_stats, viewer_loss
 from .tasks import SessionRooms
@@ -402,9 +402,10 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
             old = room.publisher
             room.publisher = publisher
             if self.record:
-                room.segments += 1
+                directory = self.media_dir / "livestreams" / str(livestream_id)
+                room.segments = next_segment(directory, room.segments)
                 recorder = Recorder(
-                    self.media_dir / "livestreams" / str(livestream_id),
+                    directory,
                     room.segments,
                     publisher.codec,
                     "audio" in publisher.sources,

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from liveshop.domain.money import format_price
+from liveshop.domain.picture_names import WIDTHS, picture_url
 from liveshop.storage.models import ChatMessage, Livestream, Product
 
 
@@ -33,6 +34,13 @@ class UserOut(Out):
     role: Literal["admin", "moderator", "customer", "guest"]
 
 
+class PictureOut(Out):
+    """One size of an uploaded picture (for ``srcset``)."""
+
+    width: int
+    url: str
+
+
 class ProductOut(Out):
     id: int
     name: str
@@ -42,6 +50,12 @@ class ProductOut(Out):
     image_url: str
     product_url: str
     stock: int
+    handle: str
+    sku: str
+    images: list[PictureOut] = Field(
+        description="The uploaded picture's sizes, narrowest first; empty when the picture is a "
+        "URL (imageUrl) or there is none"
+    )
 
 
 def product_out(p: Product) -> ProductOut:
@@ -54,6 +68,11 @@ def product_out(p: Product) -> ProductOut:
         image_url=p.image_url,
         product_url=p.product_url,
         stock=p.stock,
+        handle=p.handle,
+        sku=p.sku,
+        images=[PictureOut(width=w, url=picture_url(p.image_key, w)) for w in WIDTHS]
+        if p.image_key
+        else [],
     )
 
 

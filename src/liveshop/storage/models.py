@@ -81,6 +81,24 @@ class User(Base):
 
 class Product(Base):
     __tablename__ = "products"
+    __table_args__ = (
+        # A handle and a non-empty SKU name one product of the catalogue (deleted ones excepted):
+        # CSV re-imports find the product by them.
+        Index(
+            "uq_products_live_handle",
+            "handle",
+            unique=True,
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+        Index(
+            "uq_products_live_sku",
+            "sku",
+            unique=True,
+            sqlite_where=text("deleted_at IS NULL AND sku <> ''"),
+            postgresql_where=text("deleted_at IS NULL AND sku <> ''"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -90,6 +108,11 @@ class Product(Base):
     image_url: Mapped[str] = mapped_column(String(2048), default="")
     product_url: Mapped[str] = mapped_column(String(2048), default="")
     stock: Mapped[int] = mapped_column(Integer, default=0)
+    # Shopify's product handle (URL slug): made from the name when not given, unique among live products
+    handle: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    sku: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    # content hash of an uploaded picture: its sizes are media/products/{key}-{width}.webp
+    image_key: Mapped[str] = mapped_column(String(64), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -254,11 +277,59 @@ class Recording(Base):
         ForeignKey("livestreams.id", ondelete="CASCADE"), index=True
     )
     path: Mapped[str] = mapped_column(String(1024))
-    source: Mapped[str] = mapped_column(String(16))  # "server" | "upload"
+    source: Mapped[str] = mapped_column(String(16))  # "server" | "part" | "upload"
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     duration_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     # where the file's time 0 falls on the show's clock (seconds after start_time)
     start_offset_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Rendition(Base):
+    """The MP4 rendition of a show's replay, made in the background (``replay/renditions.py``).
+
+    ``generation`` is bumped by every request; a job that finishes an older generation than the
+    stored one leaves the row queued (the recordings changed while it ran). ``updated_at`` is the
+    job's heartbeat: a ``running`` row whose heartbeat stopped belongs to a process that died."""
+
+    __tablename__ = "renditions"
+
+    livestream_id: Mapped[int] = mapped_column(
+        ForeignKey("livestreams.id", ondelete="CASCADE"), primary_key=True
+    )
+    state: Mapped[str] = mapped_column(String(16))  # queued | running | done | failed
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    path: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    duration_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # JSON list of {start, duration, offset}: where each recorded file landed in the MP4, and
+    # where that file starts on the show's clock
+    parts: Mapped[str] = mapped_column(Text, default="[]")
+    error: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Clip(Base):
+    """A piece of a show's MP4 rendition: the time a product was pinned, or a seller's highlight.
+    Times are seconds of the MP4; ``clip_*`` are where the keyframe cut really fell."""
+
+    __tablename__ = "clips"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    livestream_id: Mapped[int] = mapped_column(
+        ForeignKey("livestreams.id", ondelete="CASCADE"), index=True
+    )
+    product_id: Mapped[int | None] = mapped_column(
+        ForeignKey("products.id"), nullable=True, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # pin | highlight
+    title: Mapped[str] = mapped_column(String(200), default="")
+    start_seconds: Mapped[float] = mapped_column(Float)
+    end_seconds: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued | done | failed
+    path: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    clip_start_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    duration_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

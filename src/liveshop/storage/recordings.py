@@ -4,9 +4,10 @@
 server's own recording segments) stores the file's row, then derives the show's replay fields
 from *all* its rows, so the order in which files arrive does not matter:
 
-* ``videoUrl`` — the newest studio upload when there is one (the studio records the whole show in
-  one file), otherwise the first server segment;
-* ``durationSeconds`` — that upload's duration, or the sum of the server segments' durations;
+* ``videoUrl`` — the newest one-shot upload when there is one (it replaces the show's video),
+  otherwise the first studio part or server segment (the MP4 rendition, ``replay/renditions.py``,
+  joins every part and segment in order into one file);
+* ``durationSeconds`` — that upload's duration, or the sum of the parts' and segments' durations;
 * ``thumbnailUrl`` — set from the given thumbnail only when the show has none (a seller's choice,
   ``PUT …/thumbnail`` or ``PATCH``, is never replaced);
 * ``isRecorded`` — true.
@@ -20,9 +21,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from liveshop.storage import livestreams
-from liveshop.storage.models import Livestream, Recording
+from liveshop.storage.models import Clip, Livestream, Recording, Rendition
 
-UPLOAD, SERVER = "upload", "server"
+# a one-shot upload (replaces the rest), a part of the studio's recording, a server segment
+UPLOAD, PART, SERVER = "upload", "part", "server"
 
 
 def public_url(path: str) -> str:
@@ -83,8 +85,11 @@ async def ended_before(session: AsyncSession, cutoff: datetime) -> list[int]:
 
 
 async def forget(session: AsyncSession, ids: list[int]) -> None:
-    """Drop the recordings of shows ``ids`` (their files are gone): no rows, no replay fields."""
+    """Drop the recordings of shows ``ids`` (their files are gone): no rows (their MP4 renditions
+    and clips neither), no replay fields."""
     await session.execute(delete(Recording).where(Recording.livestream_id.in_(ids)))
+    await session.execute(delete(Rendition).where(Rendition.livestream_id.in_(ids)))
+    await session.execute(delete(Clip).where(Clip.livestream_id.in_(ids)))
     for stream in (
         await session.execute(select(Livestream).where(Livestream.id.in_(ids)))
     ).scalars():

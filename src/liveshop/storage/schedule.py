@@ -91,6 +91,15 @@ async def upcoming(session: AsyncSession, *, limit: int) -> list[Livestream]:
     return list(result.scalars())
 
 
+async def reschedule(session: AsyncSession, stream: Livestream, at: datetime) -> None:
+    """Move the upcoming ``stream`` to ``at``; :class:`Conflict` once it is live or ended."""
+    if not stream.upcoming:
+        raise Conflict("Only an upcoming show can be moved")
+    stream.scheduled_at = at
+    stream.start_time = at
+    await livestreams.touch(session, stream.id)
+
+
 async def go_live(session: AsyncSession, stream: Livestream) -> None:
     """Turn the upcoming ``stream`` into the active show, starting now.
 

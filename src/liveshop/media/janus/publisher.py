@@ -21,7 +21,7 @@ from aiortc import RTCIceServer
 
 from ..base import EventKind, MediaError, MediaSession
 from ..negotiation import check_direction, choose_publisher_codec, parse_offer
-from ..recording import Recorder, RecordingResult
+from ..recording import Recorder, RecordingResult, next_segment
 from . import videoroom
 from .client import JanusError
 from .instances import Handler, InstancePool
@@ -247,9 +247,10 @@ class Publishers:
             if not self.record or publisher.closed:
                 return None
             segment = await self.placement.next_number(room.livestream_id, "segment")
+            directory = self.media_dir / "livestreams" / str(room.livestream_id)
             return Recorder(
-                self.media_dir / "livestreams" / str(room.livestream_id),
-                segment,
+                directory,
+                next_segment(directory, segment - 1),
                 publisher.codec,
                 has_audio,
                 thumbnail_after=self.thumbnail_after,

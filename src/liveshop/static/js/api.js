@@ -66,7 +66,7 @@ export function createApi(getToken = () => null) {
     timeline: (id) => request('GET', `/api/livestreams/${id}/timeline`, undefined, { auth: false }),
     report: (id) => request('GET', `/api/livestreams/${id}/report`),
     putChunk: (id, seq, blob) => request('PUT', `/api/livestreams/${id}/recording/chunks/${seq}`, blob, { headers: { 'Content-Type': 'video/webm' } }),
-    completeRecording: (id, lastSeq) => request('POST', `/api/livestreams/${id}/recording/complete`, { lastSeq }),
+    completeRecording: (id, lastSeq, startOffsetSeconds) => request('POST', `/api/livestreams/${id}/recording/complete`, { lastSeq, startOffsetSeconds }),
     putThumbnail: (id, blob) => request('PUT', `/api/livestreams/${id}/thumbnail`, blob, { headers: { 'Content-Type': blob.type || 'image/jpeg' } }),
     chatAfter: (id, after, limit = 500) => request('GET', `/api/livestreams/${id}/chat?after=${after}&limit=${limit}`, undefined, { auth: false }),
     products: (q = '', limit = 50) => request('GET', `/api/products?limit=${limit}${q ? `&q=${encodeURIComponent(q)}` : ''}`, undefined, { auth: false }),

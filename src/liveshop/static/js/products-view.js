@@ -1,6 +1,12 @@
 // Pinned products as cards: image, name, price in the product's currency, stock, and a Buy link.
 import { formatPrice, h, safeUrl } from './dom.js';
 
+/** An uploaded picture's sizes for `srcset` (null when the picture is only a URL). */
+export function srcset(product) {
+  const sizes = (product.images || []).filter((i) => safeUrl(i.url));
+  return sizes.length ? sizes.map((i) => `${i.url} ${i.width}w`).join(', ') : null;
+}
+
 export function productCard(product, { onBuy } = {}) {
   const href = safeUrl(product.productUrl);
   const image = safeUrl(product.imageUrl);
@@ -8,7 +14,7 @@ export function productCard(product, { onBuy } = {}) {
   return h(
     'li',
     { class: 'product-card', dataset: { productId: String(product.id) } },
-    image ? h('img', { class: 'product-img', src: image, alt: '', loading: 'lazy', width: 72, height: 72 }) : h('div', { class: 'product-img placeholder', 'aria-hidden': 'true' }),
+    image ? h('img', { class: 'product-img', src: image, srcset: srcset(product), sizes: '72px', alt: '', loading: 'lazy', width: 72, height: 72 }) : h('div', { class: 'product-img placeholder', 'aria-hidden': 'true' }),
     h(
       'div',
       { class: 'product-info' },

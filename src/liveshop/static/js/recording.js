@@ -6,7 +6,9 @@
 //
 // Chunks stay in memory (Blobs, which Chromium pages to disk when large) until the recording is
 // complete, so any of them can be re-sent. How far the upload got is kept in localStorage, so a
-// studio reopened after a crash can still complete what reached the server.
+// studio reopened after a crash can still complete what reached the server. A studio reopened
+// mid-show completes what the earlier tab uploaded as one part (completeEarlierPart), then records
+// the next part, which is appended: the replay joins the parts in order.
 import { ApiError } from './api.js';
 import { backoff } from './media/common.js';
 
@@ -83,10 +85,10 @@ async function withRetry(fn, onProblem) {
  * Complete show `id`'s upload of chunks 0..lastSeq. `resend(seq)` sends a chunk again (or throws
  * when it is not available). Returns the updated livestream.
  */
-export async function completeUpload(api, id, lastSeq, { resend, onProblem = () => {} }) {
+export async function completeUpload(api, id, lastSeq, { resend, onProblem = () => {}, startOffsetSeconds }) {
   for (let round = 0; ; round += 1) {
     try {
-      const { livestream } = await withRetry(() => api.completeRecording(id, lastSeq), onProblem);
+      const { livestream } = await withRetry(() => api.completeRecording(id, lastSeq, startOffsetSeconds), onProblem);
       forgetProgress(id);
       return livestream;
     } catch (err) {
@@ -99,10 +101,27 @@ export async function completeUpload(api, id, lastSeq, { resend, onProblem = () 
 }
 
 /**
+ * A studio reopened mid-show: complete, as one part of the show's recording, the chunks an earlier
+ * tab (this browser or another) uploaded and never completed, so the recording this tab makes next
+ * is appended as the following part. Resolves with how many chunks were completed (0: none).
+ */
+export async function completeEarlierPart(api, id, { onProblem = () => {} } = {}) {
+  const { seqs } = await api.get(`/api/livestreams/${id}/recording/chunks`);
+  let last = -1;
+  while (seqs.includes(last + 1)) last += 1; // the unbroken run from chunk 0
+  if (last < 0) return 0;
+  await completeUpload(api, id, last, {
+    resend: (seq) => Promise.reject(new Error(`part ${seq} never reached the server`)),
+    onProblem,
+  });
+  return last + 1;
+}
+
+/**
  * Record `stream` for show `id`. `onChange(state)` is called on every change with
  * {state, seconds, chunks, uploaded, uploadedBytes, pendingChunks, problem}.
  */
-export function createShowRecorder({ api, id, stream, timeslice = 2000, onChange = () => {} }) {
+export function createShowRecorder({ api, id, stream, timeslice = 2000, onChange = () => {}, startOffsetSeconds }) {
   const mimeType = pickMimeType();
   const chunks = new Map(); // seq → Blob, until the recording is complete
   let produced = 0; // chunks the recorder gave us (seq 0..produced-1)
@@ -260,7 +279,7 @@ export function createShowRecorder({ api, id, stream, timeslice = 2000, onChange
       state = 'completing';
       emit();
       try {
-        const livestream = await completeUpload(api, id, uploaded - 1, { resend, onProblem: setProblem });
+        const livestream = await completeUpload(api, id, uploaded - 1, { resend, onProblem: setProblem, startOffsetSeconds });
         state = 'done';
         problem = halted ? problem : null; // keep saying why the recording is shorter, if it is
         chunks.clear();

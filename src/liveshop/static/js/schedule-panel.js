@@ -1,15 +1,21 @@
 // The studio's upcoming shows: announce one (title, time, cover picture, planned products), list
-// them with the shoppers' countdown page and "Add to calendar", delete one, and "Go live" (the
-// studio turns that same show into the live one). POST /api/livestreams/scheduled,
-// GET /api/livestreams/upcoming, PUT …/thumbnail (cover), POST …/go-live, DELETE /api/livestreams/{id}.
+// them with the shoppers' countdown page and "Add to calendar", move or delete one, and "Start now"
+// (the studio goes live with that same show). POST /api/livestreams/scheduled,
+// GET /api/livestreams/upcoming, PUT …/thumbnail (cover), PUT …/schedule (move), POST …/go-live,
+// DELETE /api/livestreams/{id}.
 import { confirmDialog, h, setText } from './dom.js';
 import { calendarHref, formatWhen, watchHref } from './upcoming-view.js';
 
-/** A datetime-local value one hour from now, rounded to the minute (the form's default). */
-function inAnHour() {
-  const d = new Date(Date.now() + 3600_000);
+/** `date` as a datetime-local value (the browser's zone, to the minute). */
+function localValue(date) {
+  const d = new Date(date.getTime());
   d.setSeconds(0, 0);
   return new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+}
+
+/** One hour from now (the form's default). */
+function inAnHour() {
+  return localValue(new Date(Date.now() + 3600_000));
 }
 
 export function createSchedulePanel(section, { api, goLive }) {
@@ -53,9 +59,27 @@ export function createSchedulePanel(section, { api, goLive }) {
           h('a', { href: calendarHref(show), download: '', text: '.ics' }),
           h('button', { type: 'button', class: 'primary', text: 'Start now', 'aria-label': `Start ${show.title} now`, onclick: () => goLive(show) }),
           h('button', { type: 'button', class: 'danger-quiet', text: 'Delete', 'aria-label': `Delete ${show.title}`, onclick: () => remove(show) }),
+          moveControl(show),
         ),
       ),
     );
+  }
+
+  /** A time field and "Move" for an upcoming show (PUT /api/livestreams/{id}/schedule). */
+  function moveControl(show) {
+    const field = h('input', { type: 'datetime-local', 'aria-label': `New time for ${show.title}`, value: localValue(new Date(show.scheduledAt)) });
+    const move = async () => {
+      const at = new Date(field.value);
+      if (Number.isNaN(at.getTime())) return;
+      try {
+        await api.put(`/api/livestreams/${show.id}/schedule`, { scheduledAt: at.toISOString() });
+        setText(status, `“${show.title}” is moved.`);
+        await load();
+      } catch (err) {
+        setText(error, `Could not move it: ${err.message}`);
+      }
+    };
+    return h('span', { class: 'schedule-move' }, field, h('button', { type: 'button', text: 'Move', 'aria-label': `Move ${show.title}`, onclick: move }));
   }
 
   async function load() {

@@ -9,7 +9,9 @@ import { createFigures } from './figures.js';
 import { Hub } from './hub.js';
 import { createPhoneStudio } from './phone-studio.js';
 import { createPublisher, WhipUnavailable } from './media/index.js';
-import { completeUpload, createShowRecorder, uploadedBefore } from './recording.js';
+import { completeEarlierPart, createShowRecorder } from './recording.js';
+import { mountHighlightCutter } from './highlight-cutter.js';
+import { watchRendition } from './replay-progress.js';
 import { createModerationPanel } from './moderation-panel.js';
 import { renderReport } from './report-view.js';
 import { createStreamKeyPanel } from './stream-key-panel.js';
@@ -38,7 +40,6 @@ let timer = null;
 let statsTimer = null;
 let activeElsewhere = null;
 let recording = null; // this tab's recording of the show (p2p)
-let resumedChunks = 0; // chunks of the show a previous studio tab uploaded (show reopened here)
 let thumbnailTimer = null;
 
 const STAFF_ROLES = ['admin', 'moderator'];
@@ -133,6 +134,7 @@ $('#logout').addEventListener('click', async () => {
   token = null;
   sessionStorage.removeItem(TOKEN_KEY);
   show = null;
+  $('#catalogue-link').hidden = true;
   showLogin();
 });
 
@@ -141,6 +143,7 @@ async function enterStudio(me) {
   $('#login-view').hidden = true;
   $('#studio-view').hidden = false;
   $('#logout').hidden = false;
+  $('#catalogue-link').hidden = me.role !== 'admin'; // the catalogue page (catalogue.js)
   setText($('#who'), isSeller() ? me.name : `${me.name} (moderator)`);
   $('#studio-view').dataset.role = me.role;
   phone.setRole(me.role);
@@ -272,21 +275,22 @@ function startLive(livestream, { resumed = false } = {}) {
 
 // -- recording (p2p: the studio records its own stream and uploads it while live) ---------------
 
-function startRecording(livestream, resumed) {
+async function startRecording(livestream, resumed) {
   recording = null;
-  resumedChunks = 0;
   setText($('#rec-error'), '');
   const status = $('#rec-status');
   status.hidden = config.mediaMode !== 'p2p';
   if (config.mediaMode !== 'p2p') return; // a server forwards the media and records the show
+  let startOffsetSeconds; // the first part starts with the show; a later one says where
   if (resumed) {
-    // a new recording cannot be appended to the one already uploaded: keep that one
-    resumedChunks = uploadedBefore(livestream.id);
+    // what the earlier tab recorded becomes a part of its own; this tab records the next one
     status.dataset.state = 'resumed';
-    setText(status, resumedChunks ? `Not recording in this tab: the ${resumedChunks} parts recorded before are kept for the replay.` : 'Not recording: this show was started in another tab.');
-    return;
+    setText(status, 'Saving the part recorded before…');
+    await completeEarlierPart(api, livestream.id).catch((err) => setText($('#rec-error'), `The part recorded before could not be saved: ${err.message}`));
+    if (!show || show.id !== livestream.id) return; // ended meanwhile
+    startOffsetSeconds = Math.max(0, (Date.now() - Date.parse(livestream.startTime)) / 1000) || undefined;
   }
-  const rec = createShowRecorder({ api, id: livestream.id, stream: devices.stream, onChange: renderRecording });
+  const rec = createShowRecorder({ api, id: livestream.id, stream: devices.stream, onChange: renderRecording, startOffsetSeconds });
   if (!rec.supported) {
     status.dataset.state = 'unsupported';
     setText($('#rec-error'), 'This browser cannot record the show (no WebM MediaRecorder): there will be no replay.');
@@ -343,23 +347,6 @@ async function finishRecording(ended) {
       return await rec.finish();
     } catch {
       return null; // the reason is on screen (renderRecording)
-    }
-  }
-  if (resumedChunks > 0) {
-    const chunks = resumedChunks;
-    resumedChunks = 0;
-    box.hidden = false;
-    setText(box, 'Preparing the replay from the parts recorded before…');
-    try {
-      const livestream = await completeUpload(api, ended.id, chunks - 1, {
-        resend: (seq) => Promise.reject(new Error(`part ${seq} never reached the server and this tab does not have it`)),
-        onProblem: (p) => setText($('#rec-summary-error'), p ? p.message : ''),
-      });
-      setText(box, 'Recording saved.');
-      return livestream;
-    } catch (err) {
-      setText($('#rec-summary-error'), `The recording could not be completed: ${err.message}`);
-      return null;
     }
   }
   return null;
@@ -481,6 +468,8 @@ function showSummary(livestream) {
   $('#rec-summary').hidden = true;
   setText($('#rec-summary-error'), '');
   setReplayLink(ended);
+  watchRendition(api, ended.id, $('#mp4-status'));
+  mountHighlightCutter(api, ended.id, $('#highlights'));
   loadReport(ended.id);
   $('#summary-title').focus?.();
   finishRecording(ended).then((livestream) => {
