@@ -113,11 +113,11 @@ async def test_a_viewer_whose_link_drops_plays_again_without_reload(
 async def test_a_seller_whose_link_drops_publishes_again_and_viewers_resume(
     make_shop: Any, browser: Any, own_browser: tuple[Namespace, Any], page_errors: PageErrors
 ) -> None:
-    """The seller's link is down ≥ 5 s: the studio re-publishes (replace), the shopper resumes, a 2nd segment records."""
+    """The seller's link is down ≥ 5 s: the studio re-publishes, the shopper resumes, the MP4 replay joins both parts."""
     ns, seller_browser = own_browser
     # requests the studio sends into the outage: re-publish attempts, the thumbnail, its stats
     page_errors.allow_http_failures("/whip", "/thumbnail", "/stats")
-    shop = await make_shop("sfu")
+    shop = await make_shop("sfu", mp4_replays=True)
     media = shop.server.app.state.media
     async with (
         page_opener(seller_browser, page_errors) as open_seller,
@@ -167,3 +167,19 @@ async def test_a_seller_whose_link_drops_publishes_again_and_viewers_resume(
         rows = await until(two_segments, timeout=30, message="two recorded segments")
         # both parts of the show are in the replay's files (before and after the outage)
         assert all((r.duration_seconds or 0) > 0 for r in rows), [r.duration_seconds for r in rows]
+
+        async def replay_joins_both() -> dict[str, Any] | None:
+            r = await shop.http.get(f"/api/livestreams/{show_id}/rendition")
+            rendition: dict[str, Any] = r.json()
+            assert rendition["state"] != "failed", rendition
+            # a show's end may come before its last part: the MP4 is then made again with it
+            return (
+                rendition if rendition["state"] == "done" and len(rendition["parts"]) > 1 else None
+            )
+
+        # the MP4 replay joins both parts, one after the other on the show's clock
+        rendition = await until(
+            replay_joins_both, timeout=90, interval=0.5, message="an MP4 of both parts"
+        )
+        first, second = rendition["parts"]
+        assert second["showOffsetSeconds"] >= first["showOffsetSeconds"] + first["durationSeconds"]
