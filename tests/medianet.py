@@ -11,6 +11,7 @@ then use its ``near`` address only (:func:`media_addresses`). Namespaces need ro
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -67,3 +68,23 @@ def subprocess_env(env: dict[str, str], *addresses: str) -> dict[str, str]:
         "LIVESHOP_ADDRESS_CONNECTS_PER_MINUTE": "0",
         **env,
     }
+
+
+@contextmanager
+def link_cut(ns: Namespace) -> Iterator[None]:
+    """Every packet in or out of ``ns``'s veth vanishes while inside (an nftables netdev table in
+    the namespace, ingress and egress: senders see no error, as when a phone's network drops);
+    the link carries traffic again on exit."""
+    table = (
+        "table netdev liveshop_cut {\n"
+        f'  chain in {{ type filter hook ingress device "{ns.far_dev}" priority 0; policy drop; }}\n'
+        f'  chain out {{ type filter hook egress device "{ns.far_dev}" priority 0; policy drop; }}\n'
+        "}\n"
+    )
+    subprocess.run(ns.command("nft", "-f", "-"), input=table, text=True, check=True, timeout=10)
+    try:
+        yield
+    finally:
+        subprocess.run(
+            ns.command("nft", "delete", "table", "netdev", "liveshop_cut"), check=True, timeout=10
+        )

@@ -78,9 +78,12 @@ async def chromium_in(
     args: list[str],
     *,
     hide_local_ips: bool = False,
+    page_address: str | None = None,
 ) -> AsyncIterator[Any]:
     """Debian's Chromium inside ``net`` (media never leaves the test's namespace), resolving
-    the pages' host to the namespace's near address; skipped (failed under CI) when missing.
+    the pages' host to the namespace's near address (or ``page_address``: the servers of another
+    test namespace, which this side's addresses are reachable through); skipped (failed under CI)
+    when missing.
     ``hide_local_ips``: keep Chromium's default of offering mDNS ``.local`` names instead of host
     addresses, as real users' browsers do (the aiortc tests' peers need raw addresses)."""
     if not CHROMIUM.exists():
@@ -95,7 +98,7 @@ async def chromium_in(
     command = " ".join(net.command(str(CHROMIUM)))
     wrapper.write_text(f'#!/bin/sh\nexec {command} "$@"\n')
     wrapper.chmod(0o755)
-    full_args = [*args, f"--host-resolver-rules=MAP {PAGE_HOST} {net.near}"]
+    full_args = [*args, f"--host-resolver-rules=MAP {PAGE_HOST} {page_address or net.near}"]
     if not hide_local_ips:
         full_args.append("--disable-features=WebRtcHideLocalIpsWithMdns")
     async with async_playwright() as pw:

@@ -5,6 +5,7 @@ What every backend does is in test_backend_contract.py."""
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import threading
 import time
@@ -20,6 +21,7 @@ from liveshop.media import aiortc_internals as internals
 from liveshop.media import create_media_backend
 from liveshop.media.sfu import SfuMediaBackend
 from tests.media.peers import Events, Publisher, Viewer
+from tests.waiting import until
 
 
 @pytest.fixture
@@ -108,6 +110,36 @@ async def test_replace_keeps_viewers_watching(backend: SfuMediaBackend, events: 
     await events.wait("publisher_connected", count=2)
     indices = await viewer.frame_indices(60)
     assert indices[-1] >= 10_000, "viewer did not switch to the new publisher"
+    for pc in (viewer.pc, first.pc, second.pc):
+        await pc.close()
+
+
+async def test_replace_continues_each_viewers_rtp_numbering(
+    backend: SfuMediaBackend, events: Events
+) -> None:
+    """Across a replace a viewer's video keeps its SSRC, consecutive sequence numbers, rising timestamps."""
+    first = await live_publisher(backend, events)
+    viewer = Viewer()
+    got: list[tuple[int, int, int]] = []
+
+    async def on_rtp(packet: Any) -> None:
+        got.append((packet.ssrc, packet.sequence_number, packet.timestamp))
+
+    video = next(t.receiver for t in viewer.pc.getTransceivers() if t.kind == "video")
+    internals.tap_receiver(video, on_rtp, lambda: None)
+    await viewer.start(backend)
+    await until(lambda: len(got) >= 30, message="the first publisher's packets")
+    old = backend.rooms[1].publisher
+    assert old is not None
+    second = Publisher()
+    await second.start(backend, replace=True)
+    await until(lambda: old.closed, message="the replaced publisher closed")
+    switched = len(got)  # from here on, packets can only come from the replacement
+    await until(lambda: len(got) >= switched + 60, timeout=15, message="the replacement's packets")
+    assert {ssrc for ssrc, _, _ in got} == {got[0][0]}
+    for (_, seq_a, ts_a), (_, seq_b, ts_b) in itertools.pairwise(got):
+        assert 1 <= (seq_b - seq_a) & 0xFFFF <= 3, (seq_a, seq_b)
+        assert (ts_b - ts_a) & 0xFFFFFFFF < 90_000 * 20, (ts_a, ts_b)
     for pc in (viewer.pc, first.pc, second.pc):
         await pc.close()
 

@@ -17,6 +17,18 @@ export function iceGatheringComplete(pc, timeout = 3000) {
   });
 }
 
+/** How long a connection may stay `disconnected` before it is replaced by a new one (ms). */
+export const RECOVERY_GRACE_MS = 3000;
+
+/** How long a new connection may take to connect after the answer before it is given up (ms). */
+export const CONNECT_TIMEOUT_MS = 15000;
+
+/** An AbortSignal for one WHIP/WHEP request: a request sent while the network is down must not
+ * hang the recovery (the browser would otherwise wait minutes for TCP). */
+export function requestTimeout(ms = 10000) {
+  return AbortSignal.timeout(ms);
+}
+
 /** Runs async steps one after another (signalling messages must not overtake each other). */
 export function serial() {
   let chain = Promise.resolve();

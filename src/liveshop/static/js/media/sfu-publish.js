@@ -1,6 +1,10 @@
 // sfu publishing over WHIP: one send-only connection to the service, non-trickle (the offer is POSTed
 // once ICE gathering is complete). DELETE on the Location ends it.
-import { backoff, createSendStats, iceGatheringComplete } from './common.js';
+// Recovery: when the connection fails, or stays `disconnected` for RECOVERY_GRACE_MS, the same
+// camera stream is published again on a new connection with `?replace=1` (the server moves the
+// viewers over and starts a new recording segment), with backoff. The old session is not DELETEd:
+// that would end the viewers' sessions; the replace retires it.
+import { CONNECT_TIMEOUT_MS, RECOVERY_GRACE_MS, backoff, createSendStats, iceGatheringComplete, requestTimeout } from './common.js';
 
 export class WhipUnavailable extends Error {}
 
@@ -18,6 +22,8 @@ export function createSfuPublisher({ hub, livestreamId, getToken, iceServers = [
   let stopped = false;
   let attempt = 0;
   let retryTimer = null;
+  let watchdog = null; // a new connection that never connects is replaced too
+  let published = false; // the service gave this page a session: later attempts replace it
   const sample = createSendStats();
 
   async function connect() {
@@ -34,6 +40,7 @@ export function createSfuPublisher({ hub, livestreamId, getToken, iceServers = [
       if (pc !== current) return;
       const state = current.connectionState;
       if (state === 'connected') {
+        clearTimeout(watchdog);
         attempt = 0;
         onState('live');
       } else if (state === 'failed') retry();
@@ -41,30 +48,36 @@ export function createSfuPublisher({ hub, livestreamId, getToken, iceServers = [
         onState('reconnecting');
         retryTimer = setTimeout(() => {
           if (pc === current && current.connectionState !== 'connected') retry();
-        }, 3000);
+        }, RECOVERY_GRACE_MS);
       }
     };
     await current.setLocalDescription(await current.createOffer());
     await iceGatheringComplete(current);
-    const res = await fetch(`/api/livestreams/${livestreamId}/whip`, {
+    const res = await fetch(`/api/livestreams/${livestreamId}/whip${published ? '?replace=1' : ''}`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${getToken()}` },
       body: current.localDescription.sdp,
+      signal: requestTimeout(),
     });
     if (res.status === 404 || res.status === 405) throw new WhipUnavailable(`WHIP is not available (HTTP ${res.status})`);
     if (res.status !== 201) throw new Error(`WHIP refused: HTTP ${res.status}`);
+    published = true;
     const location = res.headers.get('Location');
     resource = location ? new URL(location, res.url).href : null;
     const answer = await res.text();
     if (pc !== current) return;
     await current.setRemoteDescription({ type: 'answer', sdp: answer });
+    clearTimeout(watchdog);
+    watchdog = setTimeout(() => {
+      if (pc === current && current.connectionState !== 'connected') retry();
+    }, CONNECT_TIMEOUT_MS);
     hub.send({ type: 'webrtc_broadcast_start' });
   }
 
   function retry() {
     if (stopped) return;
     onState('reconnecting');
-    deleteResource();
+    resource = null; // replaced by the next session, not DELETEd (see the top)
     clearTimeout(retryTimer);
     retryTimer = setTimeout(() => connect().catch(retry), backoff(attempt++, 1000, 10000));
   }
@@ -81,6 +94,7 @@ export function createSfuPublisher({ hub, livestreamId, getToken, iceServers = [
     async start(mediaStream) {
       stream = mediaStream;
       stopped = false;
+      published = false;
       onState('connecting');
       await connect();
     },
@@ -101,6 +115,7 @@ export function createSfuPublisher({ hub, livestreamId, getToken, iceServers = [
     async stop() {
       stopped = true;
       clearTimeout(retryTimer);
+      clearTimeout(watchdog);
       deleteResource();
       if (pc) pc.close();
       pc = null;

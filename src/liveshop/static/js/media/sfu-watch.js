@@ -1,7 +1,10 @@
 // sfu watching over WHEP: recv-only video + audio, non-trickle. 409 "not live" means the seller is not
 // connected yet: retry when the hub says the broadcast started, or with backoff. Also the janus mode's
 // watcher (a server forwards the media there too), whose offer `prepareOffer` adjusts.
-import { backoff, createReceiveStats, iceGatheringComplete } from './common.js';
+// Recovery: a connection that fails, or stays `disconnected` for RECOVERY_GRACE_MS, is closed (its
+// session DELETEd) and WHEP is done again on a new one, with backoff, in the same page; the page
+// shows "reconnecting" meanwhile.
+import { CONNECT_TIMEOUT_MS, RECOVERY_GRACE_MS, backoff, createReceiveStats, iceGatheringComplete, requestTimeout } from './common.js';
 import { createPlayerSizeReporter } from './player-size.js';
 
 export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [], onStream, onState, prepareOffer = (sdp) => sdp, video = null }) {
@@ -11,7 +14,9 @@ export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [],
   let stopped = false;
   let attempt = 0;
   let retryTimer = null;
+  let watchdog = null; // a new connection that never connects is replaced too
   let busy = false;
+  let recovering = false; // a connection was lost: attempts say "reconnecting" until one plays
   const sample = createReceiveStats();
 
   function schedule(delay = backoff(attempt++, 1000, 10000)) {
@@ -48,21 +53,25 @@ export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [],
       if (pc !== current) return;
       const state = current.connectionState;
       if (state === 'connected') {
+        clearTimeout(watchdog);
         attempt = 0;
+        recovering = false;
         onState('playing');
       } else if (state === 'failed') {
+        recovering = true;
         onState('reconnecting');
         schedule();
       } else if (state === 'disconnected') {
+        recovering = true;
         onState('reconnecting');
         clearTimeout(retryTimer);
         retryTimer = setTimeout(() => {
           if (pc === current && current.connectionState !== 'connected') schedule(0);
-        }, 3000);
+        }, RECOVERY_GRACE_MS);
       }
     };
     try {
-      onState('connecting');
+      onState(recovering ? 'reconnecting' : 'connecting');
       const offer = await current.createOffer();
       await current.setLocalDescription({ type: 'offer', sdp: prepareOffer(offer.sdp) });
       await iceGatheringComplete(current);
@@ -70,10 +79,12 @@ export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [],
         method: 'POST',
         headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${getToken()}` },
         body: current.localDescription.sdp,
+        signal: requestTimeout(),
       });
       if (res.status !== 201) {
         current.close();
         if (pc === current) pc = null;
+        recovering = recovering && res.status !== 409;
         onState(res.status === 409 ? 'waiting' : 'reconnecting');
         schedule();
         return;
@@ -83,6 +94,13 @@ export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [],
       if (sizer) sizer.session(resource);
       const answer = await res.text();
       if (pc === current) await current.setRemoteDescription({ type: 'answer', sdp: answer });
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => {
+        if (pc !== current || current.connectionState === 'connected') return;
+        recovering = true;
+        onState('reconnecting');
+        schedule();
+      }, CONNECT_TIMEOUT_MS);
     } catch (err) {
       onState('reconnecting');
       schedule();
@@ -112,6 +130,7 @@ export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [],
     stop() {
       stopped = true;
       clearTimeout(retryTimer);
+      clearTimeout(watchdog);
       offs.forEach((off) => off());
       if (sizer) sizer.stop();
       release();
