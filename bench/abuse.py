@@ -75,6 +75,7 @@ class Attack:
     signals_sent: int = 0
     signals_delivered: int = 0
     closed: int = 0  # sockets the server closed for flooding (the attacker reconnects)
+    handshakes_refused: int = 0  # reconnects answered HTTP 429 (the address's connect budget)
     identities: set[str] = field(default_factory=set)
 
 
@@ -172,11 +173,16 @@ async def attacker_flood(
             except websockets.ConnectionClosed:
                 attack.closed += 1
             i += 1
-            with contextlib.suppress(Exception):
+            try:
                 ws = await connect(ws_url, token, ATTACKER)
                 await join(ws, show)
-                running.append(asyncio.create_task(drain(ws)))
-                sockets.append(ws)
+            except websockets.InvalidStatus:
+                attack.handshakes_refused += 1
+                continue
+            except Exception:
+                continue
+            running.append(asyncio.create_task(drain(ws)))
+            sockets.append(ws)
 
     async def burst(ws: Any, k: int, i: int) -> None:
         """Chat, like and an ICE candidate every 20 ms until the phase ends or the socket closes."""
@@ -205,8 +211,12 @@ async def attacker_flood(
             await asyncio.sleep(0.2)
 
     async def start(token: str) -> None:
-        ws = await connect(ws_url, token, ATTACKER)
-        await join(ws, show)
+        try:
+            ws = await connect(ws_url, token, ATTACKER)
+            await join(ws, show)
+        except websockets.InvalidStatus:
+            attack.handshakes_refused += 1
+            return
         sockets.append(ws)
         k = len(sockets)
         running.append(asyncio.create_task(drain(ws)))
@@ -395,6 +405,7 @@ def print_report(result: dict[str, Any]) -> bool:
     )
     print(f"unique client addresses in the report: {result['report'].get('uniqueAddresses')}")
     print(f"attacker sockets closed for flooding (it reconnected each time): {attack.closed}")
+    print(f"attacker reconnects refused at the handshake (HTTP 429): {attack.handshakes_refused}")
     print(f"\nhonest shoppers ({HONEST}, one address each)")
     print(f"{'phase':10} {'sent':>6} {'landed':>7} {'deliveries':>11} {'p50 ms':>8} {'p99 ms':>8}")
     p99 = {}
