@@ -259,6 +259,7 @@ class _Writer:
         self.audio_offset_ms = 0
         self.size: tuple[int, int] | None = None
         self.last_pts_ms = 0
+        self.stream_pts: dict[int, int] = {}  # each stream's last timestamp (ms)
         self.first_key: bytes | None = None
         self.thumbnail_done = False
 
@@ -315,6 +316,11 @@ class _Writer:
     def _mux(self, stream: Any, data: bytes, pts: int, key: bool) -> None:
         if not data:
             return
+        # a packet that arrives after a later one of its stream (a late frame, clock jitter
+        # between the publisher's streams) keeps its data at the stream's last time: the
+        # muxer refuses timestamps that go backwards, which would lose the packet
+        pts = max(pts, self.stream_pts.get(stream.index, 0))
+        self.stream_pts[stream.index] = pts
         packet = av.Packet(data)
         packet.stream = stream
         packet.time_base = MS
