@@ -182,6 +182,8 @@ async def test_clips_last_the_pin_intervals(
     r = await http.get(clip["url"], follow_redirects=True)
     assert r.status_code == 200 and r.headers["content-type"] == "video/mp4"
     assert (await http.get(clip["pageUrl"])).status_code == 200
+    assert clip["embedUrl"] == f"/embed/clips/{clip['id']}"  # for a shop's product page
+    assert (await http.get(clip["embedUrl"])).status_code == 200
     listed = (await http.get(f"/api/products/{tote['id']}/clips")).json()["clips"]
     assert [c["id"] for c in listed] == [clip["id"]]
 

@@ -102,15 +102,16 @@ async def shop_embeds(make_settings: Callable[..., Settings]) -> AsyncIterator[s
 
 
 async def test_embed_origins_frame_the_embed_pages_only(shop_embeds: str) -> None:
-    """LIVESHOP_EMBED_ORIGINS may frame /embed/… only; every other page keeps refusing frames."""
+    """LIVESHOP_EMBED_ORIGINS may frame /embed/… only (the player and a clip's page); every other
+    page, the clip's own page included, keeps refusing frames."""
     async with httpx.AsyncClient() as http:
-        for path in ("/embed/live", "/embed/7"):
+        for path in ("/embed/live", "/embed/7", "/embed/clips/3"):
             r = await http.get(f"{shop_embeds}{path}")
             assert r.status_code == 200
             csp = r.headers["content-security-policy"]
             assert "frame-ancestors https://shop.example http://shop.test:8080" in csp, csp
             assert "x-frame-options" not in r.headers
-        for path in ("/", "/live/7", "/studio", "/replays", "/api/config"):
+        for path in ("/", "/live/7", "/studio", "/replays", "/clips/3", "/api/config"):
             assert_common(await http.get(f"{shop_embeds}{path}"))
         config = (await http.get(f"{shop_embeds}/api/config")).json()
     assert config["embedOrigins"] == ["https://shop.example", "http://shop.test:8080"]

@@ -68,6 +68,7 @@ class ClipOut(Out):
     duration_seconds: float | None
     url: str | None  # the stable URL of the MP4 once cut
     page_url: str
+    embed_url: str  # the same page for a shop's site to frame (LIVESHOP_EMBED_ORIGINS)
 
 
 class ClipEnvelope(Out):
@@ -98,6 +99,7 @@ def clip_out(clip: Clip) -> ClipOut:
         duration_seconds=clip.duration_seconds,
         url=f"/clips/{clip.id}.mp4" if clip.state == clips.DONE and clip.path else None,
         page_url=f"/clips/{clip.id}",
+        embed_url=f"/embed/clips/{clip.id}",
     )
 
 
@@ -254,4 +256,11 @@ async def clip_video(clip_id: int, db: DbDep) -> Response:
 @pages.get("/clips/{clip_id:int}")
 async def clip_page(clip_id: int) -> FileResponse:
     """A page that plays one clip with its product (``static/clip.html``)."""
+    return FileResponse(STATIC / "clip.html", headers={"Cache-Control": "no-cache"})
+
+
+@pages.get("/embed/clips/{clip_id:int}")
+async def clip_embed(clip_id: int) -> FileResponse:
+    """The same page for a shop's product page to frame: the ``LIVESHOP_EMBED_ORIGINS`` may
+    (``frame-ancestors``), and Buy hands the product to the host page's cart (shop-bridge.js)."""
     return FileResponse(STATIC / "clip.html", headers={"Cache-Control": "no-cache"})

@@ -1,11 +1,14 @@
 // /clips/{id}: one clip of a show (a product's time on screen, or a seller's highlight) with the
-// product's card, so a shop can link to it or put it on the product's page.
+// product's card, so a shop can link to it or put it on the product's page. /embed/clips/{id} is
+// the same page framed by a shop's site: Buy goes to the host page's cart (shop-bridge.js).
 import { createApi } from './api.js';
 import { $, formatDuration, setText } from './dom.js';
 import { productCard } from './products-view.js';
+import { createShopBridge } from './shop-bridge.js';
 
-const match = location.pathname.match(/^\/clips\/(\d+)\/?$/);
+const match = location.pathname.match(/^(?:\/embed)?\/clips\/(\d+)\/?$/);
 const api = createApi();
+const bridge = createShopBridge();
 
 async function main() {
   const box = $('#clip');
@@ -20,7 +23,9 @@ async function main() {
     setText($('#clip-meta'), formatDuration(clip.durationSeconds || 0));
     $('#clip-video').src = clip.url;
     $('#clip-replay').href = `/replays/${clip.livestreamId}`;
-    if (product) $('#clip-product').replaceChildren(productCard(product));
+    if (product) $('#clip-product').replaceChildren(productCard(product, { onBuy: (p, event) => bridge.buy(p, event) }));
+    bridge.allow((await api.config().catch(() => ({}))).embedOrigins || []);
+    bridge.state({ state: 'clip', livestreamId: clip.livestreamId, title });
   } catch (err) {
     setText($('#clip-problem'), err.status === 404 ? 'There is no such clip.' : err.message);
   } finally {
