@@ -7,14 +7,12 @@ import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiortc.rtp import RtpPacket
 
 from liveshop.media import aiortc_internals as internals
-from liveshop.media import create_media_backend
 from liveshop.media.forwarding import Sink
 from liveshop.media.sfu import SfuMediaBackend
 from liveshop.media.synthetic_simulcast import SimulcastPublisher
@@ -22,22 +20,6 @@ from tests.media.peers import Events, Publisher, Viewer
 from tests.waiting import until
 
 WIDTHS = {"f": 640, "h": 320, "q": 160}
-
-
-@pytest.fixture
-async def events() -> Events:
-    return Events()
-
-
-@pytest.fixture
-async def backend(tmp_path: Path, events: Events) -> AsyncIterator[SfuMediaBackend]:
-    sfu = create_media_backend(
-        "sfu", media_dir=tmp_path, ice_servers=[], public_ip="", on_event=events
-    )
-    assert isinstance(sfu, SfuMediaBackend)
-    await sfu.start()
-    yield sfu
-    await sfu.close()
 
 
 @pytest.fixture

@@ -90,6 +90,7 @@ class Layer:
         self.last_pli = -10.0
         self.pli_pending: asyncio.TimerHandle | None = None
         self.last_seen = 0.0
+        self.keyed = False  # a keyframe of this layer has arrived
         self.rate_bps = 0.0
         self._window = 0.0
 
@@ -315,6 +316,10 @@ class Source:
             key = keyframe_start(self.codec, payload)
             if key and layer.stats.size_due():
                 layer.stats.sample_size(payload)
+            if key:
+                layer.keyed = True
+            elif not layer.keyed:  # its first keyframe was lost (sent before DTLS was up):
+                self.request_keyframe(layer)  # stats, recording and switches need one
         now = time.monotonic()
         layer.last_seen = now
         if self.recorder is not None and layer is self.main:
