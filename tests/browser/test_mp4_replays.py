@@ -4,6 +4,7 @@ progress; a studio tab reopened mid-show appends to the show's recording."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -108,6 +109,10 @@ async def test_clips_are_listed_on_the_replay_page(
     mug = shop.products[0]
     show_id = await two_part_show(shop, tmp_path, pin=mug)
     http, admin = shop.http, shop.admin
+    started = time.monotonic()
+    # the pin must cover over a second of the first part (shorter pins make no clip): the show
+    # runs 2.5 s of wall time before it stops, however fast the uploads went
+    await until(lambda: time.monotonic() - started >= 2.5, message="2.5 s of show")
     await http.post(f"/api/livestreams/{show_id}/stop", headers=admin)
     await rendition_done(http, show_id)
 

@@ -98,9 +98,12 @@ async def test_disk_full_pauses_the_recording_and_resumes_it(
                 f"/api/livestreams/{show}/whip", content=await offer(pub), headers=sdp
             )
             await answer(pub, r.text)
+            # WHEP is 409 "not live" until the publisher's connection is up
+            await seller.wait_type("webrtc_broadcast_start", timeout=TIMEOUT)
             r = await http.post(
                 f"/api/livestreams/{show}/whep", content=await offer(pc), headers=sdp
             )
+            assert r.status_code == 201, r.text
             await answer(pc, r.text)
             video = await asyncio.wait_for(tracks["video"], TIMEOUT)
             for _ in range(20):  # the recording has started

@@ -85,6 +85,8 @@ async def test_a_database_restart_mid_show(live: LiveServer, postgres: PrivatePo
             r = await _sdp(http, f"/api/livestreams/{show}/whip", await offer(pub), admin)
             assert r.status_code == 201, r.text
             await answer(pub, r.text)
+            # WHEP is 409 "not live" until the publisher's connection is up
+            await buyer.wait_type("webrtc_broadcast_start", timeout=TIMEOUT)
             pc, tracks = viewer()
             r = await _sdp(http, f"/api/livestreams/{show}/whep", await offer(pc), shopper)
             assert r.status_code == 201, r.text

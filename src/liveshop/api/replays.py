@@ -36,7 +36,7 @@ router = APIRouter(prefix="/api", tags=["replays"], route_class=ApiRoute)
 pages = APIRouter(include_in_schema=False)
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
-Seconds = Annotated[float, Field(ge=0, le=7 * 86400, allow_inf_nan=False)]
+Seconds = Annotated[float, Field(ge=0, le=7 * 86400, allow_inf_nan=False, strict=True)]
 
 
 class RenditionPart(Out):

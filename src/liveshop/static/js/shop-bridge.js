@@ -15,7 +15,7 @@ export const ACK_TIMEOUT_MS = 1000; // within Chrome's 5 s user activation, so t
 export function cartItem(product) {
   return {
     id: product.id,
-    sku: product.sku ?? null,
+    sku: product.sku || null, // a product without a SKU has "" or none
     name: product.name,
     price: product.price,
     currency: product.currency,
