@@ -73,8 +73,8 @@ export function createSchedulePanel(section, { api, goLive }) {
       if (Number.isNaN(at.getTime())) return;
       try {
         await api.put(`/api/livestreams/${show.id}/schedule`, { scheduledAt: at.toISOString() });
+        await load(); // re-renders the list (and clears the status line): say it after
         setText(status, `“${show.title}” is moved.`);
-        await load();
       } catch (err) {
         setText(error, `Could not move it: ${err.message}`);
       }
@@ -131,8 +131,8 @@ export function createSchedulePanel(section, { api, goLive }) {
       if (cover.files && cover.files[0]) await api.putThumbnail(livestream.id, cover.files[0]);
       form.reset();
       when.value = inAnHour();
-      setText(status, `“${livestream.title}” is announced.`);
       await load();
+      setText(status, `“${livestream.title}” is announced.`);
     } catch (err) {
       setText(error, `Could not schedule it: ${err.message}`);
     } finally {
