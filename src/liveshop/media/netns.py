@@ -78,6 +78,11 @@ class Namespace:
             _ip("link", "set", self.far_dev, "netns", self.name)
             _ip("addr", "add", f"{self.near}/30", "dev", self.near_dev)
             _ip(*inside, "addr", "add", f"{self.far}/30", "dev", self.far_dev)
+            # no IPv6 link-local addresses: their duplicate-address detection ends a second
+            # after the link is up, and Chromium, seeing the address change, fails every
+            # request in flight with ERR_NETWORK_CHANGED (the test media is IPv4 only)
+            _ip("link", "set", self.near_dev, "addrgenmode", "none")
+            _ip(*inside, "link", "set", self.far_dev, "addrgenmode", "none")
             _ip("link", "set", self.near_dev, "up")
             _ip(*inside, "link", "set", "lo", "up")
             _ip(*inside, "link", "set", self.far_dev, "up")
