@@ -19,6 +19,7 @@ import ipaddress
 import random
 import secrets
 import subprocess
+import time
 from types import TracebackType
 
 # test addresses: 10.200.0.0/30 ... 10.249.255.252/30, picked at random, skipping any in use
@@ -78,19 +79,27 @@ class Namespace:
             _ip("link", "set", self.far_dev, "netns", self.name)
             _ip("addr", "add", f"{self.near}/30", "dev", self.near_dev)
             _ip(*inside, "addr", "add", f"{self.far}/30", "dev", self.far_dev)
-            # no IPv6 link-local addresses: their duplicate-address detection ends a second
-            # after the link is up, and Chromium, seeing the address change, fails every
-            # request in flight with ERR_NETWORK_CHANGED (the test media is IPv4 only)
-            _ip("link", "set", self.near_dev, "addrgenmode", "none")
-            _ip(*inside, "link", "set", self.far_dev, "addrgenmode", "none")
             _ip("link", "set", self.near_dev, "up")
             _ip(*inside, "link", "set", "lo", "up")
             _ip(*inside, "link", "set", self.far_dev, "up")
             _ip(*inside, "route", "add", "default", "dev", self.far_dev)
+            self._settle()
         except subprocess.CalledProcessError as exc:
             self.delete()
             raise RuntimeError(f"could not set up {self.name}: {exc.stderr.strip()}") from exc
         return self
+
+    def _settle(self, timeout: float = 5.0) -> None:
+        """Wait until the veth's IPv6 link-local addresses are past duplicate-address detection
+        (about a second after link-up): Chromium, seeing an address change, fails every request
+        in flight with ERR_NETWORK_CHANGED, so a page must not start loading before."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            inside = _ip("-n", self.name, "-6", "addr", "show", "tentative", check=False).stdout
+            near = _ip("-6", "addr", "show", "dev", self.near_dev, "tentative", check=False).stdout
+            if not inside.strip() and not near.strip():
+                return
+            time.sleep(0.05)
 
     def delete(self) -> None:
         """Remove the namespace and its veth pair (idempotent)."""
