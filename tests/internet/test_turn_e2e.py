@@ -3,8 +3,6 @@ packet plays through the relay; without TURN it cannot; credentials are checked 
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
 import subprocess
 import sys
@@ -14,10 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.internet.netns import (
@@ -26,6 +20,7 @@ from tests.internet.netns import (
     namespaces,
     need_tool,
     publishing,
+    self_signed,
     serve_in,
     stop,
 )
@@ -47,43 +42,10 @@ class Setup:
     tls_cert: Path
 
 
-def tls_certificate(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for the TURN listener's address (the viewer trusts it through
-    ``SSL_CERT_FILE``, as a browser trusts the shop's real certificate); (cert, key) paths."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "turn.test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(TURN_LISTEN))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "turn.crt", directory / "turn.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 def coturn_config(directory: Path) -> Path:
     """The TURN REST API settings of deploy/turnserver.conf, on the test's addresses: TCP on 3478
     and TLS on 5349 (the deploy kit's ports), private peers allowed."""
-    cert, key = tls_certificate(directory)
+    cert, key = self_signed(directory, TURN_LISTEN)
     conf = directory / "turnserver.conf"
     conf.write_text(
         "\n".join(
@@ -170,7 +132,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         try:
             procs.append(serve_in(net, srv, env, tmp, ADMIN_EMAIL))
             procs.append(publishing(net, srv, env, URL))
-            yield Setup(net, viewer, env, tmp / "turn.crt")
+            yield Setup(net, viewer, env, tmp / "cert.pem")
         finally:
             stop(procs)
 
