@@ -27,7 +27,9 @@ async def test_resume_lists_messages_deleted_while_away(env: Env) -> None:
     back = await env.connect()
     snap = await back.join(show, afterMessageId=gone)
     assert snap["deletedMessageIds"] == [gone]
-    assert kept not in snap["deletedMessageIds"] and snap["recentChat"] == []
+    assert kept not in snap["deletedMessageIds"]
+    # `kept`, stored just before, is resent (a lower id may be committed late); `gone` is not
+    assert [m["id"] for m in snap["recentChat"]] == [kept]
 
 
 async def test_resume_lists_a_banned_users_deleted_messages(env: Env) -> None:

@@ -22,6 +22,10 @@ from liveshop.storage.models import Livestream
 
 RECENT_CHAT = 50
 RESUME_CHAT_LIMIT = 500
+# on a resume, messages stored up to this long before the client's last one are sent again too:
+# with several processes a lower id can be committed (and broadcast) after a higher one
+RESUME_LATE_SECONDS = 5.0
+RESUME_LATE_WINDOW = 200
 # a resuming client is told which of the last this-many messages it had seen were deleted while it
 # was away (a page keeps at most 200 messages on screen)
 RESUME_DELETIONS_WINDOW = 500
@@ -102,7 +106,14 @@ class Snapshots:
                     session, room.show_id, after_id=after, limit=RESUME_CHAT_LIMIT + 1
                 )
                 truncated = len(messages) > RESUME_CHAT_LIMIT
-                messages = messages[:RESUME_CHAT_LIMIT]
+                late = await chat.late_before(
+                    session,
+                    room.show_id,
+                    up_to=after,
+                    seconds=RESUME_LATE_SECONDS,
+                    window=RESUME_LATE_WINDOW,
+                )
+                messages = late + messages[:RESUME_CHAT_LIMIT]
                 recent = [protocol.dump(protocol.chat_out(m)) for m in messages]
                 seen = frozenset(m.id for m in messages)
                 deleted = await chat.deleted_up_to(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -68,6 +70,29 @@ async def after(
         stmt = stmt.where(ChatMessage.id > after_id)
     result = await session.execute(stmt.order_by(ChatMessage.id).limit(limit))
     return list(result.scalars())
+
+
+async def late_before(
+    session: AsyncSession, livestream_id: int, *, up_to: int, seconds: float, window: int
+) -> list[ChatMessage]:
+    """Visible messages with id < ``up_to`` stored at most ``seconds`` before message ``up_to``,
+    oldest first, looked for among the ``window`` newest messages with id ≤ ``up_to``.
+
+    With several server processes a message can be committed (and broadcast) after one with a
+    higher id: a client that resumes after the higher id may lack it. These are the candidates;
+    the client skips the ids it holds. Empty when ``up_to`` is not a message of this show. One
+    index range read of at most ``window`` rows."""
+    result = await session.execute(
+        select(ChatMessage)
+        .where(ChatMessage.livestream_id == livestream_id, ChatMessage.id <= up_to)
+        .order_by(ChatMessage.id.desc())
+        .limit(window)
+    )
+    rows = list(result.scalars())
+    if not rows or rows[0].id != up_to:
+        return []
+    since = rows[0].created_at - timedelta(seconds=seconds)
+    return [m for m in reversed(rows[1:]) if m.deleted_at is None and m.created_at >= since]
 
 
 async def deleted_up_to(
