@@ -3,9 +3,10 @@ it comes back.
 
 While the broker is ``degraded`` each process keeps serving its own sockets: chat is still stored
 before it is acknowledged, and the broker delivers it to this process's subscribers only. Every
-room remembers the last chat id it had passed on when the outage began. Once the broker is back
-(re-subscribed), each room reads the messages stored after that id and passes on those its sockets
-have not had (the other processes' chat of the outage), and the process republishes its presence
+room remembers a chat id below every one it had passed on in the 10 s before the outage was
+noticed (what other processes published just before it may be lost, and ids are taken before
+commit, so theirs can be lower than this room's newest). Once the broker is back (re-subscribed),
+each room reads the messages stored after that id and passes on those its sockets have not had (the other processes' chat of the outage), and the process republishes its presence
 at once (a restarted Redis has forgotten it) so viewer counts are right within a tick or two.
 A resume that fails (the database is away too) is tried again at the next tick.
 """
@@ -27,6 +28,7 @@ from liveshop.storage.errors import Unavailable
 log = logging.getLogger(__name__)
 
 RESUME_LIMIT = 1000  # messages read per room per catch-up (more are read at the next tick)
+RESUME_MARGIN = 10.0  # seconds of chat before the outage was noticed that are read again
 
 
 class BrokerOutage:
@@ -56,9 +58,10 @@ class BrokerOutage:
         task.add_done_callback(self._tasks.discard)
 
     def mark(self, room: Room) -> None:
-        """Remember where the room's chat was when the broker went away (kept if already set)."""
+        """Remember where to catch the room's chat up from (kept if already set): below what it
+        passed on in the last ``RESUME_MARGIN`` seconds."""
         if room.resume_after is None:
-            room.resume_after = room.chat_high
+            room.resume_after = room.resume_point(RESUME_MARGIN)
 
     async def recover(self) -> None:
         """The broker is back: catch every room up and republish presence now."""

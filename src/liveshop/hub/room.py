@@ -14,6 +14,7 @@ and a room that takes longer to reach sends fewer, larger batches.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter, deque
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,7 @@ class Room:
         # chat passed on to the local sockets, for catching up after a broker outage
         self.chat_high = 0  # the highest chat id passed on (or stored when the room was made)
         self.chat_recent: deque[int] = deque(maxlen=CHAT_REMEMBERED)
+        self.chat_times: deque[float] = deque(maxlen=CHAT_REMEMBERED)  # when each was passed on
         self.chat_known: set[int] = set()
         self.resume_after: int | None = None  # set while the broker is (or was) unreachable
 
@@ -120,8 +122,22 @@ class Room:
         if len(self.chat_recent) == self.chat_recent.maxlen:
             self.chat_known.discard(self.chat_recent[0])
         self.chat_recent.append(chat_id)
+        self.chat_times.append(time.monotonic())
         self.chat_known.add(chat_id)
         self.chat_high = max(self.chat_high, chat_id)
+
+    def resume_point(self, margin: float) -> int:
+        """A chat id to catch up after once the broker is back: below every id passed on in the
+        last ``margin`` seconds (the highest passed on, when none was). Messages stored on other
+        processes just before the outage was noticed may have lower ids than this room's newest
+        (ids are taken before commit, and the broker may have lost them while it went away)."""
+        since = time.monotonic() - margin
+        low = self.chat_high
+        for at, chat_id in zip(reversed(self.chat_times), reversed(self.chat_recent), strict=True):
+            if at < since:
+                break
+            low = min(low, chat_id - 1)
+        return low
 
     def passed_on(self, chat_id: int) -> bool:
         return chat_id in self.chat_known

@@ -1,0 +1,26 @@
+"""Room bookkeeping for catching chat up after a broker outage."""
+
+from __future__ import annotations
+
+import time
+
+from liveshop.hub.room import Room
+
+
+def test_resume_point_is_below_every_id_passed_on_within_the_margin() -> None:
+    """Ids passed on within the margin, in any order, all lie after the resume point."""
+    room = Room(1)
+    for chat_id in (5, 30, 20):
+        room.note_chat(chat_id)
+    room.chat_times[0] = time.monotonic() - 60  # id 5 was passed on a minute ago
+    assert room.resume_point(10) == 19
+
+
+def test_resume_point_is_the_newest_id_when_nothing_is_recent() -> None:
+    """With nothing passed on within the margin the room resumes after its newest id."""
+    room = Room(1)
+    for chat_id in (5, 7):
+        room.note_chat(chat_id)
+    for i in range(len(room.chat_times)):
+        room.chat_times[i] = time.monotonic() - 60
+    assert room.resume_point(10) == 7
