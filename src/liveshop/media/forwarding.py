@@ -186,6 +186,7 @@ class Source:
         sink.layer = layer
         layer.sinks = (*layer.sinks, sink)
         if self.kind == "video":
+            sink.video_paused(False)  # a single-layer publisher that replaced a simulcast one
             self.request_keyframe(layer)
 
     def select(self, sink: Sink, rid: str | None) -> None:
@@ -201,6 +202,7 @@ class Source:
             if current is not None:
                 current.sinks = tuple(s for s in current.sinks if s is not sink)
                 sink.layer = None
+            sink.video_paused(True)
             return
         if sink not in target.waiting:
             target.waiting = (*target.waiting, sink)
@@ -218,6 +220,7 @@ class Source:
             sink.switches += 1
             sink.joined_at = time.monotonic()
             layer.sinks = (*layer.sinks, sink)
+            sink.video_paused(False)
 
     # keyframes ---------------------------------------------------------------------------------
 
@@ -368,6 +371,17 @@ class Sink:
         self.partner = partner  # the viewer's other sink (audio ↔ video)
         self.selector = LayerSelector()
         self.switches = 0
+        self.paused = False  # the layer rule paused this viewer's video (and said so)
+        self.on_paused: Callable[[bool], None] | None = None  # told when that changes
+
+    def video_paused(self, paused: bool) -> None:
+        """The layer rule paused (True) or resumed (False, at the resumed layer's keyframe)
+        this viewer's video; :attr:`on_paused` hears each change once."""
+        if paused == self.paused:
+            return
+        self.paused = paused
+        if self.on_paused is not None:
+            self.on_paused(paused)
 
     async def forward(
         self, marker: int, seq: int, ts: int, payload: bytes, key: bool, now: float, ntp: int

@@ -160,6 +160,21 @@ def media_reconnect(livestream_id: int, sessions: list[str]) -> bytes:
     return envelope(event, t="webrtc_reconnect", role="shopper")
 
 
+def video_state(livestream_id: int, session_id: str, state: str, reason: str) -> bytes:
+    """To the show's sockets: the server paused (``state`` ``paused``, ``reason`` ``bandwidth``:
+    the viewer's link cannot carry the lowest video layer; audio goes on) or resumed
+    (``playing``) the video of WHEP session ``session_id``; only the player holding that session
+    acts on it. Coalesced per session: a busy hub sends only the latest."""
+    event = {
+        "type": "webrtc_video_state",
+        "livestreamId": livestream_id,
+        "sessionId": session_id,
+        "state": state,
+        "reason": reason,
+    }
+    return envelope(event, t="webrtc_video_state", k=f"webrtc_video_state:{session_id}")
+
+
 def viewer_joined(peer_id: str) -> str:
     """To the seller's sockets (p2p): a shopper to send the stream to joined."""
     return frame({"type": "webrtc_viewer_joined", "peerId": peer_id})

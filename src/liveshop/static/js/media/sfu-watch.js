@@ -4,6 +4,9 @@
 // Recovery: a connection that fails, or stays `disconnected` for RECOVERY_GRACE_MS, is closed (its
 // session DELETEd) and WHEP is done again on a new one, with backoff, in the same page; the page
 // shows "reconnecting" meanwhile.
+// Audio only: in sfu mode the server pauses a viewer's video when its link cannot carry the lowest
+// simulcast layer, and says so over the hub (`webrtc_video_state` naming the WHEP session); the
+// state is then `audio_only` until the server says `playing` again.
 import { CONNECT_TIMEOUT_MS, RECOVERY_GRACE_MS, backoff, createReceiveStats, iceGatheringComplete, requestTimeout } from './common.js';
 import { createPlayerSizeReporter } from './player-size.js';
 
@@ -109,7 +112,15 @@ export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [],
     }
   }
 
+  function ownSession(sessionId) {
+    return !!resource && !!sessionId && resource.endsWith(`/${encodeURIComponent(sessionId)}`);
+  }
+
   const offs = [
+    hub.on('webrtc_video_state', (ev) => {
+      if (!ownSession(ev.sessionId) || !pc || pc.connectionState !== 'connected') return;
+      onState(ev.state === 'paused' ? 'audio_only' : 'playing');
+    }),
     hub.on('webrtc_broadcast_start', () => {
       if (!pc || pc.connectionState !== 'connected') {
         attempt = 0;
