@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
@@ -38,7 +39,7 @@ from ..domain.layers import LayerSelector
 from . import aiortc_internals as internals
 from .negotiation import Negotiated
 from .recording import Recorder
-from .rtputil import VP8, Rewriter, extension_parts, keyframe_start
+from .rtputil import VP8, Rewriter, extension_parts, keyframe_start, rtx_packet
 from .stats import MissedShare, StreamStats
 
 KEYFRAME_INTERVAL_S = 1.0
@@ -359,6 +360,11 @@ class Sink:
             vp8=kind == "video" and neg.codec == VP8,
         )
         self.send = internals.rtp_sink(sender)
+        # RTX (RFC 4588) when the viewer's answer negotiated it for the codec: retransmissions
+        # go on the RTX SSRC with their own sequence numbers; otherwise they repeat the packet
+        self.rtx_pt = next((pt for pt, apt in neg.rtx.items() if apt == neg.pt), None)
+        self.rtx_ssrc = internals.sender_rtx_ssrc(sender)
+        self.rtx_seq = random.randint(0, 0xFFFF)
         self.history: list[bytes | None] = [None] * HISTORY
         self.missed = MissedShare()  # the share of packets the viewer asked for again
         self.sent_at = [0.0] * HISTORY
@@ -404,7 +410,7 @@ class Sink:
         internals.record_sent(self.sender, ntp, rw.last_ts, rw.packets, rw.octets)
 
     async def _retransmit(self, lost: list[int]) -> None:
-        """Answer a NACK from history: each packet at most once per round trip, none older than
+        """Answer a NACK from history (as RTX when negotiated): each packet at most once per round trip, none older than
         NACK_MAX_AGE_S or NACK_MAX_BEHIND packets or the last layer switch, and no more than
         NACK_SHARE of the stream's rate (a congested viewer's NACKs must not multiply the
         traffic that congests it)."""
@@ -428,6 +434,9 @@ class Sink:
                 return
             self.nack_budget -= len(data)
             self.resent_at[slot] = now
+            if self.rtx_pt is not None:
+                data = rtx_packet(data, self.rtx_pt, self.rtx_seq, self.rtx_ssrc)
+                self.rtx_seq = (self.rtx_seq + 1) & 0xFFFF
             with contextlib.suppress(ConnectionError):
                 await self.send(data)
 

@@ -386,6 +386,8 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
                     for c in CODECS[media.kind]
                     if c.name == source.codec and c.name.lower() != "rtx"
                 ]
+                if media.kind == "video":
+                    prefs.append(rtx_capability())  # answered only if the viewer offers RTX
                 transceiver = pc.addTransceiver(IdleTrack(media.kind), direction="sendonly")
                 transceiver.setCodecPreferences(prefs)
                 senders[media.kind] = transceiver
