@@ -4,8 +4,8 @@
 * a publisher left → shoppers get ``webrtc_broadcast_stop``;
 * the recording paused (disk full) or resumed → the seller gets ``recording_status``;
 * viewers lost their media server (a Janus instance died) → shoppers get ``webrtc_reconnect``;
-* the layer rule paused / resumed one viewer's video (``sfu``) → the show gets
-  ``webrtc_video_state`` naming that WHEP session (its page says "audio only" meanwhile);
+* the layer rule paused / resumed one viewer's video (``sfu``) → ``webrtc_video_state`` to the
+  socket watching through that WHEP session (its page says "audio only" meanwhile);
 * a recording segment is ready → attached to the show by the one rule of
   :func:`liveshop.storage.recordings.attach`, then ``stream_update`` is broadcast; when the show
   has ended, its MP4 rendition is (re)queued. While the database is unavailable (restart,

@@ -37,6 +37,7 @@ from liveshop.protocol.client import (
     SlowMode,
     UserBan,
     UserUnban,
+    Watching,
     decode_client,
 )
 from liveshop.protocol.control import (
@@ -134,6 +135,7 @@ __all__ = [
     "UserBan",
     "UserOut",
     "UserUnban",
+    "Watching",
     "banned",
     "batch",
     "broadcast_start",

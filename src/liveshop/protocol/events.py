@@ -161,10 +161,10 @@ def media_reconnect(livestream_id: int, sessions: list[str]) -> bytes:
 
 
 def video_state(livestream_id: int, session_id: str, state: str, reason: str) -> bytes:
-    """To the show's sockets: the server paused (``state`` ``paused``, ``reason`` ``bandwidth``:
-    the viewer's link cannot carry the lowest video layer; audio goes on) or resumed
-    (``playing``) the video of WHEP session ``session_id``; only the player holding that session
-    acts on it. Coalesced per session: a busy hub sends only the latest."""
+    """To the socket whose page watches through WHEP session ``session_id`` (it said so with
+    ``webrtc_watching``; nobody else gets it: the session id is its owner's capability): the
+    server paused (``state`` ``paused``, ``reason`` ``bandwidth``: the viewer's link cannot carry
+    the lowest video layer; audio goes on) or resumed (``playing``) that session's video."""
     event = {
         "type": "webrtc_video_state",
         "livestreamId": livestream_id,
@@ -172,7 +172,7 @@ def video_state(livestream_id: int, session_id: str, state: str, reason: str) ->
         "state": state,
         "reason": reason,
     }
-    return envelope(event, t="webrtc_video_state", k=f"webrtc_video_state:{session_id}")
+    return envelope(event, t="webrtc_video_state", whep=session_id)
 
 
 def viewer_joined(peer_id: str) -> str:
