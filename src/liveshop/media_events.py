@@ -4,6 +4,8 @@
 * a publisher left → shoppers get ``webrtc_broadcast_stop``;
 * the recording paused (disk full) or resumed → the seller gets ``recording_status``;
 * viewers lost their media server (a Janus instance died) → shoppers get ``webrtc_reconnect``;
+* the layer rule paused / resumed one viewer's video (``sfu``) → ``webrtc_video_state`` to the
+  socket watching through that WHEP session (its page says "audio only" meanwhile);
 * a recording segment is ready → attached to the show by the one rule of
   :func:`liveshop.storage.recordings.attach`, then ``stream_update`` is broadcast; when the show
   has ended, its MP4 rendition is (re)queued. While the database is unavailable (restart,
@@ -69,6 +71,17 @@ class MediaEvents:
                 )
             elif event.kind == "recording_resumed":
                 await self.announcer.to_show(show, protocol.recording_status(show, "recording"))
+            elif event.kind == "viewer_video":
+                data = event.data
+                await self.announcer.to_show(
+                    show,
+                    protocol.video_state(
+                        show,
+                        str(data.get("session_id", "")),
+                        "paused" if data.get("state") == "paused" else "playing",
+                        str(data.get("reason", "bandwidth")),
+                    ),
+                )
             elif event.kind == "viewers_lost":
                 sessions = [str(s) for s in event.data.get("sessions", [])]
                 await self.announcer.to_show(show, protocol.media_reconnect(show, sessions))

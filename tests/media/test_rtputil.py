@@ -11,6 +11,7 @@ from liveshop.media.rtputil import (
     h264_keyframe_start,
     h264_sps_size,
     mid_extension,
+    rtx_packet,
     vp8_keyframe_start,
     vp8_size,
 )
@@ -113,3 +114,17 @@ def test_abs_send_time_rides_in_the_extension_block() -> None:
     assert block[2] == (3 << 4) | 2
     assert int.from_bytes(block[3:6], "big") == ((ntp >> 14) & 0xFFFFFF)
     assert block[6:] == b"\x00\x00" and packet[-1:] == b"x"
+
+
+def test_rtx_packet_wraps_the_original_as_rfc_4588_says() -> None:
+    """An RTX packet keeps marker, timestamp and extensions, takes the RTX PT/seq/SSRC and puts
+    the original sequence number before the original payload."""
+    rewriter = Rewriter(0x1234, 96, 90000, mid_extension(1, "0"))
+    original = rewriter.rewrite(1, 500, 9000, b"payload", 0.0)
+    rtx = rtx_packet(original, 97, 7, 0xABCD)
+    first, second, seq, ts, ssrc = struct.unpack_from("!BBHII", rtx)
+    assert (first, second, seq, ssrc) == (original[0], 0x80 | 97, 7, 0xABCD)
+    assert ts == struct.unpack_from("!I", original, 4)[0]
+    ext = mid_extension(1, "0")
+    assert rtx[12 : 12 + len(ext)] == ext
+    assert rtx[12 + len(ext) :] == original[2:4] + b"payload"

@@ -94,6 +94,7 @@ class Connection:
         "buckets",
         "identity",
         "joined_at",
+        "media_session",
         "peer_id",
         "refusals",
         "seen_chat",
@@ -118,6 +119,7 @@ class Connection:
         self.identity = identity
         self.peer_id = new_peer_id()
         self.show_id: int | None = None
+        self.media_session: str | None = None  # the WHEP session its page watches through
         self.bad_messages = SlidingWindow(limit=20, window=60.0)
         # per-socket budgets by message kind (likes, signalling), created on first use
         self.buckets: dict[str, TokenBucket] = {}

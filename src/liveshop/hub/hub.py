@@ -181,6 +181,12 @@ class Hub:
             room.slow_mode = int(meta.get("seconds", 0))
         elif meta.get("t") == "new_shopper_wait":
             room.new_shopper_wait = int(meta.get("seconds", 0))
+        whep = meta.get("whep")
+        if whep is not None:  # about one WHEP session: only for the socket watching through it
+            watcher = room.media_sessions.get(str(whep))
+            if watcher is not None:
+                watcher.push(frame)
+            return
         to = meta.get("to")
         if to is not None:
             target = room.local.get(to)
@@ -473,6 +479,8 @@ class Hub:
                 await self.broker.publish(
                     show_topic(room.show_id), protocol.broadcast_start(room.show_id, conn.peer_id)
                 )
+            case protocol.Watching():
+                self._joined(conn).watching(conn, msg.sessionId)
             case protocol.Offer():
                 await self._signal(conn, msg.type, msg.to, "offer", msg.offer)
             case protocol.Answer():

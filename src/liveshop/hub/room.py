@@ -40,6 +40,7 @@ class Room:
         self.local: dict[str, Connection] = {}
         self.peers: dict[str, str] = {}  # peer id → role ("admin" | "shopper"), every process
         self.viewers: Counter[str] = Counter()  # local shopper identity → sockets
+        self.media_sessions: dict[str, Connection] = {}  # WHEP session → the local socket
         self.active = False
         self.slow_mode = 0
         self.banned: set[str] = set()
@@ -82,12 +83,23 @@ class Room:
     def remove(self, conn: Connection) -> bool:
         if self.local.pop(conn.peer_id, None) is None:
             return False
+        self.watching(conn, None)
         if conn.role == "shopper":
             self.viewers[conn.identity.id] -= 1
             if self.viewers[conn.identity.id] <= 0:
                 del self.viewers[conn.identity.id]
             self.presence_dirty = True
         return True
+
+    def watching(self, conn: Connection, session: str | None) -> None:
+        """``conn``'s page now watches through WHEP session ``session`` (None: none): events
+        for that session go to it alone (the latest socket to claim a session gets them)."""
+        old = conn.media_session
+        if old is not None and self.media_sessions.get(old) is conn:
+            del self.media_sessions[old]
+        conn.media_session = session
+        if session is not None:
+            self.media_sessions[session] = conn
 
     def sellers(self) -> list[Connection]:
         return [c for c in self.local.values() if c.role == "admin"]

@@ -30,7 +30,8 @@ Negotiation:
   * ``aiortc.rtcpeerconnection.is_codec_compatible(a, b)`` matches an offered codec to aiortc's.
 
 Sender side (viewers):
-  * ``RTCRtpSender._ssrc`` is the SSRC announced in the answer;
+  * ``RTCRtpSender._ssrc`` is the SSRC announced in the answer, ``RTCRtpSender._rtx_ssrc`` the
+    RTX SSRC (in the answer's ``a=ssrc-group:FID`` when RTX was negotiated);
   * ``RTCRtpSender._handle_rtcp_packet`` is wrapped to take PLI/FIR/NACK from the viewer;
   * ``RTCRtpSender._RTCRtpSender__{ntp_timestamp,rtp_timestamp,packet_count,octet_count}`` are
     kept up to date so aiortc's own RTCP sender reports describe the forwarded stream;
@@ -64,7 +65,7 @@ import aiortc
 from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsTransport, RtpRouter
-from aiortc.rtcpeerconnection import is_codec_compatible
+from aiortc.rtcpeerconnection import create_media_description_for_transceiver, is_codec_compatible
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters
 from aiortc.rtcrtpreceiver import NackGenerator
 from aiortc.rtp import RtcpByePacket, RtpPacket
@@ -86,6 +87,7 @@ _SIMULCAST_URIS = (
 )
 _SENDER_ATTRS = (
     "_ssrc",
+    "_rtx_ssrc",
     "_RTCRtpSender__ntp_timestamp",
     "_RTCRtpSender__rtp_timestamp",
     "_RTCRtpSender__packet_count",
@@ -176,6 +178,9 @@ def check_internals() -> list[str]:
             problems.append(f"{func.__name__}{actual} != {params}")
     if "_headerExtensions" not in inspect.getsource(RTCRtpTransceiver.__init__):
         problems.append("RTCRtpTransceiver.__init__ no longer sets _headerExtensions")
+    describe = inspect.getsource(create_media_description_for_transceiver)
+    if "sender._rtx_ssrc" not in describe or '"FID"' not in describe:
+        problems.append("the answer's RTX SSRC (FID group) is no longer sender._rtx_ssrc")
     if not isinstance(getattr(RtpRouter(), "senders", None), dict):
         problems.append("RtpRouter.senders is no longer a dict")
     nack_params = tuple(inspect.signature(NackGenerator.add).parameters)
@@ -332,6 +337,12 @@ async def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
 
 def sender_ssrc(sender: RTCRtpSender) -> int:
     ssrc: int = sender._ssrc
+    return ssrc
+
+
+def sender_rtx_ssrc(sender: RTCRtpSender) -> int:
+    """The SSRC of the sender's RTX stream (what the answer's FID group names, if any)."""
+    ssrc: int = sender._rtx_ssrc
     return ssrc
 
 

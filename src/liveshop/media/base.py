@@ -26,6 +26,7 @@ EventKind = Literal[
     "recording_paused",
     "recording_resumed",
     "viewers_lost",
+    "viewer_video",
 ]
 
 
@@ -67,6 +68,10 @@ class MediaEvent:
     * ``recording_resumed``: ``data = {"segment"}`` (a new segment started)
     * ``viewers_lost``: ``data = {"sessions": [session ids]}``: their media server went away
       while the show goes on; they should make a new WHEP offer (placed on a server that is up)
+    * ``viewer_video``: ``data = {"session_id", "state": "paused" | "playing", "reason":
+      "bandwidth"}``: the layer rule paused one viewer's video because its link cannot carry
+      the lowest layer (audio goes on), or resumed it (``playing`` once the first keyframe is on
+      its way); only after a ``paused``, once per change (``sfu`` mode with a simulcast publisher)
     """
 
     kind: EventKind

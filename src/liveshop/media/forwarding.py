@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
@@ -38,7 +39,7 @@ from ..domain.layers import LayerSelector
 from . import aiortc_internals as internals
 from .negotiation import Negotiated
 from .recording import Recorder
-from .rtputil import VP8, Rewriter, extension_parts, keyframe_start
+from .rtputil import VP8, Rewriter, extension_parts, keyframe_start, rtx_packet
 from .stats import MissedShare, StreamStats
 
 KEYFRAME_INTERVAL_S = 1.0
@@ -186,6 +187,7 @@ class Source:
         sink.layer = layer
         layer.sinks = (*layer.sinks, sink)
         if self.kind == "video":
+            sink.video_paused(False)  # a single-layer publisher that replaced a simulcast one
             self.request_keyframe(layer)
 
     def select(self, sink: Sink, rid: str | None) -> None:
@@ -201,6 +203,7 @@ class Source:
             if current is not None:
                 current.sinks = tuple(s for s in current.sinks if s is not sink)
                 sink.layer = None
+            sink.video_paused(True)
             return
         if sink not in target.waiting:
             target.waiting = (*target.waiting, sink)
@@ -218,6 +221,7 @@ class Source:
             sink.switches += 1
             sink.joined_at = time.monotonic()
             layer.sinks = (*layer.sinks, sink)
+            sink.video_paused(False)
 
     # keyframes ---------------------------------------------------------------------------------
 
@@ -356,6 +360,11 @@ class Sink:
             vp8=kind == "video" and neg.codec == VP8,
         )
         self.send = internals.rtp_sink(sender)
+        # RTX (RFC 4588) when the viewer's answer negotiated it for the codec: retransmissions
+        # go on the RTX SSRC with their own sequence numbers; otherwise they repeat the packet
+        self.rtx_pt = next((pt for pt, apt in neg.rtx.items() if apt == neg.pt), None)
+        self.rtx_ssrc = internals.sender_rtx_ssrc(sender)
+        self.rtx_seq = random.randint(0, 0xFFFF)
         self.history: list[bytes | None] = [None] * HISTORY
         self.missed = MissedShare()  # the share of packets the viewer asked for again
         self.sent_at = [0.0] * HISTORY
@@ -368,6 +377,17 @@ class Sink:
         self.partner = partner  # the viewer's other sink (audio ↔ video)
         self.selector = LayerSelector()
         self.switches = 0
+        self.paused = False  # the layer rule paused this viewer's video (and said so)
+        self.on_paused: Callable[[bool], None] | None = None  # told when that changes
+
+    def video_paused(self, paused: bool) -> None:
+        """The layer rule paused (True) or resumed (False, at the resumed layer's keyframe)
+        this viewer's video; :attr:`on_paused` hears each change once."""
+        if paused == self.paused:
+            return
+        self.paused = paused
+        if self.on_paused is not None:
+            self.on_paused(paused)
 
     async def forward(
         self, marker: int, seq: int, ts: int, payload: bytes, key: bool, now: float, ntp: int
@@ -390,7 +410,7 @@ class Sink:
         internals.record_sent(self.sender, ntp, rw.last_ts, rw.packets, rw.octets)
 
     async def _retransmit(self, lost: list[int]) -> None:
-        """Answer a NACK from history: each packet at most once per round trip, none older than
+        """Answer a NACK from history (as RTX when negotiated): each packet at most once per round trip, none older than
         NACK_MAX_AGE_S or NACK_MAX_BEHIND packets or the last layer switch, and no more than
         NACK_SHARE of the stream's rate (a congested viewer's NACKs must not multiply the
         traffic that congests it)."""
@@ -414,6 +434,9 @@ class Sink:
                 return
             self.nack_budget -= len(data)
             self.resent_at[slot] = now
+            if self.rtx_pt is not None:
+                data = rtx_packet(data, self.rtx_pt, self.rtx_seq, self.rtx_ssrc)
+                self.rtx_seq = (self.rtx_seq + 1) & 0xFFFF
             with contextlib.suppress(ConnectionError):
                 await self.send(data)
 

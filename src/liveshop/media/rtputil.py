@@ -242,6 +242,21 @@ def extension_parts(
     return struct.pack("!HH", 0xBEDE, (size + pad) // 4) + body, b"\x00" * pad
 
 
+def rtx_packet(data: bytes, pt: int, seq: int, ssrc: int) -> bytes:
+    """The RFC 4588 retransmission of the serialized RTP packet ``data``: payload type ``pt``,
+    sequence number ``seq`` and SSRC ``ssrc`` of the RTX stream; marker, timestamp, CSRCs and
+    header extensions as in ``data``; the payload is the original sequence number (2 bytes)
+    followed by the original payload (any padding dropped)."""
+    size = 12 + 4 * (data[0] & 0x0F)
+    if data[0] & 0x10:
+        size += 4 + 4 * int.from_bytes(data[size + 2 : size + 4], "big")
+    end = len(data) - (data[-1] if data[0] & 0x20 else 0)
+    header = _HEADER.pack(
+        data[0] & ~0x20 & 0xFF, (data[1] & 0x80) | pt, seq, int.from_bytes(data[4:8], "big"), ssrc
+    )
+    return header + data[12:size] + data[2:4] + data[size:end]
+
+
 def abs_send_time(ntp: int) -> bytes:
     """The abs-send-time extension value (6.18 fixed-point seconds) of a 64-bit NTP time."""
     return ((ntp >> 14) & 0xFFFFFF).to_bytes(3, "big")

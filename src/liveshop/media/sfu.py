@@ -386,6 +386,8 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
                     for c in CODECS[media.kind]
                     if c.name == source.codec and c.name.lower() != "rtx"
                 ]
+                if media.kind == "video":
+                    prefs.append(rtx_capability())  # answered only if the viewer offers RTX
                 transceiver = pc.addTransceiver(IdleTrack(media.kind), direction="sendonly")
                 transceiver.setCodecPreferences(prefs)
                 senders[media.kind] = transceiver
@@ -400,6 +402,8 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
                 other = "audio" if kind == "video" else "video"
                 sink = Sink(kind, transceiver.sender, neg, self._partner(viewer, other))
                 internals.tap_sender_rtcp(transceiver.sender, sink.on_rtcp)
+                if kind == "video":
+                    sink.on_paused = self._video_state_handler(livestream_id, viewer)
                 viewer.sinks[kind] = sink
             if room.publisher is not publisher or publisher.closed:
                 raise MediaError(409, "not live: the publisher left")
@@ -425,6 +429,18 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
                 self._spawn(self._close_viewer(room, viewer))
 
         return MediaSession(session_id=viewer.session_id, answer_sdp=answer)
+
+    def _video_state_handler(self, livestream_id: int, viewer: _Viewer) -> Any:
+        """Tell the app when the layer rule pauses or resumes ``viewer``'s video."""
+
+        def on_paused(paused: bool) -> None:
+            if viewer.closed:
+                return
+            state = "paused" if paused else "playing"
+            data = {"session_id": viewer.session_id, "state": state, "reason": "bandwidth"}
+            self._emit("viewer_video", livestream_id, data)
+
+        return on_paused
 
     @staticmethod
     def _partner(viewer: _Viewer, kind: str) -> Any:

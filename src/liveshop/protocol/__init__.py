@@ -37,6 +37,7 @@ from liveshop.protocol.client import (
     SlowMode,
     UserBan,
     UserUnban,
+    Watching,
     decode_client,
 )
 from liveshop.protocol.control import (
@@ -68,6 +69,7 @@ from liveshop.protocol.events import (
     stream_ended,
     stream_started,
     stream_update,
+    video_state,
     viewer_count,
     viewer_joined,
     viewer_left,
@@ -133,6 +135,7 @@ __all__ = [
     "UserBan",
     "UserOut",
     "UserUnban",
+    "Watching",
     "banned",
     "batch",
     "broadcast_start",
@@ -169,6 +172,7 @@ __all__ = [
     "stream_started",
     "stream_update",
     "unbanned",
+    "video_state",
     "viewer_count",
     "viewer_joined",
     "viewer_left",

@@ -120,6 +120,14 @@ class BroadcastStart(ClientMessage):
     type: Literal["webrtc_broadcast_start"]
 
 
+class Watching(ClientMessage):
+    """This socket's page watches the show through WHEP session ``sessionId`` (server-forwarded
+    modes): what the server says about that session alone is sent to this socket."""
+
+    type: Literal["webrtc_watching"]
+    sessionId: Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
 class _Signal(ClientMessage):
     to: PeerId
 
@@ -158,6 +166,7 @@ CLIENT_MESSAGES: dict[str, type[ClientMessage]] = {
     "new_shopper_wait": NewShopperWait,
     "ping": Ping,
     "webrtc_broadcast_start": BroadcastStart,
+    "webrtc_watching": Watching,
     "webrtc_offer": Offer,
     "webrtc_answer": Answer,
     "webrtc_ice_candidate": IceCandidate,

@@ -160,6 +160,21 @@ def media_reconnect(livestream_id: int, sessions: list[str]) -> bytes:
     return envelope(event, t="webrtc_reconnect", role="shopper")
 
 
+def video_state(livestream_id: int, session_id: str, state: str, reason: str) -> bytes:
+    """To the socket whose page watches through WHEP session ``session_id`` (it said so with
+    ``webrtc_watching``; nobody else gets it: the session id is its owner's capability): the
+    server paused (``state`` ``paused``, ``reason`` ``bandwidth``: the viewer's link cannot carry
+    the lowest video layer; audio goes on) or resumed (``playing``) that session's video."""
+    event = {
+        "type": "webrtc_video_state",
+        "livestreamId": livestream_id,
+        "sessionId": session_id,
+        "state": state,
+        "reason": reason,
+    }
+    return envelope(event, t="webrtc_video_state", whep=session_id)
+
+
 def viewer_joined(peer_id: str) -> str:
     """To the seller's sockets (p2p): a shopper to send the stream to joined."""
     return frame({"type": "webrtc_viewer_joined", "peerId": peer_id})

@@ -32,8 +32,8 @@ def envelope(event: dict[str, Any] | None, **meta: Any) -> bytes:
     Meta keys: ``t`` event type; ``k`` coalescing key (only the latest per key is sent when busy);
     ``v`` the show revision a live figure is true at (a hub keeps the highest, see
     :mod:`liveshop.hub.figures`); ``show`` the show of a global event; ``to`` a peer id; ``role``
-    deliver only to that role; ``ctl`` a control verb for hubs; ``chat`` a chat message id (for
-    duplicate-free resume).
+    deliver only to that role; ``whep`` only to the socket watching through that WHEP session;
+    ``ctl`` a control verb for hubs; ``chat`` a chat message id (for duplicate-free resume).
     """
     head = json.dumps(meta, separators=(",", ":")).encode()
     return head + b"\n" + (encode(event) if event is not None else b"")

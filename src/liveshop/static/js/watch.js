@@ -108,6 +108,7 @@ const MEDIA_TEXT = {
   waiting: "Waiting for the seller's video…",
   connecting: 'Connecting to the video…',
   reconnecting: 'Video connection lost — reconnecting…',
+  audio_only: 'Audio only — your connection is too slow for video right now. The picture comes back by itself.',
   playing: '',
 };
 

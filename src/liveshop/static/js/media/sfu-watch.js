@@ -4,6 +4,10 @@
 // Recovery: a connection that fails, or stays `disconnected` for RECOVERY_GRACE_MS, is closed (its
 // session DELETEd) and WHEP is done again on a new one, with backoff, in the same page; the page
 // shows "reconnecting" meanwhile.
+// Audio only: in sfu mode the server pauses a viewer's video when its link cannot carry the lowest
+// simulcast layer. The page tells the hub which WHEP session it watches through (`webrtc_watching`,
+// again after every join snapshot), and the server sends `webrtc_video_state` for that session to
+// this socket alone; the state is then `audio_only` until the server says `playing` again.
 import { CONNECT_TIMEOUT_MS, RECOVERY_GRACE_MS, backoff, createReceiveStats, iceGatheringComplete, requestTimeout } from './common.js';
 import { createPlayerSizeReporter } from './player-size.js';
 
@@ -92,6 +96,7 @@ export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [],
       const location = res.headers.get('Location');
       resource = location ? new URL(location, res.url).href : null;
       if (sizer) sizer.session(resource);
+      announce();
       const answer = await res.text();
       if (pc === current) await current.setRemoteDescription({ type: 'answer', sdp: answer });
       clearTimeout(watchdog);
@@ -109,7 +114,21 @@ export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [],
     }
   }
 
+  function sessionId() {
+    return resource ? decodeURIComponent(new URL(resource).pathname.split('/').pop()) : null;
+  }
+
+  function announce() { // once the socket has joined (it has a peer id); each snapshot announces again
+    const id = sessionId();
+    if (id && hub.peerId) hub.send({ type: 'webrtc_watching', sessionId: id });
+  }
+
   const offs = [
+    hub.on('webrtc_video_state', (ev) => {
+      if (ev.sessionId !== sessionId() || !pc || pc.connectionState !== 'connected') return;
+      onState(ev.state === 'paused' ? 'audio_only' : 'playing');
+    }),
+    hub.on('snapshot', () => announce()), // a (re)joined socket is a new one to the hub
     hub.on('webrtc_broadcast_start', () => {
       if (!pc || pc.connectionState !== 'connected') {
         attempt = 0;
