@@ -9,7 +9,10 @@ Chromium's connectivity checks (peer-reflexive).
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -196,13 +199,54 @@ async def test_an_h264_encoders_show_plays_on_both_instances(
         await encoder.pc.close()
 
 
-async def test_a_shopper_whose_instance_dies_watches_on_through_the_other(
+@dataclass
+class WhepLog:
+    """A page's WHEP POSTs (monotonic times), its sessions (from the answers' ``Location``) and the
+    ``webrtc_reconnect`` events its hub socket received (time, session ids listed)."""
+
+    posts: list[float] = field(default_factory=list)
+    sessions: list[str] = field(default_factory=list)
+    reconnects: list[tuple[float, list[str]]] = field(default_factory=list)
+
+    def heard_own(self) -> float | None:
+        """When the page was first told that one of its own sessions must reconnect."""
+        mine = set(self.sessions)
+        return next((t for t, ids in self.reconnects if mine & set(ids)), None)
+
+
+def log_whep(page: Any) -> WhepLog:
+    """Record ``page``'s WHEP traffic and ``webrtc_reconnect`` events (call before ``goto``)."""
+    log = WhepLog()
+
+    def request(r: Any) -> None:
+        if r.method == "POST" and r.url.endswith("/whep"):
+            log.posts.append(time.monotonic())
+
+    def response(r: Any) -> None:
+        if r.request.method == "POST" and r.url.endswith("/whep") and r.status == 201:
+            log.sessions.append(r.headers["location"].rsplit("/", 1)[-1])
+
+    def frame(payload: str | bytes) -> None:
+        if isinstance(payload, bytes) or "webrtc_reconnect" not in payload:
+            return
+        message = json.loads(payload)
+        for event in message.get("events", [message]):
+            if event.get("type") == "webrtc_reconnect":
+                log.reconnects.append((time.monotonic(), list(event["sessionIds"])))
+
+    page.on("request", request)
+    page.on("response", response)
+    page.on("websocket", lambda ws: ws.on("framereceived", frame))
+    return log
+
+
+async def test_a_shopper_whose_instance_dies_offers_again_at_once(
     make_shop: Any,
     janus_in_browser_net: JanusCluster,
     mdns_browser: Any,
     page_errors: PageErrors,
 ) -> None:
-    """The Janus instance of one shopper is killed: their page reconnects and plays from the origin."""
+    """The Janus instance of one shopper is killed: on webrtc_reconnect the page offers again at once."""
     cluster = janus_in_browser_net
     shop = await janus_shop(make_shop, cluster)
     media = shop.server.app.state.media
@@ -218,23 +262,36 @@ async def test_a_shopper_whose_instance_dies_watches_on_through_the_other(
         assert r.status_code == 201, r.text
         await answer(encoder.pc, r.text)
         async with page_opener(mdns_browser, page_errors) as open_page:
-            shoppers = []
+            shoppers: list[tuple[Any, WhepLog]] = []
             for name in ("a", "b"):
                 shopper = await open_page(f"shopper-{name}")
+                log = log_whep(shopper)
                 await shopper.goto(f"{shop.server.url}/live/{show_id}")
                 await video_plays(shopper)
-                shoppers.append(shopper)
+                shoppers.append((shopper, log))
             assert (await media.where(show_id))["viewers"] == {url: 1 for url in cluster.urls}
+            before = [len(log.posts) for _, log in shoppers]
 
+            killed = time.monotonic()
             cluster.instances[1].stop(kill=True)
 
-            # the page notices (ICE consent fails), asks again and lands on the origin
-            async def both_on_the_origin() -> bool:
-                where = await media.where(show_id)
-                return bool(where["viewers"] == {cluster.urls[0]: 2})
-
-            await until(both_on_the_origin, timeout=45, message="both shoppers on the origin")
-            for shopper in shoppers:
-                await frames_decoded(shopper)
+            told = await until(
+                lambda: [i for i, (_, lg) in enumerate(shoppers) if lg.heard_own() is not None],
+                message="a page told that its own session must reconnect",
+            )
+            assert len(told) == 1, "one shopper was on the killed instance"
+            i = told[0]
+            page, log = shoppers[i]
+            await until(lambda: len(log.posts) > before[i], message="the page's new WHEP offer")
+            heard, offered = log.heard_own(), log.posts[-1]
+            assert heard is not None and heard <= offered, (heard, offered)
+            # ICE alone would wait for `disconnected` (~2.5 s without packets) + the page's 3 s
+            # grace (RECOVERY_GRACE_MS) before offering again: this offer answered the event
+            assert offered - killed < 3.0, f"new offer {offered - killed:.1f} s after the kill"
+            await video_plays(page, wait_ms=5_000)
+            await frames_decoded(page, wait_ms=5_000)
+            assert (await media.where(show_id))["viewers"] == {cluster.urls[0]: 2}
+            other = shoppers[1 - i][1]
+            assert len(other.posts) == before[1 - i], "the shopper on the origin did not re-offer"
     finally:
         await encoder.pc.close()

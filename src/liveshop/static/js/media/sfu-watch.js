@@ -3,7 +3,9 @@
 // watcher (a server forwards the media there too), whose offer `prepareOffer` adjusts.
 // Recovery: a connection that fails, or stays `disconnected` for RECOVERY_GRACE_MS, is closed (its
 // session DELETEd) and WHEP is done again on a new one, with backoff, in the same page; the page
-// shows "reconnecting" meanwhile.
+// shows "reconnecting" meanwhile. In janus mode the hub's `webrtc_reconnect` lists the WHEP sessions
+// whose Janus instance went away: a watcher holding one offers again at once (new placement), without
+// waiting for ICE to notice.
 import { CONNECT_TIMEOUT_MS, RECOVERY_GRACE_MS, backoff, createReceiveStats, iceGatheringComplete, requestTimeout } from './common.js';
 import { createPlayerSizeReporter } from './player-size.js';
 
@@ -109,12 +111,27 @@ export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [],
     }
   }
 
+  /** This watcher's WHEP session id (the last segment of its Location), or null. */
+  function sessionId() {
+    return resource ? decodeURIComponent(new URL(resource).pathname.split('/').pop()) : null;
+  }
+
   const offs = [
     hub.on('webrtc_broadcast_start', () => {
       if (!pc || pc.connectionState !== 'connected') {
         attempt = 0;
         schedule(0);
       }
+    }),
+    hub.on('webrtc_reconnect', (ev) => {
+      const id = sessionId();
+      if (Number(ev.livestreamId) !== Number(livestreamId) || !id || !(ev.sessionIds || []).includes(id)) return;
+      resource = null; // gone with its instance: nothing to DELETE
+      if (sizer) sizer.session(null);
+      recovering = true;
+      attempt = 0;
+      onState('reconnecting');
+      schedule(0);
     }),
   ];
 
