@@ -30,7 +30,13 @@ from tests.browser.conftest import (
     chromium_in,
     page_opener,
 )
-from tests.browser.test_pages import phone_layout_holds, run_live_show, video_plays
+from tests.browser.test_pages import (
+    phone_layout_holds,
+    run_live_show,
+    seller_goes_live,
+    seller_logs_in,
+    video_plays,
+)
 from tests.media.janus_fixture import JanusCluster, require_janus
 from tests.media.peers import Publisher
 from tests.waiting import until
@@ -295,3 +301,53 @@ async def test_a_shopper_whose_instance_dies_offers_again_at_once(
             assert len(other.posts) == before[1 - i], "the shopper on the origin did not re-offer"
     finally:
         await encoder.pc.close()
+
+
+async def test_when_the_origin_dies_the_studio_publishes_again_at_once(
+    make_shop: Any,
+    janus_in_browser_net: JanusCluster,
+    mdns_browser: Any,
+    page_errors: PageErrors,
+) -> None:
+    """The origin Janus is killed: the studio publishes again at once; the shopper plays on, new origin."""
+    cluster = janus_in_browser_net
+    shop = await janus_shop(make_shop, cluster)
+    media = shop.server.app.state.media
+    async with page_opener(mdns_browser, page_errors) as any_page:
+        open_page = seller_may_film(any_page, [], {})
+        seller = await open_page("seller")
+        whips: list[tuple[float, str]] = []
+
+        def whip(r: Any) -> None:
+            if r.method == "POST" and "/whip" in r.url:
+                whips.append((time.monotonic(), r.url))
+
+        seller.on("request", whip)
+        await seller_logs_in(seller, shop)
+        await seller_goes_live(seller, "Origin")
+        show_id = (await shop.http.get("/api/livestreams/active")).json()["livestream"]["id"]
+        shopper = await open_page("shopper")
+        log = log_whep(shopper)
+        await shopper.goto(f"{shop.server.url}/live/{show_id}")
+        await video_plays(shopper)
+        assert (await media.where(show_id))["origin"] == cluster.urls[0]
+        published, offered = len(whips), len(log.posts)
+
+        killed = time.monotonic()
+        cluster.instances[0].stop(kill=True)
+
+        await until(lambda: len(whips) > published, message="the studio's new WHIP offer")
+        at, url = whips[-1]
+        assert url.endswith("?replace=1"), url
+        # ICE alone: `disconnected` after ~2.5 s, then the studio's 3 s grace
+        assert at - killed < 3.0, f"published again {at - killed:.1f} s after the kill"
+
+        async def new_origin() -> bool:
+            return bool((await media.where(show_id))["origin"] == cluster.urls[1])
+
+        await until(new_origin, message="the show on the other instance")
+        await video_plays(shopper, wait_ms=10_000)
+        await frames_decoded(shopper, wait_ms=5_000)
+        # the shopper's page dropped its connection on webrtc_broadcast_stop and offered again on
+        # webrtc_broadcast_start (its ICE would still have said "connected" for ~2.5 s)
+        assert log.posts[offered:] and log.posts[offered] - killed < 5.0, log.posts[offered:]

@@ -5,7 +5,10 @@
 // session DELETEd) and WHEP is done again on a new one, with backoff, in the same page; the page
 // shows "reconnecting" meanwhile. In janus mode the hub's `webrtc_reconnect` lists the WHEP sessions
 // whose Janus instance went away: a watcher holding one offers again at once (new placement), without
-// waiting for ICE to notice.
+// waiting for ICE to notice. `webrtc_broadcast_stop` means the server ended every viewer's session
+// (its publisher left): the connection is dropped at once, so that the next `webrtc_broadcast_start`
+// (the publisher back, perhaps on another Janus instance) is answered with a new offer even though
+// ICE may not have noticed yet.
 import { CONNECT_TIMEOUT_MS, RECOVERY_GRACE_MS, backoff, createReceiveStats, iceGatheringComplete, requestTimeout } from './common.js';
 import { createPlayerSizeReporter } from './player-size.js';
 
@@ -122,6 +125,17 @@ export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [],
         attempt = 0;
         schedule(0);
       }
+    }),
+    hub.on('webrtc_broadcast_stop', (ev) => {
+      if (Number(ev.livestreamId) !== Number(livestreamId) || !pc) return;
+      resource = null; // ended by the server: nothing to DELETE
+      if (sizer) sizer.session(null);
+      release();
+      clearTimeout(watchdog);
+      recovering = false;
+      attempt = 0;
+      onState('waiting');
+      schedule(); // with backoff, in case webrtc_broadcast_start is missed
     }),
     hub.on('webrtc_reconnect', (ev) => {
       const id = sessionId();
