@@ -18,6 +18,11 @@ the *other* process (must be equal; a message refused with ``error unavailable``
 acknowledged and is counted apart), viewers lost (sockets closed, WHEP video stalled > 3 s), and
 errors seen by clients (HTTP 5xx from a REST poller on both processes, WS errors other than
 ``unavailable``). All traffic stays on loopback.
+
+Then, on a second show with both processes in ``janus`` mode over two Janus instances, the rows
+``janus dies`` (the instance that is not the origin is SIGKILLed) and ``janus origin dies``: see
+``bench._chaos_janus`` (needs Janus and network namespaces, else skipped). ``--only services`` /
+``--only janus`` runs one part.
 """
 
 from __future__ import annotations
@@ -80,6 +85,7 @@ class Phase:
     http_5xx: dict[int, int] = field(default_factory=dict)
     ws_errors: dict[str, int] = field(default_factory=dict)
     skipped: str = ""
+    notes: list[str] = field(default_factory=list)  # printed under the table
 
 
 class Shopper:
@@ -153,6 +159,10 @@ class Chaos:
         upgrade_sync(self.pg.url)
         self.disk_error = mount_tmpfs(self.media, DISK_BYTES)
 
+    def node_env(self) -> dict[str, str]:
+        """Settings of both ``liveshop serve`` processes beyond the shared ones."""
+        return {"LIVESHOP_MEDIA_ADDRESSES": "127.0.0.1"}
+
     def start_nodes(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LIVESHOP_")}
         env.update(
@@ -160,11 +170,11 @@ class Chaos:
             LIVESHOP_REDIS_URL=self.redis.url,
             LIVESHOP_SECRET_KEY=secrets.token_urlsafe(48),
             LIVESHOP_MEDIA_DIR=str(self.media),
-            LIVESHOP_MEDIA_ADDRESSES="127.0.0.1",
             LIVESHOP_GUEST_TOKENS_PER_MINUTE="0",
             LIVESHOP_TRUSTED_AFTER_SECONDS="0",
             LIVESHOP_ADDRESS_CHAT_PER_MINUTE="0",
             LIVESHOP_ADDRESS_CONNECTS_PER_MINUTE="0",
+            **self.node_env(),
         )
         for name in ("A", "B"):
             port = free_port()
@@ -275,11 +285,17 @@ class Chaos:
 
         pc.on("track", on_track)
         pc.addTransceiver("video", direction="recvonly")
-        r = await http.post(
-            f"{node.url}/api/livestreams/{self.show_id}/whep",
-            content=await offer(pc),
-            headers=headers,
-        )
+        sdp = await offer(pc)
+        deadline = time.monotonic() + 20
+        while True:  # 409 "not live" until the publisher's connection is up
+            r = await http.post(
+                f"{node.url}/api/livestreams/{self.show_id}/whep", content=sdp, headers=headers
+            )
+            if r.status_code != 409 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        if r.status_code != 201:
+            raise SystemExit(f"WHEP answered {r.status_code}: {r.text}")
         await answer(pc, r.text)
         track = await asyncio.wait_for(video, 20)
         self.watcher = asyncio.create_task(self.watch(track))
@@ -325,6 +341,31 @@ class Chaos:
         phase = self.phase = Phase(name)
         expected = len(self.shoppers) + len(self.observers)
         stop = asyncio.Event()
+        async with httpx.AsyncClient(timeout=5) as http:
+            tasks = self.traffic(phase, http, stop)
+            await asyncio.sleep(1.0)
+            injected = time.monotonic()
+            await inject()
+            if name != "none":
+                while time.monotonic() - injected < self.args.down:
+                    if phase.detect is None and not await self.healthy(http):
+                        phase.detect = time.monotonic() - injected
+                    await asyncio.sleep(0.1)
+            else:
+                await asyncio.sleep(self.args.down)
+            back = time.monotonic()
+            await restore()
+            while time.monotonic() - back < 30:
+                if await self.healthy(http) and self.viewer_count == expected:
+                    phase.recover = time.monotonic() - back
+                    break
+                await asyncio.sleep(0.1)
+            await self.settle(phase, stop, tasks)
+        return phase
+
+    def traffic(self, phase: Phase, http: Any, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+        """Start the phase's chat (``--rate`` in all) and its REST poller (5xx, video stalls)."""
+        import httpx
 
         async def chatter() -> None:
             interval = len(self.shoppers) / self.args.rate
@@ -335,7 +376,7 @@ class Chaos:
                     await shopper.chat()
                     await asyncio.sleep(interval / len(self.shoppers))
 
-        async def poll(http: httpx.AsyncClient) -> None:
+        async def poll() -> None:
             while not stop.is_set():
                 for node in self.nodes:
                     try:
@@ -344,45 +385,38 @@ class Chaos:
                             phase.http_5xx[r.status_code] = phase.http_5xx.get(r.status_code, 0) + 1
                     except httpx.HTTPError:
                         phase.http_5xx[0] = phase.http_5xx.get(0, 0) + 1
-                if time.monotonic() - self.last_frame > 3:
-                    phase.video_stalls += 1
-                    self.last_frame = time.monotonic()
+                self.check_video(phase)
                 await asyncio.sleep(0.2)
 
-        async def healthy(http: httpx.AsyncClient) -> bool:
-            for node in self.nodes:
-                with contextlib.suppress(httpx.HTTPError, ValueError):
-                    if (await http.get(f"{node.url}/api/health")).json()["status"] != "ok":
-                        return False
-                    continue
-                return False
-            return True
+        return [asyncio.create_task(chatter()), asyncio.create_task(poll())]
 
-        async with httpx.AsyncClient(timeout=5) as http:
-            tasks = [asyncio.create_task(chatter()), asyncio.create_task(poll(http))]
-            await asyncio.sleep(1.0)
-            injected = time.monotonic()
-            await inject()
-            if name != "none":
-                while time.monotonic() - injected < self.args.down:
-                    if phase.detect is None and not await healthy(http):
-                        phase.detect = time.monotonic() - injected
-                    await asyncio.sleep(0.1)
-            else:
-                await asyncio.sleep(self.args.down)
-            back = time.monotonic()
-            await restore()
-            while time.monotonic() - back < 30:
-                if await healthy(http) and self.viewer_count == expected:
-                    phase.recover = time.monotonic() - back
-                    break
-                await asyncio.sleep(0.1)
-            await asyncio.sleep(1.0)
-            stop.set()
-            await asyncio.gather(*tasks)
-            await _poll(lambda: phase.acked <= phase.delivered, 10)
-        phase.stored = await self.stored(name)
-        return phase
+    def check_video(self, phase: Phase) -> None:
+        """Count a stall of the WHEP viewer's video (no frame for 3 s)."""
+        if time.monotonic() - self.last_frame > 3:
+            phase.video_stalls += 1
+            self.last_frame = time.monotonic()
+
+    async def healthy(self, http: Any) -> bool:
+        """Both processes' ``/api/health`` say ``ok``."""
+        import httpx
+
+        for node in self.nodes:
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                if (await http.get(f"{node.url}/api/health")).json()["status"] != "ok":
+                    return False
+                continue
+            return False
+        return True
+
+    async def settle(
+        self, phase: Phase, stop: asyncio.Event, tasks: list[asyncio.Task[None]]
+    ) -> None:
+        """End the phase's traffic a second later; wait for the deliveries; count what is stored."""
+        await asyncio.sleep(1.0)
+        stop.set()
+        await asyncio.gather(*tasks)
+        await _poll(lambda: phase.acked <= phase.delivered, 10)
+        phase.stored = await self.stored(phase.name)
 
     async def stored(self, name: str) -> int:
         from sqlalchemy import func, select
@@ -447,9 +481,12 @@ class Chaos:
             self.closing = True
             for shopper in [*self.shoppers, *self.observers.values(), self.seller]:
                 await shopper.close()
-            self.watcher.cancel()
-            await self.publisher.close()
-            await self.viewer.close()
+            await self.close_media()
+
+    async def close_media(self) -> None:
+        self.watcher.cancel()
+        await self.publisher.close()
+        await self.viewer.close()
 
 
 async def _poll(check: Callable[[], bool], timeout: float) -> bool:
@@ -500,29 +537,56 @@ def report(phases: list[Phase]) -> bool:
     return good
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.chaos", description=__doc__)
-    parser.add_argument("--down", type=float, default=6.0, help="seconds each fault lasts")
-    parser.add_argument("--shoppers", type=int, default=10, help="chatting shoppers (+2 observers)")
-    parser.add_argument("--rate", type=float, default=5.0, help="chat messages per second in all")
-    args = parser.parse_args(argv)
+def run_suite(kind: type[Chaos], args: argparse.Namespace) -> list[Phase]:
+    """One show on fresh services and processes through ``kind``'s faults."""
     work = Path(tempfile.mkdtemp(prefix="liveshop-chaos-"))
-    chaos = Chaos(args, work)
+    chaos = kind(args, work)
     try:
         chaos.start_services()
         chaos.start_nodes()
-        phases = asyncio.run(chaos.run())
+        return asyncio.run(chaos.run())
     finally:
         chaos.stop()
         shutil.rmtree(work, ignore_errors=True)
-    print(
-        f"\n{args.shoppers} shoppers + 2 observers on two processes, {args.rate:g} chat msg/s, "
-        f"each fault {args.down:g} s; 'none' is the reference row"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.chaos", description=__doc__)
+    parser.add_argument(
+        "--down", type=float, default=6.0, help="seconds each fault lasts (not the Janus rows)"
     )
+    parser.add_argument("--shoppers", type=int, default=10, help="chatting shoppers (+2 observers)")
+    parser.add_argument("--rate", type=float, default=5.0, help="chat messages per second in all")
+    parser.add_argument(
+        "--only",
+        choices=("services", "janus"),
+        help="only the Redis / PostgreSQL / disk rows, or only the Janus rows (janus mode)",
+    )
+    args = parser.parse_args(argv)
+    phases: list[Phase] = []
+    if args.only != "janus":
+        phases += run_suite(Chaos, args)
+    if args.only != "services":
+        from bench._chaos_janus import JanusChaos, janus_problem
+
+        problem = janus_problem()
+        if problem is not None:
+            phases.append(Phase("janus dies", skipped=f"skipped: {problem}"))
+        else:
+            phases += run_suite(JanusChaos, args)
+    parts = [f"\n{args.shoppers} shoppers + 2 observers on two processes, {args.rate:g} chat msg/s"]
+    if args.only != "janus":
+        parts.append(f"each fault {args.down:g} s, 'none' is the reference row")
+    if args.only != "services":
+        parts.append("Janus rows: 4 WHEP viewers, recovery timed from the kill")
+    print("; ".join(parts))
     ok = report(phases)
     print(
         "\nacknowledged == stored == delivered, and recovered, in every row:", "yes" if ok else "NO"
     )
+    for phase in phases:
+        for note in phase.notes:
+            print(note)
     return 0 if ok else 1
 
 

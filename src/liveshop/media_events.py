@@ -61,7 +61,10 @@ class MediaEvents:
             if event.kind == "publisher_connected":
                 await self.announcer.to_show(show, protocol.broadcast_start(show, "server"))
             elif event.kind == "publisher_left":
-                await self.announcer.to_show(show, protocol.broadcast_stop(show))
+                reason = event.data.get("reason")
+                await self.announcer.to_show(
+                    show, protocol.broadcast_stop(show, str(reason) if reason else None)
+                )
             elif event.kind == "recording_ready":
                 await self._recording_ready(show, event.data)
             elif event.kind == "recording_paused":

@@ -9,7 +9,10 @@ Chromium's connectivity checks (peer-reflexive).
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +30,13 @@ from tests.browser.conftest import (
     chromium_in,
     page_opener,
 )
-from tests.browser.test_pages import phone_layout_holds, run_live_show, video_plays
+from tests.browser.test_pages import (
+    phone_layout_holds,
+    run_live_show,
+    seller_goes_live,
+    seller_logs_in,
+    video_plays,
+)
 from tests.media.janus_fixture import JanusCluster, require_janus
 from tests.media.peers import Publisher
 from tests.waiting import until
@@ -196,13 +205,54 @@ async def test_an_h264_encoders_show_plays_on_both_instances(
         await encoder.pc.close()
 
 
-async def test_a_shopper_whose_instance_dies_watches_on_through_the_other(
+@dataclass
+class WhepLog:
+    """A page's WHEP POSTs (monotonic times), its sessions (from the answers' ``Location``) and the
+    ``webrtc_reconnect`` events its hub socket received (time, session ids listed)."""
+
+    posts: list[float] = field(default_factory=list)
+    sessions: list[str] = field(default_factory=list)
+    reconnects: list[tuple[float, list[str]]] = field(default_factory=list)
+
+    def heard_own(self) -> float | None:
+        """When the page was first told that one of its own sessions must reconnect."""
+        mine = set(self.sessions)
+        return next((t for t, ids in self.reconnects if mine & set(ids)), None)
+
+
+def log_whep(page: Any) -> WhepLog:
+    """Record ``page``'s WHEP traffic and ``webrtc_reconnect`` events (call before ``goto``)."""
+    log = WhepLog()
+
+    def request(r: Any) -> None:
+        if r.method == "POST" and r.url.endswith("/whep"):
+            log.posts.append(time.monotonic())
+
+    def response(r: Any) -> None:
+        if r.request.method == "POST" and r.url.endswith("/whep") and r.status == 201:
+            log.sessions.append(r.headers["location"].rsplit("/", 1)[-1])
+
+    def frame(payload: str | bytes) -> None:
+        if isinstance(payload, bytes) or "webrtc_reconnect" not in payload:
+            return
+        message = json.loads(payload)
+        for event in message.get("events", [message]):
+            if event.get("type") == "webrtc_reconnect":
+                log.reconnects.append((time.monotonic(), list(event["sessionIds"])))
+
+    page.on("request", request)
+    page.on("response", response)
+    page.on("websocket", lambda ws: ws.on("framereceived", frame))
+    return log
+
+
+async def test_a_shopper_whose_instance_dies_offers_again_at_once(
     make_shop: Any,
     janus_in_browser_net: JanusCluster,
     mdns_browser: Any,
     page_errors: PageErrors,
 ) -> None:
-    """The Janus instance of one shopper is killed: their page reconnects and plays from the origin."""
+    """The Janus instance of one shopper is killed: on webrtc_reconnect the page offers again at once."""
     cluster = janus_in_browser_net
     shop = await janus_shop(make_shop, cluster)
     media = shop.server.app.state.media
@@ -218,23 +268,86 @@ async def test_a_shopper_whose_instance_dies_watches_on_through_the_other(
         assert r.status_code == 201, r.text
         await answer(encoder.pc, r.text)
         async with page_opener(mdns_browser, page_errors) as open_page:
-            shoppers = []
+            shoppers: list[tuple[Any, WhepLog]] = []
             for name in ("a", "b"):
                 shopper = await open_page(f"shopper-{name}")
+                log = log_whep(shopper)
                 await shopper.goto(f"{shop.server.url}/live/{show_id}")
                 await video_plays(shopper)
-                shoppers.append(shopper)
+                shoppers.append((shopper, log))
             assert (await media.where(show_id))["viewers"] == {url: 1 for url in cluster.urls}
+            before = [len(log.posts) for _, log in shoppers]
 
+            killed = time.monotonic()
             cluster.instances[1].stop(kill=True)
 
-            # the page notices (ICE consent fails), asks again and lands on the origin
-            async def both_on_the_origin() -> bool:
-                where = await media.where(show_id)
-                return bool(where["viewers"] == {cluster.urls[0]: 2})
-
-            await until(both_on_the_origin, timeout=45, message="both shoppers on the origin")
-            for shopper in shoppers:
-                await frames_decoded(shopper)
+            told = await until(
+                lambda: [i for i, (_, lg) in enumerate(shoppers) if lg.heard_own() is not None],
+                message="a page told that its own session must reconnect",
+            )
+            assert len(told) == 1, "one shopper was on the killed instance"
+            i = told[0]
+            page, log = shoppers[i]
+            await until(lambda: len(log.posts) > before[i], message="the page's new WHEP offer")
+            heard, offered = log.heard_own(), log.posts[-1]
+            assert heard is not None and heard <= offered, (heard, offered)
+            # ICE alone would wait for `disconnected` (~2.5 s without packets) + the page's 3 s
+            # grace (RECOVERY_GRACE_MS) before offering again: this offer answered the event
+            assert offered - killed < 3.0, f"new offer {offered - killed:.1f} s after the kill"
+            await video_plays(page, wait_ms=5_000)
+            await frames_decoded(page, wait_ms=5_000)
+            assert (await media.where(show_id))["viewers"] == {cluster.urls[0]: 2}
+            other = shoppers[1 - i][1]
+            assert len(other.posts) == before[1 - i], "the shopper on the origin did not re-offer"
     finally:
         await encoder.pc.close()
+
+
+async def test_when_the_origin_dies_the_studio_publishes_again_at_once(
+    make_shop: Any,
+    janus_in_browser_net: JanusCluster,
+    mdns_browser: Any,
+    page_errors: PageErrors,
+) -> None:
+    """The origin Janus is killed: the studio publishes again at once; the shopper plays on, new origin."""
+    cluster = janus_in_browser_net
+    shop = await janus_shop(make_shop, cluster)
+    media = shop.server.app.state.media
+    async with page_opener(mdns_browser, page_errors) as any_page:
+        open_page = seller_may_film(any_page, [], {})
+        seller = await open_page("seller")
+        whips: list[tuple[float, str]] = []
+
+        def whip(r: Any) -> None:
+            if r.method == "POST" and "/whip" in r.url:
+                whips.append((time.monotonic(), r.url))
+
+        seller.on("request", whip)
+        await seller_logs_in(seller, shop)
+        await seller_goes_live(seller, "Origin")
+        show_id = (await shop.http.get("/api/livestreams/active")).json()["livestream"]["id"]
+        shopper = await open_page("shopper")
+        log = log_whep(shopper)
+        await shopper.goto(f"{shop.server.url}/live/{show_id}")
+        await video_plays(shopper)
+        assert (await media.where(show_id))["origin"] == cluster.urls[0]
+        published, offered = len(whips), len(log.posts)
+
+        killed = time.monotonic()
+        cluster.instances[0].stop(kill=True)
+
+        await until(lambda: len(whips) > published, message="the studio's new WHIP offer")
+        at, url = whips[-1]
+        assert url.endswith("?replace=1"), url
+        # ICE alone: `disconnected` after ~2.5 s, then the studio's 3 s grace
+        assert at - killed < 3.0, f"published again {at - killed:.1f} s after the kill"
+
+        async def new_origin() -> bool:
+            return bool((await media.where(show_id))["origin"] == cluster.urls[1])
+
+        await until(new_origin, message="the show on the other instance")
+        await video_plays(shopper, wait_ms=10_000)
+        await frames_decoded(shopper, wait_ms=5_000)
+        # the shopper's page dropped its connection on webrtc_broadcast_stop and offered again on
+        # webrtc_broadcast_start (its ICE would still have said "connected" for ~2.5 s)
+        assert log.posts[offered:] and log.posts[offered] - killed < 5.0, log.posts[offered:]

@@ -134,9 +134,13 @@ def broadcast_start(livestream_id: int, sender: str) -> bytes:
     return envelope(event, t="webrtc_broadcast_start", role="shopper")
 
 
-def broadcast_stop(livestream_id: int) -> bytes:
-    """The server-side publisher left (sfu/janus): viewers' media ended; the show may go on."""
-    event = {"type": "webrtc_broadcast_stop", "livestreamId": livestream_id}
+def broadcast_stop(livestream_id: int, reason: str | None = None) -> bytes:
+    """The server-side publisher left (sfu/janus): viewers' media ended; the show may go on.
+    ``reason`` (when known) says why, e.g. ``janus_down``: its media server went away, and the
+    studio publishing it publishes again at once."""
+    event: dict[str, Any] = {"type": "webrtc_broadcast_stop", "livestreamId": livestream_id}
+    if reason is not None:
+        event["reason"] = reason
     return envelope(event, t="webrtc_broadcast_stop")
 
 

@@ -3,7 +3,10 @@
 // Recovery: when the connection fails, or stays `disconnected` for RECOVERY_GRACE_MS, the same
 // camera stream is published again on a new connection with `?replace=1` (the server moves the
 // viewers over and starts a new recording segment), with backoff. The old session is not DELETEd:
-// that would end the viewers' sessions; the replace retires it.
+// that would end the viewers' sessions; the replace retires it. `webrtc_broadcast_stop` with reason
+// `janus_down` while this page publishes: the show's Janus instance (the origin) died; the page
+// publishes again at once, without waiting for ICE to notice, and an instance that is up becomes
+// the origin.
 import { CONNECT_TIMEOUT_MS, RECOVERY_GRACE_MS, backoff, createSendStats, iceGatheringComplete, requestTimeout } from './common.js';
 
 export class WhipUnavailable extends Error {}
@@ -74,13 +77,21 @@ export function createSfuPublisher({ hub, livestreamId, getToken, iceServers = [
     hub.send({ type: 'webrtc_broadcast_start' });
   }
 
-  function retry() {
+  function retry(delay = backoff(attempt++, 1000, 10000)) {
     if (stopped) return;
     onState('reconnecting');
     resource = null; // replaced by the next session, not DELETEd (see the top)
     clearTimeout(retryTimer);
-    retryTimer = setTimeout(() => connect().catch(retry), backoff(attempt++, 1000, 10000));
+    retryTimer = setTimeout(() => connect().catch(() => retry()), delay);
   }
+
+  const offs = [
+    hub.on('webrtc_broadcast_stop', (ev) => {
+      if (ev.reason !== 'janus_down' || Number(ev.livestreamId) !== Number(livestreamId) || !published || stopped) return;
+      attempt = 0;
+      retry(0);
+    }),
+  ];
 
   function deleteResource() {
     if (!resource) return;
@@ -114,6 +125,7 @@ export function createSfuPublisher({ hub, livestreamId, getToken, iceServers = [
     },
     async stop() {
       stopped = true;
+      offs.forEach((off) => off());
       clearTimeout(retryTimer);
       clearTimeout(watchdog);
       deleteResource();

@@ -3,7 +3,12 @@
 // watcher (a server forwards the media there too), whose offer `prepareOffer` adjusts.
 // Recovery: a connection that fails, or stays `disconnected` for RECOVERY_GRACE_MS, is closed (its
 // session DELETEd) and WHEP is done again on a new one, with backoff, in the same page; the page
-// shows "reconnecting" meanwhile.
+// shows "reconnecting" meanwhile. In janus mode the hub's `webrtc_reconnect` lists the WHEP sessions
+// whose Janus instance went away: a watcher holding one offers again at once (new placement), without
+// waiting for ICE to notice. `webrtc_broadcast_stop` means the server ended every viewer's session
+// (its publisher left): the connection is dropped at once, so that the next `webrtc_broadcast_start`
+// (the publisher back, perhaps on another Janus instance) is answered with a new offer even though
+// ICE may not have noticed yet.
 // Audio only: in sfu mode the server pauses a viewer's video when its link cannot carry the lowest
 // simulcast layer. The page tells the hub which WHEP session it watches through (`webrtc_watching`,
 // again after every join snapshot), and the server sends `webrtc_video_state` for that session to
@@ -114,6 +119,7 @@ export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [],
     }
   }
 
+  /** This watcher's WHEP session id (the last segment of its Location), or null. */
   function sessionId() {
     return resource ? decodeURIComponent(new URL(resource).pathname.split('/').pop()) : null;
   }
@@ -134,6 +140,27 @@ export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [],
         attempt = 0;
         schedule(0);
       }
+    }),
+    hub.on('webrtc_broadcast_stop', (ev) => {
+      if (Number(ev.livestreamId) !== Number(livestreamId) || !pc) return;
+      resource = null; // ended by the server: nothing to DELETE
+      if (sizer) sizer.session(null);
+      release();
+      clearTimeout(watchdog);
+      recovering = false;
+      attempt = 0;
+      onState('waiting');
+      schedule(); // with backoff, in case webrtc_broadcast_start is missed
+    }),
+    hub.on('webrtc_reconnect', (ev) => {
+      const id = sessionId();
+      if (Number(ev.livestreamId) !== Number(livestreamId) || !id || !(ev.sessionIds || []).includes(id)) return;
+      resource = null; // gone with its instance: nothing to DELETE
+      if (sizer) sizer.session(null);
+      recovering = true;
+      attempt = 0;
+      onState('reconnecting');
+      schedule(0);
     }),
   ];
 
