@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from typing import Any
 
@@ -142,6 +143,11 @@ class WhepViewer:
         await answer(pc, r.text)
         self.session = r.headers["Location"].rsplit("/", 1)[-1]
         self.generation += 1
+        # as the page: tell the hub which session this socket watches through (webrtc_reconnect
+        # about it is sent to this socket alone)
+        with contextlib.suppress(Exception):
+            watching = {"type": "webrtc_watching", "sessionId": self.session}
+            await self.shopper.ws.send(json.dumps(watching))
         self.frames = 0
         try:
             track = await asyncio.wait_for(video, 15)

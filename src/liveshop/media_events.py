@@ -3,7 +3,8 @@
 * a publisher connected → shoppers get ``webrtc_broadcast_start`` (their players attach now);
 * a publisher left → shoppers get ``webrtc_broadcast_stop``;
 * the recording paused (disk full) or resumed → the seller gets ``recording_status``;
-* viewers lost their media server (a Janus instance died) → shoppers get ``webrtc_reconnect``;
+* viewers lost their media server (a Janus instance died) → each one's socket gets
+  ``webrtc_reconnect``;
 * the layer rule paused / resumed one viewer's video (``sfu``) → ``webrtc_video_state`` to the
   socket watching through that WHEP session (its page says "audio only" meanwhile);
 * a recording segment is ready → attached to the show by the one rule of
@@ -86,8 +87,8 @@ class MediaEvents:
                     ),
                 )
             elif event.kind == "viewers_lost":
-                sessions = [str(s) for s in event.data.get("sessions", [])]
-                await self.announcer.to_show(show, protocol.media_reconnect(show, sessions))
+                for session in event.data.get("sessions", []):
+                    await self.announcer.to_show(show, protocol.media_reconnect(show, str(session)))
         except Unavailable as exc:
             if event.kind == "recording_ready":
                 log.warning(

@@ -46,3 +46,25 @@ async def test_watching_needs_a_joined_socket_and_a_plain_session_id(env: Env) -
     await client.join(show)
     await client.send(type="webrtc_watching", sessionId="../whep/x")
     assert "sessionId" in (await client.wait_type("error", code="invalid"))["message"]
+
+
+async def test_a_reconnect_notice_reaches_only_the_socket_watching_through_that_session(
+    env: Env,
+) -> None:
+    """``viewers_lost`` (a Janus instance died) tells each listed session's own socket alone to
+    offer again; other shoppers never see those session ids."""
+    show = await env.start_show()
+    owner, other = await env.connect(), await env.connect()
+    await owner.join(show)
+    await other.join(show)
+    await owner.send(type="webrtc_watching", sessionId="sess-B_2")
+    await owner.send(type="ping")
+    await owner.wait_type("pong")
+    emit = env.server.app.state.media.on_event
+    await emit(MediaEvent("viewers_lost", show, {"sessions": ["sess-B_2", "sess-C_3"]}))
+    event = await owner.wait_type("webrtc_reconnect")
+    assert event == {"type": "webrtc_reconnect", "livestreamId": show, "sessionIds": ["sess-B_2"]}
+    await emit(MediaEvent("publisher_left", show, {"session_id": "x", "reason": "bye"}))
+    await other.wait_type("webrtc_broadcast_stop")
+    assert other.seen("webrtc_reconnect") == []
+    assert owner.seen("webrtc_reconnect") == []  # nor the other session's notice

@@ -157,11 +157,17 @@ def recording_status(livestream_id: int, state: str, reason: str | None = None) 
     return envelope(event, t="recording_status", role="admin")
 
 
-def media_reconnect(livestream_id: int, sessions: list[str]) -> bytes:
-    """To the show's shoppers: the WHEP sessions listed lost their media server (a Janus instance
-    went away) while the show goes on; a player holding one of them offers again at once."""
-    event = {"type": "webrtc_reconnect", "livestreamId": livestream_id, "sessionIds": sessions}
-    return envelope(event, t="webrtc_reconnect", role="shopper")
+def media_reconnect(livestream_id: int, session_id: str) -> bytes:
+    """To the socket whose page watches through WHEP session ``session_id`` (it said so with
+    ``webrtc_watching``; nobody else gets it: the session id is its owner's capability): that
+    session lost its media server (a Janus instance went away) while the show goes on; the player
+    offers again at once."""
+    event = {
+        "type": "webrtc_reconnect",
+        "livestreamId": livestream_id,
+        "sessionIds": [session_id],
+    }
+    return envelope(event, t="webrtc_reconnect", whep=session_id)
 
 
 def video_state(livestream_id: int, session_id: str, state: str, reason: str) -> bytes:
