@@ -108,3 +108,14 @@ async def test_presence_expires_when_not_refreshed(make_broker) -> None:  # type
 async def test_ping(make_broker) -> None:  # type: ignore[no-untyped-def]
     """A started broker answers ping."""
     assert await (await make_broker()).ping()
+
+
+async def test_a_burst_of_concurrent_publishes_all_arrive(make_broker) -> None:  # type: ignore[no-untyped-def]
+    """300 publishes at once (more than a connection pool holds) all reach the other broker
+    and leave the publisher ``ok``: a busy pool is waited on, not taken for Redis being down."""
+    pub, sub = await make_broker(), await make_broker()
+    got, done, _ = await _collect(sub, "show:9", 300)
+    await asyncio.gather(*(pub.publish("show:9", str(i).encode()) for i in range(300)))
+    await asyncio.wait_for(done.wait(), 10)
+    assert sorted(got, key=int) == [str(i).encode() for i in range(300)]
+    assert pub.state == "ok"

@@ -41,6 +41,7 @@ class Shopper:
         self.history: list[int] = []  # chat message ids, in the order received, each once
         self.seen: set[int] = set()
         self.live_duplicates = 0  # chat_message frames for an id already held: a server bug
+        self.resumes: list[int] = []  # the afterMessageId of each resume (for a failure's report)
         self.unacked: dict[str, str] = {}  # clientMessageId → text
         self.close_codes: list[int | None] = []
         self.ws: Any = None
@@ -74,6 +75,7 @@ class Shopper:
             join: dict[str, Any] = {"type": "join", "livestreamId": self.show}
             if self.seen:
                 join["afterMessageId"] = max(self.seen)
+                self.resumes.append(join["afterMessageId"])
             await ws.send(json.dumps(join))
             try:
                 async for raw in ws:
@@ -234,11 +236,25 @@ async def test_rolling_restart_of_two_workers_loses_no_chat_message(
         total = sum(s.sent for s in shoppers)
         assert len(ids) == total, (len(ids), total)  # nothing lost, nothing stored twice
         assert len({(m.user_id, m.client_message_id) for m in stored}) == total
-        await wait_until(
-            lambda: all(len(s.history) >= len(ids) for s in shoppers),
-            60,
-            "every shopper to catch up",
-        )
+        try:
+            await wait_until(
+                lambda: all(len(s.history) >= len(ids) for s in shoppers),
+                60,
+                "every shopper to catch up",
+            )
+        except AssertionError:
+            missing = {s.index: sorted(set(ids) - s.seen) for s in shoppers if set(ids) - s.seen}
+            by_id: dict[int, int] = {}
+            for gone in missing.values():
+                for i in gone:
+                    by_id[i] = by_id.get(i, 0) + 1
+            raise AssertionError(
+                f"{len(missing)} shoppers lack messages; ids lacked (by how many): {by_id}; "
+                f"e.g. shopper {next(iter(missing))} resumed after "
+                f"{shoppers[next(iter(missing))].resumes} and lacks {next(iter(missing.values()))}"
+                f"; newest id {ids[-1]}; its last 5 received {shoppers[next(iter(missing))].history[-5:]}"
+                f"\nserver log:\n{log.read_text()[-4000:]}"
+            ) from None
         for s in shoppers:
             assert 1012 in s.close_codes, s.close_codes  # every shopper was restarted away
             # each message once (processes publish concurrently, so arrival order is not id order)

@@ -14,6 +14,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from liveshop import redis_client
 from liveshop.broker.base import (
     PRESENCE_TTL_SECONDS,
     Broker,
@@ -63,7 +64,7 @@ class RedisBroker(Broker):
         self.prefix = prefix
         # no silent retries inside redis-py: a lost connection must reach us, so that we resume
         # what was missed (a pub/sub that quietly reconnects would hide the gap)
-        self._redis: Redis = Redis.from_url(
+        self._redis: Redis = redis_client.connect(
             url, socket_connect_timeout=CONNECT_TIMEOUT, retry=Retry(NoBackoff(), 0)
         )
         self._pubsub: Any = None

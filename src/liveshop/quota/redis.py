@@ -17,6 +17,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from liveshop import redis_client
 from liveshop.quota.base import Quotas
 from liveshop.quota.memory import MemoryQuotas
 
@@ -45,7 +46,7 @@ class RedisQuotas(Quotas):
     name = "redis"
 
     def __init__(self, url: str, prefix: str = "liveshop:") -> None:
-        self._redis: Redis = Redis.from_url(
+        self._redis: Redis = redis_client.connect(
             url, socket_connect_timeout=2.0, retry=Retry(NoBackoff(), 0)
         )
         self._prefix = prefix + "quota:"

@@ -23,6 +23,8 @@ from typing import Any, Literal, cast
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from liveshop import redis_client
+
 from .base import (
     LOCK_TTL_S,
     PLACEMENT_TTL_S,
@@ -87,7 +89,7 @@ class RedisPlacement(Placement):
         process_id: str | None = None,
     ) -> None:
         super().__init__(process_id)
-        self.redis: Redis = Redis.from_url(url, decode_responses=True)
+        self.redis: Redis = redis_client.connect(url, decode_responses=True)
         self.prefix = f"{prefix}janus:"
         self.ttl = ttl
         self.lock_ttl = lock_ttl
