@@ -4,7 +4,9 @@ aiortc viewers that decode in the background."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -88,6 +90,58 @@ async def test_a_small_player_switches_the_substream(
     await until(lambda: link.substream == 0, message="Janus reporting substream 0")
     assert backend.set_viewer_size(1, session, None, None)
     await until(lambda: last(watch, 640), timeout=SWITCH_TIMEOUT, message="640 wide again")
+    await watch.close()
+
+
+def viewer_port(watch: Watching, address: str) -> int:
+    """The UDP port the viewer receives on (its bundled transport: the first m-line's)."""
+    first = watch.viewer.pc.localDescription.sdp.split("m=")[1]
+    for line in first.split("\r\n"):
+        parts = line.split()
+        if line.startswith("a=candidate:") and len(parts) > 5 and parts[4] == address:
+            return int(parts[5])
+    raise AssertionError("the viewer has no candidate on the namespace's near address")
+
+
+@contextmanager
+def policed(cluster: JanusCluster, port: int, kbytes_per_s: int) -> Iterator[None]:
+    """What Janus sends to one UDP port of this side, over ``kbytes_per_s``, is dropped (an
+    nftables policer in the Janus namespace; the APIs and the monitor are not affected)."""
+    ns = cluster.namespace
+    nft = ns.command("nft", "-f", "-")
+    match = f"ip daddr {ns.near} udp dport {port}"
+    limit = f"limit rate over {kbytes_per_s} kbytes/second burst 16 kbytes drop"
+    rules = (
+        "table inet liveshop_policer {\n chain out {\n"
+        f"  type filter hook output priority 0;\n  {match} {limit}\n }}\n}}\n"
+    )
+    subprocess.run(nft, input=rules, text=True, check=True, timeout=10)
+    try:
+        yield
+    finally:
+        delete = ns.command("nft", "delete", "table", "inet", "liveshop_policer")
+        subprocess.run(delete, check=False, timeout=10)
+
+
+async def test_a_lossy_link_moves_the_viewer_down_and_a_clean_one_back_up(
+    backend: JanusMediaBackend, simulcast: SimulcastPublisher, janus_pair: JanusCluster
+) -> None:
+    """Policed at 500 kb/s, the loss the viewer reports makes Janus forward it a lower
+    substream than the 640-wide one (~900 kb/s); once the policer is gone it is back on it."""
+    watch = await watching(backend)
+    await until(lambda: last(watch, 640), timeout=SWITCH_TIMEOUT, message="640 wide frames")
+    link = backend.layers.links[watch.viewer.session_id]
+    port = viewer_port(watch, janus_pair.namespace.near)
+    with policed(janus_pair, port, 62):
+        await until(lambda: link.target in (0, 1), timeout=SWITCH_TIMEOUT, message="a switch down")
+        await until(lambda: link.substream in (0, 1), message="Janus forwarding it")
+    await until(lambda: link.substream == 2, timeout=SWITCH_TIMEOUT, message="the top again")
+    seen = len(watch.widths)
+    await until(
+        lambda: len(watch.widths) >= seen + 10 and last(watch, 640, 10),
+        timeout=SWITCH_TIMEOUT,
+        message="640 wide frames again",
+    )
     await watch.close()
 
 
