@@ -9,6 +9,8 @@ from liveshop.media.janus.admin import JanusAdmin
 from liveshop.media.janus.client import JanusSession
 from liveshop.media.janus.instances import Instance
 from liveshop.media.janus.layers import LayerControl, ViewerLink
+from liveshop.media.janus.placement.base import SessionRecord, ShowRecord
+from liveshop.media.janus.placement.memory import MemoryPlacement
 from liveshop.media.janus.simulcast import (
     interval_loss,
     layer_heights,
@@ -101,13 +103,14 @@ async def test_reported_loss_moves_the_viewer_down_with_configure() -> None:
     admin, session = FakeAdmin(), FakeSession()
     admin.infos[1] = publisher_info((10_000, 30_000, 110_000))  # 80k, 240k, 880k b/s
 
-    async def publisher(_: int) -> tuple[JanusAdmin, int, int]:
-        return admin, 7, 1
-
-    control = LayerControl(
-        admin_of=lambda inst: admin, publisher_target=publisher, top_height=lambda _: 360
+    url = "http://127.0.0.1:9/janus"
+    placement = MemoryPlacement()
+    await placement.set_show(
+        1, ShowRecord(session_id="p", owner=placement.process_id, origin=url, feed=1)
     )
-    inst = Instance(index=0, url="http://127.0.0.1:9/janus", session=session, up=True)
+    await placement.add_session("p", SessionRecord(1, "publisher", url, 7, 1, placement.process_id))
+    control = LayerControl(admins={url: admin}, placement=placement, top_height=lambda _: 360)
+    inst = Instance(index=0, url=url, session=session, up=True)
     link = ViewerLink("v", 1, inst, 2, "0", ["q", "h", "f"])
     control.links["v"] = link
     admin.infos[2] = viewer_info(1000, 0, 110_000, 2)

@@ -114,8 +114,8 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
         self.instances: list[Instance] = self.pool.all
         self.remotes = RemoteCopies(self.pool, self.placement)
         self.layers = LayerControl(
-            admin_of=lambda inst: self.admins[inst.index],
-            publisher_target=self._publisher_target,
+            admins=dict(zip(urls, self.admins, strict=True)),
+            placement=self.placement,
             top_height=self._top_height,
         )
         self.viewers = Viewers(
@@ -370,16 +370,6 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
             return self.placement.shared
         self.layers.set_max_height(session_id, height)
         return True
-
-    async def _publisher_target(self, livestream_id: int) -> tuple[JanusAdmin, int, int] | None:
-        """The show's publisher handle on its origin and that instance's Admin API, if known."""
-        show = await self.placement.get_show(livestream_id)
-        record = await self.placement.find_session(show.session_id) if show else None
-        if record is None:
-            return None
-        inst = next((i for i in self.instances if i.url == record.url), None)
-        admin = self.admins[inst.index] if inst is not None else None
-        return (admin, record.janus_session, record.handle) if admin is not None else None
 
     def _top_height(self, livestream_id: int) -> int | None:
         """The height of the layer the monitor receives (the top one), here or elsewhere."""

@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,15 +39,13 @@ from . import videoroom
 from .admin import JanusAdmin, JanusAdminError
 from .client import JanusError
 from .instances import Instance
+from .placement.base import Placement
 from .simulcast import LinkSample, interval_loss, layer_heights, link_sample, publisher_rates
 
 logger = logging.getLogger(__name__)
 
 POLL_S = 1.0
 PARALLEL = 16
-
-# (livestream id) -> the publisher's (admin, janus session, handle) on the origin, or None
-PublisherTarget = Callable[[int], Awaitable[tuple[JanusAdmin, int, int] | None]]
 
 
 @dataclass(eq=False)
@@ -103,13 +101,13 @@ class LayerControl:
     def __init__(
         self,
         *,
-        admin_of: Callable[[Instance], JanusAdmin | None],
-        publisher_target: PublisherTarget,
+        admins: dict[str, JanusAdmin | None],
+        placement: Placement,
         top_height: Callable[[int], int | None],
         poll_s: float = POLL_S,
     ) -> None:
-        self.admin_of = admin_of
-        self.publisher_target = publisher_target
+        self.admins = admins  # each instance's Admin API by its URL (None: not configured)
+        self.placement = placement
         self.top_height = top_height
         self.poll_s = poll_s
         self.links: dict[str, ViewerLink] = {}
@@ -223,12 +221,14 @@ class LayerControl:
         await asyncio.gather(*(self._poll_viewer(x) for x in list(self.links.values())))
 
     async def _poll_publisher(self, livestream_id: int, count: int) -> None:
-        target = await self.publisher_target(livestream_id)
-        if target is None:
+        """The publisher's substream rates, from its handle on the origin (any process's)."""
+        show = await self.placement.get_show(livestream_id)
+        record = await self.placement.find_session(show.session_id) if show else None
+        admin = self.admins.get(record.url) if record is not None else None
+        if record is None or admin is None:
             return
-        admin, session_id, handle = target
         try:
-            info = await admin.handle_info(session_id, handle)
+            info = await admin.handle_info(record.janus_session, record.handle)
         except JanusAdminError as exc:
             logger.debug("show %s: no layer rates: %s", livestream_id, exc)
             return
@@ -237,7 +237,7 @@ class LayerControl:
             self.rates[livestream_id] = rates
 
     async def _poll_viewer(self, link: ViewerLink) -> None:
-        admin = self.admin_of(link.instance)
+        admin = self.admins.get(link.instance.url)
         session = link.instance.session
         now = time.monotonic()
         if admin is not None and session is not None and session.session_id is not None:
