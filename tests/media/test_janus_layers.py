@@ -18,6 +18,7 @@ from liveshop.media.janus.simulcast import (
     publisher_rates,
     substream_rids,
 )
+from liveshop.media.janus.videoroom import configure_video
 from liveshop.media.synthetic_simulcast import simulcast_offer
 
 OFFER = "\r\n".join(
@@ -70,6 +71,17 @@ def test_handle_info_gives_rates_heights_and_interval_loss() -> None:
     assert after.substream == 1 and after.rtt_ms == 20.0
     assert interval_loss(before, after, "video") == 0.3
     assert interval_loss(None, after, "video") is None
+
+
+def test_configure_bodies_switch_pause_and_resume() -> None:
+    """A switch names the substream (every temporal layer); a pause stops only the video."""
+    assert configure_video("0", 1) == {
+        "request": "configure",
+        "streams": [{"mid": "0", "substream": 1, "temporal": 2}],
+    }
+    assert configure_video("0", None)["streams"] == [{"mid": "0", "send": False}]
+    resumed = configure_video("0", 0, resume=True)["streams"]
+    assert resumed == [{"mid": "0", "substream": 0, "temporal": 2, "send": True}]
 
 
 class FakeAdmin(JanusAdmin):

@@ -113,6 +113,7 @@ class LayerControl:
         self.links: dict[str, ViewerLink] = {}
         self.rates: dict[int, list[float]] = {}  # per show: each substream's rate, lowest first
         self._task: asyncio.Task[None] | None = None
+        self._choosing: set[asyncio.Task[None]] = set()  # size reports being acted on
         self._slots = asyncio.Semaphore(PARALLEL)
 
     # viewers -----------------------------------------------------------------------------------
@@ -146,8 +147,14 @@ class LayerControl:
             return False
         link.selector.max_height = height
         task = asyncio.ensure_future(self._choose(link, time.monotonic()))
-        task.add_done_callback(_log_failure)
+        self._choosing.add(task)
+        task.add_done_callback(self._chosen)
         return True
+
+    def _chosen(self, task: asyncio.Task[None]) -> None:
+        self._choosing.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("janus layer choice failed", exc_info=task.exception())
 
     def describe(self, livestream_id: int) -> list[dict[str, Any]]:
         """``viewerLinks`` of the show's simulcast viewers in this process."""
@@ -268,13 +275,10 @@ class LayerControl:
         for link in self.links.values():
             link.closed = True
         self.links.clear()
+        for task in list(self._choosing):
+            task.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-
-
-def _log_failure(task: asyncio.Future[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        logger.error("janus layer choice failed", exc_info=task.exception())
