@@ -206,7 +206,8 @@ class LayerControl:
             if index is None:
                 link.paused = True
             else:
-                link.switches += index != current or link.paused
+                if index != current or link.paused:
+                    link.switches += 1
                 link.paused = False
                 link.target = index
 
