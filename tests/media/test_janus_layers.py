@@ -137,3 +137,35 @@ async def test_reported_loss_moves_the_viewer_down_with_configure() -> None:
     await control.close()
     await admin.close()
     await session.close()
+
+
+async def test_a_link_below_the_lowest_layer_pauses_the_video_and_says_so() -> None:
+    """Below the lowest layer's need the video is paused with configure and on_video is told."""
+    admin, session = FakeAdmin(), FakeSession()
+    admin.infos[1] = publisher_info((10_000, 30_000, 110_000))
+    url = "http://127.0.0.1:9/janus"
+    placement = MemoryPlacement()
+    record = ShowRecord(session_id="p", owner=placement.process_id, origin=url, feed=1)
+    await placement.set_show(1, record)
+    await placement.add_session("p", SessionRecord(1, "publisher", url, 7, 1, placement.process_id))
+    told: list[tuple[int, str, bool]] = []
+    control = LayerControl(
+        admins={url: admin},
+        placement=placement,
+        top_height=lambda _: 360,
+        on_video=lambda show, viewer, paused: told.append((show, viewer, paused)),
+    )
+    link = ViewerLink(
+        "v", 1, Instance(index=0, url=url, session=session, up=True), 2, "0", ["q", "h", "f"]
+    )
+    control.links["v"] = link
+    admin.infos[2] = viewer_info(1000, 0, 110_000, 2)
+    await control.poll()
+    link.selector.cap_bps = 10_000  # what the link was found to carry
+    await control.poll()
+    assert session.sent[-1] == {"request": "configure", "streams": [{"mid": "0", "send": False}]}
+    assert link.paused and told == [(1, "v", True)]
+    assert control.describe(1)[0]["paused"]
+    await control.close()
+    await admin.close()
+    await session.close()

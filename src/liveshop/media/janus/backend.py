@@ -117,6 +117,7 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
             admins=dict(zip(urls, self.admins, strict=True)),
             placement=self.placement,
             top_height=self._top_height,
+            on_video=self._viewer_video,
         )
         self.viewers = Viewers(
             pool=self.pool,
@@ -370,6 +371,12 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
             return self.placement.shared
         self.layers.set_max_height(session_id, height)
         return True
+
+    def _viewer_video(self, livestream_id: int, session_id: str, paused: bool) -> None:
+        """The layer rule paused (or resumed) one viewer's video: ``viewer_video``."""
+        state = "paused" if paused else "playing"
+        data = {"session_id": session_id, "state": state, "reason": "bandwidth"}
+        self._emit("viewer_video", livestream_id, data)
 
     def _top_height(self, livestream_id: int) -> int | None:
         """The height of the layer the monitor receives (the top one), here or elsewhere."""

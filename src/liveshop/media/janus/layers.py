@@ -17,7 +17,8 @@ one stops arriving (``fallback``, 250 ms). So liveshop runs the ``sfu`` mode's r
   is acted on at once;
 * the choice is applied with ``configure``: ``substream`` (``temporal`` 2: every temporal
   layer) or ``send: false`` to pause the video (below the lowest layer; audio continues) and
-  ``send: true`` to resume it.
+  ``send: true`` to resume it; ``on_video`` is told of each pause and resume (the backend emits
+  ``viewer_video``, so the watch page says "audio only" as in ``sfu`` mode).
 
 Without the Admin API (``LIVESHOP_JANUS_ADMIN_URLS``) only the player size acts (no loss, no
 layer rates). Layer heights: the top one measured by the monitor, each lower one half the one
@@ -104,8 +105,10 @@ class LayerControl:
         admins: dict[str, JanusAdmin | None],
         placement: Placement,
         top_height: Callable[[int], int | None],
+        on_video: Callable[[int, str, bool], None] = lambda show, viewer, paused: None,
         poll_s: float = POLL_S,
     ) -> None:
+        self.on_video = on_video  # (show, viewer, paused): a viewer's video paused / resumed
         self.admins = admins  # each instance's Admin API by its URL (None: not configured)
         self.placement = placement
         self.top_height = top_height
@@ -203,6 +206,7 @@ class LayerControl:
             except JanusError as exc:
                 logger.debug("viewer %s: configure failed: %s", link.viewer_id, exc)
                 return
+            resumed = link.paused and index is not None
             if index is None:
                 link.paused = True
             else:
@@ -210,6 +214,8 @@ class LayerControl:
                     link.switches += 1
                 link.paused = False
                 link.target = index
+            if index is None or resumed:
+                self.on_video(link.livestream_id, link.viewer_id, link.paused)
 
     # polling -----------------------------------------------------------------------------------
 
