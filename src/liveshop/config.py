@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     ice_servers: str = "[]"
     public_ip: str = ""
     media_addresses: str = ""
-    simulcast: bool = False  # sfu mode: the studio publishes three layers (f/h/q)
+    simulcast: bool = False  # sfu/janus modes: the studio publishes three layers (f/h/q)
     janus_urls: str = ""
     janus_api_secret: str = ""
     janus_admin_secret: str = ""

@@ -43,6 +43,7 @@ from tests.waiting import until
 
 pytestmark = pytest.mark.browser
 
+SMALL_PLAYER = {"width": 480, "height": 300}
 PHONE_CONTEXT = {"viewport": PHONE, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 
 
@@ -104,9 +105,10 @@ async def frames_decoded(page: Any, wait_ms: float = 15_000) -> None:
     await page.wait_for_function(FRAMES_ADVANCE, polling=500, timeout=wait_ms)
 
 
-async def janus_shop(make_shop: Any, cluster: JanusCluster) -> Shop:
+async def janus_shop(make_shop: Any, cluster: JanusCluster, **settings: Any) -> Shop:
     shop: Shop = await make_shop(
         "janus",
+        **settings,
         janus_urls=",".join(cluster.urls),
         janus_api_secret=cluster.api_secret,
         janus_admin_secret=cluster.admin_key,
@@ -171,6 +173,43 @@ async def test_live_show_over_two_janus_instances(
     candidates = [line for o in offers for line in o.splitlines() if line.startswith("a=cand")]
     assert len(offers) >= 3 and candidates, offers
     assert all(".local " in line for line in candidates), candidates
+
+
+async def test_studio_simulcast_reaches_a_small_player_on_a_lower_substream(
+    make_shop: Any,
+    janus_in_browser_net: JanusCluster,
+    mdns_browser: Any,
+    page_errors: PageErrors,
+) -> None:
+    """LIVESHOP_SIMULCAST in janus mode: the studio's layers go to Janus, a player under 360
+    pixels tall is sent a lower one (its reported size), and the studio counts viewers per
+    layer. (A portrait phone's player is taller than 720 here; without REMB in this mode only
+    the player size and loss choose.)"""
+    shop = await janus_shop(make_shop, janus_in_browser_net, simulcast=True)
+    async with page_opener(mdns_browser, page_errors) as any_page:
+        open_page = seller_may_film(any_page, [], {})
+        seller = await open_page("seller")
+        await seller_logs_in(seller, shop)
+        await seller_goes_live(seller, "Simulcast drop")
+        show = (await shop.http.get("/api/livestreams/active", headers=shop.admin)).json()
+        show_id = show["livestream"]["id"]
+        media = shop.server.app.state.media
+        placed = await until(
+            lambda: media.placement.get_show(show_id), timeout=20, message="the WHIP publish"
+        )
+        assert set(placed.layers) == {"f", "h", "q"}, placed
+
+        small = await open_page("shopper-small", viewport=SMALL_PLAYER)
+        await small.goto(f"{shop.server.url}/live/{show_id}")
+        await video_plays(small, 30_000)
+
+        async def small_layer() -> str | None:
+            r = await shop.http.get(f"/api/livestreams/{show_id}/stats", headers=shop.admin)
+            links = r.json()["viewerLinks"]
+            return links[0]["layer"] if links and links[0]["layer"] in ("h", "q") else None
+
+        await until(small_layer, timeout=30, message="the small player on a lower substream")
+        await expect(seller.locator("#layers")).to_contain_text("1", timeout=15_000)
 
 
 async def test_an_h264_encoders_show_plays_on_both_instances(

@@ -76,10 +76,10 @@ async def client_config(settings: SettingsDep, request: Request) -> ClientConfig
     """What the pages need: the media mode, the ICE servers to use (TURN with a credential
     minted for the caller, valid ``LIVESHOP_TURN_TTL_SECONDS``), the shop sites allowed to
     embed the player (the only origins it posts messages to) and whether the studio publishes
-    simulcast (``LIVESHOP_SIMULCAST``, ``sfu`` mode only)."""
+    simulcast (``LIVESHOP_SIMULCAST``, ``sfu`` and ``janus`` modes)."""
     return ClientConfig(
         mediaMode=settings.media_mode,
         iceServers=ice_servers_for(request),
         embedOrigins=settings.embed_origin_list,
-        simulcast=settings.simulcast and settings.media_mode == "sfu",
+        simulcast=settings.simulcast and settings.media_mode in ("sfu", "janus"),
     )

@@ -221,7 +221,7 @@ async def whep_player_size(
     media: MediaDep,
 ) -> Response:
     """The viewer's player size (device pixels; ``height: null`` = full screen): in ``sfu``
-    mode with a simulcast publisher no layer taller than it needs is sent. ``404`` for an
+    and ``janus`` mode with a simulcast publisher no layer taller than it needs is sent. ``404`` for an
     unknown session (the session id, from ``Location``, is the capability)."""
     if not media.set_viewer_size(livestream_id, session_id, body.width, body.height):
         raise HTTPException(404, "session not found")

@@ -71,7 +71,8 @@ class MediaEvent:
     * ``viewer_video``: ``data = {"session_id", "state": "paused" | "playing", "reason":
       "bandwidth"}``: the layer rule paused one viewer's video because its link cannot carry
       the lowest layer (audio goes on), or resumed it (``playing`` once the first keyframe is on
-      its way); only after a ``paused``, once per change (``sfu`` mode with a simulcast publisher)
+      its way); only after a ``paused``, once per change (``sfu`` and ``janus`` modes with a
+      simulcast publisher)
     """
 
     kind: EventKind

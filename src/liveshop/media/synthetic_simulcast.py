@@ -5,7 +5,9 @@ aiortc cannot send simulcast, so this peer offers one ``sendonly`` video section
 ``a=rid:f/h/q send`` and ``a=simulcast:send f;h;q`` (as a browser does with three
 ``sendEncodings``), and sends each layer itself: its own SSRC, the RID header extension on
 every packet, VP8 encoded with PyAV's libvpx at the layer's own size and bitrate (CBR), frames
-drawn by :func:`~liveshop.media.synthetic.draw_frame` (they carry their index). A PLI for a
+drawn by :func:`~liveshop.media.synthetic.draw_frame` (they carry their index); like a browser,
+every packet also carries the MID extension when the answer accepts it (Janus learns a simulcast
+layer's SSRC from the MID and RID extensions together). A PLI for a
 layer's SSRC makes that layer's next frame a keyframe. Audio is an ordinary aiortc track. With
 ``simulcast=False`` it is an ordinary one-layer publisher of its first layer (the reference).
 """
@@ -16,6 +18,7 @@ import asyncio
 import contextlib
 import fractions
 import random
+import re
 import struct
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,6 +95,15 @@ def packetize(data: bytes, picture_id: int) -> list[bytes]:
     return out
 
 
+def _mid_extension(section: str) -> tuple[int, bytes] | None:
+    """The MID header extension id and the mid of an answer's video section, if it has both."""
+    ext = re.search(r"a=extmap:(\d+)(?:/\w+)? urn:ietf:params:rtp-hdrext:sdes:mid", section)
+    mid = re.search(r"a=mid:(\S+)", section)
+    if ext is None or mid is None or not 0 < int(ext.group(1)) < 15:
+        return None
+    return int(ext.group(1)), mid.group(1).encode()
+
+
 class SimulcastPublisher:
     """Publishes ``layers`` (default f 640×360 900 kb/s, h 320×180 250 kb/s, q 160×90 80 kb/s)."""
 
@@ -115,6 +127,7 @@ class SimulcastPublisher:
         self.count = 0
         self.task: asyncio.Task[None] | None = None
         self.answer_sdp = ""
+        self.mid_ext: tuple[int, bytes] | None = None  # the answer's MID extension id, our mid
 
     async def start(self, backend: MediaBackend, livestream_id: int = 1) -> str:
         await self.pc.setLocalDescription(await self.pc.createOffer())
@@ -126,6 +139,7 @@ class SimulcastPublisher:
         await answer(self.pc, session.answer_sdp)
         video = [m for m in self.pc.remoteDescription.sdp.split("m=") if m.startswith("video")]
         self.pt = int(video[0].split("\r\n")[0].split()[3])
+        self.mid_ext = _mid_extension(video[0])
         sender = self.transceiver.sender
         internals.route_rtcp_to(sender, [x.ssrc for x in self.layers])
         internals.tap_sender_rtcp(sender, self._on_rtcp)
@@ -184,6 +198,9 @@ class SimulcastPublisher:
             ts = index * 90000 // self.fps
             for layer, payloads in zip(self.layers, encoded, strict=True):
                 ext_body = bytes([(RID_ID << 4) | (len(layer.rid) - 1)]) + layer.rid.encode()
+                if self.mid_ext is not None:
+                    ext_id, mid = self.mid_ext
+                    ext_body += bytes([(ext_id << 4) | (len(mid) - 1)]) + mid
                 ext_body += b"\x00" * (-len(ext_body) % 4)
                 ext = struct.pack("!HH", 0xBEDE, len(ext_body) // 4) + ext_body
                 first = 0x90

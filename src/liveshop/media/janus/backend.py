@@ -44,6 +44,7 @@ from ..tasks import SessionRooms
 from .admin import JanusAdmin, Target, ViewerRtts
 from .client import JanusSession
 from .instances import Instance, InstancePool
+from .layers import LayerControl
 from .placement.base import Load, Placement
 from .placement.memory import MemoryPlacement
 from .publisher import Publishers
@@ -112,6 +113,12 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
         )
         self.instances: list[Instance] = self.pool.all
         self.remotes = RemoteCopies(self.pool, self.placement)
+        self.layers = LayerControl(
+            admins=dict(zip(urls, self.admins, strict=True)),
+            placement=self.placement,
+            top_height=self._top_height,
+            on_video=self._viewer_video,
+        )
         self.viewers = Viewers(
             pool=self.pool,
             placement=self.placement,
@@ -119,6 +126,7 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
             room_of=self._room,
             report=self._report,
             spawn=self._spawn,
+            layers=self.layers,
         )
         self.publishers = Publishers(
             pool=self.pool,
@@ -167,6 +175,7 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
             self._sync = None
         await self.pool.stop_reconnecting()
         await self._finish_all()
+        await self.layers.close()
         await self.viewer_rtts.close()
         for admin in self.admins:
             if admin is not None:
@@ -270,6 +279,7 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
                 if viewer.instance is inst:
                     viewer.closed = True
                     room.viewers.pop(viewer.session_id, None)
+                    self.layers.remove(viewer.session_id)
                     dropped.append(viewer.session_id)
                     moved.append(viewer.session_id)
             if moved and not origin_lost:  # the show goes on elsewhere: those viewers come back
@@ -350,6 +360,36 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
 
     # queries -----------------------------------------------------------------------------------
 
+    def set_viewer_size(
+        self, livestream_id: int, session_id: str, width: int | None, height: int | None
+    ) -> bool:
+        """A simulcast show's viewer of this process gets no substream taller than its player
+        (see :mod:`.layers`). A session held by another process (several processes) is accepted
+        and not acted on; False for an unknown session otherwise."""
+        room = self.rooms.get(livestream_id)
+        if room is None or session_id not in room.viewers:
+            return self.placement.shared
+        self.layers.set_max_height(session_id, height)
+        return True
+
+    def _viewer_video(self, livestream_id: int, session_id: str, paused: bool) -> None:
+        """The layer rule paused (or resumed) one viewer's video: ``viewer_video``."""
+        state = "paused" if paused else "playing"
+        data = {"session_id": session_id, "state": state, "reason": "bandwidth"}
+        self._emit("viewer_video", livestream_id, data)
+
+    def _top_height(self, livestream_id: int) -> int | None:
+        """The height of the layer the monitor receives (the top one), here or elsewhere."""
+        room = self.rooms.get(livestream_id)
+        publisher = room.publisher if room is not None else None
+        monitor = publisher.monitor if publisher is not None else None
+        tap = monitor.taps.get("video") if monitor is not None else None
+        if tap is not None and tap.stats.size is not None:
+            return tap.stats.size[1]
+        theirs = self._others.get(livestream_id, Others()).publisher or {}
+        height = theirs.get("height")
+        return height if isinstance(height, int) else None
+
     def is_live(self, livestream_id: int) -> bool:
         """Live here or, as of the last :meth:`refresh`, in another process."""
         room = self.rooms.get(livestream_id)
@@ -392,7 +432,8 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
                 publisher_part = publisher_stats(
                     publisher.codec, {kind: tap.stats for kind, tap in taps.items()}
                 )
-        return media_stats(publisher_part, viewers, rtts, losses)
+        links = self.layers.describe(livestream_id)  # this process's simulcast viewers
+        return media_stats(publisher_part, viewers, rtts, losses, links)
 
     async def refresh_viewer_rtts(self, livestream_id: int) -> None:
         """Ask the Admin APIs for the show's viewer RTTs now (``stats`` does it when stale)."""

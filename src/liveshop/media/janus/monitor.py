@@ -56,7 +56,9 @@ class MonitorTap:
         seq = packet.sequence_number
         stats = self.stats
         stats.count(seq, len(payload), packet.marker)
-        if self.kind == "video" and stats.size_due() and keyframe_start(self.codec, payload):
+        # every keyframe: a simulcast publisher's first one may be of a lower substream (Janus
+        # starts a subscriber on whichever comes first, then moves to the top one)
+        if self.kind == "video" and keyframe_start(self.codec, payload):
             stats.sample_size(payload)
         if self.recorder is not None:
             self.recorder.put(self.kind, seq, packet.timestamp, bool(packet.marker), payload)

@@ -30,6 +30,7 @@ from .placement.base import Placement, SessionRecord, ShowRecord
 from .remotes import RemoteCopies
 from .sdp import without_mdns_candidates
 from .show import Publisher, Room
+from .simulcast import substream_rids
 from .viewers import Viewers
 
 logger = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ class Publishers:
         for media in offer.media:
             check_direction(media, "publisher")
             choose_publisher_codec(media)  # 415 before Janus is involved
+        layers, rid_order = substream_rids(offer_sdp)  # simulcast: 400 when malformed
         room = self._room_of(livestream_id)
         async with room.lock, self.placement.lock(f"show:{livestream_id}"):
             old = room.publisher
@@ -115,13 +117,18 @@ class Publishers:
                 feed=feed,
                 codec="",
                 streams=[],
+                layers=layers,
             )
             inst.handles[handle] = self._handler(room, publisher)
             try:
                 data, jsep = await session.message(
                     handle,
                     videoroom.join_publisher(room.janus_room, feed),
-                    {"type": "offer", "sdp": without_mdns_candidates(offer_sdp)},
+                    {
+                        "type": "offer",
+                        "sdp": without_mdns_candidates(offer_sdp),
+                        "rid_order": rid_order,
+                    },
                 )
                 if jsep is None or jsep.get("type") != "answer":
                     raise JanusError(0, "Janus did not answer the offer")
@@ -148,6 +155,7 @@ class Publishers:
                     feed=feed,
                     codec=publisher.codec,
                     streams=publisher.streams,
+                    layers=publisher.layers,
                 ),
             )
             await self.placement.add_session(

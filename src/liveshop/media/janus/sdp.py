@@ -169,6 +169,15 @@ def main_codec_name(janus_offer: str, kind: str) -> str | None:
     return None
 
 
+def media_mid(janus_offer: str, kind: str) -> str | None:
+    """The mid of Janus's first active ``kind`` m-line (what ``configure`` names), if any."""
+    _, sections = _split(janus_offer)
+    for section in sections:
+        if section.kind == kind and section.port != "0" and section.mid is not None:
+            return section.mid
+    return None
+
+
 @dataclass
 class BridgedAnswers:
     viewer_answer: str

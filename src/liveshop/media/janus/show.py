@@ -20,6 +20,7 @@ class Publisher:
     feed: int
     codec: str
     streams: list[dict[str, Any]]
+    layers: list[str] = field(default_factory=list)  # simulcast: RID of substream 0, 1, 2
     connected: bool = False
     closed: bool = False
     monitor: Monitor | None = None

@@ -68,6 +68,20 @@ def start() -> Request:
     return {"request": "start"}
 
 
+def configure_video(mid: str, substream: int | None, *, resume: bool = False) -> Request:
+    """A subscriber's ``configure`` for its video m-line ``mid``: forward ``substream`` (0
+    lowest … 2, every temporal layer; ``resume`` turns the video back on) or, for None, pause
+    the video (``send: false``; audio goes on)."""
+    stream: dict[str, Any] = {"mid": mid}
+    if substream is None:
+        stream["send"] = False
+    else:
+        stream.update(substream=substream, temporal=2)
+        if resume:
+            stream["send"] = True
+    return {"request": "configure", "streams": [stream]}
+
+
 def add_remote_publisher(
     room: int, feed: int, streams: list[dict[str, Any]], *, admin_key: str
 ) -> Request:
@@ -135,9 +149,10 @@ def published_codec(data: dict[str, Any]) -> str:
 
 def published_streams(data: dict[str, Any]) -> list[dict[str, Any]]:
     """The enabled audio/video streams of a publisher's ``joinandconfigure`` answer, as
-    ``add_remote_publisher`` wants them (``type``, ``mindex``, ``mid``, ``codec``)."""
+    ``add_remote_publisher`` wants them (``type``, ``mindex``, ``mid``, ``codec``, and
+    ``simulcast`` for a simulcast video: a remote copy then takes every substream)."""
     return [
-        {k: s[k] for k in ("type", "mindex", "mid", "codec") if k in s}
+        {k: s[k] for k in ("type", "mindex", "mid", "codec", "simulcast") if k in s}
         for s in data.get("streams", [])
         if s.get("type") in ("audio", "video") and not s.get("disabled")
     ]

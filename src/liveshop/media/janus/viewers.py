@@ -21,9 +21,10 @@ from ..negotiation import check_direction, parse_offer
 from . import videoroom
 from .client import JanusError, JanusSession
 from .instances import Handler, InstancePool
+from .layers import LayerControl, ViewerLink
 from .placement.base import Placement, SessionRecord
 from .remotes import RemoteCopies
-from .sdp import bridge
+from .sdp import bridge, media_mid
 from .show import Room, Viewer
 
 logger = logging.getLogger(__name__)
@@ -50,8 +51,10 @@ class Viewers:
         room_of: Callable[[int], Room],
         report: Callable[[], Awaitable[None]],
         spawn: Spawn,
+        layers: LayerControl,
     ) -> None:
         self.pool = pool
+        self.layers = layers
         self.placement = placement
         self.remotes = remotes
         self._room_of = room_of
@@ -100,6 +103,10 @@ class Viewers:
         viewer = Viewer(session_id=secrets.token_urlsafe(12), instance=inst, handle=handle)
         room.viewers[viewer.session_id] = viewer
         inst.handles[handle] = self._handler(room, viewer)
+        if show.layers:  # simulcast: liveshop picks the substream (Janus starts on the top one)
+            mid = media_mid(str(jsep["sdp"]), "video")
+            link = ViewerLink(viewer.session_id, livestream_id, inst, handle, mid, show.layers)
+            self.layers.add(link)
         assert session.session_id is not None
         record = SessionRecord(
             livestream_id, "viewer", inst.url, session.session_id, handle, self.placement.process_id
@@ -134,6 +141,9 @@ class Viewers:
         def handle(event: dict[str, Any]) -> None:
             if event.get("janus") in ("hangup", "detached") and not viewer.closed:
                 self._spawn(self.close(room, viewer))
+            data = (event.get("plugindata") or {}).get("data") or {}
+            if isinstance(data.get("substream"), int):  # VideoRoom switched its substream
+                self.layers.on_substream(viewer.session_id, data["substream"])
 
         return handle
 
@@ -144,6 +154,7 @@ class Viewers:
             return
         viewer.closed = True
         room.viewers.pop(viewer.session_id, None)
+        self.layers.remove(viewer.session_id)
         inst = viewer.instance
         inst.handles.pop(viewer.handle, None)
         if inst.up and inst.session is not None:

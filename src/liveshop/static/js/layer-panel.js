@@ -1,4 +1,4 @@
-// Studio: how many viewers are on each simulcast layer (sfu mode), from GET /api/livestreams/{id}/stats
+// Studio: how many viewers are on each simulcast layer (sfu and janus modes), from GET /api/livestreams/{id}/stats
 // (viewersPerLayer). Hidden while nobody is on a layer (single-layer publishing, other modes).
 const ORDER = ['f', 'h', 'q', 'paused'];
 const LABEL = { f: 'full', h: 'half', q: 'quarter', paused: 'audio only' };

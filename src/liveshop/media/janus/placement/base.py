@@ -41,6 +41,7 @@ class ShowRecord:
     feed: int  # its VideoRoom feed id
     codec: str = ""
     streams: list[dict[str, Any]] = field(default_factory=list)
+    layers: list[str] = field(default_factory=list)  # simulcast: RID of substream 0, 1, 2
     live: bool = False  # ICE/DTLS up (``webrtcup``)
     stats: dict[str, Any] | None = None  # the publisher stats, refreshed by the owner
 

@@ -1,4 +1,4 @@
-// Tells the server how big the viewer's player is (sfu mode, simulcast): POST {width, height} in
+// Tells the server how big the viewer's player is (sfu and janus modes, simulcast): POST {width, height} in
 // device pixels to the WHEP session's /player, or height null in full screen, so a small player is
 // not sent the 720p layer. Debounced; only sent when the size changes by more than 10 %.
 const DEBOUNCE_MS = 500;
