@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import random
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -33,78 +32,13 @@ from tests.conftest import (
     in_thread,
     require,
 )
-from tests.processes import Proc, free_port, seller_token, serve
+from tests.processes import Proc, seller_token, serve
+from tests.services import RedisGate
 
 pytestmark = pytest.mark.slow
 
 SHOPPERS, LIKERS, UNLIKERS, ROUNDS = 50, 30, 10, 20
 CONVERGE_S = 1.0
-
-
-class RedisGate:
-    """A TCP proxy in front of Redis for one process, on its own thread and event loop (the servers
-    start while the test's loop is blocked): ``pause()`` stops relaying both ways (the process's
-    commands and its pub/sub deliveries wait in the proxy) until ``resume()``."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self._loop = asyncio.new_event_loop()
-        self._open = asyncio.Event()
-        self._ready = threading.Event()
-        self._pumps: set[asyncio.Task[None]] = set()
-        self._thread = threading.Thread(target=self._run, name="redis-gate", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self._thread.start()
-        assert self._ready.wait(10), "proxy did not start"
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._open.set()
-        server = self._loop.run_until_complete(
-            asyncio.start_server(self._accept, "127.0.0.1", self.port)
-        )
-        self._ready.set()
-        try:
-            self._loop.run_forever()
-        finally:
-            server.close()
-            for task in asyncio.all_tasks(self._loop):
-                task.cancel()
-            self._loop.run_until_complete(asyncio.sleep(0))
-            self._loop.close()
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(REDIS_HOST, REDIS_PORT)
-        for src, dst in ((reader, up_writer), (up_reader, writer)):
-            task = asyncio.create_task(self._pump(src, dst))
-            self._pumps.add(task)
-            task.add_done_callback(self._pumps.discard)
-
-    async def _pump(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-        try:
-            while data := await src.read(65536):
-                await self._open.wait()
-                dst.write(data)
-                await dst.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            dst.close()
-
-    def pause(self) -> None:
-        self._loop.call_soon_threadsafe(self._open.clear)
-
-    def resume(self) -> None:
-        self._loop.call_soon_threadsafe(self._open.set)
-
-    def close(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
 
 
 class Shopper:

@@ -22,7 +22,7 @@ import websockets
 from tests.conftest import PG_HOST, PG_PORT, _truncate_pg, in_thread, require
 from tests.hub.conftest import Client
 from tests.processes import Proc, seller_token, serve
-from tests.services import PrivateRedis, private_redis
+from tests.services import PrivateRedis, RedisGate, private_redis
 from tests.waiting import until
 
 pytestmark = pytest.mark.slow
@@ -136,6 +136,75 @@ async def test_a_redis_restart_loses_no_chat_and_counts_recover(
                 assert proc.log is not None
                 log = proc.log.read_text()
                 assert "Traceback" not in log and "ERROR" not in log, log
+        finally:
+            for c in clients:
+                await c.close()
+
+
+@pytest.fixture
+def gated_pair(
+    pg_migrated: str, redis_server: PrivateRedis, tmp_path: Path
+) -> Iterator[tuple[list[Proc], RedisGate]]:
+    """Two server processes on the private Redis; the second reaches it through a gate."""
+    require("PostgreSQL", PG_HOST, PG_PORT)
+    in_thread(lambda: asyncio.run(_truncate_pg(pg_migrated)))
+    gate = RedisGate(redis_server.port)
+    gate.start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVESHOP_")}
+    env.update(
+        LIVESHOP_DATABASE_URL=pg_migrated,
+        LIVESHOP_REDIS_URL=redis_server.url,
+        LIVESHOP_REDIS_PREFIX=f"rg{uuid.uuid4().hex[:8]}:",
+        LIVESHOP_SECRET_KEY="redis-restart-test-secret-" + "k" * 32,
+        LIVESHOP_ENV="test",
+    )
+    try:
+        with serve(env, tmp_path, env_of={"b": {"LIVESHOP_REDIS_URL": gate.url}}) as procs:
+            yield procs, gate
+    finally:
+        gate.close()
+
+
+async def test_chat_of_a_process_cut_off_alone_reaches_the_others_when_it_is_back(
+    gated_pair: tuple[list[Proc], RedisGate], pg_migrated: str
+) -> None:
+    """Only B loses Redis (A never notices): what B's shoppers said meanwhile reaches A's once
+    B is back (B tells the others to catch up from the database)."""
+    (a, b), gate = gated_pair
+    clients: list[Client] = []
+    async with httpx.AsyncClient(timeout=30) as http:
+        admin = await seller_token(pg_migrated, a.url, http)
+        show = (
+            await http.post(
+                f"{a.url}/api/livestreams",
+                json={"title": "One process cut off"},
+                headers={"Authorization": f"Bearer {admin}"},
+            )
+        ).json()["livestream"]["id"]
+
+        async def guest(proc: Proc, name: str) -> Client:
+            r = await http.post(f"{proc.url}/api/auth/guest", json={"name": name})
+            client = Client(await websockets.connect(f"{proc.ws}?token={r.json()['accessToken']}"))
+            clients.append(client)
+            await client.join(show)
+            return client
+
+        try:
+            va, vb = await guest(a, "OnA"), await guest(b, "OnB")
+            gate.cut()
+            await until(
+                lambda: _health_is(http, b, "degraded"),
+                timeout=10,
+                message="B's health to say broker: degraded",
+            )
+            await vb.send(type="chat_send", text="said on B, cut off", clientMessageId="b1")
+            await vb.wait_type("chat_message", clientMessageId="b1")
+            assert (await _health(http, a))["broker"] == "redis"  # A never lost Redis
+            gate.resume()
+            await va.wait_type("chat_message", text="said on B, cut off", timeout=15)
+            await vb.send(type="chat_send", text="after", clientMessageId="b2")
+            await va.wait_type("chat_message", text="after", timeout=5)
+            assert va.seen("chat_message") == []  # nothing twice
         finally:
             for c in clients:
                 await c.close()

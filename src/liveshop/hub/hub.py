@@ -88,7 +88,9 @@ class Hub:
         self.snapshots = Snapshots(db)
         self.staff = StaffActions(db, broker)
         self.heap = HeapPolicy()
-        self.outage = BrokerOutage(db, lambda: self.rooms.values(), self._tick)
+        self.outage = BrokerOutage(
+            db, lambda: self.rooms.values(), self._tick, self._announce_catch_up
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -211,11 +213,18 @@ class Hub:
             return
         if ctl == "peer":
             self._on_peer(room, meta)
+        elif ctl == "catchup" and meta.get("node") != self.node_id:
+            self.outage.catch_up_from(room, int(meta.get("after", 0)))
         elif ctl == "presence" and meta.get("node") != self.node_id and room.local:
             # another process changed who watches: recount now, not at our next tick
             task = asyncio.get_running_loop().create_task(self._recount_quietly(room))
             self._recounts.add(task)
             task.add_done_callback(self._recounts.discard)
+
+    async def _announce_catch_up(self, room: Room, after: int) -> None:
+        await self.broker.publish(
+            show_topic(room.show_id), protocol.chat_catch_up(after, self.node_id)
+        )
 
     def _on_peer(self, room: Room, meta: dict[str, Any]) -> None:
         op, peer, role = meta.get("op"), str(meta.get("peer")), str(meta.get("role"))

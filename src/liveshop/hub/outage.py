@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from liveshop import protocol
 from liveshop.broker.base import State
@@ -39,10 +39,12 @@ class BrokerOutage:
         db: Database,
         rooms: Callable[[], Iterable[Room]],
         tick: Callable[[Room], asyncio.Future[None] | object],
+        announce: Callable[[Room, int], Awaitable[None]],
     ) -> None:
         self.db = db
         self.rooms = rooms
         self.tick = tick
+        self.announce = announce
         self.state: State = "ok"
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -68,12 +70,20 @@ class BrokerOutage:
         for room in list(self.rooms()):
             room.presence_dirty = True
             try:
+                if room.resume_after is not None:  # what we stored meanwhile reached nobody else
+                    await self.announce(room, room.resume_after)
                 await self.resume(room)
                 result = self.tick(room)
                 if asyncio.isfuture(result) or asyncio.iscoroutine(result):
                     await result
             except Exception as exc:  # retried at the next tick
                 log.warning("catching show %s up after the broker outage: %s", room.show_id, exc)
+
+    def catch_up_from(self, room: Room, after: int) -> None:
+        """Another process is back from an outage: read the room's chat after ``after`` again at
+        the next tick (passing on only what its sockets have not had)."""
+        if room.resume_after is None or after < room.resume_after:
+            room.resume_after = after
 
     async def resume(self, room: Room) -> int:
         """Pass on the chat stored since the outage began that the room has not passed on;

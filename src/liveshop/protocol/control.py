@@ -31,6 +31,13 @@ def peer_control(
     return envelope(None, ctl="peer", op=op, peer=peer_id, role=role, node=node)
 
 
+def chat_catch_up(after: int, node: str) -> bytes:
+    """Control for the show's hubs: process ``node`` was cut off from the broker and is back; the
+    chat it stored meanwhile (ids after ``after``) may not have reached the others, who read it
+    from the database and pass on what their sockets have not had."""
+    return envelope(None, ctl="catchup", after=after, node=node)
+
+
 def revoked(user_id: str) -> bytes:
     """Control for every hub (on the global topic): ``user_id``'s tokens were revoked; close their
     sockets (they get ``error unauthorized`` and 4401)."""
