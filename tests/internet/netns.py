@@ -53,6 +53,10 @@ class Net:
         name = f"ls{self.tag}{short}"
         sh("ip", "netns", "add", name)
         self.names.append(name)
+        # no duplicate-address detection on the links made in it (nothing else is on them): IPv6
+        # link-local addresses are final at link-up instead of changing a second later, which
+        # Chromium answers by failing requests in flight (ERR_NETWORK_CHANGED)
+        sh(*self.exec(name, "sysctl", "-q", "-w", "net.ipv6.conf.default.accept_dad=0"))
         sh("ip", "-n", name, "link", "set", "lo", "up")
         return name
 

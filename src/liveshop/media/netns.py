@@ -20,6 +20,7 @@ import random
 import secrets
 import subprocess
 import time
+from pathlib import Path
 from types import TracebackType
 
 # test addresses: 10.200.0.0/30 ... 10.249.255.252/30, picked at random, skipping any in use
@@ -28,6 +29,16 @@ _FIRST, _LAST = 200, 249
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["ip", *args], capture_output=True, text=True, check=check, timeout=10)
+
+
+def _ip_netns_sysctl(namespace: str, setting: str) -> None:
+    subprocess.run(
+        ["ip", "netns", "exec", namespace, "sysctl", "-q", "-w", setting],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=10,
+    )
 
 
 @functools.cache
@@ -77,6 +88,10 @@ class Namespace:
             inside = ("-n", self.name)
             _ip("link", "add", self.near_dev, "type", "veth", "peer", "name", self.far_dev)
             _ip("link", "set", self.far_dev, "netns", self.name)
+            # no duplicate-address detection on the pair (nothing else is on the link): the
+            # IPv6 link-local addresses are final at link-up, instead of changing a second later
+            Path(f"/proc/sys/net/ipv6/conf/{self.near_dev}/accept_dad").write_text("0")
+            _ip_netns_sysctl(self.name, f"net.ipv6.conf.{self.far_dev}.accept_dad=0")
             _ip("addr", "add", f"{self.near}/30", "dev", self.near_dev)
             _ip(*inside, "addr", "add", f"{self.far}/30", "dev", self.far_dev)
             _ip("link", "set", self.near_dev, "up")
@@ -90,9 +105,9 @@ class Namespace:
         return self
 
     def _settle(self, timeout: float = 5.0) -> None:
-        """Wait until the veth's IPv6 link-local addresses are past duplicate-address detection
-        (about a second after link-up): Chromium, seeing an address change, fails every request
-        in flight with ERR_NETWORK_CHANGED, so a page must not start loading before."""
+        """Wait until no IPv6 address of the pair is tentative (with detection off, at once):
+        Chromium, seeing an address change, fails every request in flight with
+        ERR_NETWORK_CHANGED, so a page must not start loading before."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             inside = _ip("-n", self.name, "-6", "addr", "show", "tentative", check=False).stdout
