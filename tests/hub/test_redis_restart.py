@@ -68,13 +68,7 @@ async def test_a_redis_restart_loses_no_chat_and_counts_recover(
     statuses: list[int] = []
     async with httpx.AsyncClient(timeout=30) as http:
         admin = await seller_token(pg_migrated, a.url, http)
-        show = (
-            await http.post(
-                f"{a.url}/api/livestreams",
-                json={"title": "Through a Redis restart"},
-                headers={"Authorization": f"Bearer {admin}"},
-            )
-        ).json()["livestream"]["id"]
+        show = await _start_show(http, a, admin, "Through a Redis restart")
 
         snapshots: dict[Client, dict[str, object]] = {}
 
@@ -174,13 +168,7 @@ async def test_chat_of_a_process_cut_off_alone_reaches_the_others_when_it_is_bac
     clients: list[Client] = []
     async with httpx.AsyncClient(timeout=30) as http:
         admin = await seller_token(pg_migrated, a.url, http)
-        show = (
-            await http.post(
-                f"{a.url}/api/livestreams",
-                json={"title": "One process cut off"},
-                headers={"Authorization": f"Bearer {admin}"},
-            )
-        ).json()["livestream"]["id"]
+        show = await _start_show(http, a, admin, "One process cut off")
 
         async def guest(proc: Proc, name: str) -> Client:
             r = await http.post(f"{proc.url}/api/auth/guest", json={"name": name})
@@ -208,6 +196,16 @@ async def test_chat_of_a_process_cut_off_alone_reaches_the_others_when_it_is_bac
         finally:
             for c in clients:
                 await c.close()
+
+
+async def _start_show(http: httpx.AsyncClient, proc: Proc, admin: str, title: str) -> int:
+    r = await http.post(
+        f"{proc.url}/api/livestreams",
+        json={"title": title},
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    show: int = r.json()["livestream"]["id"]
+    return show
 
 
 async def _health_is(http: httpx.AsyncClient, proc: Proc, broker: str) -> bool:

@@ -5,10 +5,35 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from liveshop.storage import chat, livestreams, users
 from liveshop.storage.engine import Database
 from liveshop.storage.models import ChatMessage
+
+
+async def _show(s: AsyncSession) -> int:
+    """A seller's show to chat in."""
+    seller = await users.create_user(
+        s, email="s@example.com", name="S", role="admin", password_hash="x"
+    )
+    show = await livestreams.create(
+        s, title="t", description="", quality="720p", created_by=seller.id
+    )
+    return show.id
+
+
+async def _say(s: AsyncSession, show_id: int, text: str) -> int:
+    message = await chat.add(
+        s,
+        livestream_id=show_id,
+        user_id="g_1",
+        user_name="A",
+        user_role="guest",
+        text=text,
+        client_message_id=None,
+    )
+    return message.id
 
 
 async def test_deleted_up_to_looks_only_at_the_window_before_the_resume_point(
@@ -18,30 +43,12 @@ async def test_deleted_up_to_looks_only_at_the_window_before_the_resume_point(
     db = Database(database_url)
     try:
         async with db.session() as s:
-            seller = await users.create_user(
-                s, email="s@example.com", name="S", role="admin", password_hash="x"
-            )
-            show = await livestreams.create(
-                s, title="t", description="", quality="720p", created_by=seller.id
-            )
-            ids = [
-                (
-                    await chat.add(
-                        s,
-                        livestream_id=show.id,
-                        user_id="g_1",
-                        user_name="A",
-                        user_role="guest",
-                        text=f"m{i}",
-                        client_message_id=None,
-                    )
-                ).id
-                for i in range(30)
-            ]
+            show_id = await _show(s)
+            ids = [await _say(s, show_id, f"m{i}") for i in range(30)]
             # too old (outside the last 10 up to ids[24]), inside twice, after the resume point
-            await chat.delete_ids(s, show.id, [ids[2], ids[16], ids[24], ids[27]])
+            await chat.delete_ids(s, show_id, [ids[2], ids[16], ids[24], ids[27]])
         async with db.session() as s:
-            found = await chat.deleted_up_to(s, show.id, up_to=ids[24], window=10)
+            found = await chat.deleted_up_to(s, show_id, up_to=ids[24], window=10)
         assert found == [ids[16], ids[24]]
     finally:
         await db.close()
@@ -53,40 +60,22 @@ async def test_late_before_lists_recent_lower_ids_only(database_url: str) -> Non
     db = Database(database_url)
     try:
         async with db.session() as s:
-            seller = await users.create_user(
-                s, email="s@example.com", name="S", role="admin", password_hash="x"
-            )
-            show = await livestreams.create(
-                s, title="a", description="", quality="720p", created_by=seller.id
-            )
-
-            async def say(show_id: int, text: str) -> int:
-                message = await chat.add(
-                    s,
-                    livestream_id=show_id,
-                    user_id="g_1",
-                    user_name="A",
-                    user_role="guest",
-                    text=text,
-                    client_message_id=None,
-                )
-                return message.id
-
-            old = await say(show.id, "old")
-            recent = [await say(show.id, f"r{i}") for i in range(3)]
-            point = await say(show.id, "point")
-            await say(show.id, "after")
+            show_id = await _show(s)
+            old = await _say(s, show_id, "old")
+            recent = [await _say(s, show_id, f"r{i}") for i in range(3)]
+            point = await _say(s, show_id, "point")
+            await _say(s, show_id, "after")
             stored = (await s.get(ChatMessage, point)).created_at  # type: ignore[union-attr]
             await s.execute(
                 update(ChatMessage)
                 .where(ChatMessage.id == old)
                 .values(created_at=stored - timedelta(seconds=6))
             )
-            await chat.delete_ids(s, show.id, [recent[1]])
+            await chat.delete_ids(s, show_id, [recent[1]])
         async with db.session() as s:
-            found = await chat.late_before(s, show.id, up_to=point, seconds=5, window=50)
+            found = await chat.late_before(s, show_id, up_to=point, seconds=5, window=50)
             assert [m.id for m in found] == [recent[0], recent[2]]
-            elsewhere = await chat.late_before(s, show.id + 1, up_to=point, seconds=5, window=50)
+            elsewhere = await chat.late_before(s, show_id + 1, up_to=point, seconds=5, window=50)
             assert elsewhere == []
     finally:
         await db.close()
