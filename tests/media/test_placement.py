@@ -241,3 +241,21 @@ async def test_lock_is_exclusive_across_processes_and_expires(redis_prefix: str)
     finally:
         await a.close()
         await b.close()
+
+
+async def test_a_show_record_with_a_field_from_a_newer_process_is_read(redis_prefix: str) -> None:
+    """A field this version does not know (written by a newer process during a rolling upgrade)
+    is skipped, not a crash."""
+    from redis.asyncio import Redis
+
+    a, b = await _pair(redis_prefix)
+    raw = Redis.from_url(REDIS_URL)
+    try:
+        await a.report(Load({"http://a/janus": 1}, {}, {1: 1}))  # a is alive
+        await a.set_show(1, _show("pub", a.process_id))
+        await raw.hset(f"{redis_prefix}janus:show:1", "from_the_future", '{"x": 1}')
+        assert (await b.get_show(1)) == _show("pub", a.process_id)
+    finally:
+        await raw.aclose()
+        await a.close()
+        await b.close()

@@ -16,6 +16,7 @@ scripts, so they are atomic against the other processes.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import secrets
 from typing import Any, Literal, cast
@@ -180,7 +181,11 @@ class RedisPlacement(Placement):
         fields = _texts(await self.redis.hgetall(self._key("show", livestream_id)))
         if not fields:
             return None
-        record = ShowRecord(**{name: json.loads(value) for name, value in fields.items()})
+        # fields a newer process added are skipped (a rolling upgrade runs both for a while)
+        known = {f.name for f in dataclasses.fields(ShowRecord)}
+        record = ShowRecord(
+            **{name: json.loads(value) for name, value in fields.items() if name in known}
+        )
         if not await self.alive(record.owner):
             return None
         return record
