@@ -41,7 +41,7 @@ janus:
 
 ## test: lint, then the whole suite on SQLite, PostgreSQL, the in-process broker and Redis, with real Chromium
 test: lint services chromium janus gstreamer internet-tools
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=25
+	$(BIN)/python -m pytest -q --durations=25
 
 ## internet-tools: Debian's caddy, coturn, prometheus (promtool), nftables and libnss3-tools (certutil) for tests/internet
 internet-tools:

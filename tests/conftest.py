@@ -30,26 +30,6 @@ REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-# `make test` runs two pytest-xdist workers. What drives media, browsers, network namespaces or
-# several server processes stays on one of them, in one group (those tests are timing-sensitive
-# and share the two cores with the programs they start); the rest (API, hub, storage, domain, ...)
-# runs on the other meanwhile.
-ONE_AT_A_TIME = (
-    "tests/browser/",
-    "tests/media/",
-    "tests/internet/",
-    "tests/interop/",
-    "tests/test_soak.py",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Put the media, browser, namespace and multi-process tests in one xdist group."""
-    for item in items:
-        if item.nodeid.startswith(ONE_AT_A_TIME) or item.get_closest_marker("slow"):
-            item.add_marker(pytest.mark.xdist_group("one_at_a_time"))
-
-
 def _reachable(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=1.0):
