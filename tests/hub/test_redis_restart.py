@@ -34,9 +34,9 @@ def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
         yield redis
 
 
-@pytest.fixture
-def pair(pg_migrated: str, redis_server: PrivateRedis, tmp_path: Path) -> Iterator[list[Proc]]:
-    """Two server processes sharing the test database and the private Redis."""
+def _pair_env(pg_migrated: str, redis_server: PrivateRedis) -> dict[str, str]:
+    """The environment of two server processes on the emptied test database and the private
+    Redis, under a prefix of their own."""
     require("PostgreSQL", PG_HOST, PG_PORT)
     in_thread(lambda: asyncio.run(_truncate_pg(pg_migrated)))
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIVESHOP_")}
@@ -47,6 +47,13 @@ def pair(pg_migrated: str, redis_server: PrivateRedis, tmp_path: Path) -> Iterat
         LIVESHOP_SECRET_KEY="redis-restart-test-secret-" + "k" * 32,
         LIVESHOP_ENV="test",
     )
+    return env
+
+
+@pytest.fixture
+def pair(pg_migrated: str, redis_server: PrivateRedis, tmp_path: Path) -> Iterator[list[Proc]]:
+    """Two server processes sharing the test database and the private Redis."""
+    env = _pair_env(pg_migrated, redis_server)
     with serve(env, tmp_path) as procs:
         yield procs
 
@@ -140,18 +147,9 @@ def gated_pair(
     pg_migrated: str, redis_server: PrivateRedis, tmp_path: Path
 ) -> Iterator[tuple[list[Proc], RedisGate]]:
     """Two server processes on the private Redis; the second reaches it through a gate."""
-    require("PostgreSQL", PG_HOST, PG_PORT)
-    in_thread(lambda: asyncio.run(_truncate_pg(pg_migrated)))
+    env = _pair_env(pg_migrated, redis_server)
     gate = RedisGate(redis_server.port)
     gate.start()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVESHOP_")}
-    env.update(
-        LIVESHOP_DATABASE_URL=pg_migrated,
-        LIVESHOP_REDIS_URL=redis_server.url,
-        LIVESHOP_REDIS_PREFIX=f"rg{uuid.uuid4().hex[:8]}:",
-        LIVESHOP_SECRET_KEY="redis-restart-test-secret-" + "k" * 32,
-        LIVESHOP_ENV="test",
-    )
     try:
         with serve(env, tmp_path, env_of={"b": {"LIVESHOP_REDIS_URL": gate.url}}) as procs:
             yield procs, gate
