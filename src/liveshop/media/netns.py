@@ -31,16 +31,6 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["ip", *args], capture_output=True, text=True, check=check, timeout=10)
 
 
-def _ip_netns_sysctl(namespace: str, setting: str) -> None:
-    subprocess.run(
-        ["ip", "netns", "exec", namespace, "sysctl", "-q", "-w", setting],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=10,
-    )
-
-
 @functools.cache
 def problem() -> str | None:
     """None when network namespaces can be made here, else why not (once per process)."""
@@ -91,7 +81,8 @@ class Namespace:
             # no duplicate-address detection on the pair (nothing else is on the link): the
             # IPv6 link-local addresses are final at link-up, instead of changing a second later
             Path(f"/proc/sys/net/ipv6/conf/{self.near_dev}/accept_dad").write_text("0")
-            _ip_netns_sysctl(self.name, f"net.ipv6.conf.{self.far_dev}.accept_dad=0")
+            far_dad = f"net.ipv6.conf.{self.far_dev}.accept_dad"
+            _ip("netns", "exec", self.name, "sysctl", "-q", "-w", f"{far_dad}=0")
             _ip("addr", "add", f"{self.near}/30", "dev", self.near_dev)
             _ip(*inside, "addr", "add", f"{self.far}/30", "dev", self.far_dev)
             _ip("link", "set", self.near_dev, "up")
