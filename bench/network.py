@@ -39,6 +39,8 @@ from liveshop.media.probe_viewer import ProbeViewer
 from liveshop.media.synthetic_simulcast import SimulcastPublisher
 
 WARMUP_S = 8.0
+PUBLISHER_FPS = [15]  # the publisher's frame rate (--fps): a stream decoding far less than this
+# is judged against it (a viewer that decodes 4 frames in 40 s is frozen, not smooth)
 TOP_WIDTH = 640
 
 
@@ -51,6 +53,7 @@ class Link:
     ns: Namespace | None = None
     viewer: ProbeViewer | None = None
     result: dict[str, Any] = field(default_factory=dict)
+    links: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # server's view
 
 
 LINKS = [
@@ -94,9 +97,41 @@ def freeze_ratio(times: list[float], start: float, end: float) -> float:
     gaps = [b - a for a, b in itertools.pairwise(frames)]
     gaps.append(end - frames[-1])
     gaps.insert(0, frames[0] - start)
-    mean = (frames[-1] - frames[0]) / (len(frames) - 1)
+    mean = min((frames[-1] - frames[0]) / (len(frames) - 1), 1 / PUBLISHER_FPS[0])
     threshold = max(3 * mean, mean + 0.150)
     return sum(g for g in gaps if g > threshold) / (end - start)
+
+
+def freezes(times: list[float], start: float, end: float) -> list[tuple[float, float]]:
+    """The freezes inside [start, end] as (offset from start, length) pairs."""
+    frames = [t for t in times if start <= t <= end]
+    if len(frames) < 2:
+        return [(0.0, end - start)]
+    mean = min((frames[-1] - frames[0]) / (len(frames) - 1), 1 / PUBLISHER_FPS[0])
+    threshold = max(3 * mean, mean + 0.150)
+    edges = [start, *frames, end]
+    return [(a - start, b - a) for a, b in itertools.pairwise(edges) if b - a > threshold]
+
+
+def timeline(link: Link, start: float, end: float) -> str:
+    """What one viewer got, second by second: width decoded, and the server's layer, budget
+    (kb/s) and reported loss; then its freezes."""
+    assert link.viewer is not None
+    lines = [f"{link.name}:"]
+    for second in range(int(end - start)):
+        a, b = start + second, start + second + 1
+        widths = [r["width"] for r in link.viewer.reports if a <= r["t"] < b and r["frames"]]
+        seen = [v for t, v in link.links if a <= t < b]
+        view = seen[-1] if seen else {}
+        lines.append(
+            f"  {second:>3}s width {widths[-1] if widths else 0:>4}  layer {view.get('layer')!s:<4}"
+            f" budget {view.get('bandwidthKbps')!s:>7}  remb {view.get('rembKbps')!s:>7}"
+            f"  loss {view.get('loss')!s:>5}  switches {view.get('switches')}"
+        )
+    times = [t for r in link.viewer.reports for t in r.get("times", [])]
+    gaps = ", ".join(f"{at:.1f}s+{length:.2f}" for at, length in freezes(times, start, end))
+    lines.append(f"  freezes: {gaps or 'none'}")
+    return "\n".join(lines)
 
 
 def measure(link: Link, start: float, end: float) -> dict[str, Any]:
@@ -124,7 +159,9 @@ def first_report(link: Link, after: float, wanted: Any) -> float | None:
     return None
 
 
-async def run_mode(simulcast: bool, seconds: float, step_s: float, names: list[str]) -> list[Link]:
+async def run_mode(
+    simulcast: bool, seconds: float, step_s: float, names: list[str], show_timeline: bool = False
+) -> list[Link]:
     """One publisher, one viewer per link; returns the links with their results."""
     links = [Link(name, rate, loss) for name, rate, loss in LINKS if name in names]
     links.append(Link("step 400k", None, 0, step=True))
@@ -144,7 +181,7 @@ async def run_mode(simulcast: bool, seconds: float, step_s: float, names: list[s
                 "sfu", media_dir=Path(media_dir), ice_servers=[], public_ip="", on_event=on_event,
             )  # fmt: skip
             await backend.start()
-            publisher = SimulcastPublisher(simulcast=simulcast)
+            publisher = SimulcastPublisher(simulcast=simulcast, fps=PUBLISHER_FPS[0])
             await publisher.start(backend)
             await asyncio.wait_for(connected.wait(), 30)
             for link in links:
@@ -155,6 +192,16 @@ async def run_mode(simulcast: bool, seconds: float, step_s: float, names: list[s
                 assert link.ns is not None
                 link.viewer = ProbeViewer(link.ns)
                 await link.viewer.start(backend)
+
+            async def sample() -> None:
+                while True:
+                    await asyncio.sleep(0.5)
+                    seen = backend.stats(1).get("viewerLinks", [])
+                    now = time.monotonic()
+                    for link, view in zip(links, seen, strict=False):
+                        link.links.append((now, view))
+
+            sampler = asyncio.ensure_future(sample())
             await asyncio.sleep(WARMUP_S)  # benchmark timeline, not test synchronisation
             start = time.monotonic()
             step = next(link for link in links if link.step)
@@ -166,6 +213,10 @@ async def run_mode(simulcast: bool, seconds: float, step_s: float, names: list[s
             lifted = time.monotonic()
             await asyncio.sleep(max(0.0, seconds - (lifted - start)) + 15)
             end = time.monotonic()
+            sampler.cancel()
+            if show_timeline and simulcast:
+                for link in links:
+                    print(timeline(link, start, end), flush=True)
             for link in links:
                 link.result = measure(link, start, end) if not link.step else {}
             step.result = measure(step, start, end)
@@ -197,7 +248,12 @@ async def main(argv: list[str]) -> int:
         help="which links beside the step (each is one decoding viewer process: on a small "
         "machine run fewer at a time)",
     )
+    parser.add_argument("--fps", type=int, default=15, help="the publisher's frame rate")
+    parser.add_argument(
+        "--timeline", action="store_true", help="print each simulcast viewer's seconds and freezes"
+    )
     args = parser.parse_args(argv)
+    PUBLISHER_FPS[0] = args.fps
     reason = problem()
     if reason:
         print(f"bench.network needs network namespaces: {reason}", file=sys.stderr)
@@ -208,7 +264,9 @@ async def main(argv: list[str]) -> int:
     for mode in ("single", "simulcast"):
         print(f"running {mode} ...", flush=True)
         names = [n.strip() for n in args.links.split(",") if n.strip()]
-        results[mode] = await run_mode(mode == "simulcast", args.seconds, args.step_seconds, names)
+        results[mode] = await run_mode(
+            mode == "simulcast", args.seconds, args.step_seconds, names, args.timeline
+        )
     print()
     print(f"{'link':<14} {'mode':<10} {'fps':>5} {'width':>6} {'freeze %':>9} {'ttff s':>7} "
           f"{'down s':>7} {'up s':>6}")  # fmt: skip

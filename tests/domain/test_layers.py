@@ -139,3 +139,154 @@ def test_lowest_layer_always_allowed_by_size() -> None:
     """A tiny player still gets the lowest layer (never nothing for its size)."""
     sel = LayerSelector(max_height=50)
     assert sel.choose(0.0, LAYERS) == "q"
+
+
+def on_h_after_a_clean_spell() -> tuple[LayerSelector, float]:
+    """A viewer knocked down to "h" by an estimate, then clean until a trial of "f" begins."""
+    sel = LayerSelector()
+    sel.choose(0.0, LAYERS)
+    sel.report_estimate(0.5, 1_600_000, RATE["f"])
+    sel.report_estimate(0.8, 600_000, RATE["f"])
+    sel.report_estimate(1.0, 600_000, RATE["f"])
+    assert sel.choose(1.0, LAYERS) == "h"
+    for t, choice in run(sel, 2.0, 20.0, 0.0):
+        if choice == "f":
+            return sel, t
+    raise AssertionError("no trial of f")
+
+
+def test_nacks_end_a_trial_before_any_receiver_report() -> None:
+    """A trial whose packets are NACKed heavily goes back down at the NACK, not a report later."""
+    sel, t = on_h_after_a_clean_spell()
+    sel.report_nacks(t + 0.2, 0, 100)  # the totals move on from the trial's start
+    sel.report_nacks(t + 0.4, 20, 150)
+    assert sel.choose(t + 0.4, LAYERS) == "h"
+
+
+def test_a_failed_trial_goes_back_to_where_it_started_not_below() -> None:
+    """Heavy loss reported during a trial of "f" returns the viewer to "h", which was clean."""
+    sel, t = on_h_after_a_clean_spell()
+    sel.report_loss(t + 1.0, 0.6, RATE["h"])  # the switch to f was still waiting for a keyframe
+    assert sel.choose(t + 1.0, LAYERS) == "h"
+
+
+def test_ordinary_nacks_do_not_end_a_trial() -> None:
+    """A NACKed share at a lossy link's usual 3 % leaves a trial running."""
+    sel, t = on_h_after_a_clean_spell()
+    base = sel.nacks
+    sel.report_nacks(t + 1.0, base[0] + 6, base[1] + 200)
+    assert sel.choose(t + 1.0, LAYERS) == "f"
+
+
+def test_repeated_failed_trials_become_rare() -> None:
+    """On a link that never carries "f", the wait between trials grows to the policy's maximum."""
+    sel = LayerSelector()
+    sel.choose(0.0, LAYERS)
+    ups: list[float] = []
+    t = 1.0
+    while t < 400.0:
+        loss = 0.5 if sel.current == "f" else 0.0
+        before = sel.current
+        sel.report_loss(t, loss, RATE.get(sel.current or "", 0.0))
+        if sel.choose(t, LAYERS) == "f" and before != "f":
+            ups.append(t)
+        t += 1.0
+    gaps = [b - a for a, b in itertools.pairwise(ups)]
+    assert max(gaps) >= sel.policy.max_backoff_s
+    assert len(ups) <= 12
+
+
+def test_clean_reports_do_not_inflate_the_estimate_far_past_the_rate_sent() -> None:
+    """Minutes of clean reports on "h" leave the believed bandwidth within 2× what "h" sends."""
+    sel = LayerSelector(max_height=360)
+    sel.choose(0.0, LAYERS)
+    sel.report_loss(1.0, 0.5, RATE["h"])  # a congestion makes the cap finite
+    run(sel, 4.0, 200.0, 0.0)
+    assert sel.budget_bps() <= 2 * RATE["h"] * 1.08
+
+
+def test_one_falling_estimate_ends_a_trial() -> None:
+    """During a trial, the first estimate that falls under the trial layer's rate ends it."""
+    sel, t = on_h_after_a_clean_spell()
+    sel.report_estimate(t + 0.3, 700_000, RATE["h"])  # lagging behind the step up: no limit
+    assert sel.choose(t + 0.3, LAYERS) == "f"
+    sel.report_estimate(t + 0.6, 600_000, RATE["h"])
+    assert sel.choose(t + 0.6, LAYERS) == "h"
+
+
+def probing_on_h() -> tuple[LayerSelector, float]:
+    """A viewer that can pad, knocked down to "h", clean until it starts a probe for "f"."""
+    sel = LayerSelector(can_probe=True)
+    sel.choose(0.0, LAYERS)
+    sel.report_estimate(0.5, 1_600_000, RATE["f"])
+    sel.report_estimate(0.8, 600_000, RATE["f"])
+    sel.report_estimate(1.0, 600_000, RATE["f"])
+    assert sel.choose(1.0, LAYERS) == "h"
+    t = 2.0
+    while sel.probe_start is None:
+        sel.report_loss(t, 0.0, RATE["h"])
+        assert sel.choose(t, LAYERS) == "h"
+        t += 1.0
+        assert t < 20.0, "no probe"
+    return sel, t - 1.0
+
+
+def test_a_climb_starts_with_a_probe_on_the_same_layer() -> None:
+    """Where the sender can pad, a due climb first pads up to the next layer's rate."""
+    sel, t = probing_on_h()
+    assert sel.current == "h"
+    extra = sel.probe_bps(t)
+    assert RATE["f"] * 0.5 <= extra + RATE["h"] <= RATE["f"] * 1.2
+    assert sel.probe_bps(t + sel.policy.probe_s) == 0.0
+
+
+def test_a_probe_that_passes_leads_to_the_step_up() -> None:
+    """With no sign of congestion until the probe's verdict, the viewer steps up."""
+    sel, t = probing_on_h()
+    sel.report_estimate(t + 0.2, 620_000, RATE["h"])
+    sel.report_estimate(t + 0.4, 650_000, RATE["h"])
+    assert sel.choose(t + 0.5, LAYERS) == "h", "still probing"
+    done = t + sel.policy.probe_s + sel.policy.probe_wait_s + 0.1
+    sel.report_loss(done, 0.0, RATE["h"])
+    assert sel.choose(done, LAYERS) == "f"
+
+
+def test_a_probe_that_fails_keeps_the_layer_and_its_budget() -> None:
+    """A falling estimate during a probe cancels it: no switch, no lower cap, padding stops."""
+    sel, t = probing_on_h()
+    cap = sel.budget_bps()
+    sel.report_estimate(t + 0.1, 700_000, RATE["h"])
+    sel.report_estimate(t + 0.3, 400_000, RATE["h"])
+    assert sel.probe_bps(t + 0.3) == 0.0
+    assert sel.choose(t + 0.3, LAYERS) == "h"
+    assert sel.budget_bps() == cap
+    late = t + sel.policy.probe_s + sel.policy.probe_wait_s + 0.1
+    sel.report_loss(late, 0.0, RATE["h"])
+    assert sel.choose(late, LAYERS) == "h", "a failed probe is followed by a wait, not a trial"
+
+
+def test_loss_reported_after_a_probe_is_the_probes() -> None:
+    """Heavy loss reported within the probe's window fails the probe instead of dropping a layer."""
+    sel, t = probing_on_h()
+    sel.report_loss(t + 1.0, 0.4, RATE["h"])
+    assert sel.choose(t + 1.0, LAYERS) == "h"
+    assert sel.probe_start is None
+
+
+def test_failed_probes_retry_within_the_probe_backoff() -> None:
+    """On a link that fails every probe, the viewer stays put and probes at most ~15 s apart."""
+    sel, t = probing_on_h()
+    starts = [t]
+    for tick in range(int(t * 10) + 1, 2000):
+        now = tick / 10
+        start = sel.probe_start
+        if start is not None and start != starts[-1]:
+            starts.append(start)
+        if start is not None and sel.probing(now):  # the estimate rises, then falls
+            sel.report_estimate(now, 700_000 if now - start < 0.25 else 300_000, RATE["h"])
+        if tick % 10 == 0:
+            sel.report_loss(now, 0.0, RATE["h"])
+        assert sel.choose(now, LAYERS) == "h"
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert len(gaps) >= 8
+    assert max(gaps) <= sel.policy.up_after_s + sel.policy.probe_max_backoff_s + 2.5

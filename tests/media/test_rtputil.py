@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import struct
 
+from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
+from aiortc.rtp import HeaderExtensionsMap, RtpPacket
+
 from liveshop.media.recording import depacketize, is_keyframe
 from liveshop.media.rtputil import (
     Rewriter,
@@ -128,3 +131,21 @@ def test_rtx_packet_wraps_the_original_as_rfc_4588_says() -> None:
     ext = mid_extension(1, "0")
     assert rtx[12 : 12 + len(ext)] == ext
     assert rtx[12 + len(ext) :] == original[2:4] + b"payload"
+
+
+def test_padding_packet_is_padding_only_with_the_streams_extensions() -> None:
+    """A padding packet parses as empty payload, 255 padding bytes, the RTX SSRC and abs-send-time."""
+    head, tail = extension_parts(1, "0", 3)
+    rw = Rewriter(1111, 96, 90000, head, ext_tail=tail, abs_time=True)
+    rw.rewrite(0, 10, 3000, b"\x10\x00\x00", 0.0, ntp=0)
+    extensions = HeaderExtensionsMap()
+    uri = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+    extensions.configure(
+        RTCRtpParameters(headerExtensions=[RTCRtpHeaderExtensionParameters(id=3, uri=uri)])
+    )
+    packet = RtpPacket.parse(rw.padding(97, 5, 2222, 255, ntp=1 << 32), extensions)
+    assert (packet.payload_type, packet.sequence_number, packet.ssrc) == (97, 5, 2222)
+    assert packet.payload == b""
+    assert packet.padding_size == 255
+    assert packet.timestamp == rw.last_ts
+    assert packet.extensions.abs_send_time == 1 << 18

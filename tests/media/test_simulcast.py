@@ -206,3 +206,25 @@ async def _answer(publisher: Publisher, sdp: str) -> None:
     from liveshop.media.synthetic import answer
 
     await answer(publisher.pc, sdp)
+
+
+async def test_a_step_up_is_probed_with_padding_first(
+    backend: SfuMediaBackend, simulcast: SimulcastPublisher
+) -> None:
+    """A viewer that may climb is first sent padding on its RTX stream, then the higher layer."""
+    watch = await watching(backend)
+    padding: list[float] = []
+    receiver = next(t.receiver for t in watch.viewer.pc.getTransceivers() if t.kind == "video")
+    internals.observe_rtp(
+        receiver,
+        lambda p: padding.append(time.monotonic()) if p.padding_size and not p.payload else None,
+    )
+    assert backend.set_viewer_size(1, watch.viewer.session_id, None, 90)
+    await until(lambda: watch.widths[-5:] == [160] * 5, timeout=30)
+    assert not padding
+    sink = video_sink(backend, watch.viewer.session_id)
+    assert sink.selector.can_probe, "aiortc negotiates RTX, so the server can pad"
+    assert backend.set_viewer_size(1, watch.viewer.session_id, None, 180)
+    await until(lambda: watch.widths[-5:] == [320] * 5, timeout=30)
+    assert len(padding) > 10
+    await watch.close()

@@ -16,11 +16,29 @@ The rule (one :class:`LayerSelector` per viewer):
 * **Up slowly.** One step at a time, only after the link has been clean (no high loss, no
   estimate under the rate sent) for :attr:`LayerPolicy.up_after_s`. Receiver estimates only follow
   what they are sent, so the step is a trial: the cap is raised to the next layer's rate ×
-  :attr:`LayerPolicy.up_margin`, and loss or a falling estimate brings it back down. A trial that
-  ends in a down-switch within :attr:`LayerPolicy.trial_s` doubles the wait before the next one
-  (up to :attr:`LayerPolicy.max_backoff_s`): no flapping. Loss reported within
-  :attr:`LayerPolicy.settle_s` of a switch is not held against the new layer (a receiver report
-  covers about the second before it).
+  :attr:`LayerPolicy.up_margin`, and loss or a falling estimate brings it back down.
+* **Trials fail fast and cost little.** During a trial, the first falling estimate under the trial
+  layer's rate ends it, and so does a share of packets the viewer asked for again (NACK,
+  :meth:`LayerSelector.report_nacks`; the sender sees it within a round trip, long before the
+  next receiver report) above :attr:`LayerPolicy.trial_nack`. A failed trial
+  returns to the layer it started from, never below: the loss it caused describes the trial
+  layer, not the one before, which had been clean. Each trial that fails within
+  :attr:`LayerPolicy.trial_s` doubles the wait before the next one (up to
+  :attr:`LayerPolicy.max_backoff_s`): no flapping, and on a link that cannot carry the next
+  layer the trials (and the short freezes they cost) become rare. Loss reported within
+  :attr:`LayerPolicy.settle_s` of a switch down is not held against the new layer (a receiver report
+  covers about the second before it, and queued packets of the old layer still arrive).
+* **Probe before a trial.** Where the sender can add padding that the receiver throws away
+  (:attr:`LayerSelector.can_probe`: RTX negotiated), a step up starts as a probe: for
+  :attr:`LayerPolicy.probe_s` the sender adds what the next layer needs on top of the current
+  one (:meth:`LayerSelector.probe_bps`) while the picture stays on its layer. A falling estimate
+  under that rate, NACKs or high loss until :attr:`LayerPolicy.probe_wait_s` after the padding
+  ends fail the probe: no switch, no keyframe, and the wait before the next one doubles (up to
+  :attr:`LayerPolicy.probe_max_backoff_s`: a probe costs little, and a link that recovers is
+  found again soon). Only a probe that passes leads to the trial.
+* **Estimate.** Clean reports lift the cap by 8 % each, up to :attr:`LayerPolicy.creep_limit` ×
+  the rate being sent: what the link is believed to carry never runs far ahead of what it has
+  been seen to carry.
 * **Size.** No layer above the smallest one at least as tall as the player (``max_height``,
   device pixels) is chosen.
 """
@@ -51,9 +69,15 @@ class LayerPolicy:
     up_margin: float = 1.15
     up_after_s: float = 3.0
     trial_s: float = 6.0
-    max_backoff_s: float = 12.0
+    max_backoff_s: float = 60.0
     pause_ratio: float = 0.6  # pause when the budget is under this share of the lowest layer
-    settle_s: float = 1.2  # loss reported this soon after a switch is mostly the old layer's
+    settle_s: float = 2.0  # loss reported this soon after a switch is mostly the old layer's
+    trial_nack: float = 0.08  # NACKed share of the packets sent since a trial began that ends it
+    trial_nack_min: int = 6  # ... once at least this many packets were NACKed
+    creep_limit: float = 2.0  # clean reports lift the cap to at most this × the rate sent
+    probe_s: float = 0.4  # how long a probe's padding flows
+    probe_wait_s: float = 1.2  # how long after it a failure still counts (a report covers ~1 s)
+    probe_max_backoff_s: float = 8.0
 
 
 @dataclass
@@ -77,8 +101,19 @@ class LayerSelector:
     clean_since: float | None = None
     last_down: float = -math.inf
     last_up: float = -math.inf
-    backoff_s: float = 0.0
+    backoff_s: float = 0.0  # the wait added after failed trials
+    probe_backoff_s: float = 0.0  # ... after failed probes
     started: bool = False
+    trial_from: str | None = None  # the layer a trial in progress started from ("" = paused)
+    trial_rate: float = 0.0  # the trial layer's rate
+    floor_bps: float = 0.0  # the rate of the layer the trial started from (it was clean)
+    nacks: tuple[int, int] = (0, 0)  # last (NACKed, sent) running totals reported
+    trial_mark: tuple[int, int] = (0, 0)  # ... when the trial began
+    can_probe: bool = False  # the sender can pad (see the module doc)
+    probe_start: float | None = None  # a probe in progress began then
+    probe_extra: float = 0.0  # the padding rate it adds
+    probe_rate: float = 0.0  # the rate it tests (the next layer's, with margin)
+    probe_peak: float = 0.0  # the highest estimate seen since it began
 
     # reports ---------------------------------------------------------------------------------
 
@@ -87,6 +122,14 @@ class LayerSelector:
         being sent to this viewer."""
         previous, self.remb_bps = self.remb_bps, max(0.0, bps)
         falling = previous is not None and self.remb_bps < previous * 0.95
+        if self.probing(now):  # what the estimate says now is about the probe
+            self.probe_peak = max(self.probe_peak, self.remb_bps)
+            if self.remb_bps < self.probe_peak * 0.94 and self.remb_bps < self.probe_rate * 0.9:
+                self._probe_failed(now)  # it fell from what the probe had reached
+            return
+        if falling and self.in_trial(now) and self.remb_bps < self.trial_rate * 0.9:
+            self._trial_failed(self.remb_bps)  # a trial's first falling estimate ends it
+            return
         under = current_rate_bps > 0 and self.remb_bps < current_rate_bps * 0.9
         self.remb_low = self.remb_low + 1 if under and (falling or self.remb_low) else 0
         if self.remb_low >= 2:  # one low estimate can be a scheduling hiccup; two are a trend
@@ -97,17 +140,73 @@ class LayerSelector:
         """A receiver report: ``fraction`` of packets lost since the last one (0..1), while
         ``current_rate_bps`` was being sent to this viewer."""
         self.loss = min(1.0, max(0.0, fraction))
-        if now - max(self.last_down, self.last_up) < self.policy.settle_s:
-            return  # the report mostly describes the layer before the last switch
+        if now - self.last_down < self.policy.settle_s:
+            return  # the report mostly describes the layer before the last switch down
+        if self.probing(now):
+            if self.loss > self.policy.high_loss:
+                self._probe_failed(now)
+            return
         if self.loss > self.policy.high_loss:
+            if self.in_trial(now):  # the trial layer's loss: back to where it started
+                self._trial_failed(self.trial_rate * (1 - self.loss / 2))
+                return
             base = current_rate_bps if current_rate_bps > 0 else self.cap_bps
             if math.isfinite(base):
                 self.cap_bps = min(self.cap_bps, base) * (1 - self.loss / 2)
             self.clean_since = None
         elif self.loss < self.policy.low_loss:
-            self.cap_bps *= 1.08
+            limit = max(self.cap_bps, current_rate_bps * self.policy.creep_limit)
+            self.cap_bps = min(self.cap_bps * 1.08, limit)
             if self.clean_since is None:
                 self.clean_since = now
+
+    def report_nacks(self, now: float, nacked: int, sent: int) -> None:
+        """Running totals of packets sent to this viewer and of those it asked for again (NACK);
+        during a trial a NACKed share over :attr:`LayerPolicy.trial_nack` ends it (see
+        :meth:`choose`)."""
+        self.nacks = (nacked, sent)
+        probing = self.probing(now)
+        if not probing and not self.in_trial(now):
+            return
+        missed, total = nacked - self.trial_mark[0], sent - self.trial_mark[1]
+        if missed >= self.policy.trial_nack_min and missed > self.policy.trial_nack * total:
+            if probing:
+                self._probe_failed(now)
+            else:
+                self._trial_failed(self.trial_rate * 0.9)
+
+    def probing(self, now: float) -> bool:
+        """True from a probe's start until ``probe_wait_s`` after its padding ends."""
+        start = self.probe_start
+        return start is not None and now - start < self.policy.probe_s + self.policy.probe_wait_s
+
+    def probe_bps(self, now: float) -> float:
+        """The padding rate the sender should add now (0: none): it ramps from half the
+        probe's extra rate to all of it, so the queue a too-small link builds grows gently
+        and the estimate falls before packets are lost."""
+        start = self.probe_start
+        if start is None or now - start >= self.policy.probe_s:
+            return 0.0
+        return self.probe_extra * (0.5 + 0.5 * (now - start) / self.policy.probe_s)
+
+    def _probe_failed(self, now: float) -> None:
+        self.probe_start = None
+        self.clean_since = None
+        self.remb_low = 0
+        self.probe_backoff_s = min(
+            self.policy.probe_max_backoff_s, max(self.policy.up_after_s, self.probe_backoff_s * 2)
+        )
+
+    def in_trial(self, now: float) -> bool:
+        """True while the last step up is a trial that has not yet held for ``trial_s``."""
+        if self.trial_from is not None and now - self.last_up >= self.policy.trial_s:
+            self.trial_from = None  # it held
+        return self.trial_from is not None
+
+    def _trial_failed(self, cap_bps: float) -> None:
+        self.cap_bps = min(self.cap_bps, max(cap_bps, self.floor_bps))
+        self.clean_since = None
+        self.remb_low = 0
 
     def report_rtt(self, rtt_s: float | None) -> None:
         """The round-trip time to the viewer (reported in stats; not a switching signal)."""
@@ -148,8 +247,29 @@ class LayerSelector:
         if cur > top:  # the player shrank
             return self._down(now, names, top, congestion=False)
         if cur >= 0 and (best is None or best < cur):
+            if self.trial_from is not None and self.in_trial(now):  # back to where it started
+                back = names.index(self.trial_from) if self.trial_from in names else None
+                best = back if back is not None and (best is None or back > best) else best
+                self.trial_from = None
             return self._down(now, names, best, congestion=True)
+        if self.probing(now):
+            return None if self.paused else self.current
+        start = self.probe_start
+        if start is not None and now - start > self.policy.probe_s + self.policy.probe_wait_s + 1.0:
+            self.probe_start = None  # passed, but the climb it was for is no longer due
         if cur < top and self._may_climb(now, layers, cur + 1):
+            if self.can_probe and self.probe_start is None:
+                self.probe_start = now
+                self.probe_peak = self.remb_bps or 0.0
+                self.probe_rate = layers[cur + 1].bitrate_bps * self.policy.up_margin
+                self.probe_extra = self.probe_rate - (layers[cur].bitrate_bps if cur >= 0 else 0)
+                self.trial_mark = self.nacks
+                return None if self.paused else self.current
+            self.probe_start = None  # the probe passed (or there is none): the trial
+            self.trial_from = "" if cur < 0 else names[cur]
+            self.floor_bps = 0.0 if cur < 0 else layers[cur].bitrate_bps * self.policy.fit_margin
+            self.trial_rate = layers[cur + 1].bitrate_bps
+            self.trial_mark = self.nacks
             self.last_up = now
             self.paused = False
             self.current = names[cur + 1]
@@ -174,10 +294,10 @@ class LayerSelector:
 
     def _may_climb(self, now: float, layers: Sequence[Layer], nxt: int) -> bool:
         if self.last_down < self.last_up and now - self.last_up >= self.policy.trial_s:
-            self.backoff_s = 0.0  # the last step up held
+            self.backoff_s = self.probe_backoff_s = 0.0  # the last step up held
         if self.clean_since is None:
             return False
-        wait = self.policy.up_after_s + self.backoff_s
+        wait = self.policy.up_after_s + max(self.backoff_s, self.probe_backoff_s)
         return (
             now - self.clean_since >= wait
             and now - self.last_down >= wait

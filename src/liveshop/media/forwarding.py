@@ -50,6 +50,8 @@ NACK_SHARE = 0.5  # retransmissions may add at most this share of the stream's o
 NACK_MIN_RATE_BPS = 128_000
 ACTIVE_S = 2.0  # a layer with no packet for this long is not offered to viewers
 RID_RANK = {"q": 0, "h": 1, "f": 2}  # the usual simulcast names, lowest first
+PAD_TICK_S = 0.01  # a probe's padding is paced in steps this long
+PAD_BYTES = 255  # padding bytes per packet (the most one RTP packet's padding can be)
 
 Spawn = Callable[[Coroutine[Any, Any, Any]], Any]
 
@@ -375,7 +377,8 @@ class Sink:
         self.source: Source | None = None
         self.layer: Layer | None = None
         self.partner = partner  # the viewer's other sink (audio ↔ video)
-        self.selector = LayerSelector()
+        self.selector = LayerSelector(can_probe=self.rtx_pt is not None)
+        self.padding: asyncio.Task[None] | None = None  # a probe's padding being sent
         self.switches = 0
         self.paused = False  # the layer rule paused this viewer's video (and said so)
         self.on_paused: Callable[[bool], None] | None = None  # told when that changes
@@ -458,6 +461,37 @@ class Sink:
             return
         choice = self.selector.choose(now, [x.info() for x in layers])
         source.select(self, choice)
+        extra = self.selector.probe_bps(now)
+        if extra > 0 and self.padding is None:
+            self.padding = asyncio.ensure_future(self._pad())
+
+    async def _pad(self) -> None:
+        """Send padding on the RTX stream at the selector's probe rate while it probes."""
+        assert self.rtx_pt is not None
+        try:
+            started = last = time.monotonic()
+            owed = 0.0
+            while self.selector.probe_bps(last) > 0 and self.source is not None:
+                await asyncio.sleep(PAD_TICK_S)
+                now = time.monotonic()
+                owed += self.selector.probe_bps(last) * (now - last) / 8
+                last = now
+                ntp = current_ntp_time()
+                while owed >= PAD_BYTES:
+                    owed -= PAD_BYTES
+                    data = self.rewriter.padding(self.rtx_pt, self.rtx_seq, self.rtx_ssrc, 255, ntp)
+                    self.rtx_seq = (self.rtx_seq + 1) & 0xFFFF
+                    with contextlib.suppress(ConnectionError):
+                        await self.send(data)
+                if now - started > 5.0:  # never longer than a probe can last
+                    break
+        finally:
+            self.padding = None
+
+    def close(self) -> None:
+        """Stop any padding (the viewer is leaving)."""
+        if self.padding is not None:
+            self.padding.cancel()
 
     def set_max_height(self, height: int | None) -> None:
         """The viewer's player is ``height`` pixels tall (None: no limit, e.g. full screen)."""
@@ -497,6 +531,11 @@ class Sink:
         if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
             for seq in packet.lost:
                 self.missed.missed(seq)
+            if self.kind == "video":
+                now = time.monotonic()
+                self.selector.report_nacks(now, self.missed.count, self.rewriter.packets)
+                if self.selector.in_trial(now) or self.selector.probing(now):
+                    self.reselect(now)
             await self._retransmit(packet.lost)
             return True
         if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):

@@ -370,6 +370,18 @@ class Rewriter:
             return header + self.ext + abs_send_time(ntp) + self.ext_tail + payload
         return header + self.ext + payload
 
+    def padding(self, pt: int, seq: int, ssrc: int, size: int, ntp: int = 0) -> bytes:
+        """A padding-only packet (RFC 3550 §5.1, ``size`` bytes of padding, 1-255) on another
+        stream of the same media section (the RTX stream: ``pt``, ``seq``, ``ssrc``), with this
+        stream's header extensions and the last timestamp sent; a receiver drops it after
+        counting it, so it adds only rate (bandwidth probing)."""
+        size = max(1, min(255, size))
+        header = _HEADER.pack(self.first_byte | 0x20, pt, seq, self.last_ts, ssrc)
+        tail = bytes(size - 1) + bytes([size])
+        if self.abs_time:
+            return header + self.ext + abs_send_time(ntp) + self.ext_tail + tail
+        return header + self.ext + tail
+
     def _vp8(self, payload: bytes) -> bytes:
         """Continue the picture id and TL0PICIDX across sources (RFC 7741 §4.2)."""
         if len(payload) < 3 or not payload[0] & 0x80:

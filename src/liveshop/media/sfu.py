@@ -452,6 +452,7 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
         viewer.closed = True
         room.viewers.pop(viewer.session_id, None)
         for sink in viewer.sinks.values():
+            sink.close()
             if sink.source is not None:
                 sink.source.detach(sink)
         await viewer.pc.close()
