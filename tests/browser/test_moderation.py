@@ -6,10 +6,12 @@ streams video."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import pytest
+import websockets
 from playwright.async_api import expect
 
 from tests.browser.conftest import PHONE, SCREENSHOTS, Shop
@@ -171,7 +173,8 @@ async def test_moderator_gets_moderation_view(make_shop: Any, open_page: Any) ->
 
 
 async def test_moderator_messages_tagged(make_shop: Any, open_page: Any) -> None:
-    """A moderator's chat message is tagged "moderator" on the shoppers' page."""
+    """A moderator's chat message is tagged "moderator" on the shoppers' page, the seller's
+    "seller"."""
     shop = await make_shop("p2p")
     show_id = await start_show(shop, "Tags")
     shopper = await open_page("shopper")
@@ -184,6 +187,13 @@ async def test_moderator_messages_tagged(make_shop: Any, open_page: Any) -> None
     line = shopper.locator(".chat-msg", has_text="Hi, I keep the chat friendly")
     await expect(line.locator(".chat-author")).to_have_text("Mo")
     await expect(line.locator(".chat-tag")).to_have_text("moderator")
+    token = shop.admin["Authorization"].removeprefix("Bearer ")
+    ws_url = str(shop.http.base_url).rstrip("/").replace("http://", "ws://")  # the real address
+    async with websockets.connect(f"{ws_url}/ws?token={token}") as seller:
+        await seller.send(json.dumps({"type": "join", "livestreamId": show_id}))
+        await seller.send(json.dumps({"type": "chat_send", "text": "Welcome, everyone"}))
+        line = shopper.locator(".chat-msg", has_text="Welcome, everyone")
+        await expect(line.locator(".chat-tag")).to_have_text("seller")
 
 
 async def test_stream_key_shown_once_then_revoked(make_shop: Any, open_page: Any) -> None:
