@@ -197,7 +197,8 @@ async def test_moderator_messages_tagged(make_shop: Any, open_page: Any) -> None
 
 
 async def test_stream_key_shown_once_then_revoked(make_shop: Any, open_page: Any) -> None:
-    """On the phone, the seller creates an OBS stream key (shown once), then revokes it."""
+    """On the phone, the seller creates an OBS stream key (shown once), replaces it (the old one
+    stops working), then revokes it."""
     shop = await make_shop("p2p")
     phone = {"viewport": PHONE, "is_mobile": True, "has_touch": True}
     seller = await open_page("seller-phone", **phone)
@@ -224,6 +225,18 @@ async def test_stream_key_shown_once_then_revoked(make_shop: Any, open_page: Any
     await seller.get_by_role("button", name="Shop settings").click()
     await expect(panel.get_by_role("status").first).to_contain_text(f"…{key[-4:]}")
     await expect(panel.get_by_label("Stream key (Bearer Token)")).to_have_value("")
+
+    await panel.get_by_role("button", name="Replace stream key").click()
+    await seller.get_by_role("dialog").get_by_role("button", name="Replace").click()
+    await expect(key_box).to_have_value(re.compile(r".{20,}"))
+    new_key = await key_box.input_value()
+    assert new_key != key
+    old_whip = whip
+    whip = {**whip, "Authorization": f"Bearer {new_key}"}
+    assert (
+        await shop.http.post("/api/whip", content=b"v=0\r\n", headers=old_whip)
+    ).status_code == 401
+    assert (await shop.http.post("/api/whip", content=b"v=0\r\n", headers=whip)).status_code == 409
 
     await panel.get_by_role("button", name="Revoke stream key").click()
     await seller.get_by_role("dialog").get_by_role("button", name="Revoke").click()
