@@ -170,3 +170,24 @@ async def test_new_guest_tokens_are_limited_per_address(proxied: Callable[..., A
     assert (
         await client.post("/api/auth/guest", headers=from_address("1.2.3.5"))
     ).status_code == 200
+
+
+async def test_rotating_forwarded_for_does_not_escape_the_limit_without_a_trusted_proxy(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """Without LIVESHOP_FORWARDED_ALLOW_IPS, 11 wrong passwords each with a new X-Forwarded-For
+    count against the connection's own address: the 11th is 429 (issue 13's repro)."""
+    srv, task, live = await start_server(make_settings())
+    try:
+        await create_admin(live)
+        async with httpx.AsyncClient(base_url=live.url, timeout=30) as client:
+            bad = {"email": ADMIN_EMAIL, "password": "wrong password"}
+            codes = [
+                (
+                    await client.post(LOGIN, json=bad, headers=from_address(f"198.51.100.{n}"))
+                ).status_code
+                for n in range(11)
+            ]
+        assert codes == [401] * 10 + [429]
+    finally:
+        await stop_server(srv, task)

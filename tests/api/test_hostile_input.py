@@ -47,6 +47,23 @@ async def test_ids_past_the_integer_range_are_422_on_seller_routes(
     assert r.status_code == 422, r.text
 
 
+@pytest.mark.parametrize("number", [int(HUGE), int(PAST_INT32)])
+async def test_body_ids_past_the_integer_range_are_422(
+    client: httpx.AsyncClient, admin: dict[str, str], guest: dict[str, str], number: int
+) -> None:
+    """A product id in a JSON body (pin, Buy click, planned products) no row can have is 422."""
+    r = await client.post("/api/livestreams", json={"title": "Show"}, headers=admin)
+    show = r.json()["livestream"]["id"]
+    requests = [
+        ("POST", f"/api/livestreams/{show}/pin-product", {"productId": number}, admin),
+        ("POST", f"/api/livestreams/{show}/product-clicks", {"productId": number}, guest),
+        ("PUT", f"/api/livestreams/{show}/planned-products", {"productIds": [number]}, admin),
+    ]
+    for method, path, body, headers in requests:
+        r = await client.request(method, path, json=body, headers=headers)
+        assert r.status_code == 422, (path, r.text)
+
+
 @pytest.mark.parametrize("query", [f"before={HUGE}", f"before={PAST_INT32}"])
 async def test_cursor_past_the_integer_range_is_422(client: httpx.AsyncClient, query: str) -> None:
     """``?before=`` out of range is refused, on both paginated lists."""

@@ -241,7 +241,8 @@ async def test_p2p_signalling_connects_two_aiortc_peers_through_the_hub(p2p: Env
 
 
 async def test_whip_options_patch_and_ice_links(make_settings: Callable[..., Settings]) -> None:
-    """OPTIONS lists methods and ICE servers as Link headers; PATCH (trickle) is 405."""
+    """OPTIONS on WHIP and WHEP lists methods and ICE servers (a minted TURN credential) as Link
+    headers; PATCH (trickle) is 405."""
     settings = make_settings(
         ice_servers='[{"urls": ["stun:stun.example.org:3478"]}]',
         turn_urls="turn:turn.example.org?transport=tcp",
@@ -249,15 +250,16 @@ async def test_whip_options_patch_and_ice_links(make_settings: Callable[..., Set
     )
     async for env in _env(settings):
         show = await env.show()
-        r = await env.http.options(f"/api/livestreams/{show}/whip", headers=env.admin)
-        assert r.status_code == 204 and "POST" in r.headers["allow"]
-        links = r.headers.get_list("link")
-        assert '<stun:stun.example.org:3478>; rel="ice-server"' in links
-        assert any(
-            link.startswith("<turn:turn.example.org?transport=tcp>")
-            and 'credential-type="password"' in link
-            for link in links
-        )
+        for endpoint, headers in (("whip", env.admin), ("whep", await env.guest())):
+            r = await env.http.options(f"/api/livestreams/{show}/{endpoint}", headers=headers)
+            assert r.status_code == 204 and "POST" in r.headers["allow"], endpoint
+            links = r.headers.get_list("link")
+            assert '<stun:stun.example.org:3478>; rel="ice-server"' in links, endpoint
+            assert any(
+                link.startswith("<turn:turn.example.org?transport=tcp>")
+                and 'credential-type="password"' in link
+                for link in links
+            ), endpoint
         patch = await env.http.patch(
             f"/api/livestreams/{show}/whip/abc", content="a=candidate", headers=env.admin
         )

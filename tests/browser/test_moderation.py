@@ -6,10 +6,12 @@ streams video."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import pytest
+import websockets
 from playwright.async_api import expect
 
 from tests.browser.conftest import PHONE, SCREENSHOTS, Shop
@@ -76,7 +78,8 @@ async def test_blocked_word_refused(make_shop: Any, open_page: Any) -> None:
 
 
 async def test_ban_with_address_then_unban(make_shop: Any, open_page: Any) -> None:
-    """The seller bans a shopper with their address, sees it listed, unbans, and they chat again."""
+    """The seller bans a shopper with their address, sees it listed, unbans, and they chat again
+    as the same identity (the page keeps its guest token)."""
     shop = await make_shop("p2p", forwarded_allow_ips="*")
     seller = await open_page("seller")
     await seller_logs_in(seller, shop)
@@ -84,6 +87,7 @@ async def test_ban_with_address_then_unban(make_shop: Any, open_page: Any) -> No
     rex = await open_page("rex", extra_http_headers={"X-Forwarded-For": OTHER_NETWORK})
     await shopper_joins_chat(rex, f"{shop.server.url}/", "Rex")
     await say(rex, "spam spam")
+    rex_id = await rex.evaluate("JSON.parse(localStorage['liveshop.guest']).user.id")
 
     chat = seller.get_by_role("region", name="Chat", exact=True)
     await chat.get_by_role("button", name="Ban Rex").click()
@@ -107,7 +111,40 @@ async def test_ban_with_address_then_unban(make_shop: Any, open_page: Any) -> No
     await rex.reload()
     await expect(rex.locator("#chat-form")).to_be_visible()
     await say(rex, "sorry, I am back")
-    await expect(chat.locator(".chat-msg", has_text="sorry, I am back")).to_have_count(1)
+    back = chat.locator(".chat-msg", has_text="sorry, I am back")
+    await expect(back).to_have_count(1)
+    await expect(back).to_have_attribute("data-user-id", rex_id)  # not a fresh identity
+
+
+async def test_seller_adds_and_removes_a_moderator_in_the_studio(
+    make_shop: Any, open_page: Any
+) -> None:
+    """The seller adds a moderator in the studio's Team panel, who can then log in; removing them
+    (after a confirmation) deletes the account."""
+    shop = await make_shop("p2p")
+    seller = await open_page("seller")
+    await seller_logs_in(seller, shop)
+    team = seller.get_by_role("region", name="Team")
+    await team.get_by_label("Moderator's e-mail").fill(MODERATOR["email"])
+    await team.get_by_label("Moderator's name").fill(MODERATOR["name"])
+    await team.get_by_label("Moderator's password").fill(MODERATOR["password"])
+    await team.get_by_role("button", name="Add moderator").click()
+    await expect(team.get_by_role("status")).to_have_text("Mo can now log in as a moderator.")
+    members = team.get_by_role("list", name="Team members")
+    await expect(
+        members.get_by_role("listitem").filter(has_text=MODERATOR["email"])
+    ).to_contain_text("moderator")
+    login = {"email": MODERATOR["email"], "password": MODERATOR["password"]}
+    r = await shop.http.post("/api/auth/login", json=login)
+    assert r.status_code == 200 and r.json()["user"]["role"] == "moderator", r.text
+
+    await team.get_by_role("button", name="Remove Mo").click()
+    await seller.get_by_role("dialog").get_by_role("button", name="Remove").click()
+    await expect(team.get_by_role("status")).to_have_text("Mo is no longer a moderator.")
+    await expect(members.get_by_role("listitem").filter(has_text=MODERATOR["email"])).to_have_count(
+        0
+    )
+    assert (await shop.http.post("/api/auth/login", json=login)).status_code == 401
 
 
 async def test_moderator_gets_moderation_view(make_shop: Any, open_page: Any) -> None:
@@ -136,7 +173,8 @@ async def test_moderator_gets_moderation_view(make_shop: Any, open_page: Any) ->
 
 
 async def test_moderator_messages_tagged(make_shop: Any, open_page: Any) -> None:
-    """A moderator's chat message is tagged "moderator" on the shoppers' page."""
+    """A moderator's chat message is tagged "moderator" on the shoppers' page, the seller's
+    "seller"."""
     shop = await make_shop("p2p")
     show_id = await start_show(shop, "Tags")
     shopper = await open_page("shopper")
@@ -149,10 +187,18 @@ async def test_moderator_messages_tagged(make_shop: Any, open_page: Any) -> None
     line = shopper.locator(".chat-msg", has_text="Hi, I keep the chat friendly")
     await expect(line.locator(".chat-author")).to_have_text("Mo")
     await expect(line.locator(".chat-tag")).to_have_text("moderator")
+    token = shop.admin["Authorization"].removeprefix("Bearer ")
+    ws_url = str(shop.http.base_url).rstrip("/").replace("http://", "ws://")  # the real address
+    async with websockets.connect(f"{ws_url}/ws?token={token}") as seller:
+        await seller.send(json.dumps({"type": "join", "livestreamId": show_id}))
+        await seller.send(json.dumps({"type": "chat_send", "text": "Welcome, everyone"}))
+        line = shopper.locator(".chat-msg", has_text="Welcome, everyone")
+        await expect(line.locator(".chat-tag")).to_have_text("seller")
 
 
 async def test_stream_key_shown_once_then_revoked(make_shop: Any, open_page: Any) -> None:
-    """On the phone, the seller creates an OBS stream key (shown once), then revokes it."""
+    """On the phone, the seller creates an OBS stream key (shown once), replaces it (the old one
+    stops working), then revokes it."""
     shop = await make_shop("p2p")
     phone = {"viewport": PHONE, "is_mobile": True, "has_touch": True}
     seller = await open_page("seller-phone", **phone)
@@ -179,6 +225,18 @@ async def test_stream_key_shown_once_then_revoked(make_shop: Any, open_page: Any
     await seller.get_by_role("button", name="Shop settings").click()
     await expect(panel.get_by_role("status").first).to_contain_text(f"…{key[-4:]}")
     await expect(panel.get_by_label("Stream key (Bearer Token)")).to_have_value("")
+
+    await panel.get_by_role("button", name="Replace stream key").click()
+    await seller.get_by_role("dialog").get_by_role("button", name="Replace").click()
+    await expect(key_box).to_have_value(re.compile(r".{20,}"))
+    new_key = await key_box.input_value()
+    assert new_key != key
+    old_whip = whip
+    whip = {**whip, "Authorization": f"Bearer {new_key}"}
+    assert (
+        await shop.http.post("/api/whip", content=b"v=0\r\n", headers=old_whip)
+    ).status_code == 401
+    assert (await shop.http.post("/api/whip", content=b"v=0\r\n", headers=whip)).status_code == 409
 
     await panel.get_by_role("button", name="Revoke stream key").click()
     await seller.get_by_role("dialog").get_by_role("button", name="Revoke").click()

@@ -124,6 +124,11 @@ async def test_recorded_show_replays_in_step(make_shop: Any, open_page: Any) -> 
     report = seller.locator("#report")
     await expect(report.get_by_role("img", name="Viewers over time")).to_be_visible()
     await expect(report.locator("tbody tr")).to_have_count(2)
+    # the figure that tells many identities from few networks, and the counting rules beside it
+    figures = (await shop.http.get(f"/api/livestreams/{show_id}/report", headers=shop.admin)).json()
+    addresses = report.locator(".stat", has=seller.get_by_text("Unique addresses"))
+    await expect(addresses.locator("dd")).to_have_text(str(figures["uniqueAddresses"]))
+    await expect(report.get_by_text("count only from shoppers who had watched")).to_be_visible()
     names = await report.locator("tbody th").all_text_contents()
     assert sorted(names) == ["Canvas tote bag", "Ceramic pour-over set"], names
 

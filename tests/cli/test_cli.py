@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -46,6 +47,17 @@ def test_create_admin_reads_password_from_env_when_not_a_terminal(tmp_path: Path
     assert r.returncode == 0, r.stderr
     again = run(["create-admin", "--email", "boss@example.com"], tmp_path, env)
     assert again.returncode == 1 and "already" in again.stderr
+
+
+def test_create_moderator_makes_a_moderator_account(tmp_path: Path) -> None:
+    """``create-moderator`` stores a ``moderator`` (not a seller) with the given name."""
+    env = {"LIVESHOP_ADMIN_PASSWORD": "s3cret-enough"}
+    r = run(["create-moderator", "--email", "mo@example.com", "--name", "Mo"], tmp_path, env)
+    assert r.returncode == 0, r.stderr
+    assert "created moderator mo@example.com" in r.stdout
+    with sqlite3.connect(tmp_path / "data" / "liveshop.db") as db:
+        rows = db.execute("SELECT email, name, role FROM users").fetchall()
+    assert rows == [("mo@example.com", "Mo", "moderator")]
 
 
 def test_create_admin_refuses_short_password(tmp_path: Path) -> None:

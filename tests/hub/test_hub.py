@@ -478,10 +478,17 @@ async def test_signalling_rules(env: Env) -> None:
 
 
 async def test_slow_consumer_is_dropped_not_waited_on(env: Env) -> None:
-    """A client that stops reading is closed with 1013; a reading client gets every frame."""
+    """A client that stops reading is closed with 1013 (counted in the metrics); a reading client
+    gets every frame."""
+    from prometheus_client import REGISTRY
+
     from liveshop import protocol
     from liveshop.broker.base import GLOBAL
 
+    def slow_closed() -> float:
+        return REGISTRY.get_sample_value("liveshop_sockets_closed_slow_total") or 0.0
+
+    before = slow_closed()
     fast = await env.connect()
     await fast.send(type="ping")
     await fast.wait_type("pong")
@@ -501,6 +508,7 @@ async def test_slow_consumer_is_dropped_not_waited_on(env: Env) -> None:
         while True:
             await asyncio.wait_for(slow_ws.recv(), 10)
     assert slow_ws.close_code == 1013
+    assert slow_closed() == before + 1
 
 
 async def test_watching_is_recorded_for_the_report(env: Env) -> None:

@@ -244,3 +244,55 @@ async def test_connect_flood_is_refused_at_the_handshake(env: Env) -> None:
     other = await env.connect(token, address=ELSEWHERE)
     await other.send(type="ping")
     await other.wait_type("pong")
+
+
+async def one_each_from_home(env: Env, show: int, count: int) -> list[Client]:
+    """``count`` fresh identities from one address, joined to ``show``."""
+    crowd = [await env.connect(address=HOME) for _ in range(count)]
+    for c in crowd:
+        await c.join(show)
+    return crowd
+
+
+@pytest.mark.parametrize(
+    "hub_settings", [{"forwarded_allow_ips": "127.0.0.1", "address_likes_per_minute": 60}]
+)
+async def test_like_budget_is_per_address_over_identities(env: Env) -> None:
+    """12 fresh identities from one address like once each: the address's 10 per 10 s are
+    applied, 2 are ``rate_limited``; another address's like is applied."""
+    show = await env.start_show()
+    crowd = await one_each_from_home(env, show, 12)
+    for c in crowd:
+        await c.send(type="like_toggle")
+    kinds = ("like_state", "error")
+    answers = [await c.wait_for(lambda e: e.get("type") in kinds) for c in crowd]
+    assert sum(a["type"] == "like_state" for a in answers) == 10
+    assert [a["code"] for a in answers if a["type"] == "error"] == ["rate_limited"] * 2
+    other = await env.connect(address=ELSEWHERE)
+    await other.join(show)
+    await other.send(type="like_toggle")
+    assert (await other.wait_type("like_state"))["liked"] is True
+
+
+@pytest.mark.parametrize(
+    "hub_settings", [{"forwarded_allow_ips": "127.0.0.1", "address_signals_per_minute": 60}]
+)
+async def test_signalling_budget_is_per_address_over_identities(env: Env) -> None:
+    """12 fresh identities from one address send the seller one ICE candidate each: 10 reach the
+    seller, 2 senders are told ``rate_limited``; another address's candidate gets through."""
+    show = await env.start_show()
+    seller = await env.connect(env.admin_token)
+    seller_peer = (await seller.join(show))["peerId"]
+    crowd = await one_each_from_home(env, show, 12)
+    for i, c in enumerate(crowd):
+        await c.send(type="webrtc_ice_candidate", to=seller_peer, candidate={"candidate": f"c{i}"})
+    for c in crowd:
+        await c.send(type="ping")
+    answers = [await c.wait_for(lambda e: e.get("type") in ("pong", "error")) for c in crowd]
+    assert [a["code"] for a in answers if a["type"] == "error"] == ["rate_limited"] * 2
+    other = await env.connect(address=ELSEWHERE)
+    await other.join(show)
+    await other.send(type="webrtc_ice_candidate", to=seller_peer, candidate={"candidate": "o"})
+    await seller.wait_type("webrtc_ice_candidate", candidate={"candidate": "o"})
+    relayed = [e["candidate"]["candidate"] for e in seller.seen("webrtc_ice_candidate")]
+    assert len(relayed) == 10 and all(c.startswith("c") for c in relayed), relayed

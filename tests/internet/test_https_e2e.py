@@ -52,6 +52,21 @@ def wait_log(path: Path, text: str, proc: subprocess.Popen[bytes], timeout: floa
         time.sleep(0.1)
 
 
+# the shopper's page asks for the first 10 bytes of the live show's thumbnail until it exists
+RANGE_OF_THE_THUMBNAIL = """async () => {
+  const show = (await (await fetch('/api/livestreams/active')).json()).livestream;
+  const url = `/media/livestreams/${show.id}/thumbnail.jpg`;
+  for (let i = 0; i < 300; i++) {
+    const r = await fetch(url, { headers: { Range: 'bytes=0-9' }, cache: 'no-store' });
+    if (r.status === 206) {
+      return [r.status, r.headers.get('content-range'), (await r.arrayBuffer()).byteLength];
+    }
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  return null;
+}"""
+
+
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Site]:
     """liveshop + Caddy in a server namespace, reachable as shop.test from two client namespaces."""
@@ -218,3 +233,10 @@ async def test_go_live_over_https_behind_caddy(
     assert not any(m.startswith("127.0.0.1:") for m in sockets), sockets
     whep = [e for e in lines if e.get("path", "").endswith("/whep") and e.get("status") == 201]
     assert whep and all(e["client"] == SHOPPER for e in whep), whep
+
+    # /media comes through Caddy with Range: part of the show's thumbnail (the server's recording
+    # takes it about 3 s in) is answered 206 with its Content-Range
+    part = await shopper.evaluate(RANGE_OF_THE_THUMBNAIL)
+    assert part is not None, "no thumbnail within 30 s"
+    status, content_range, length = part
+    assert status == 206 and content_range.startswith("bytes 0-9/") and length == 10, part

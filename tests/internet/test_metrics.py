@@ -97,6 +97,9 @@ async def test_a_scripted_show_moves_the_metrics(env: Env) -> None:
     assert value(live, "liveshop_websocket_connections") == 1
     # the viewer's receiver reports (one a second) say nothing was lost on loopback
     assert value(live, "liveshop_viewer_loss_ratio", show=str(show), percentile="50") == 0
+    # and their round-trip time from the same reports (NaN until one arrived: NaN >= 0 is false)
+    assert value(live, "liveshop_viewer_rtt_seconds", show=str(show), percentile="50") >= 0
+    assert value(live, "liveshop_viewer_rtt_seconds", show=str(show), percentile="95") >= 0
     d = lambda name, **ls: value(live, name, **ls) - value(before, name, **ls)  # noqa: E731
     assert d("liveshop_chat_messages_total", outcome="accepted") == 1
     assert d("liveshop_chat_messages_total", outcome="rejected", reason="invalid") == 1

@@ -66,7 +66,15 @@ export function renderReport(container, report) {
       figure('Average viewers', (Number(report.averageViewers) || 0).toFixed(1)),
       figure('Chat messages', formatCount(report.chatMessages)),
       figure('Likes', formatCount(report.likes)),
+      figure('Unique addresses', formatCount(report.uniqueAddresses)),
     ),
+    h('p', {
+      class: 'muted report-rules',
+      text:
+        'Likes and Buy clicks count only from shoppers who had watched for a few seconds; viewers are ' +
+        'shoppers who joined the show. Unique addresses counts the networks they watched from: many ' +
+        'viewers from few addresses can be one person with many identities.',
+    }),
     h('h3', { text: 'Viewers over time' }),
     h('figure', { class: 'chart' }, viewersChart(report.viewersOverTime, report.durationSeconds)),
     h('h3', { text: 'Products' }),
