@@ -3,7 +3,8 @@
 the one-line snippet; Buy hands the product to the host page's cart with ``liveshop:add-to-cart``
 (or opens the product page when the host does not take it); a host page whose origin is not in
 LIVESHOP_EMBED_ORIGINS gets no frame (CSP frame-ancestors) and no message, nor any when the frame
-loads without that header. The studio's snippet works as pasted; ``data-show`` frames one show."""
+loads without that header. The studio's snippet works as pasted; ``data-show`` frames one show; a
+product's clip framed on a shop page hands Buy to that shop's cart."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from playwright.async_api import expect
 from liveshop.media.netns import Namespace
 from tests.browser.conftest import PAGE_HOST, PHONE, SCREENSHOTS, PageErrors, Shop
 from tests.browser.hostpage import host_page
+from tests.browser.test_mp4_replays import show_with_a_clip
 from tests.browser.test_pages import IMAGES_LOADED, seller_goes_live, seller_logs_in, video_plays
 from tests.waiting import until
 
@@ -308,3 +310,51 @@ async def test_a_host_not_allowed_gets_nothing_even_without_frame_ancestors(
     page_errors.errors[:] = [
         e for e in page_errors.errors if "ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS" not in e
     ]
+
+
+# A shop's product page framing a clip itself (embed.js frames shows only), answering the player's
+# add-to-cart as docs/protocol.md says: check the origin, take the product, ack to the sender.
+CLIP_FRAME = """<iframe class="liveshop-player" src="{src}" title="Clip"
+ style="display:block;width:100%;height:480px;border:0"></iframe>
+<script>
+window.addEventListener('message', (e) => {{
+  if (e.origin !== '{origin}' || !e.data || e.data.type !== 'liveshop:add-to-cart') return;
+  const li = document.createElement('li');
+  li.textContent = e.data.product.name;
+  document.getElementById('cart').append(li);
+  e.source.postMessage({{type: 'liveshop:ack', id: e.data.id}}, e.origin);
+}});
+</script>"""
+
+
+async def test_a_clip_on_a_product_page_hands_buy_to_the_shops_cart(
+    make_shop: Any, open_page: Any, browser_net: Namespace, tmp_path: Any
+) -> None:
+    """A shop page framing a product's clip (embedUrl): it plays, and Buy goes to the shop's cart."""
+    async with host_page(browser_net.near, PAGE_HOST) as host:
+        shop = await make_shop("p2p", mp4_replays=True, embed_origins=host.origin)
+        mug = shop.products[0]
+        show_id = await show_with_a_clip(shop, tmp_path, mug)
+        (clip,) = (await shop.http.get(f"/api/products/{mug['id']}/clips")).json()["clips"]
+        host.snippet = CLIP_FRAME.format(
+            src=shop.server.url + clip["embedUrl"], origin=shop.server.url
+        )
+        page = await open_page("product-page")
+        await page.goto(host.url)
+        frame = page.frame_locator("iframe.liveshop-player")
+        await expect(frame.get_by_role("heading", name=mug["name"], level=1)).to_be_visible()
+        await page.frames[1].wait_for_function(
+            "() => { const v = document.querySelector('#clip-video');"
+            " return v.readyState >= 2 && v.duration > 1; }",
+            timeout=15_000,
+        )
+        await frame.get_by_role("link", name=f"Buy {mug['name']}").click()
+        await expect(page.locator("#cart li")).to_have_text(mug["name"])
+        await expect(frame.locator("html")).to_have_attribute("data-last-handoff", "cart")
+        assert len(page.context.pages) == 1  # taken by the cart: no product page opened
+        (handoff,) = await received(page, "liveshop:add-to-cart")
+        assert (
+            handoff["origin"] == shop.server.url and handoff["data"]["product"]["id"] == mug["id"]
+        )
+        last = (await received(page, "liveshop:state"))[-1]["data"]
+        assert (last["state"], last["livestreamId"]) == ("clip", show_id)
