@@ -4,6 +4,7 @@ show's clips (product pins, the seller's highlights)."""
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -177,6 +178,10 @@ async def test_clips_last_the_pin_intervals(
     assert by_product[mug["id"]]["durationSeconds"] == pytest.approx(2.0, abs=1.0)
     assert by_product[tote["id"]]["durationSeconds"] == pytest.approx(3.0, abs=1.0)
     assert by_product[tote["id"]]["startSeconds"] == pytest.approx(1.5, abs=0.1)
+    for product, seconds in ((mug, 2.0), (tote, 3.0)):  # the files themselves last that long
+        r = await http.get(by_product[product["id"]]["url"], follow_redirects=True)
+        with av.open(io.BytesIO(r.content)) as container:
+            assert container.duration / av.time_base == pytest.approx(seconds, abs=1.0)
     clip = by_product[tote["id"]]
     assert clip["url"] == f"/clips/{clip['id']}.mp4" and clip["pageUrl"] == f"/clips/{clip['id']}"
     r = await http.get(clip["url"], follow_redirects=True)

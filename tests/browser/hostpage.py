@@ -19,7 +19,7 @@ aside{{background:#fff;border-radius:12px;padding:1rem}}
 @media (max-width:700px){{main{{grid-template-columns:1fr;padding:1rem}}}}</style></head>
 <body><header><strong>Corner Shop</strong> — handmade goods</header>
 <main><section><h1>Live from our workshop</h1>
-<script src="{liveshop}/static/embed.js" async></script></section>
+{snippet}</section>
 <aside><h2>Your cart</h2><ul id="cart"></ul></aside></main>
 <script>
 window.received = [];
@@ -40,10 +40,12 @@ class HostPage:
     origin: str
     take: bool
     liveshop: str = ""  # the liveshop server the snippet loads from (set once it runs)
+    snippet: str = ""  # the line pasted into the page; the studio's default one when empty
 
     def body(self) -> bytes:
         take = "true" if self.take else "false"
-        return HOST_PAGE.format(liveshop=self.liveshop, take=take).encode()
+        snippet = self.snippet or f'<script src="{self.liveshop}/static/embed.js" async></script>'
+        return HOST_PAGE.format(snippet=snippet, take=take).encode()
 
 
 async def _serve(

@@ -1,12 +1,14 @@
 """End-to-end: the catalogue page (/studio/catalogue) in headless Chromium. The seller adds a
-product with a picture, edits, finds and deletes it; imports a 50-row Shopify CSV with bad rows
+product with a picture, edits, finds and deletes it; is told why a picture is refused; imports a 50-row Shopify CSV with bad rows
 (each shown, nothing imported), then the good file, then the same file with new prices (updated,
-not duplicated)."""
+not duplicated); exports the catalogue from the page and imports that file back unchanged."""
 
 from __future__ import annotations
 
+import csv
 import io
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -117,6 +119,38 @@ async def test_seller_adds_edits_finds_and_deletes_a_product_with_a_picture(
     assert (await shop.http.get(f"/api/products/{scarf['id']}")).status_code == 404
 
 
+async def test_refused_pictures_are_explained_in_the_editor(
+    make_shop: Any, open_page: Any, page_errors: PageErrors
+) -> None:
+    """Not a picture, over 10 MB, or one the server refuses (too small): the editor says why."""
+    shop = await make_shop("p2p")
+    page_errors.allow_http_failures("/picture")  # the server's 422 is what this test provokes
+    page = await open_page("seller")
+    await open_catalogue(page, shop)
+    await page.get_by_role("button", name="Edit Merino beanie").click()
+    editor = page.locator("dialog.product-editor")
+    alert = editor.get_by_role("alert")
+    picture = editor.get_by_label("Picture")
+
+    await picture.set_input_files({"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hi"})
+    await expect(alert).to_have_text("Choose a JPEG, PNG, WebP or GIF picture.")
+    big = b"\xff\xd8" + bytes(11 * 1024 * 1024)
+    await picture.set_input_files({"name": "huge.jpg", "mimeType": "image/jpeg", "buffer": big})
+    await expect(alert).to_have_text("The picture is over 10 MB.")
+
+    tiny = io.BytesIO()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(tiny, "PNG")
+    await picture.set_input_files(
+        {"name": "icon.png", "mimeType": "image/png", "buffer": tiny.getvalue()}
+    )
+    await expect(alert).to_have_text("")
+    await editor.get_by_role("button", name="Save").click()
+    await expect(alert).to_contain_text("The product was saved, but not its picture")
+    await expect(alert).to_contain_text("too small")
+    beanie = next(p for p in await api_products(shop) if p["name"] == "Merino beanie")
+    assert beanie["images"] == []
+
+
 async def test_csv_import_shows_bad_rows_imports_nothing_then_imports_and_updates(
     make_shop: Any, open_page: Any, page_errors: PageErrors
 ) -> None:
@@ -170,6 +204,34 @@ async def test_csv_import_shows_bad_rows_imports_nothing_then_imports_and_update
     products = await api_products(shop)
     assert len(products) == 23
     assert next(p for p in products if p["handle"] == "product-01")["price"] == "16.00"
+
+
+async def test_export_downloads_the_catalogue_that_imports_back_unchanged(
+    make_shop: Any, open_page: Any
+) -> None:
+    """Export CSV downloads Shopify's format with every product; imported back, nothing changes."""
+    shop = await make_shop("p2p")
+    page = await open_page("seller")
+    await open_catalogue(page, shop)
+    await expect(page.locator("#product-rows tr")).to_have_count(3)
+    async with page.expect_download() as download_info:
+        await page.get_by_role("button", name="Export CSV").click()
+    download = await download_info.value
+    assert download.suggested_filename == "products.csv"
+    data = Path(await download.path()).read_bytes()
+    assert data.startswith(b"Handle,Title,Body (HTML),")
+    rows = list(csv.DictReader(io.StringIO(data.decode())))
+    products = await api_products(shop)
+    assert len(rows) == len(products) == 3
+    assert {(r["Handle"], r["Title"], r["Variant Price"]) for r in rows} == {
+        (p["handle"], p["name"], p["price"]) for p in products
+    }
+
+    await page.locator("#csv-file").set_input_files(
+        {"name": "products.csv", "mimeType": "text/csv", "buffer": data}
+    )
+    await expect(page.locator("#csv-summary")).to_contain_text("3 unchanged")
+    await expect(page.locator("#csv-error-list li")).to_have_count(0)
 
 
 async def test_catalogue_fits_a_phone(make_shop: Any, open_page: Any) -> None:

@@ -101,13 +101,9 @@ async def test_mp4_is_offered_where_webm_cannot_play(
     assert await phone.evaluate(SEEK, 2) == pytest.approx(2, abs=0.1)
 
 
-async def test_clips_are_listed_on_the_replay_page(
-    make_shop: Any, open_page: Any, tmp_path: Any
-) -> None:
-    """A pinned product's clip is listed on the replay page and its page plays it."""
-    shop = await make_shop("p2p", mp4_replays=True)
-    mug = shop.products[0]
-    show_id = await two_part_show(shop, tmp_path, pin=mug)
+async def show_with_a_clip(shop: Shop, tmp_path: Any, product: dict[str, Any]) -> int:
+    """An ended two-part show with ``product`` pinned throughout; returns once its clip is cut."""
+    show_id = await two_part_show(shop, tmp_path, pin=product)
     http, admin = shop.http, shop.admin
     started = time.monotonic()
     # the pin must cover over a second of the first part (shorter pins make no clip): the show
@@ -127,6 +123,16 @@ async def test_clips_are_listed_on_the_replay_page(
         print((await http.get(f"/api/livestreams/{show_id}/rendition")).json())
         print((await http.get(f"/api/livestreams/{show_id}/timeline")).json()["pins"])
         raise
+    return show_id
+
+
+async def test_clips_are_listed_on_the_replay_page(
+    make_shop: Any, open_page: Any, tmp_path: Any
+) -> None:
+    """A pinned product's clip is listed on the replay page and its page plays it."""
+    shop = await make_shop("p2p", mp4_replays=True)
+    mug = shop.products[0]
+    show_id = await show_with_a_clip(shop, tmp_path, mug)
     viewer = await open_page("replay-viewer")
     await viewer.goto(f"{shop.server.url}/replays/{show_id}")
     clip = viewer.locator("#clip-list .clip-item")
