@@ -290,3 +290,21 @@ def test_failed_probes_retry_within_the_probe_backoff() -> None:
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert len(gaps) >= 8
     assert max(gaps) <= sel.policy.up_after_s + sel.policy.probe_max_backoff_s + 2.5
+
+
+def test_a_burst_of_nacks_drops_a_layer_before_any_report() -> None:
+    """NACKs on 40 % of the packets sent in the last second move a viewer down at once."""
+    sel = LayerSelector()
+    sel.choose(0.0, LAYERS)
+    sel.report_nacks(3.0, 2, 300, RATE["f"])
+    sel.report_nacks(3.5, 62, 450, RATE["f"])
+    assert sel.choose(3.5, LAYERS) == "h"
+
+
+def test_nacks_at_a_lossy_links_usual_share_keep_the_layer() -> None:
+    """NACKs on 3 % of the packets, second after second, do not move a viewer."""
+    sel = LayerSelector()
+    sel.choose(0.0, LAYERS)
+    for second in range(1, 30):
+        sel.report_nacks(float(second), 3 * second, 100 * second, RATE["f"])
+        assert sel.choose(float(second), LAYERS) == "f"

@@ -10,7 +10,9 @@ The rule (one :class:`LayerSelector` per viewer):
   there in the next report sets it to that estimate. Clean reports (loss under :attr:`LayerPolicy.low_loss`) lift it by 8 % each. A
   receiver's estimate that rises, or stays above the rate sent, is not a limit: it only follows
   what it is sent (it lags behind every step up).
-* **Down fast.** When the current layer no longer fits the budget, the target drops at once to
+* **Down fast.** A burst of NACKs (over :attr:`LayerPolicy.high_loss` of the packets sent in the
+  last second) lowers the budget like a lossy receiver report, a second before that report
+  comes. When the current layer no longer fits the budget, the target drops at once to
   the best layer that fits; when not even the lowest fits, video pauses (audio keeps flowing).
   Receivers report about once a second, so a degraded link is acted on within ~2 s.
 * **Up slowly.** One step at a time, only after the link has been clean (no high loss, no
@@ -74,6 +76,7 @@ class LayerPolicy:
     settle_s: float = 2.0  # loss reported this soon after a switch is mostly the old layer's
     trial_nack: float = 0.08  # NACKed share of the packets sent since a trial began that ends it
     trial_nack_min: int = 6  # ... once at least this many packets were NACKed
+    nack_window_s: float = 1.0  # outside trials, NACKed shares are judged over windows this long
     creep_limit: float = 2.0  # clean reports lift the cap to at most this × the rate sent
     probe_s: float = 0.4  # how long a probe's padding flows
     probe_wait_s: float = 1.2  # how long after it a failure still counts (a report covers ~1 s)
@@ -109,6 +112,7 @@ class LayerSelector:
     floor_bps: float = 0.0  # the rate of the layer the trial started from (it was clean)
     nacks: tuple[int, int] = (0, 0)  # last (NACKed, sent) running totals reported
     trial_mark: tuple[int, int] = (0, 0)  # ... when the trial began
+    nack_window: tuple[float, int, int] = (-math.inf, 0, 0)  # (since, NACKed, sent) totals
     can_probe: bool = False  # the sender can pad (see the module doc)
     probe_start: float | None = None  # a probe in progress began then
     probe_extra: float = 0.0  # the padding rate it adds
@@ -160,20 +164,40 @@ class LayerSelector:
             if self.clean_since is None:
                 self.clean_since = now
 
-    def report_nacks(self, now: float, nacked: int, sent: int) -> None:
-        """Running totals of packets sent to this viewer and of those it asked for again (NACK);
-        during a trial a NACKed share over :attr:`LayerPolicy.trial_nack` ends it (see
-        :meth:`choose`)."""
+    def report_nacks(
+        self, now: float, nacked: int, sent: int, current_rate_bps: float = 0.0
+    ) -> None:
+        """Running totals of packets sent to this viewer and of those it asked for again (NACK),
+        while ``current_rate_bps`` was being sent. During a probe or a trial a NACKed share over
+        :attr:`LayerPolicy.trial_nack` since it began ends it; otherwise a share over
+        :attr:`LayerPolicy.high_loss` within the last :attr:`LayerPolicy.nack_window_s` is
+        congestion, acted on like a lossy receiver report but about a second sooner."""
         self.nacks = (nacked, sent)
         probing = self.probing(now)
-        if not probing and not self.in_trial(now):
+        if probing or self.in_trial(now):
+            missed, total = nacked - self.trial_mark[0], sent - self.trial_mark[1]
+            if missed >= self.policy.trial_nack_min and missed > self.policy.trial_nack * total:
+                if probing:
+                    self._probe_failed(now)
+                else:
+                    self._trial_failed(self.trial_rate * 0.9)
             return
-        missed, total = nacked - self.trial_mark[0], sent - self.trial_mark[1]
-        if missed >= self.policy.trial_nack_min and missed > self.policy.trial_nack * total:
-            if probing:
-                self._probe_failed(now)
-            else:
-                self._trial_failed(self.trial_rate * 0.9)
+        since, base_nacked, base_sent = self.nack_window
+        if now - since > self.policy.nack_window_s:
+            self.nack_window = (now, nacked, sent)
+            since, base_nacked, base_sent = self.nack_window
+        missed, total = nacked - base_nacked, sent - base_sent
+        if (
+            missed >= self.policy.trial_nack_min
+            and missed > self.policy.high_loss * total
+            and now - self.last_down >= self.policy.settle_s
+        ):
+            share = missed / max(total, 1)
+            base = current_rate_bps if current_rate_bps > 0 else self.cap_bps
+            if math.isfinite(base):
+                self.cap_bps = min(self.cap_bps, base) * (1 - min(share, 1.0) / 2)
+            self.clean_since = None
+            self.nack_window = (now, nacked, sent)
 
     def probing(self, now: float) -> bool:
         """True from a probe's start until ``probe_wait_s`` after its padding ends."""

@@ -50,6 +50,7 @@ NACK_SHARE = 0.5  # retransmissions may add at most this share of the stream's o
 NACK_MIN_RATE_BPS = 128_000
 ACTIVE_S = 2.0  # a layer with no packet for this long is not offered to viewers
 RID_RANK = {"q": 0, "h": 1, "f": 2}  # the usual simulcast names, lowest first
+KEY_REPAIR_S = 1.0  # a keyframe whose packets are NACKed this soon is asked for again
 PAD_TICK_S = 0.01  # a probe's padding is paced in steps this long
 PAD_BYTES = 255  # padding bytes per packet (the most one RTP packet's padding can be)
 
@@ -374,6 +375,10 @@ class Sink:
         self.nack_budget = 0.0  # bytes that may be retransmitted now
         self.nack_refill = 0.0
         self.joined_at = 0.0  # when the current layer was joined (older packets are stale)
+        self.key_seq: int | None = None  # outgoing sequence numbers of the keyframe that began
+        self.key_last: int | None = None  # ... the current layer (first, last so far)
+        self.key_sent = 0.0  # ... when it was sent
+        self.key_ts = -1  # ... and its incoming timestamp
         self.source: Source | None = None
         self.layer: Layer | None = None
         self.partner = partner  # the viewer's other sink (audio ↔ video)
@@ -403,6 +408,11 @@ class Sink:
         elif self.switches and rw.before_sync(seq):
             return  # a late retransmission from before this layer was joined
         data = rw.rewrite(marker, seq, ts, payload, now, ntp)
+        if key and now - self.joined_at < KEY_REPAIR_S:  # the keyframe a switch starts with
+            self.key_seq = self.key_last = rw.last_seq
+            self.key_sent, self.key_ts = now, ts
+        elif ts == self.key_ts and self.key_seq is not None:
+            self.key_last = rw.last_seq
         slot = rw.last_seq % HISTORY if rw.last_seq is not None else 0
         self.history[slot] = data
         self.sent_at[slot] = now
@@ -442,6 +452,17 @@ class Sink:
                 self.rtx_seq = (self.rtx_seq + 1) & 0xFFFF
             with contextlib.suppress(ConnectionError):
                 await self.send(data)
+
+    def _keyframe_lost(self, lost: list[int]) -> bool:
+        """True when the viewer asks again for a packet of the keyframe its current layer began
+        with, within KEY_REPAIR_S: on the congested link of a viewer just moved down a layer the
+        retransmission may well be lost too, and without that keyframe the new layer cannot be
+        decoded (a receiver decodes the new layer's deltas against the old picture)."""
+        first, last = self.key_seq, self.key_last
+        if first is None or last is None or time.monotonic() - self.key_sent > KEY_REPAIR_S:
+            return False
+        span = (last - first) & 0xFFFF
+        return any((seq - first) & 0xFFFF <= span for seq in lost)
 
     # layer selection ---------------------------------------------------------------------------
 
@@ -531,11 +552,18 @@ class Sink:
         if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
             for seq in packet.lost:
                 self.missed.missed(seq)
+            if (
+                self.kind == "video"
+                and self.source is not None
+                and self._keyframe_lost(packet.lost)
+            ):
+                self.source.request_keyframe(self.layer)  # a retransmission may be lost too
             if self.kind == "video":
                 now = time.monotonic()
-                self.selector.report_nacks(now, self.missed.count, self.rewriter.packets)
-                if self.selector.in_trial(now) or self.selector.probing(now):
-                    self.reselect(now)
+                self.selector.report_nacks(
+                    now, self.missed.count, self.rewriter.packets, self.rate()
+                )
+                self.reselect(now)
             await self._retransmit(packet.lost)
             return True
         if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
