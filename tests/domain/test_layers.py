@@ -308,3 +308,24 @@ def test_nacks_at_a_lossy_links_usual_share_keep_the_layer() -> None:
     for second in range(1, 30):
         sel.report_nacks(float(second), 3 * second, 100 * second, RATE["f"])
         assert sel.choose(float(second), LAYERS) == "f"
+
+
+def test_what_a_failed_probe_cost_is_not_held_against_the_layer() -> None:
+    """NACKs and loss reported after a probe was called off, from its own padding, keep the layer."""
+    sel, t = probing_on_h()
+    sel.report_estimate(t + 0.1, 700_000, RATE["h"])
+    sel.report_estimate(t + 0.3, 400_000, RATE["h"])  # the probe fails here
+    sel.report_nacks(t + 0.5, sel.nacks[0], sel.nacks[1], RATE["h"])
+    sel.report_nacks(t + 0.9, sel.nacks[0] + 60, sel.nacks[1] + 150, RATE["h"])
+    sel.report_loss(t + 1.2, 0.3, RATE["h"])
+    assert sel.choose(t + 1.2, LAYERS) == "h"
+
+
+def test_a_three_percent_lossy_link_keeps_its_layer() -> None:
+    """Random loss around 3 % (reports from 0 to 6 %) holds the layer for minutes."""
+    sel = LayerSelector()
+    sel.choose(0.0, LAYERS)
+    pattern = [0.03, 0.0, 0.06, 0.02, 0.04, 0.01, 0.05, 0.03]
+    for t in range(1, 300):
+        sel.report_loss(float(t), pattern[t % len(pattern)], RATE["f"])
+        assert sel.choose(float(t), LAYERS) == "f"

@@ -118,6 +118,7 @@ class LayerSelector:
     probe_extra: float = 0.0  # the padding rate it adds
     probe_rate: float = 0.0  # the rate it tests (the next layer's, with margin)
     probe_peak: float = 0.0  # the highest estimate seen since it began
+    probe_end: float = -math.inf  # until then, signs of congestion are the last probe's doing
 
     # reports ---------------------------------------------------------------------------------
 
@@ -131,6 +132,9 @@ class LayerSelector:
             if self.remb_bps < self.probe_peak * 0.94 and self.remb_bps < self.probe_rate * 0.9:
                 self._probe_failed(now)  # it fell from what the probe had reached
             return
+        if now < self.probe_end:
+            self.remb_low = 0
+            return  # the fall a failed probe caused
         if falling and self.in_trial(now) and self.remb_bps < self.trial_rate * 0.9:
             self._trial_failed(self.remb_bps)  # a trial's first falling estimate ends it
             return
@@ -150,6 +154,8 @@ class LayerSelector:
             if self.loss > self.policy.high_loss:
                 self._probe_failed(now)
             return
+        if now < self.probe_end:
+            return  # a failed probe's loss, reported after it was called off
         if self.loss > self.policy.high_loss:
             if self.in_trial(now):  # the trial layer's loss: back to where it started
                 self._trial_failed(self.trial_rate * (1 - self.loss / 2))
@@ -181,6 +187,9 @@ class LayerSelector:
                     self._probe_failed(now)
                 else:
                     self._trial_failed(self.trial_rate * 0.9)
+            return
+        if now < self.probe_end:  # NACKs for what a failed probe cost
+            self.nack_window = (now, nacked, sent)
             return
         since, base_nacked, base_sent = self.nack_window
         if now - since > self.policy.nack_window_s:
@@ -284,6 +293,7 @@ class LayerSelector:
         if cur < top and self._may_climb(now, layers, cur + 1):
             if self.can_probe and self.probe_start is None:
                 self.probe_start = now
+                self.probe_end = now + self.policy.probe_s + self.policy.probe_wait_s
                 self.probe_peak = self.remb_bps or 0.0
                 self.probe_rate = layers[cur + 1].bitrate_bps * self.policy.up_margin
                 self.probe_extra = self.probe_rate - (layers[cur].bitrate_bps if cur >= 0 else 0)

@@ -558,7 +558,7 @@ class Sink:
                 and self._keyframe_lost(packet.lost)
             ):
                 self.source.request_keyframe(self.layer)  # a retransmission may be lost too
-            if self.kind == "video":
+            if self.kind == "video" and self.source is not None and self.source.simulcast:
                 now = time.monotonic()
                 self.selector.report_nacks(
                     now, self.missed.count, self.rewriter.packets, self.rate()
