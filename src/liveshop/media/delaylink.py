@@ -35,9 +35,9 @@ of it for that); the jitter has no correlation between frames. A direction holdi
 
 Protocol on stdio: one JSON line once both sockets are bound (``{"ready": true}``); then it
 runs until its stdin closes (or SIGTERM/SIGINT, or an interface goes away) and writes one
-summary line (per direction ``frames``, ``bytes``, ``dropped``, ``held_ms`` and ``late_ms``
-percentiles; ``kernel_drops``: frames the sockets' receive buffers lost). Needs root (raw
-sockets) and Linux ≥ 4.20.
+summary line: per direction (``"A>B"``, ``"B>A"``) ``frames``, ``bytes``, ``dropped`` (queue
+full, send failed), ``kernel_drops`` (lost in the receiving socket's buffer), ``held_ms`` and
+``late_ms`` percentiles. Needs root (raw sockets) and Linux ≥ 4.20.
 """
 
 from __future__ import annotations
@@ -129,10 +129,16 @@ class _Direction:
         self.held, self.late = _Histogram(), _Histogram()
 
     def summary(self) -> dict[str, Any]:
+        try:  # reading the statistics resets them: once, at the end
+            stats = self.src.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8)
+            kernel_drops = struct.unpack("II", stats)[1]
+        except OSError:
+            kernel_drops = None
         return {
             "frames": self.frames,
             "bytes": self.bytes,
             "dropped": self.dropped,
+            "kernel_drops": kernel_drops,
             "held_ms": self.held.summary(5, 50, 95),
             "late_ms": self.late.summary(50, 99),
         }
@@ -167,7 +173,6 @@ class Bridge:
             _Direction(f"{a}>{b}", self.sock_a, self.sock_b),
             _Direction(f"{b}>{a}", self.sock_b, self.sock_a),
         ]
-        self.kernel_drops = 0
 
     def _arrival(self, ancillary: list[tuple[int, int, bytes]], now: float) -> float:
         """The frame's kernel receive time on the monotonic clock (``now`` without one)."""
@@ -246,19 +251,11 @@ class Bridge:
         return self.summary()
 
     def summary(self) -> dict[str, Any]:
-        drops = 0
-        for sock in (self.sock_a, self.sock_b):
-            try:
-                _, dropped = struct.unpack("II", sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))
-                drops += dropped
-            except OSError:
-                pass
-        self.kernel_drops += drops
+        """``{"delay_ms", "jitter_ms", "A>B": {...}, "B>A": {...}}`` (see the module doc)."""
         return {
             "delay_ms": self.delay.ms,
             "jitter_ms": self.delay.jitter_ms,
             **{d.name: d.summary() for d in self.directions},
-            "kernel_drops": self.kernel_drops,
         }
 
 
