@@ -44,6 +44,7 @@ from liveshop.media.base import MediaEvent
 from liveshop.media.delaylink import Delay
 from liveshop.media.netns import Namespace, problem
 from liveshop.media.probe_viewer import ProbeViewer
+from liveshop.media.sfu import SfuMediaBackend
 from liveshop.media.synthetic_simulcast import SimulcastPublisher
 
 WARMUP_S = 8.0
@@ -133,7 +134,7 @@ def freezes(times: list[float], start: float, end: float) -> list[tuple[float, f
 
 def timeline(link: Link, start: float, end: float) -> str:
     """What one viewer got, second by second: width decoded, and the server's layer, budget
-    (kb/s) and reported loss; then its freezes."""
+    (kb/s), reported loss and RTT (ms); then its freezes."""
     assert link.viewer is not None
     lines = [f"{link.name}:"]
     for second in range(int(end - start)):
@@ -144,7 +145,8 @@ def timeline(link: Link, start: float, end: float) -> str:
         lines.append(
             f"  {second:>3}s width {widths[-1] if widths else 0:>4}  layer {view.get('layer')!s:<4}"
             f" budget {view.get('bandwidthKbps')!s:>7}  remb {view.get('rembKbps')!s:>7}"
-            f"  loss {view.get('loss')!s:>5}  switches {view.get('switches')}"
+            f"  loss {view.get('loss')!s:>5}  rtt {view.get('rttMs')!s:>6}"
+            f"  switches {view.get('switches')}"
         )
     times = [t for r in link.viewer.reports for t in r.get("times", [])]
     gaps = ", ".join(f"{at:.1f}s+{length:.2f}" for at, length in freezes(times, start, end))
@@ -214,12 +216,18 @@ async def run_mode(
                 await link.viewer.start(backend)
 
             async def sample() -> None:
+                """Each viewer's link as the stats route shows it, found by its session (the
+                route's list shifts when a viewer leaves)."""
+                assert isinstance(backend, SfuMediaBackend)
                 while True:
                     await asyncio.sleep(0.5)
-                    seen = backend.stats(1).get("viewerLinks", [])
+                    room = backend.rooms.get(1)
                     now = time.monotonic()
-                    for link, view in zip(links, seen, strict=False):
-                        link.links.append((now, view))
+                    for link in links:
+                        assert link.viewer is not None
+                        viewer = room.viewers.get(link.viewer.session_id) if room else None
+                        sink = viewer.sinks.get("video") if viewer else None
+                        link.links.append((now, sink.describe() if sink else {}))
 
             sampler = asyncio.ensure_future(sample())
             await asyncio.sleep(WARMUP_S)  # benchmark timeline, not test synchronisation
