@@ -1,20 +1,26 @@
-"""Viewers on impaired links: ``python -m bench.network [--seconds 20] [--step-seconds 15]``.
+"""Viewers on impaired links: ``python -m bench.network [--seconds 20] [--links ...]``.
 
 One publisher (``liveshop.media.synthetic_simulcast``: aiortc signalling, three VP8 layers
 encoded with libvpx: f 640×360 900 kb/s, h 320×180 250 kb/s, q 160×90 80 kb/s, 15 fps, plus
 Opus) sends to an in-process ``sfu`` backend; one viewer per link, each an aiortc process
 (``liveshop.media.probe_viewer``, decoding) in its own network namespace joined to this one by a
 veth pair. Links: rate {unlimited, 800 kb/s, 400 kb/s} (``tc tbf`` on the server side of the
-veth) × {clean, 3 % loss} (nftables in the viewer's namespace), and a step (unlimited → 400 kb/s
-for ``--step-seconds`` → unlimited). The same run measures the reference: today's single-layer
-forwarding (the same publisher offering only its f layer, no simulcast).
+veth) × {clean, 3 % loss} (nftables in the viewer's namespace) × {no added delay, 150 ms RTT
+± 30 ms jitter}, and a step (unlimited → 400 kb/s for ``--step-seconds`` → unlimited). netem
+is not available here: the delay is ``liveshop.media.delaylink``, a userspace bridge process in
+a namespace between the server's and the viewer's (75 ms ± 15 ms each way, uniform per packet,
+order kept, so packets of a burst bunch towards the top of the range; after the rate limit, like
+a path's propagation delay). ``--links`` picks the rows (default: those without delay; ``all``:
+every row). The same run measures the reference: today's single-layer forwarding (the same
+publisher offering only its f layer, no simulcast).
 
 Per viewer, over the measurement window: decoded fps, the most common width, freeze ratio (share
 of the window inside freezes; a freeze is a gap between decoded frames longer than
 max(3 × mean interval, mean + 150 ms), as WebRTC's freezeCount), time to first frame; for the
 step, the time from the limit to the first lower-layer frame and from lifting it to the first
-640-wide frame. netem is not available here: no added delay or jitter, and glass-to-glass
-latency is not measured by this benchmark (see ``bench.media``).
+640-wide frame; the median RTT the server measured for the viewer (its sender's RTCP). Below the
+table, what each delay bridge did (delay per direction as it happened, lateness, drops).
+Glass-to-glass latency is not measured by this benchmark (see ``bench.media``).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import argparse
 import asyncio
 import collections
 import itertools
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,14 +41,17 @@ from typing import Any
 from liveshop.media import aiortc_internals as internals
 from liveshop.media import create_media_backend
 from liveshop.media.base import MediaEvent
+from liveshop.media.delaylink import Delay
 from liveshop.media.netns import Namespace, problem
 from liveshop.media.probe_viewer import ProbeViewer
+from liveshop.media.sfu import SfuMediaBackend
 from liveshop.media.synthetic_simulcast import SimulcastPublisher
 
 WARMUP_S = 8.0
 PUBLISHER_FPS = [15]  # the publisher's frame rate (--fps): a stream decoding far less than this
 # is judged against it (a viewer that decodes 4 frames in 40 s is frozen, not smooth)
 TOP_WIDTH = 640
+DELAY = Delay(ms=75, jitter_ms=15)  # each way: 150 ms ± 30 ms round trip
 
 
 @dataclass
@@ -49,21 +59,30 @@ class Link:
     name: str
     rate: str | None  # tbf rate, None: unlimited
     loss: int  # percent
+    delayed: bool = False  # DELAY on the link
     step: bool = False
     ns: Namespace | None = None
     viewer: ProbeViewer | None = None
     result: dict[str, Any] = field(default_factory=dict)
     links: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # server's view
+    bridge: dict[str, Any] | None = None  # the delay bridge's summary
 
 
-LINKS = [
-    ("unlimited", None, 0),
-    ("800k", "800kbit", 0),
-    ("400k", "400kbit", 0),
-    ("unlimited 3%", None, 3),
-    ("800k 3%", "800kbit", 3),
-    ("400k 3%", "400kbit", 3),
+LINKS = [  # name, tbf rate, loss %, 150 ms RTT ± 30 ms
+    ("unlimited", None, 0, False),
+    ("800k", "800kbit", 0, False),
+    ("400k", "400kbit", 0, False),
+    ("unlimited 3%", None, 3, False),
+    ("800k 3%", "800kbit", 3, False),
+    ("400k 3%", "400kbit", 3, False),
+    ("150ms", None, 0, True),
+    ("800k 150ms", "800kbit", 0, True),
+    ("400k 150ms", "400kbit", 0, True),
+    ("3% 150ms", None, 3, True),
+    ("800k 3% 150ms", "800kbit", 3, True),
+    ("400k 3% 150ms", "400kbit", 3, True),
 ]
+DEFAULT_LINKS = [name for name, _, _, delayed in LINKS if not delayed]
 
 
 def run(*argv: str, check: bool = True) -> None:
@@ -115,7 +134,7 @@ def freezes(times: list[float], start: float, end: float) -> list[tuple[float, f
 
 def timeline(link: Link, start: float, end: float) -> str:
     """What one viewer got, second by second: width decoded, and the server's layer, budget
-    (kb/s) and reported loss; then its freezes."""
+    (kb/s), reported loss and RTT (ms); then its freezes."""
     assert link.viewer is not None
     lines = [f"{link.name}:"]
     for second in range(int(end - start)):
@@ -126,7 +145,8 @@ def timeline(link: Link, start: float, end: float) -> str:
         lines.append(
             f"  {second:>3}s width {widths[-1] if widths else 0:>4}  layer {view.get('layer')!s:<4}"
             f" budget {view.get('bandwidthKbps')!s:>7}  remb {view.get('rembKbps')!s:>7}"
-            f"  loss {view.get('loss')!s:>5}  switches {view.get('switches')}"
+            f"  loss {view.get('loss')!s:>5}  rtt {view.get('rttMs')!s:>6}"
+            f"  switches {view.get('switches')}"
         )
     times = [t for r in link.viewer.reports for t in r.get("times", [])]
     gaps = ", ".join(f"{at:.1f}s+{length:.2f}" for at, length in freezes(times, start, end))
@@ -143,11 +163,13 @@ def measure(link: Link, start: float, end: float) -> dict[str, Any]:
         r["width"] for r in reports if start <= r["t"] <= end and r["frames"]
     )
     first = times[0] - link.viewer.started if times else None
+    rtts = [v["rttMs"] for t, v in link.links if start <= t <= end and v.get("rttMs") is not None]
     return {
         "fps": len(window) / (end - start),
         "width": widths.most_common(1)[0][0] if widths else 0,
         "freeze": freeze_ratio(times, start, end),
         "ttff": first,
+        "rtt": statistics.median(rtts) if rtts else None,
     }
 
 
@@ -163,7 +185,7 @@ async def run_mode(
     simulcast: bool, seconds: float, step_s: float, names: list[str], show_timeline: bool = False
 ) -> list[Link]:
     """One publisher, one viewer per link; returns the links with their results."""
-    links = [Link(name, rate, loss) for name, rate, loss in LINKS if name in names]
+    links = [Link(*row) for row in LINKS if row[0] in names]
     links.append(Link("step 400k", None, 0, step=True))
     connected = asyncio.Event()
 
@@ -172,7 +194,7 @@ async def run_mode(
             connected.set()
 
     with tempfile.TemporaryDirectory() as media_dir:
-        namespaces = [Namespace() for _ in links]
+        namespaces = [Namespace(DELAY if link.delayed else None) for link in links]
         try:
             for link, ns in zip(links, namespaces, strict=True):
                 link.ns = ns.create()
@@ -194,12 +216,18 @@ async def run_mode(
                 await link.viewer.start(backend)
 
             async def sample() -> None:
+                """Each viewer's link as the stats route shows it, found by its session (the
+                route's list shifts when a viewer leaves)."""
+                assert isinstance(backend, SfuMediaBackend)
                 while True:
                     await asyncio.sleep(0.5)
-                    seen = backend.stats(1).get("viewerLinks", [])
+                    room = backend.rooms.get(1)
                     now = time.monotonic()
-                    for link, view in zip(links, seen, strict=False):
-                        link.links.append((now, view))
+                    for link in links:
+                        assert link.viewer is not None
+                        viewer = room.viewers.get(link.viewer.session_id) if room else None
+                        sink = viewer.sinks.get("video") if viewer else None
+                        link.links.append((now, sink.describe() if sink else {}))
 
             sampler = asyncio.ensure_future(sample())
             await asyncio.sleep(WARMUP_S)  # benchmark timeline, not test synchronisation
@@ -229,13 +257,33 @@ async def run_mode(
             await backend.close()
         finally:
             internals.restrict_host_addresses([])
-            for ns in namespaces:
+            for link, ns in zip(links, namespaces, strict=True):
                 ns.delete()
+                link.bridge = ns.delay_summary
     return links
 
 
 def fmt(value: Any, spec: str) -> str:
     return "-" if value is None else format(value, spec)
+
+
+def bridge_lines(link: Link, mode: str) -> list[str]:
+    """What ``link``'s delay bridge did, one line per direction (none without a bridge)."""
+    if not link.bridge or link.ns is None:
+        return []
+    lines = []
+    a, b = link.ns.bridge_devs
+    for name, key in (("to viewer", f"{a}>{b}"), ("to server", f"{b}>{a}")):
+        d = link.bridge[key]
+        held, late = d["held_ms"], d["late_ms"]
+        lines.append(
+            f"  {link.name:<14} {mode:<10} {name:<10} {d['frames']:>7} "
+            f"{fmt(held.get('p5'), '5.1f')} {fmt(held.get('p50'), '5.1f')} "
+            f"{fmt(held.get('p95'), '5.1f')} {fmt(held.get('max'), '6.1f')} "
+            f"{fmt(late.get('p99'), '5.1f')} {fmt(late.get('max'), '6.1f')} "
+            f"{d['dropped'] + (d['kernel_drops'] or 0):>5}"
+        )
+    return lines
 
 
 async def main(argv: list[str]) -> int:
@@ -244,9 +292,10 @@ async def main(argv: list[str]) -> int:
     parser.add_argument("--step-seconds", type=float, default=15.0, help="400 kb/s step length")
     parser.add_argument(
         "--links",
-        default=",".join(name for name, _, _ in LINKS),
-        help="which links beside the step (each is one decoding viewer process: on a small "
-        "machine run fewer at a time)",
+        default=",".join(DEFAULT_LINKS),
+        help="which links beside the step, comma-separated, or 'all' (each is one decoding "
+        "viewer process: on a small machine run a few at a time); rows: "
+        + ", ".join(name for name, *_ in LINKS),
     )
     parser.add_argument("--fps", type=int, default=15, help="the publisher's frame rate")
     parser.add_argument(
@@ -258,19 +307,26 @@ async def main(argv: list[str]) -> int:
     if reason:
         print(f"bench.network needs network namespaces: {reason}", file=sys.stderr)
         return 2
-    print("netem is not available here: links differ by rate (tc tbf) and loss (nftables) only; "
-          "no added delay or jitter, no glass-to-glass figures.", flush=True)  # fmt: skip
+    names = [n.strip() for n in args.links.split(",") if n.strip()]
+    if names == ["all"]:
+        names = [name for name, *_ in LINKS]
+    unknown = set(names) - {name for name, *_ in LINKS}
+    if unknown:
+        print(f"unknown links: {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    print("links: rate by tc tbf, loss by nftables, delay (150 ms RTT ± 30 ms, order kept) by a "
+          "userspace bridge (liveshop.media.delaylink; netem is not available here); "
+          "no glass-to-glass figures.", flush=True)  # fmt: skip
     results: dict[str, list[Link]] = {}
     for mode in ("single", "simulcast"):
         print(f"running {mode} ...", flush=True)
-        names = [n.strip() for n in args.links.split(",") if n.strip()]
         results[mode] = await run_mode(
             mode == "simulcast", args.seconds, args.step_seconds, names, args.timeline
         )
     print()
     print(f"{'link':<14} {'mode':<10} {'fps':>5} {'width':>6} {'freeze %':>9} {'ttff s':>7} "
-          f"{'down s':>7} {'up s':>6}")  # fmt: skip
-    print("-" * 70)
+          f"{'down s':>7} {'up s':>6} {'rtt ms':>7}")  # fmt: skip
+    print("-" * 78)
     for i, link in enumerate(results["single"]):
         for mode in ("single", "simulcast"):
             r = results[mode][i].result
@@ -278,6 +334,7 @@ async def main(argv: list[str]) -> int:
                 f"{link.name:<14} {mode:<10} {fmt(r.get('fps'), '5.1f')} {r.get('width', 0):>6} "
                 f"{fmt(100 * r['freeze'] if 'freeze' in r else None, '9.1f')} "
                 f"{fmt(r.get('ttff'), '7.1f')} {fmt(r.get('down'), '7.1f')} {fmt(r.get('up'), '6.1f')}"
+                f" {fmt(r.get('rtt'), '7.0f')}"
             )
     print()
     print("ratios simulcast / single (fps; freeze ratio):")
@@ -286,6 +343,18 @@ async def main(argv: list[str]) -> int:
         fps = multi["fps"] / single["fps"] if single.get("fps") else None
         frz = (multi["freeze"] + 1e-3) / (single["freeze"] + 1e-3)
         print(f"  {link.name:<14} fps {fmt(fps, '.2f')}  freeze {frz:.2f}")
+    bridges = [
+        line
+        for i in range(len(results["single"]))
+        for mode in ("single", "simulcast")
+        for line in bridge_lines(results[mode][i], mode)
+    ]
+    if bridges:
+        print()
+        print(f"delay bridges, one way, ms ({DELAY.ms:g} ± {DELAY.jitter_ms:g} drawn per packet):")
+        print(f"  {'link':<14} {'mode':<10} {'direction':<10} {'frames':>7} {'p5':>5} {'p50':>5} "
+              f"{'p95':>5} {'max':>6} {'late99':>5} {'latemax':>6} {'drops':>5}")  # fmt: skip
+        print("\n".join(bridges))
     return 0
 
 
