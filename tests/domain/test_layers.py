@@ -329,3 +329,13 @@ def test_a_three_percent_lossy_link_keeps_its_layer() -> None:
     for t in range(1, 300):
         sel.report_loss(float(t), pattern[t % len(pattern)], RATE["f"])
         assert sel.choose(float(t), LAYERS) == "f"
+
+
+def test_a_layer_fits_only_with_the_viewers_audio_beside_it() -> None:
+    """With 600 kb/s believed and 150 kb/s of audio, the 500 kb/s layer no longer fits."""
+    alone, with_audio = LayerSelector(), LayerSelector(audio_bps=150_000)
+    for sel in (alone, with_audio):
+        sel.choose(0.0, LAYERS)
+        sel.cap_bps = 600_000
+    assert alone.choose(1.0, LAYERS) == "h"
+    assert with_audio.choose(1.0, LAYERS) == "q"

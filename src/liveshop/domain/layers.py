@@ -41,6 +41,9 @@ The rule (one :class:`LayerSelector` per viewer):
 * **Estimate.** Clean reports lift the cap by 8 % each, up to :attr:`LayerPolicy.creep_limit` ×
   the rate being sent: what the link is believed to carry never runs far ahead of what it has
   been seen to carry.
+* **Audio first.** The budget is the whole link's: a layer fits when its rate plus the viewer's
+  audio (:attr:`LayerSelector.audio_bps`, set by the caller) fits, and caps taken from the video's
+  loss, NACKs or estimate add the audio back.
 * **Size.** No layer above the smallest one at least as tall as the player (``max_height``,
   device pixels) is chosen.
 """
@@ -110,6 +113,7 @@ class LayerSelector:
     trial_from: str | None = None  # the layer a trial in progress started from ("" = paused)
     trial_rate: float = 0.0  # the trial layer's rate
     floor_bps: float = 0.0  # the rate of the layer the trial started from (it was clean)
+    audio_bps: float = 0.0  # the viewer's audio, which shares its link and always goes first
     nacks: tuple[int, int] = (0, 0)  # last (NACKed, sent) running totals reported
     trial_mark: tuple[int, int] = (0, 0)  # ... when the trial began
     nack_window: tuple[float, int, int] = (-math.inf, 0, 0)  # (since, NACKed, sent) totals
@@ -136,12 +140,12 @@ class LayerSelector:
             self.remb_low = 0
             return  # the fall a failed probe caused
         if falling and self.in_trial(now) and self.remb_bps < self.trial_rate * 0.9:
-            self._trial_failed(self.remb_bps)  # a trial's first falling estimate ends it
+            self._trial_failed(self.remb_bps + self.audio_bps)  # its first falling estimate ends it
             return
         under = current_rate_bps > 0 and self.remb_bps < current_rate_bps * 0.9
         self.remb_low = self.remb_low + 1 if under and (falling or self.remb_low) else 0
         if self.remb_low >= 2:  # one low estimate can be a scheduling hiccup; two are a trend
-            self.cap_bps = min(self.cap_bps, self.remb_bps)
+            self.cap_bps = min(self.cap_bps, self.remb_bps + self.audio_bps)
             self.clean_since = None
 
     def report_loss(self, now: float, fraction: float, current_rate_bps: float) -> None:
@@ -158,14 +162,14 @@ class LayerSelector:
             return  # a failed probe's loss, reported after it was called off
         if self.loss > self.policy.high_loss:
             if self.in_trial(now):  # the trial layer's loss: back to where it started
-                self._trial_failed(self.trial_rate * (1 - self.loss / 2))
+                self._trial_failed((self.trial_rate + self.audio_bps) * (1 - self.loss / 2))
                 return
-            base = current_rate_bps if current_rate_bps > 0 else self.cap_bps
+            base = current_rate_bps + self.audio_bps if current_rate_bps > 0 else self.cap_bps
             if math.isfinite(base):
                 self.cap_bps = min(self.cap_bps, base) * (1 - self.loss / 2)
             self.clean_since = None
         elif self.loss < self.policy.low_loss:
-            limit = max(self.cap_bps, current_rate_bps * self.policy.creep_limit)
+            limit = max(self.cap_bps, (current_rate_bps + self.audio_bps) * self.policy.creep_limit)
             self.cap_bps = min(self.cap_bps * 1.08, limit)
             if self.clean_since is None:
                 self.clean_since = now
@@ -186,7 +190,7 @@ class LayerSelector:
                 if probing:
                     self._probe_failed(now)
                 else:
-                    self._trial_failed(self.trial_rate * 0.9)
+                    self._trial_failed(self.trial_rate * 0.9 + self.audio_bps)
             return
         if now < self.probe_end:  # NACKs for what a failed probe cost
             self.nack_window = (now, nacked, sent)
@@ -202,7 +206,7 @@ class LayerSelector:
             and now - self.last_down >= self.policy.settle_s
         ):
             share = missed / max(total, 1)
-            base = current_rate_bps if current_rate_bps > 0 else self.cap_bps
+            base = current_rate_bps + self.audio_bps if current_rate_bps > 0 else self.cap_bps
             if math.isfinite(base):
                 self.cap_bps = min(self.cap_bps, base) * (1 - min(share, 1.0) / 2)
             self.clean_since = None
@@ -261,9 +265,12 @@ class LayerSelector:
             top = next((i for i, x in enumerate(layers) if (x.height or 0) >= self.max_height), top)
         allowed = range(top + 1)
         budget = self.budget_bps()
-        fits = [i for i in allowed if layers[i].bitrate_bps * self.policy.fit_margin <= budget]
+        audio = self.audio_bps
+        fits = [
+            i for i in allowed if layers[i].bitrate_bps * self.policy.fit_margin + audio <= budget
+        ]
         best: int | None = fits[-1] if fits else None
-        if best is None and budget >= layers[0].bitrate_bps * self.policy.pause_ratio:
+        if best is None and budget >= layers[0].bitrate_bps * self.policy.pause_ratio + audio:
             best = 0  # close enough: the lowest layer rather than a paused picture
         if not self.started:
             self.started = True
@@ -301,13 +308,17 @@ class LayerSelector:
                 return None if self.paused else self.current
             self.probe_start = None  # the probe passed (or there is none): the trial
             self.trial_from = "" if cur < 0 else names[cur]
-            self.floor_bps = 0.0 if cur < 0 else layers[cur].bitrate_bps * self.policy.fit_margin
+            self.floor_bps = audio + (
+                0.0 if cur < 0 else layers[cur].bitrate_bps * self.policy.fit_margin
+            )
             self.trial_rate = layers[cur + 1].bitrate_bps
             self.trial_mark = self.nacks
             self.last_up = now
             self.paused = False
             self.current = names[cur + 1]
-            self.cap_bps = max(self.cap_bps, layers[cur + 1].bitrate_bps * self.policy.up_margin)
+            self.cap_bps = max(
+                self.cap_bps, layers[cur + 1].bitrate_bps * self.policy.up_margin + audio
+            )
             return self.current
         return None if self.paused else self.current
 

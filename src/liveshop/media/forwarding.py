@@ -475,6 +475,7 @@ class Sink:
         source = self.source
         if source is None or not source.simulcast or self.kind != "video":
             return
+        self.selector.audio_bps = self._audio_rate()
         layers = source.ordered(now)
         if not layers:
             if force:
@@ -519,6 +520,11 @@ class Sink:
         self.selector.max_height = height
         self.reselect(time.monotonic())
 
+    def _audio_rate(self) -> float:
+        """The rate of this viewer's audio (bits/s; 0 without audio)."""
+        audio = self if self.kind == "audio" else self.partner()
+        return audio.rate() if audio is not None and audio.kind == "audio" else 0.0
+
     def _video(self) -> Sink | None:
         return self if self.kind == "video" else self.partner()
 
@@ -529,6 +535,7 @@ class Sink:
         now = time.monotonic()
         # video's own reports while it flows; the audio's while video is paused
         if (self.kind == "video") == (video.layer is not None):
+            video.selector.audio_bps = video._audio_rate()
             video.selector.report_loss(now, fraction_lost / 256, video.rate())
             video.selector.report_rtt(internals.sender_rtt(video.sender))
             video.reselect(now)
