@@ -295,7 +295,7 @@ async def main(argv: list[str]) -> int:
         default=",".join(DEFAULT_LINKS),
         help="which links beside the step, comma-separated, or 'all' (each is one decoding "
         "viewer process: on a small machine run a few at a time); rows: "
-        + ", ".join(name for name, *_ in LINKS),
+        + ", ".join(name for name, *_ in LINKS).replace("%", "%%"),  # argparse formats help
     )
     parser.add_argument("--fps", type=int, default=15, help="the publisher's frame rate")
     parser.add_argument(
