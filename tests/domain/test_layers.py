@@ -24,6 +24,15 @@ def run(
     return out
 
 
+def knocked_down(sel: LayerSelector, estimate_bps: float) -> LayerSelector:
+    """``sel`` starts on "f" and two receiver estimates of ``estimate_bps`` (by t = 1 s) follow."""
+    sel.choose(0.0, LAYERS)
+    sel.report_estimate(0.5, 1_600_000, RATE["f"])
+    sel.report_estimate(0.8, estimate_bps, RATE["f"])
+    sel.report_estimate(1.0, estimate_bps, RATE["f"])
+    return sel
+
+
 def test_starts_on_the_top_layer_of_an_unknown_link() -> None:
     """With no report yet, a viewer starts on the best layer."""
     assert LayerSelector().choose(0.0, LAYERS) == "f"
@@ -69,10 +78,7 @@ def test_estimate_above_the_rate_sent_is_no_limit() -> None:
 def test_climbs_one_step_at_a_time_after_a_clean_spell() -> None:
     """After congestion ends, the viewer goes up one layer per clean spell, not at once."""
     sel = LayerSelector()
-    sel.choose(0.0, LAYERS)
-    sel.report_estimate(0.5, 1_600_000, RATE["f"])
-    sel.report_estimate(0.8, 120_000, RATE["f"])
-    sel.report_estimate(1.0, 120_000, RATE["f"])
+    knocked_down(sel, 120_000)
     assert sel.choose(1.0, LAYERS) == "q"
     choices = run(sel, 2.0, 30.0, 0.0)
     seen = [c for _, c in choices]
@@ -107,10 +113,7 @@ def test_failed_trials_back_off() -> None:
 def test_pauses_below_the_lowest_layer_and_resumes() -> None:
     """An estimate under most of the lowest layer's rate pauses video; a clean link resumes it."""
     sel = LayerSelector()
-    sel.choose(0.0, LAYERS)
-    sel.report_estimate(0.5, 1_600_000, RATE["f"])
-    sel.report_estimate(0.8, 40_000, RATE["f"])
-    sel.report_estimate(1.0, 40_000, RATE["f"])
+    knocked_down(sel, 40_000)
     assert sel.choose(1.0, LAYERS) is None
     assert sel.paused
     choices = run(sel, 2.0, 12.0, 0.0)
@@ -144,10 +147,7 @@ def test_lowest_layer_always_allowed_by_size() -> None:
 def on_h_after_a_clean_spell() -> tuple[LayerSelector, float]:
     """A viewer knocked down to "h" by an estimate, then clean until a trial of "f" begins."""
     sel = LayerSelector()
-    sel.choose(0.0, LAYERS)
-    sel.report_estimate(0.5, 1_600_000, RATE["f"])
-    sel.report_estimate(0.8, 600_000, RATE["f"])
-    sel.report_estimate(1.0, 600_000, RATE["f"])
+    knocked_down(sel, 600_000)
     assert sel.choose(1.0, LAYERS) == "h"
     for t, choice in run(sel, 2.0, 20.0, 0.0):
         if choice == "f":
@@ -217,10 +217,7 @@ def test_one_falling_estimate_ends_a_trial() -> None:
 def probing_on_h() -> tuple[LayerSelector, float]:
     """A viewer that can pad, knocked down to "h", clean until it starts a probe for "f"."""
     sel = LayerSelector(can_probe=True)
-    sel.choose(0.0, LAYERS)
-    sel.report_estimate(0.5, 1_600_000, RATE["f"])
-    sel.report_estimate(0.8, 600_000, RATE["f"])
-    sel.report_estimate(1.0, 600_000, RATE["f"])
+    knocked_down(sel, 600_000)
     assert sel.choose(1.0, LAYERS) == "h"
     t = 2.0
     while sel.probe_start is None:
