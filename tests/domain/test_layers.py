@@ -336,3 +336,12 @@ def test_a_layer_fits_only_with_the_viewers_audio_beside_it() -> None:
         sel.cap_bps = 600_000
     assert alone.choose(1.0, LAYERS) == "h"
     assert with_audio.choose(1.0, LAYERS) == "q"
+
+
+def test_a_paused_viewer_resumes_without_a_probe() -> None:
+    """A viewer whose video was paused comes back on the lowest layer with no probe first."""
+    sel = knocked_down(LayerSelector(can_probe=True), 40_000)
+    assert sel.choose(1.0, LAYERS) is None
+    choices = run(sel, 2.0, 12.0, 0.0)
+    assert "q" in [c for _, c in choices]
+    assert sel.probe_start is None or sel.current != "q"

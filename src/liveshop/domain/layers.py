@@ -31,7 +31,8 @@ The rule (one :class:`LayerSelector` per viewer):
   :attr:`LayerPolicy.settle_s` of a switch down is not held against the new layer (a receiver report
   covers about the second before it, and queued packets of the old layer still arrive).
 * **Probe before a trial.** Where the sender can add padding that the receiver throws away
-  (:attr:`LayerSelector.can_probe`: RTX negotiated), a step up starts as a probe: for
+  (:attr:`LayerSelector.can_probe`: RTX negotiated), a step up (not the resume from a pause: the
+  lowest layer is small, and a paused viewer's estimate has nothing to follow) starts as a probe: for
   :attr:`LayerPolicy.probe_s` the sender adds what the next layer needs on top of the current
   one (:meth:`LayerSelector.probe_bps`) while the picture stays on its layer. A falling estimate
   under that rate, NACKs or high loss until :attr:`LayerPolicy.probe_wait_s` after the padding
@@ -298,12 +299,12 @@ class LayerSelector:
         if start is not None and now - start > self.policy.probe_s + self.policy.probe_wait_s + 1.0:
             self.probe_start = None  # passed, but the climb it was for is no longer due
         if cur < top and self._may_climb(now, layers, cur + 1):
-            if self.can_probe and self.probe_start is None:
+            if self.can_probe and self.probe_start is None and cur >= 0:
                 self.probe_start = now
                 self.probe_end = now + self.policy.probe_s + self.policy.probe_wait_s
                 self.probe_peak = self.remb_bps or 0.0
                 self.probe_rate = layers[cur + 1].bitrate_bps * self.policy.up_margin
-                self.probe_extra = self.probe_rate - (layers[cur].bitrate_bps if cur >= 0 else 0)
+                self.probe_extra = self.probe_rate - layers[cur].bitrate_bps
                 self.trial_mark = self.nacks
                 return None if self.paused else self.current
             self.probe_start = None  # the probe passed (or there is none): the trial
