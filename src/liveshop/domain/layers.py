@@ -215,8 +215,7 @@ class LayerSelector:
 
     def probing(self, now: float) -> bool:
         """True from a probe's start until ``probe_wait_s`` after its padding ends."""
-        start = self.probe_start
-        return start is not None and now - start < self.policy.probe_s + self.policy.probe_wait_s
+        return self.probe_start is not None and now < self.probe_end
 
     def probe_bps(self, now: float) -> float:
         """The padding rate the sender should add now (0: none): it ramps from half the
@@ -295,8 +294,7 @@ class LayerSelector:
             return self._down(now, names, best, congestion=True)
         if self.probing(now):
             return None if self.paused else self.current
-        start = self.probe_start
-        if start is not None and now - start > self.policy.probe_s + self.policy.probe_wait_s + 1.0:
+        if self.probe_start is not None and now > self.probe_end + 1.0:
             self.probe_start = None  # passed, but the climb it was for is no longer due
         if cur < top and self._may_climb(now, layers, cur + 1):
             if self.can_probe and self.probe_start is None and cur >= 0:

@@ -501,7 +501,9 @@ class Sink:
                 ntp = current_ntp_time()
                 while owed >= PAD_BYTES:
                     owed -= PAD_BYTES
-                    data = self.rewriter.padding(self.rtx_pt, self.rtx_seq, self.rtx_ssrc, 255, ntp)
+                    data = self.rewriter.padding(
+                        self.rtx_pt, self.rtx_seq, self.rtx_ssrc, PAD_BYTES, ntp
+                    )
                     self.rtx_seq = (self.rtx_seq + 1) & 0xFFFF
                     with contextlib.suppress(ConnectionError):
                         await self.send(data)
@@ -559,18 +561,16 @@ class Sink:
         if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
             for seq in packet.lost:
                 self.missed.missed(seq)
-            if (
-                self.kind == "video"
-                and self.source is not None
-                and self._keyframe_lost(packet.lost)
-            ):
-                self.source.request_keyframe(self.layer)  # a retransmission may be lost too
-            if self.kind == "video" and self.source is not None and self.source.simulcast:
-                now = time.monotonic()
-                self.selector.report_nacks(
-                    now, self.missed.count, self.rewriter.packets, self.rate()
-                )
-                self.reselect(now)
+            source = self.source
+            if self.kind == "video" and source is not None:
+                if self._keyframe_lost(packet.lost):
+                    source.request_keyframe(self.layer)  # a retransmission may be lost too
+                if source.simulcast:
+                    now = time.monotonic()
+                    self.selector.report_nacks(
+                        now, self.missed.count, self.rewriter.packets, self.rate()
+                    )
+                    self.reselect(now)
             await self._retransmit(packet.lost)
             return True
         if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
