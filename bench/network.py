@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import itertools
 import statistics
 import subprocess
@@ -38,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench._chromium_viewer import ChromiumViewer, available
 from liveshop.media import aiortc_internals as internals
 from liveshop.media import create_media_backend
 from liveshop.media.base import MediaEvent
@@ -62,7 +64,7 @@ class Link:
     delayed: bool = False  # DELAY on the link
     step: bool = False
     ns: Namespace | None = None
-    viewer: ProbeViewer | None = None
+    viewer: ProbeViewer | ChromiumViewer | None = None
     result: dict[str, Any] = field(default_factory=dict)
     links: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # server's view
     bridge: dict[str, Any] | None = None  # the delay bridge's summary
@@ -164,13 +166,23 @@ def measure(link: Link, start: float, end: float) -> dict[str, Any]:
     )
     first = times[0] - link.viewer.started if times else None
     rtts = [v["rttMs"] for t, v in link.links if start <= t <= end and v.get("rttMs") is not None]
-    return {
+    result = {
         "fps": len(window) / (end - start),
         "width": widths.most_common(1)[0][0] if widths else 0,
         "freeze": freeze_ratio(times, start, end),
         "ttff": first,
         "rtt": statistics.median(rtts) if rtts else None,
     }
+    if isinstance(link.viewer, ChromiumViewer):
+        browser = link.viewer.stats_between(start, end)
+        if browser is not None:
+            result["webrtc_freeze"] = browser["totalFreezesDuration"] / (end - start)
+            result["jitter_ms"] = browser["jitterBufferMs"]
+        late = sorted(s for t, s in link.viewer.latencies if start <= t <= end)
+        if late:
+            result["g2g_p50"] = 1000 * late[len(late) // 2]
+            result["g2g_p95"] = 1000 * late[min(len(late) - 1, int(0.95 * len(late)))]
+    return result
 
 
 def first_report(link: Link, after: float, wanted: Any) -> float | None:
@@ -182,7 +194,12 @@ def first_report(link: Link, after: float, wanted: Any) -> float | None:
 
 
 async def run_mode(
-    simulcast: bool, seconds: float, step_s: float, names: list[str], show_timeline: bool = False
+    simulcast: bool,
+    seconds: float,
+    step_s: float,
+    names: list[str],
+    show_timeline: bool = False,
+    playwright: Any = None,
 ) -> list[Link]:
     """One publisher, one viewer per link; returns the links with their results."""
     links = [Link(*row) for row in LINKS if row[0] in names]
@@ -212,7 +229,10 @@ async def run_mode(
                 if link.loss:
                     lose(link)
                 assert link.ns is not None
-                link.viewer = ProbeViewer(link.ns)
+                if playwright is not None:
+                    link.viewer = ChromiumViewer(link.ns, playwright, publisher.sent_at)
+                else:
+                    link.viewer = ProbeViewer(link.ns)
                 await link.viewer.start(backend)
 
             async def sample() -> None:
@@ -301,8 +321,19 @@ async def main(argv: list[str]) -> int:
     parser.add_argument(
         "--timeline", action="store_true", help="print each simulcast viewer's seconds and freezes"
     )
+    parser.add_argument(
+        "--viewer",
+        choices=("chromium", "aiortc"),
+        default="chromium",
+        help="what watches: Debian's Chromium (a browser's jitter buffer and its own freeze "
+        "statistics; glass-to-glass latency) or an aiortc process (decodes on arrival, no "
+        "playout delay)",
+    )
     args = parser.parse_args(argv)
     PUBLISHER_FPS[0] = args.fps
+    if args.viewer == "chromium" and (why := available()):
+        print(f"Chromium viewers cannot run: {why} (or pass --viewer aiortc)", file=sys.stderr)
+        return 2
     reason = problem()
     if reason:
         print(f"bench.network needs network namespaces: {reason}", file=sys.stderr)
@@ -315,34 +346,55 @@ async def main(argv: list[str]) -> int:
         print(f"unknown links: {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
     print("links: rate by tc tbf, loss by nftables, delay (150 ms RTT ± 30 ms, order kept) by a "
-          "userspace bridge (liveshop.media.delaylink; netem is not available here); "
-          "no glass-to-glass figures.", flush=True)  # fmt: skip
+          "userspace bridge (liveshop.media.delaylink; netem is not available here).",
+          flush=True)  # fmt: skip
     results: dict[str, list[Link]] = {}
-    for mode in ("single", "simulcast"):
-        print(f"running {mode} ...", flush=True)
-        results[mode] = await run_mode(
-            mode == "simulcast", args.seconds, args.step_seconds, names, args.timeline
-        )
+    async with contextlib.AsyncExitStack() as stack:
+        playwright = None
+        if args.viewer == "chromium":
+            from playwright.async_api import async_playwright
+
+            playwright = await stack.enter_async_context(async_playwright())
+        for mode in ("single", "simulcast"):
+            print(f"running {mode} ({args.viewer} viewers) ...", flush=True)
+            results[mode] = await run_mode(
+                mode == "simulcast", args.seconds, args.step_seconds, names, args.timeline,
+                playwright,
+            )  # fmt: skip
     print()
-    print(f"{'link':<14} {'mode':<10} {'fps':>5} {'width':>6} {'freeze %':>9} {'ttff s':>7} "
-          f"{'down s':>7} {'up s':>6} {'rtt ms':>7}")  # fmt: skip
-    print("-" * 78)
+    print(f"viewers: {args.viewer}; publisher {args.fps} fps. freeze %: gaps between presented "
+          "frames (see above); webrtc %: the browser's own totalFreezesDuration; g2g: "
+          "glass-to-glass ms (encode start to presentation); jb: mean jitter buffer delay ms")  # fmt: skip
+    print(f"{'link':<14} {'mode':<10} {'fps':>5} {'width':>6} {'freeze %':>9} {'webrtc %':>9} "
+          f"{'ttff s':>7} {'down s':>7} {'up s':>6} {'rtt ms':>7} {'g2g p50':>8} {'g2g p95':>8} "
+          f"{'jb ms':>6}")  # fmt: skip
+    print("-" * 113)
     for i, link in enumerate(results["single"]):
         for mode in ("single", "simulcast"):
             r = results[mode][i].result
+            webrtc = r.get("webrtc_freeze")
             print(
                 f"{link.name:<14} {mode:<10} {fmt(r.get('fps'), '5.1f')} {r.get('width', 0):>6} "
                 f"{fmt(100 * r['freeze'] if 'freeze' in r else None, '9.1f')} "
+                f"{fmt(100 * webrtc if webrtc is not None else None, '9.1f')} "
                 f"{fmt(r.get('ttff'), '7.1f')} {fmt(r.get('down'), '7.1f')} {fmt(r.get('up'), '6.1f')}"
-                f" {fmt(r.get('rtt'), '7.0f')}"
+                f" {fmt(r.get('rtt'), '7.0f')} {fmt(r.get('g2g_p50'), '8.0f')}"
+                f" {fmt(r.get('g2g_p95'), '8.0f')} {fmt(r.get('jitter_ms'), '6.0f')}"
             )
     print()
-    print("ratios simulcast / single (fps; freeze ratio):")
+    print("ratios simulcast / single (fps; freeze ratio; glass-to-glass p95):")
     for i, link in enumerate(results["single"]):
         single, multi = results["single"][i].result, results["simulcast"][i].result
         fps = multi["fps"] / single["fps"] if single.get("fps") else None
         frz = (multi["freeze"] + 1e-3) / (single["freeze"] + 1e-3)
-        print(f"  {link.name:<14} fps {fmt(fps, '.2f')}  freeze {frz:.2f}")
+        g2g = (
+            multi["g2g_p95"] / single["g2g_p95"]
+            if multi.get("g2g_p95") and single.get("g2g_p95")
+            else None
+        )
+        print(
+            f"  {link.name:<14} fps {fmt(fps, '.2f')}  freeze {frz:.2f}  g2g p95 {fmt(g2g, '.2f')}"
+        )
     bridges = [
         line
         for i in range(len(results["single"]))

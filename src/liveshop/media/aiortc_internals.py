@@ -40,6 +40,11 @@ Sender side (viewers):
     the viewer's last RR (its ``fractionLost`` is RFC 3550's 8-bit fraction, 0-255);
   * ``RTCDtlsTransport._send_rtp(data)`` SRTP-protects and sends a serialized packet.
 
+Test peers (not the service):
+  * ``RTCRtpSender._RTCRtpSender__encoder`` is made by the sender on its first frame unless set
+    before: :func:`set_opus_bitrate` sets an Opus encoder of another bitrate (aiortc's is fixed
+    at 96 kb/s; browsers send about 32 kb/s).
+
 ICE (aioice, aiortc's ICE library, pinned with it):
   * ``aioice.ice.get_host_addresses(use_ipv4, use_ipv6)`` is wrapped by
     :func:`restrict_host_addresses` so host candidates are gathered only on the configured
@@ -63,6 +68,7 @@ import aioice
 import aioice.ice
 import aiortc
 from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc.codecs.opus import OpusEncoder
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsTransport, RtpRouter
 from aiortc.rtcpeerconnection import create_media_description_for_transceiver, is_codec_compatible
@@ -94,6 +100,7 @@ _SENDER_ATTRS = (
     "_RTCRtpSender__octet_count",
     "_RTCRtpSender__rtt",
     "_RTCRtpSender__stats",
+    "_RTCRtpSender__encoder",
 )
 _METHODS: tuple[tuple[type, str, tuple[str, ...]], ...] = (
     (RTCRtpReceiver, "_handle_rtp_packet", ("self", "packet", "arrival_time_ms")),
@@ -211,6 +218,8 @@ def check_internals() -> list[str]:
         problems.append("aioice.ice.get_host_addresses(use_ipv4, use_ipv6) changed")
     elif "get_host_addresses(" not in inspect.getsource(aioice.ice.Connection.gather_candidates):
         problems.append("aioice Connection.gather_candidates no longer calls get_host_addresses")
+    if "if self.__encoder is None:" not in inspect.getsource(RTCRtpSender._next_encoded_frame):
+        problems.append("RTCRtpSender._next_encoded_frame no longer keeps a preset encoder")
     run_rtcp = inspect.getsource(RTCRtpSender._run_rtcp)
     for attr in ("__ntp_timestamp", "__rtp_timestamp", "__packet_count", "__octet_count"):
         if "self." + attr not in run_rtcp:
@@ -386,6 +395,14 @@ def sender_fraction_lost(sender: RTCRtpSender) -> float | None:
             fraction = getattr(entry, "fractionLost", None)
             return float(fraction) / 256 if isinstance(fraction, int | float) else None
     return None
+
+
+def set_opus_bitrate(sender: RTCRtpSender, bps: int) -> None:
+    """Make ``sender`` (an audio sender that has not sent yet, negotiated to Opus) encode at
+    ``bps`` instead of aiortc's fixed 96 kb/s."""
+    encoder = OpusEncoder()
+    encoder.codec.bit_rate = bps
+    sender._RTCRtpSender__encoder = encoder  # type: ignore[attr-defined]
 
 
 def rtp_sink(sender: RTCRtpSender) -> Callable[[bytes], Awaitable[None]]:

@@ -9,11 +9,13 @@ latency (publisher capture → viewer decode) on one machine.
 from __future__ import annotations
 
 import os
+import random
+import struct
 import time
 from typing import Any
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import VideoStreamTrack
+from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 from av import VideoFrame
 
 BITS = 16
@@ -88,6 +90,26 @@ class IndexedVideoTrack(VideoStreamTrack):
         frame.time_base = time_base
         self.sent_at[index] = time.time()
         self.count += 1
+        return frame
+
+
+class NoiseAudioTrack(AudioStreamTrack):
+    """Live audio that costs an encoder what speech does: quiet noise (aiortc's own
+    ``AudioStreamTrack`` is silence, which Opus sends in a few bytes per packet)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        rnd = random.Random(7)
+        second = [rnd.randint(-3000, 3000) for _ in range(48_000)]
+        self.noise = struct.pack(f"<{len(second)}h", *second) * 2  # a slice may wrap around
+        self.offset = 0
+
+    async def recv(self) -> Any:
+        frame = await super().recv()
+        size = len(bytes(frame.planes[0]))
+        chunk = self.noise[self.offset : self.offset + size]
+        self.offset = (self.offset + size) % (len(self.noise) // 2)
+        frame.planes[0].update(chunk)
         return frame
 
 

@@ -7,8 +7,10 @@ aiortc cannot send simulcast, so this peer offers one ``sendonly`` video section
 every packet, VP8 encoded with PyAV's libvpx at the layer's own size and bitrate (CBR), frames
 drawn by :func:`~liveshop.media.synthetic.draw_frame` (they carry their index); like a browser,
 every packet also carries the MID extension when the answer accepts it (Janus learns a simulcast
-layer's SSRC from the MID and RID extensions together). A PLI for a
-layer's SSRC makes that layer's next frame a keyframe. Audio is an ordinary aiortc track. With
+layer's SSRC from the MID and RID extensions together). A PLI for a layer's SSRC makes that
+layer's next frame a keyframe; ``sent_at`` keeps when each frame's encoding began (wall clock,
+for glass-to-glass latency). Audio is quiet noise (it costs what speech does), Opus at
+``audio_bps`` (default 32 kb/s, what browsers send; aiortc alone sends 96 kb/s). With
 ``simulcast=False`` it is an ordinary one-layer publisher of its first layer (the reference).
 """
 
@@ -20,18 +22,18 @@ import fractions
 import random
 import re
 import struct
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import av
 from aiortc import RTCPeerConnection, RTCRtpSender
-from aiortc.mediastreams import AudioStreamTrack
 from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket
 
 from liveshop.media import aiortc_internals as internals
 from liveshop.media.base import MediaBackend
 from liveshop.media.forwarding import IdleTrack
-from liveshop.media.synthetic import answer, draw_frame
+from liveshop.media.synthetic import NoiseAudioTrack, answer, draw_frame
 
 RID_ID, RRID_ID = 10, 11
 PACKET_MAX = 1200
@@ -113,6 +115,7 @@ class SimulcastPublisher:
         fps: int = 15,
         noise: int = 48,
         simulcast: bool = True,
+        audio_bps: int = 32_000,
     ):
         self.simulcast = simulcast
         self.layers = (layers or default_layers())[: None if simulcast else 1]
@@ -122,9 +125,11 @@ class SimulcastPublisher:
         self.transceiver = self.pc.addTransceiver(IdleTrack("video"), direction="sendonly")
         caps = RTCRtpSender.getCapabilities("video").codecs
         self.transceiver.setCodecPreferences([c for c in caps if c.name == "VP8"])
-        self.pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
+        audio = self.pc.addTransceiver(NoiseAudioTrack(), direction="sendonly")
+        internals.set_opus_bitrate(audio.sender, audio_bps)  # a browser's rate, not aiortc's 96k
         self.pt = 0
         self.count = 0
+        self.sent_at: dict[int, float] = {}  # frame index -> wall time its encoding began
         self.task: asyncio.Task[None] | None = None
         self.answer_sdp = ""
         self.mid_ext: tuple[int, bytes] | None = None  # the answer's MID extension id, our mid
@@ -194,6 +199,7 @@ class SimulcastPublisher:
         start = loop.time()
         while True:
             index = self.count
+            self.sent_at[index] = time.time()
             encoded = await asyncio.to_thread(self._encode_all, index)
             ts = index * 90000 // self.fps
             for layer, payloads in zip(self.layers, encoded, strict=True):
