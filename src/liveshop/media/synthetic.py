@@ -16,7 +16,7 @@ from typing import Any
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
-from av import VideoFrame
+from av import AudioFrame, VideoFrame
 
 BITS = 16
 BLOCK = 16
@@ -106,6 +106,7 @@ class NoiseAudioTrack(AudioStreamTrack):
 
     async def recv(self) -> Any:
         frame = await super().recv()
+        assert isinstance(frame, AudioFrame)
         size = len(bytes(frame.planes[0]))
         chunk = self.noise[self.offset : self.offset + size]
         self.offset = (self.offset + size) % (len(self.noise) // 2)
