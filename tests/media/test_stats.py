@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from liveshop.media import stats
-from liveshop.media.stats import MissedShare, media_stats, viewer_loss
+from liveshop.media.stats import MissedShare, ReportedLoss, media_stats, viewer_loss
 
 
 class Clock:
@@ -57,3 +57,35 @@ def test_media_stats_give_loss_percentiles() -> None:
     answer = media_stats(None, 3, [10.0, 20.0, 30.0], [0.0, 1.0, 10.0])
     assert answer["viewerLossPct"] == {"p50": 1.0, "p95": 9.1}
     assert media_stats(None, 0, [])["viewerLossPct"] == {"p50": None, "p95": None}
+
+
+def test_reported_loss_is_summed_over_enough_packets() -> None:
+    """Reports every 6 packets with one loss each are judged together, not as 17 % each."""
+    loss = ReportedLoss(min_packets=50)
+    assert loss.add(0.0, 1000, 0) is None
+    results = [loss.add(0.1 * n, 1000 + 6 * n, n // 4) for n in range(1, 10)]
+    assert results[:8] == [None] * 8  # 48 packets: the window is still open
+    assert results[8] == pytest.approx(2 / 54)
+
+
+def test_reported_loss_closes_a_sparse_window_after_max_seconds() -> None:
+    """A stream of few packets still gets a figure, after ``max_seconds``."""
+    loss = ReportedLoss(min_packets=50, max_seconds=2.0)
+    loss.add(0.0, 100, 0)
+    assert loss.add(1.0, 110, 1) is None
+    assert loss.add(2.0, 120, 5) == pytest.approx(0.25)
+
+
+def test_reported_loss_never_goes_below_zero() -> None:
+    """Retransmissions that lower the cumulative count read as no loss."""
+    loss = ReportedLoss(min_packets=10)
+    loss.add(0.0, 100, 5)
+    assert loss.add(1.0, 200, 2) == 0.0
+
+
+def test_reported_loss_starts_over_on_a_new_stream() -> None:
+    """A sequence number that goes backwards opens a new window instead of a figure."""
+    loss = ReportedLoss(min_packets=10)
+    loss.add(0.0, 5000, 3)
+    assert loss.add(1.0, 40, 0) is None
+    assert loss.add(2.0, 60, 2) == pytest.approx(0.1)

@@ -40,7 +40,7 @@ from . import aiortc_internals as internals
 from .negotiation import Negotiated
 from .recording import Recorder
 from .rtputil import VP8, Rewriter, extension_parts, keyframe_start, rtx_packet
-from .stats import MissedShare, StreamStats
+from .stats import MissedShare, ReportedLoss, StreamStats
 
 KEYFRAME_INTERVAL_S = 1.0
 HISTORY = 512  # packets kept per viewer stream for NACK
@@ -370,6 +370,7 @@ class Sink:
         self.rtx_seq = random.randint(0, 0xFFFF)
         self.history: list[bytes | None] = [None] * HISTORY
         self.missed = MissedShare()  # the share of packets the viewer asked for again
+        self.reported = ReportedLoss()  # its receiver reports' loss, over meaningful windows
         self.sent_at = [0.0] * HISTORY
         self.resent_at = [0.0] * HISTORY
         self.nack_budget = 0.0  # bytes that may be retransmitted now
@@ -530,15 +531,16 @@ class Sink:
     def _video(self) -> Sink | None:
         return self if self.kind == "video" else self.partner()
 
-    def _on_report(self, fraction_lost: int) -> None:
+    def _on_report(self, highest_seq: int, cumulative_lost: int) -> None:
         video = self._video()
         if video is None:
             return
         now = time.monotonic()
+        loss = self.reported.add(now, highest_seq, cumulative_lost)
         # video's own reports while it flows; the audio's while video is paused
-        if (self.kind == "video") == (video.layer is not None):
+        if loss is not None and (self.kind == "video") == (video.layer is not None):
             video.selector.audio_bps = video._audio_rate()
-            video.selector.report_loss(now, fraction_lost / 256, video.rate())
+            video.selector.report_loss(now, loss, video.rate())
             video.selector.report_rtt(internals.sender_rtt(video.sender))
             video.reselect(now)
 
@@ -576,7 +578,7 @@ class Sink:
         if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
             for report in packet.reports:
                 if report.ssrc == self.rewriter.ssrc:
-                    self._on_report(report.fraction_lost)
+                    self._on_report(report.highest_sequence, report.packets_lost)
         return False
 
     def describe(self) -> dict[str, Any]:

@@ -119,6 +119,40 @@ class MissedShare:
         return self._share
 
 
+class ReportedLoss:
+    """A viewer's loss from its receiver reports, over windows long enough to mean something.
+
+    Browsers send a receiver report with every feedback packet (each NACK, each estimate), so
+    on a lossy link reports come every few hundred milliseconds and each one's 8-bit fraction
+    covers a handful of packets: one loss in six reads as 17 %. This sums the reports'
+    cumulative counters instead (RFC 3550 §6.4.1: extended highest sequence number, cumulative
+    number lost). Guarantees: :meth:`add` returns the share (0-1) of the packets expected over
+    the window it closes, or None while the window is open; a window closes once it covers at
+    least ``min_packets`` packets, or ``max_seconds`` with at least one; the share never goes
+    below 0 (retransmissions can lower the cumulative count).
+    """
+
+    def __init__(self, min_packets: int = 50, max_seconds: float = 2.0) -> None:
+        self.min_packets = min_packets
+        self.max_seconds = max_seconds
+        self._mark: tuple[float, int, int] | None = None  # when, highest seq, lost
+
+    def add(self, now: float, highest_seq: int, cumulative_lost: int) -> float | None:
+        """One report block's counters, received at ``now``."""
+        if self._mark is None:
+            self._mark = (now, highest_seq, cumulative_lost)
+            return None
+        since, seq0, lost0 = self._mark
+        expected = highest_seq - seq0
+        if expected < 0 or expected > 1 << 20:  # a new stream or a wrapped counter: start over
+            self._mark = (now, highest_seq, cumulative_lost)
+            return None
+        if expected < self.min_packets and not (expected and now - since >= self.max_seconds):
+            return None
+        self._mark = (now, highest_seq, cumulative_lost)
+        return min(1.0, max(0, cumulative_lost - lost0) / expected)
+
+
 def viewer_loss(reported: float | None, missed: float | None) -> float | None:
     """One viewer's loss (0-1): the larger of what its last receiver report says was lost for
     good and the share of packets it had to ask for again (NACK, repaired by the server), so a
