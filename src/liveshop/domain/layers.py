@@ -38,7 +38,12 @@ The rule (one :class:`LayerSelector` per viewer):
   under that rate, NACKs or high loss until :attr:`LayerPolicy.probe_wait_s` after the padding
   ends fail the probe: no switch, no keyframe, and the wait before the next one doubles (up to
   :attr:`LayerPolicy.probe_max_backoff_s`: a probe costs little, and a link that recovers is
-  found again soon). Only a probe that passes leads to the trial.
+  found again soon). A probe asks at most :attr:`LayerPolicy.probe_step` × what the link was
+  last seen to carry (the current layer, or what the last passed probe reached): a far step up
+  (900 kb/s over a 250 kb/s layer) is probed in steps, the next starting as soon as one passes,
+  so a link far too small for it is overfilled by a little, briefly, not flooded with all of it.
+  Any sign of congestion forgets what probes showed. Only a probe of the whole way that passes
+  leads to the trial.
 * **Estimate.** Clean reports lift the cap by 8 % each, up to :attr:`LayerPolicy.creep_limit` ×
   the rate being sent: what the link is believed to carry never runs far ahead of what it has
   been seen to carry.
@@ -85,6 +90,7 @@ class LayerPolicy:
     probe_s: float = 0.4  # how long a probe's padding flows
     probe_wait_s: float = 1.2  # how long after it a failure still counts (a report covers ~1 s)
     probe_max_backoff_s: float = 8.0
+    probe_step: float = 2.0  # a probe asks at most this × what the link was last seen to carry
 
 
 @dataclass
@@ -124,6 +130,7 @@ class LayerSelector:
     probe_rate: float = 0.0  # the rate it tests (the next layer's, with margin)
     probe_peak: float = 0.0  # the highest estimate seen since it began
     probe_end: float = -math.inf  # until then, signs of congestion are the last probe's doing
+    proven_bps: float = 0.0  # the video rate the last passed probe showed the link carries
 
     # reports ---------------------------------------------------------------------------------
 
@@ -147,7 +154,7 @@ class LayerSelector:
         self.remb_low = self.remb_low + 1 if under and (falling or self.remb_low) else 0
         if self.remb_low >= 2:  # one low estimate can be a scheduling hiccup; two are a trend
             self.cap_bps = min(self.cap_bps, self.remb_bps + self.audio_bps)
-            self.clean_since = None
+            self._congested()
 
     def report_loss(self, now: float, fraction: float, current_rate_bps: float) -> None:
         """A receiver report: ``fraction`` of packets lost since the last one (0..1), while
@@ -168,7 +175,7 @@ class LayerSelector:
             base = current_rate_bps + self.audio_bps if current_rate_bps > 0 else self.cap_bps
             if math.isfinite(base):
                 self.cap_bps = min(self.cap_bps, base) * (1 - self.loss / 2)
-            self.clean_since = None
+            self._congested()
         elif self.loss < self.policy.low_loss:
             limit = max(self.cap_bps, (current_rate_bps + self.audio_bps) * self.policy.creep_limit)
             self.cap_bps = min(self.cap_bps * 1.08, limit)
@@ -210,7 +217,7 @@ class LayerSelector:
             base = current_rate_bps + self.audio_bps if current_rate_bps > 0 else self.cap_bps
             if math.isfinite(base):
                 self.cap_bps = min(self.cap_bps, base) * (1 - min(share, 1.0) / 2)
-            self.clean_since = None
+            self._congested()
             self.nack_window = (now, nacked, sent)
 
     def probing(self, now: float) -> bool:
@@ -242,8 +249,13 @@ class LayerSelector:
 
     def _trial_failed(self, cap_bps: float) -> None:
         self.cap_bps = min(self.cap_bps, max(cap_bps, self.floor_bps))
-        self.clean_since = None
+        self._congested()
         self.remb_low = 0
+
+    def _congested(self) -> None:
+        """A sign of congestion: the clean spell ends, and what probes had shown is forgotten."""
+        self.clean_since = None
+        self.proven_bps = 0.0
 
     def report_rtt(self, rtt_s: float | None) -> None:
         """The round-trip time to the viewer (reported in stats; not a switching signal)."""
@@ -297,12 +309,18 @@ class LayerSelector:
         if self.probe_start is not None and now > self.probe_end + 1.0:
             self.probe_start = None  # passed, but the climb it was for is no longer due
         if cur < top and self._may_climb(now, layers, cur + 1):
+            need = layers[cur + 1].bitrate_bps * self.policy.up_margin
+            if self.can_probe and self.probe_start is not None and self.probe_rate < need:
+                self.proven_bps = max(self.proven_bps, self.probe_rate)  # a step of the way
+                self.probe_start = None
             if self.can_probe and self.probe_start is None and cur >= 0:
+                sending = layers[cur].bitrate_bps
                 self.probe_start = now
                 self.probe_end = now + self.policy.probe_s + self.policy.probe_wait_s
                 self.probe_peak = self.remb_bps or 0.0
-                self.probe_rate = layers[cur + 1].bitrate_bps * self.policy.up_margin
-                self.probe_extra = self.probe_rate - layers[cur].bitrate_bps
+                base = max(sending, self.proven_bps)
+                self.probe_rate = min(need, base * self.policy.probe_step)
+                self.probe_extra = self.probe_rate - sending
                 self.trial_mark = self.nacks
                 return None if self.paused else self.current
             self.probe_start = None  # the probe passed (or there is none): the trial
@@ -328,7 +346,7 @@ class LayerSelector:
                     self.policy.max_backoff_s, max(self.policy.up_after_s, self.backoff_s * 2)
                 )
             self.last_down = now
-            self.clean_since = None
+            self._congested()
         if to is None:
             self.paused = True
             return None
