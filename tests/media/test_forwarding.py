@@ -1,5 +1,5 @@
 """A viewer's video sink on its own (no network): which NACKs make it ask the publisher for a
-new keyframe."""
+new keyframe; and a publisher's source: which of its RTX packets are forwarded."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from aiortc import RTCPeerConnection
-from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket
+from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket, RtpPacket
 
-from liveshop.media.forwarding import Sink
+from liveshop.media.forwarding import Sink, Source
 from liveshop.media.negotiation import Negotiated
 
 VP8_KEY = bytes([0x90, 0x80, 0x05, 0x00, 0x00, 0x00])  # descriptor S=1, picture id; P bit clear
@@ -81,3 +81,43 @@ async def test_a_nacked_delta_packet_is_only_retransmitted(sink: Sink) -> None:
     seqs = await switched_and_sent(sink)
     await sink.on_rtcp(nack(sink, seqs[4]))
     assert sink.source.requests == []  # type: ignore[union-attr]
+
+
+@dataclass
+class Recorded:
+    """Stands in for a viewer's sink on a source's layer: the sequence numbers forwarded to it."""
+
+    seqs: list[int] = field(default_factory=list)
+
+    async def forward(self, marker: int, seq: int, *rest: Any) -> None:
+        self.seqs.append(seq)
+
+
+@dataclass
+class Open:
+    closed: bool = False
+
+
+async def test_an_rtx_copy_of_a_packet_already_here_is_not_forwarded() -> None:
+    """RTX repairs a lost packet once; an RTX copy of one that arrived (Chromium's probe padding) is dropped."""
+    neg = Negotiated("video", "0", "vp8", 90000, 96, {97: 96}, None)
+    source = Source(Open(), neg, None, lambda coro: coro.close())  # type: ignore[arg-type]
+    viewer = Recorded()
+    source.main.sinks = (viewer,)  # type: ignore[assignment]
+
+    def media(seq: int, payload: bytes) -> RtpPacket:
+        return RtpPacket(payload_type=96, sequence_number=seq, timestamp=seq, ssrc=1111,
+                         payload=payload)  # fmt: skip
+
+    def rtx(rtx_seq: int, original: int) -> RtpPacket:
+        payload = original.to_bytes(2, "big") + VP8_DELTA
+        return RtpPacket(payload_type=97, sequence_number=rtx_seq, timestamp=original,
+                         ssrc=2222, payload=payload)  # fmt: skip
+
+    await source.on_rtp(media(100, VP8_KEY))
+    await source.on_rtp(media(101, VP8_DELTA))
+    await source.on_rtp(media(103, VP8_DELTA))  # 102 was lost on the way in
+    await source.on_rtp(rtx(7, 101))  # padding: a copy of a packet the viewer was sent
+    await source.on_rtp(rtx(8, 102))  # the repair of the lost one
+    await source.on_rtp(rtx(9, 102))  # ... and a second copy of it
+    assert viewer.seqs == [100, 101, 103, 102]

@@ -40,7 +40,7 @@ from . import aiortc_internals as internals
 from .negotiation import Negotiated
 from .recording import Recorder
 from .rtputil import VP8, Rewriter, extension_parts, keyframe_start, rtx_packet
-from .stats import MissedShare, ReportedLoss, StreamStats
+from .stats import MissedShare, ReportedLoss, SeenSeqs, StreamStats
 
 KEYFRAME_INTERVAL_S = 1.0
 HISTORY = 512  # packets kept per viewer stream for NACK
@@ -89,6 +89,7 @@ class Layer:
         self.ssrc: int | None = None
         self.rtx_ssrc: int | None = None
         self.stats = StreamStats(codec)
+        self.received = SeenSeqs()  # media packets that arrived (an RTX copy of one is dropped)
         self.sinks: tuple[Sink, ...] = ()  # forwarding this layer now
         self.waiting: tuple[Sink, ...] = ()  # switching to it at its next keyframe
         self.last_pli = -10.0
@@ -273,6 +274,7 @@ class Source:
             elif packet.payload_type == self.pt:
                 layer.ssrc = packet.ssrc
                 layer.stats.restart()
+                layer.received.clear()
             else:
                 return None
             self.by_ssrc[packet.ssrc] = layer
@@ -291,6 +293,7 @@ class Source:
                 self.by_ssrc.pop(found.ssrc, None)
             found.ssrc = packet.ssrc
             found.stats.restart()
+            found.received.clear()
             if found.rtx_ssrc is not None:
                 internals.map_rtx(self.receiver, found.rtx_ssrc, packet.ssrc)
         else:
@@ -309,10 +312,17 @@ class Source:
         if pt == self.pt:
             seq = packet.sequence_number
             layer.stats.count(seq, len(payload), packet.marker)
+            layer.received.add(seq)
         elif pt in self.rtx:
             if len(payload) < 2 or layer.ssrc is None:
                 return
             seq = int.from_bytes(payload[:2], "big")
+            if seq in layer.received:
+                # a copy of a packet already here: a late repair, or Chromium probing its uplink
+                # with old packets (RTX "payload padding", at up to 3× a layer's own rate);
+                # forwarded, it would crowd the viewers of that layer off their links
+                return
+            layer.received.add(seq)
             payload = payload[2:]
         else:
             return

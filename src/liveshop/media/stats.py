@@ -153,6 +153,29 @@ class ReportedLoss:
         return min(1.0, max(0, cumulative_lost - lost0) / expected)
 
 
+class SeenSeqs:
+    """The sequence numbers of one incoming RTP stream received lately (the last :attr:`SLOTS`
+    at most): tells a retransmission that repairs a loss from one that repeats a packet already
+    here (a late repair, or a sender's bandwidth probe made of old packets). add and lookup are
+    O(1) and allocate nothing (they run for every packet).
+    """
+
+    SLOTS = 1024  # divides 65536: a slot always holds the same sequence numbers modulo SLOTS
+
+    def __init__(self) -> None:
+        self._slots = [-1] * self.SLOTS
+
+    def add(self, seq: int) -> None:
+        self._slots[seq % self.SLOTS] = seq
+
+    def __contains__(self, seq: int) -> bool:
+        return self._slots[seq % self.SLOTS] == seq
+
+    def clear(self) -> None:
+        """The stream's sequence numbers start again (a new SSRC)."""
+        self._slots = [-1] * self.SLOTS
+
+
 def viewer_loss(reported: float | None, missed: float | None) -> float | None:
     """One viewer's loss (0-1): the larger of what its last receiver report says was lost for
     good and the share of packets it had to ask for again (NACK, repaired by the server), so a
