@@ -383,3 +383,48 @@ def test_a_paused_viewer_resumes_without_a_probe() -> None:
         assert t < 15.0, "never resumed"
     assert choice == "q"
     assert not probed
+
+
+def on_h_steady() -> tuple[LayerSelector, float]:
+    """A viewer knocked down to "h" long enough ago that the next signal counts (t returned)."""
+    sel = knocked_down(LayerSelector(), 600_000)
+    assert sel.choose(1.0, LAYERS) == "h"
+    for t in (1.5, 2.0, 2.5):
+        sel.report_rtt(t, 0.150, RATE["h"])
+    return sel, 4.0
+
+
+def test_a_queue_building_drops_a_layer_before_any_loss() -> None:
+    """Round trips that stay well over the path's lowest mean the layer does not fit."""
+    sel, t = on_h_steady()
+    sel.report_rtt(t, 0.300, RATE["h"])
+    sel.report_rtt(t + 0.3, 0.420, RATE["h"])
+    assert sel.budget_bps() < RATE["h"]
+    assert sel.choose(t + 0.3, LAYERS) == "q"
+
+
+def test_one_slow_round_trip_is_no_queue() -> None:
+    """A single late report (a busy host) changes nothing."""
+    sel, t = on_h_steady()
+    sel.report_rtt(t, 0.400, RATE["h"])
+    sel.report_rtt(t + 0.3, 0.160, RATE["h"])
+    assert sel.choose(t + 0.3, LAYERS) == "h"
+
+
+def test_a_long_path_is_no_queue() -> None:
+    """A path whose every round trip is long (150 ms ± 30) keeps its layer."""
+    sel, t = on_h_steady()
+    for n in range(20):
+        sel.report_rtt(t + 0.5 * n, 0.120 + 0.06 * (n % 3) / 2, RATE["h"])
+    assert sel.choose(t + 10, LAYERS) == "h"
+    assert sel.budget_bps() > RATE["h"]
+
+
+def test_a_queue_during_a_trial_ends_it() -> None:
+    """A trial whose layer builds a queue returns to where it started."""
+    sel, t = on_h_after_a_clean_spell()
+    sel.report_rtt(t - 1.0, 0.005, RATE["h"])
+    assert sel.choose(t, LAYERS) == "f"
+    sel.report_rtt(t + 1.0, 0.200, RATE["f"])
+    sel.report_rtt(t + 1.4, 0.300, RATE["f"])
+    assert sel.choose(t + 1.4, LAYERS) == "h"

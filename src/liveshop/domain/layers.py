@@ -47,6 +47,11 @@ The rule (one :class:`LayerSelector` per viewer):
 * **Estimate.** Clean reports lift the cap by 8 % each, up to :attr:`LayerPolicy.creep_limit` ×
   the rate being sent: what the link is believed to carry never runs far ahead of what it has
   been seen to carry.
+* **Queues.** A round trip that stays :attr:`LayerPolicy.queue_s` over the lowest one seen
+  lately (:meth:`LayerSelector.report_rtt`) means the rate sent fills the path faster than it
+  drains, before any packet is lost (a layer just over the link's rate fills a deep buffer for
+  seconds first): it fails a probe or a trial, and otherwise lowers the budget to 85 % of the
+  rate sent.
 * **Audio first.** The budget is the whole link's: a layer fits when its rate plus the viewer's
   audio (:attr:`LayerSelector.audio_bps`, set by the caller) fits, and caps taken from the video's
   loss, NACKs or estimate add the audio back.
@@ -91,6 +96,8 @@ class LayerPolicy:
     probe_wait_s: float = 1.2  # how long after it a failure still counts (a report covers ~1 s)
     probe_max_backoff_s: float = 8.0
     probe_step: float = 2.0  # a probe asks at most this × what the link was last seen to carry
+    queue_s: float = 0.12  # round trips this much over the link's lowest are a queue building
+    base_rtt_drift: float = 0.005  # the lowest round trip is forgotten this fast (s per s)
 
 
 @dataclass
@@ -131,6 +138,8 @@ class LayerSelector:
     probe_peak: float = 0.0  # the highest estimate seen since it began
     probe_end: float = -math.inf  # until then, signs of congestion are the last probe's doing
     proven_bps: float = 0.0  # the video rate the last passed probe showed the link carries
+    base_rtt: tuple[float, float] | None = None  # (lowest round trip seen, when)
+    rtt_high: int = 0  # round trips in a row over base_rtt + queue_s
 
     # reports ---------------------------------------------------------------------------------
 
@@ -257,9 +266,33 @@ class LayerSelector:
         self.clean_since = None
         self.proven_bps = 0.0
 
-    def report_rtt(self, rtt_s: float | None) -> None:
-        """The round-trip time to the viewer (reported in stats; not a switching signal)."""
+    def report_rtt(self, now: float, rtt_s: float | None, current_rate_bps: float = 0.0) -> None:
+        """The round-trip time to the viewer, measured at ``now`` while ``current_rate_bps`` was
+        being sent. Two in a row more than :attr:`LayerPolicy.queue_s` over the lowest seen
+        lately mean a queue is building on the path (the rate sent does not fit, though nothing
+        is lost yet): that fails a probe or a trial, and otherwise lowers the budget under the
+        rate sent, like loss does."""
         self.rtt_s = rtt_s
+        if rtt_s is None:
+            return
+        if self.base_rtt is None:
+            self.base_rtt = (rtt_s, now)
+        base, since = self.base_rtt
+        base += (now - since) * self.policy.base_rtt_drift  # a path that changed is learnt
+        self.base_rtt = (min(base, rtt_s), now)
+        self.rtt_high = self.rtt_high + 1 if rtt_s > self.base_rtt[0] + self.policy.queue_s else 0
+        if self.rtt_high < 2 or now - self.last_down < self.policy.settle_s:
+            return
+        self.rtt_high = 0
+        if self.probing(now):
+            self._probe_failed(now)
+        elif now < self.probe_end:
+            return  # the queue a failed probe built, draining
+        elif self.in_trial(now):
+            self._trial_failed(self.trial_rate * 0.85 + self.audio_bps)
+        elif current_rate_bps > 0:
+            self.cap_bps = min(self.cap_bps, (current_rate_bps + self.audio_bps) * 0.85)
+            self._congested()
 
     def budget_bps(self) -> float:
         """What the link is believed to carry now (inf when nothing limits it)."""

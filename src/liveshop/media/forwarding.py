@@ -548,10 +548,11 @@ class Sink:
         now = time.monotonic()
         loss = self.reported.add(now, highest_seq, cumulative_lost)
         # video's own reports while it flows; the audio's while video is paused
-        if loss is not None and (self.kind == "video") == (video.layer is not None):
+        if (self.kind == "video") == (video.layer is not None):
             video.selector.audio_bps = video._audio_rate()
-            video.selector.report_loss(now, loss, video.rate())
-            video.selector.report_rtt(internals.sender_rtt(video.sender))
+            if loss is not None:
+                video.selector.report_loss(now, loss, video.rate())
+            video.selector.report_rtt(now, internals.sender_rtt(self.sender), video.rate())
             video.reselect(now)
 
     async def on_rtcp(self, packet: Any) -> bool:

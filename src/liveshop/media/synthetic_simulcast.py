@@ -200,8 +200,11 @@ class SimulcastPublisher:
         while True:
             index = self.count
             self.sent_at[index] = time.time()
+            captured = loop.time()
             encoded = await asyncio.to_thread(self._encode_all, index)
-            ts = index * 90000 // self.fps
+            # the capture time, as a camera's: a frame encoded late (a busy CPU) is not
+            # stamped as if on time, which receivers would take for a growing network delay
+            ts = int((captured - start) * 90000)
             for layer, payloads in zip(self.layers, encoded, strict=True):
                 ext_body = bytes([(RID_ID << 4) | (len(layer.rid) - 1)]) + layer.rid.encode()
                 if self.mid_ext is not None:

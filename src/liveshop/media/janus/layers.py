@@ -271,7 +271,7 @@ class LayerControl:
             link.substream = sample.substream
         sel = link.selector
         if sample.rtt_ms is not None:
-            sel.report_rtt(sample.rtt_ms / 1000)
+            sel.report_rtt(now, sample.rtt_ms / 1000, 0.0 if link.paused else sample.rate_bps)
         # video's own reports while it flows; the audio's while it is paused
         kind = "audio" if link.paused else "video"
         loss = interval_loss(before, sample, kind)
