@@ -428,3 +428,12 @@ def test_a_queue_during_a_trial_ends_it() -> None:
     sel.report_rtt(t + 1.0, 0.200, RATE["f"])
     sel.report_rtt(t + 1.4, 0.300, RATE["f"])
     assert sel.choose(t + 1.4, LAYERS) == "h"
+
+
+def test_heavy_loss_cuts_to_what_got_through() -> None:
+    """Losing 75 % of the top layer's packets lands on the layer the rest would carry."""
+    sel = LayerSelector()
+    assert sel.choose(0.0, LAYERS) == "f"
+    sel.report_loss(1.0, 0.75, RATE["f"])
+    assert sel.budget_bps() <= RATE["f"] * 0.25 * 1.1 + 1
+    assert sel.choose(1.0, LAYERS) == "q"

@@ -4,12 +4,13 @@ Pure: the caller passes the clock and the reports; nothing here sends or measure
 
 The rule (one :class:`LayerSelector` per viewer):
 
-* **Budget.** A cap on what the link carries, unlimited until a sign of congestion: a receiver
-  report with more than :attr:`LayerPolicy.high_loss` of packets lost sets it to the current rate
-  × (1 − loss / 2); a receiver estimate (REMB) that fell under the rate being sent and stays
-  there in the next report sets it to that estimate. Clean reports (loss under :attr:`LayerPolicy.low_loss`) lift it by 8 % each. A
-  receiver's estimate that rises, or stays above the rate sent, is not a limit: it only follows
-  what it is sent (it lags behind every step up).
+* **Budget.** A cap on what the link carries, unlimited until a sign of congestion: loss over
+  :attr:`LayerPolicy.high_loss` (receiver reports, summed over windows of enough packets) sets
+  it to the current rate × :func:`kept` (1 − loss / 2; what got through when more is lost); a
+  receiver estimate (REMB) that fell under the rate being sent and stays there in the next
+  report sets it to that estimate. Clean reports (loss under :attr:`LayerPolicy.low_loss`) lift
+  it by 8 % each. A receiver's estimate that rises, or stays above the rate sent, is not a
+  limit: it only follows what it is sent (it lags behind every step up).
 * **Down fast.** A burst of NACKs (over :attr:`LayerPolicy.high_loss` of the packets sent in the
   last second) lowers the budget like a lossy receiver report, a second before that report
   comes. When the current layer no longer fits the budget, the target drops at once to
@@ -64,6 +65,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+
+def kept(loss: float) -> float:
+    """The share of the rate sent that a link losing ``loss`` (0-1) of it is taken to carry:
+    GCC's 1 − loss / 2 for moderate loss; for heavy loss, what got through (plus 10 %), so a
+    link far smaller than the layer is found in one step, not several."""
+    loss = min(1.0, max(0.0, loss))
+    return min(1.0 - loss / 2, (1.0 - loss) * 1.1)
 
 
 @dataclass(frozen=True)
@@ -179,11 +188,11 @@ class LayerSelector:
             return  # a failed probe's loss, reported after it was called off
         if self.loss > self.policy.high_loss:
             if self.in_trial(now):  # the trial layer's loss: back to where it started
-                self._trial_failed((self.trial_rate + self.audio_bps) * (1 - self.loss / 2))
+                self._trial_failed((self.trial_rate + self.audio_bps) * kept(self.loss))
                 return
             base = current_rate_bps + self.audio_bps if current_rate_bps > 0 else self.cap_bps
             if math.isfinite(base):
-                self.cap_bps = min(self.cap_bps, base) * (1 - self.loss / 2)
+                self.cap_bps = min(self.cap_bps, base) * kept(self.loss)
             self._congested()
         elif self.loss < self.policy.low_loss:
             limit = max(self.cap_bps, (current_rate_bps + self.audio_bps) * self.policy.creep_limit)
@@ -225,7 +234,7 @@ class LayerSelector:
             share = missed / max(total, 1)
             base = current_rate_bps + self.audio_bps if current_rate_bps > 0 else self.cap_bps
             if math.isfinite(base):
-                self.cap_bps = min(self.cap_bps, base) * (1 - min(share, 1.0) / 2)
+                self.cap_bps = min(self.cap_bps, base) * kept(share)
             self._congested()
             self.nack_window = (now, nacked, sent)
 
