@@ -437,3 +437,25 @@ def test_heavy_loss_cuts_to_what_got_through() -> None:
     sel.report_loss(1.0, 0.75, RATE["f"])
     assert sel.budget_bps() <= RATE["f"] * 0.25 * 1.1 + 1
     assert sel.choose(1.0, LAYERS) == "q"
+
+
+def test_with_probes_failed_trials_wait_no_longer_than_failed_probes() -> None:
+    """Where probes gate every trial, failed trials' waits stop growing at a probe's longest:
+    a link that recovers is climbed again within seconds, not a minute."""
+    sel, t = probing_on_h()
+    trials: list[float] = []
+    while t < 150.0:
+        if sel.probing(t):
+            sel.report_estimate(t, sel.probe_rate, RATE["h"])  # every probe passes
+        elif sel.current == "f":
+            sel.report_loss(t, 0.5, RATE["f"])  # every trial fails
+        else:
+            sel.report_loss(t, 0.0, RATE["h"])
+        before = sel.current
+        if sel.choose(t, LAYERS) == "f" and before != "f":
+            trials.append(t)
+        t += 0.25
+    gaps = [b - a for a, b in itertools.pairwise(trials)]
+    assert len(gaps) >= 6
+    chain = 3 * (sel.policy.probe_s + sel.policy.probe_wait_s)
+    assert max(gaps) <= sel.policy.up_after_s + sel.policy.probe_max_backoff_s + chain + 2

@@ -27,8 +27,10 @@ The rule (one :class:`LayerSelector` per viewer):
   returns to the layer it started from, never below: the loss it caused describes the trial
   layer, not the one before, which had been clean. Each trial that fails within
   :attr:`LayerPolicy.trial_s` doubles the wait before the next one (up to
-  :attr:`LayerPolicy.max_backoff_s`): no flapping, and on a link that cannot carry the next
-  layer the trials (and the short freezes they cost) become rare. Loss reported within
+  :attr:`LayerPolicy.max_backoff_s`; :attr:`LayerPolicy.probe_max_backoff_s` where probes
+  come first, as those already keep a link that cannot carry the next layer from trials): no
+  flapping, and on such a link the trials (and the short freezes they cost) become rare, while a
+  link that recovers is climbed again within seconds. Loss reported within
   :attr:`LayerPolicy.settle_s` of a switch down is not held against the new layer (a receiver report
   covers about the second before it, and queued packets of the old layer still arrive).
 * **Probe before a trial.** Where the sender can add padding that the receiver throws away
@@ -384,9 +386,10 @@ class LayerSelector:
     def _down(self, now: float, names: list[str], to: int | None, congestion: bool) -> str | None:
         if congestion:
             if now - self.last_up < self.policy.trial_s:  # the last step up did not hold
-                self.backoff_s = min(
-                    self.policy.max_backoff_s, max(self.policy.up_after_s, self.backoff_s * 2)
+                most = (
+                    self.policy.probe_max_backoff_s if self.can_probe else self.policy.max_backoff_s
                 )
+                self.backoff_s = min(most, max(self.policy.up_after_s, self.backoff_s * 2))
             self.last_down = now
             self._congested()
         if to is None:
