@@ -95,6 +95,23 @@ def video_sink(backend: SfuMediaBackend, session_id: str) -> Sink:
     return backend.rooms[1].viewers[session_id].sinks["video"]
 
 
+def assert_switches_decode(watch: Watching, least: int) -> None:
+    """At least ``least`` layer changes in what ``watch`` (with ``indices``) decoded, each
+    beginning with a keyframe whose frame follows the old layer's last: no frame lost or garbled
+    around it. The layers share frame indices (each frame is sent on every layer, one after the
+    other), so the new layer may repeat the old one's last index; a server that switched at a
+    delta frame leaves a gap (undecodable frames) or garbage (a wrong index)."""
+    frames = watch.frames
+    changes = [n for n in range(1, len(frames)) if frames[n][0] != frames[n - 1][0]]
+    assert len(changes) >= least, frames
+    for n in changes:
+        old, new = frames[n - 1], frames[n]
+        assert new[2] in watch.key_stamps, f"{old} -> {new}: the first frame is no keyframe"
+        near = [x[1] for x in frames[max(0, n - 3) : n + 3]]
+        steps = [(b - a) & 0xFFFF for a, b in itertools.pairwise(near)]
+        assert all(d <= 2 for d in steps), f"{old} -> {new}: frames lost or garbled: {near}"
+
+
 async def watching(backend: SfuMediaBackend, indices: bool = False) -> Watching:
     watch = Watching(Viewer(), indices)
     await watch.start(backend)
@@ -172,17 +189,7 @@ async def test_switches_keep_one_continuous_stream(
         (b - a) & 0xFFFFFFFF < 90000 or (a - b) & 0xFFFFFFFF < 90000
         for a, b in itertools.pairwise(stamps)
     ), "timestamps jumped"
-    # the layers share frame indices (each frame is sent on every layer, one after the other):
-    # around a switch the decoded indices run on (the new layer may repeat the old one's last)
-    frames = watch.frames
-    changes = [n for n in range(1, len(frames)) if frames[n][0] != frames[n - 1][0]]
-    assert len(changes) >= 3, frames
-    for n in changes:
-        old, new = frames[n - 1], frames[n]
-        assert new[2] in watch.key_stamps, f"{old} -> {new}: the first frame is no keyframe"
-        near = [x[1] for x in frames[max(0, n - 3) : n + 3]]
-        steps = [(b - a) & 0xFFFF for a, b in itertools.pairwise(near)]
-        assert all(d <= 2 for d in steps), f"{old} -> {new}: frames lost or garbled: {near}"
+    assert_switches_decode(watch, 3)
     if simulcast.codec == VP8:
         pictures: list[int] = []
         for head in (p[3] for p in packets):
