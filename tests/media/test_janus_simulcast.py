@@ -14,6 +14,7 @@ import pytest
 
 from liveshop.media.janus.backend import JanusMediaBackend
 from liveshop.media.negotiation import negotiated_streams
+from liveshop.media.rtputil import VP8
 from liveshop.media.synthetic_simulcast import SimulcastPublisher
 from tests.media.janus_fixture import JanusCluster
 from tests.media.peers import Events, Publisher, Viewer
@@ -48,7 +49,7 @@ async def simulcast(
     backend: JanusMediaBackend, events: Events, request: pytest.FixtureRequest
 ) -> AsyncIterator[SimulcastPublisher]:
     """A live three-layer publisher (VP8 unless the test parametrizes ``simulcast``)."""
-    publisher = SimulcastPublisher(codec=getattr(request, "param", "VP8"))
+    publisher = SimulcastPublisher(codec=getattr(request, "param", VP8))
     await publisher.start(backend)
     await events.wait("publisher_connected")
     yield publisher
@@ -89,7 +90,8 @@ async def test_a_small_player_switches_the_substream(
     backend: JanusMediaBackend, simulcast: SimulcastPublisher
 ) -> None:
     """A 90-pixel player gets substream 0 (160 wide, as Janus reports), full screen the top;
-    each switch decodes from its first frame on (a keyframe, asked for three frames ahead)."""
+    each switch decodes from its first frame on (a keyframe that came three frames after the
+    request)."""
     simulcast.keyframe_delay = 3
     watch = await watching(backend, indices=True)
     await until(lambda: last(watch, 640), timeout=SWITCH_TIMEOUT, message="640 wide frames")

@@ -43,7 +43,8 @@ async def simulcast(
 
 class Watching:
     """A viewer that keeps decoding in the background: frame widths (and, with ``indices``,
-    the index each frame shows and its RTP timestamp) and raw RTP headers."""
+    the index each frame shows and its pts: aiortc's RTP timestamp counted from the first
+    packet's), raw RTP headers and the keyframes' pts."""
 
     def __init__(self, viewer: Viewer, indices: bool = False) -> None:
         self.viewer = viewer

@@ -8,8 +8,9 @@ every packet, encoded at the layer's own size and bitrate (CBR) with PyAV (VP8: 
 libx264, constrained baseline, zerolatency) and packetized by :mod:`.packetize`, frames
 drawn by :func:`~liveshop.media.synthetic.draw_frame` (they carry their index); like a browser,
 every packet also carries the MID extension when the answer accepts it (Janus learns a simulcast
-layer's SSRC from the MID and RID extensions together). A PLI for a
-layer's SSRC makes that layer's next frame a keyframe. Audio is an ordinary aiortc track. With
+layer's SSRC from the MID and RID extensions together). A PLI or FIR for a layer's SSRC makes
+that layer's next frame a keyframe (H.264: an IDR picture after its SPS and PPS), or the one
+:attr:`~SimulcastPublisher.keyframe_delay` frames later. Audio is an ordinary aiortc track. With
 ``simulcast=False`` it is an ordinary one-layer publisher of its first layer (the reference).
 """
 
@@ -162,7 +163,7 @@ class SimulcastPublisher:
             codec.options = {
                 "preset": "ultrafast",
                 "tune": "zerolatency",
-                "profile": "baseline",  # x264 writes it as constrained baseline (42c0..)
+                "profile": "baseline",  # x264 sets constraint_set1: constrained baseline
                 "forced-idr": "1",  # a requested keyframe is an IDR picture, not just an I one
                 "x264-params": "scenecut=0",
                 "maxrate": rate,
