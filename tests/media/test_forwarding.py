@@ -1,5 +1,6 @@
-"""A viewer's video sink on its own (no network): which NACKs make it ask the publisher for a
-new keyframe; and a publisher's source: which of its RTX packets are forwarded."""
+"""A viewer's video sink and a publisher's source on their own (no network): which NACKs make a
+sink ask the publisher for a new keyframe, which of a source's RTX packets are forwarded, where
+in an H.264 keyframe a joining viewer starts, and when coalesced keyframe requests are dropped."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import pytest
 from aiortc import RTCPeerConnection
 from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket, RtpPacket
 
+from liveshop.media import forwarding
 from liveshop.media.forwarding import Sink, Source
 from liveshop.media.negotiation import Negotiated
+from tests.waiting import until
 
 VP8_KEY = bytes([0x90, 0x80, 0x05, 0x00, 0x00, 0x00])  # descriptor S=1, picture id; P bit clear
 VP8_DELTA = bytes([0x80, 0x80, 0x06, 0x01, 0x00, 0x00])  # not a frame start of a keyframe
@@ -31,20 +34,31 @@ class FakeSource:
 
 
 @pytest.fixture
-async def sink() -> AsyncIterator[Sink]:
-    pc = RTCPeerConnection()
+async def pc() -> AsyncIterator[RTCPeerConnection]:
+    """A peer connection to take senders and receivers from (never connected)."""
+    made = RTCPeerConnection()
+    yield made
+    await made.close()
+
+
+def capturing_sink(pc: RTCPeerConnection, neg: Negotiated, sent: list[bytes]) -> Sink:
+    """A video sink whose outgoing packets land in ``sent``."""
     sender = pc.addTransceiver("video", direction="sendonly").sender
-    neg = Negotiated("video", "0", "vp8", 90000, 96, {97: 96}, None)
     made = Sink("video", sender, neg, lambda: None)
-    sent: list[bytes] = []
 
     async def send(data: bytes) -> None:
         sent.append(data)
 
     made.send = send
+    return made
+
+
+@pytest.fixture
+async def sink(pc: RTCPeerConnection) -> Sink:
+    """A VP8 sink (RTX negotiated) whose source records keyframe requests."""
+    made = capturing_sink(pc, Negotiated("video", "0", "vp8", 90000, 96, {97: 96}, None), [])
     made.source = FakeSource()  # type: ignore[assignment]
-    yield made
-    await pc.close()
+    return made
 
 
 async def switched_and_sent(sink: Sink) -> list[int]:
@@ -121,3 +135,73 @@ async def test_an_rtx_copy_of_a_packet_already_here_is_not_forwarded() -> None:
     await source.on_rtp(rtx(8, 102))  # the repair of the lost one
     await source.on_rtp(rtx(9, 102))  # ... and a second copy of it
     assert viewer.seqs == [100, 101, 103, 102]
+
+
+STAP_A = bytes([0x78, 0, 2, 0x67, 0x42, 0, 2, 0x68, 0xCE])  # SPS + PPS (RFC 6184 STAP-A)
+IDR_START, IDR_END = bytes([0x7C, 0x85, 1]), bytes([0x7C, 0x45, 2])  # FU-A fragments of an IDR
+P_SLICE = bytes([0x41, 0x9A, 3])
+
+
+@dataclass
+class FakeOwner:
+    """The publisher a source belongs to, still live."""
+
+    closed: bool = False
+
+
+H264_NEG = Negotiated("video", "0", "H264", 90000, 96, {}, None)
+
+
+def h264_source(pc: RTCPeerConnection, plis: list[object]) -> Source:
+    """A single-layer H.264 source whose keyframe requests (PLIs) land in ``plis``."""
+
+    def spawn(coro: Any) -> None:
+        plis.append(coro)
+        coro.close()
+
+    receiver = pc.addTransceiver("video", direction="recvonly").receiver
+    return Source(FakeOwner(), H264_NEG, receiver, spawn)
+
+
+def rtp(seq: int, ts: int, payload: bytes, marker: bool = False) -> RtpPacket:
+    return RtpPacket(96, marker, seq, ts, 1234, payload)
+
+
+async def test_a_viewer_joining_inside_an_h264_keyframe_waits_for_the_next(
+    pc: RTCPeerConnection,
+) -> None:
+    """A viewer that joins after an H.264 keyframe's SPS/PPS packet does not start at its IDR
+    slice (it could not decode it): it starts at the next keyframe's first packet."""
+    source = h264_source(pc, [])
+    sent: list[bytes] = []
+    sink = capturing_sink(pc, H264_NEG, sent)
+    frames = [(3000, [STAP_A, IDR_START, IDR_END]), (6000, [P_SLICE])]
+    frames.append((9000, [STAP_A, IDR_START, IDR_END]))
+    seq = 100
+    for ts, payloads in frames:
+        for n, payload in enumerate(payloads):
+            await source.on_rtp(rtp(seq, ts, payload, n == len(payloads) - 1))
+            seq += 1
+            if seq == 101:  # between the first keyframe's SPS/PPS and its IDR slice
+                source.attach(sink)
+    assert [data[12:] for data in sent] == [STAP_A, IDR_START, IDR_END]
+
+
+async def test_a_keyframe_drops_the_coalesced_keyframe_request(
+    pc: RTCPeerConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests within the PLI interval wait for one deferred PLI, which is not sent when a
+    keyframe arrived after the last of them, and is sent when one is asked for after it."""
+    monkeypatch.setattr(forwarding, "KEYFRAME_INTERVAL_S", 0.05)
+    plis: list[object] = []
+    source = h264_source(pc, plis)
+    layer = source.main
+    for seq in range(3):  # no keyframe yet: every packet asks for one
+        await source.on_rtp(rtp(seq, 3000 * seq, P_SLICE, True))
+    assert len(plis) == 1 and layer.pli_pending is not None
+    await source.on_rtp(rtp(3, 9000, STAP_A))
+    await until(lambda: layer.pli_pending is None, timeout=2)
+    assert len(plis) == 1
+    source.request_keyframe(layer)  # a viewer asks for a new one after that keyframe
+    source.request_keyframe(layer)
+    await until(lambda: len(plis) == 2, timeout=2)

@@ -1,6 +1,7 @@
-"""Simulcast in ``janus`` mode against two real Janus processes: the tests' three-layer VP8
-publisher (f 640×360, h 320×180, q 160×90; src/liveshop/media/synthetic_simulcast.py) and plain
-aiortc viewers that decode in the background."""
+"""Simulcast in ``janus`` mode against two real Janus processes: the tests' three-layer
+publisher (f 640×360, h 320×180, q 160×90; src/liveshop/media/synthetic_simulcast.py; VP8, or
+H.264 where a test is parametrized over the codec) and plain aiortc viewers that decode in the
+background."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from pathlib import Path
 import pytest
 
 from liveshop.media.janus.backend import JanusMediaBackend
+from liveshop.media.negotiation import negotiated_streams
+from liveshop.media.rtputil import VP8
 from liveshop.media.synthetic_simulcast import SimulcastPublisher
 from tests.media.janus_fixture import JanusCluster
 from tests.media.peers import Events, Publisher, Viewer
-from tests.media.test_simulcast import Watching
+from tests.media.test_simulcast import BOTH_CODECS, Watching, assert_switches_decode
 from tests.waiting import until
 
 SWITCH_TIMEOUT = 20.0
@@ -43,17 +46,18 @@ async def backend(
 
 @pytest.fixture
 async def simulcast(
-    backend: JanusMediaBackend, events: Events
+    backend: JanusMediaBackend, events: Events, request: pytest.FixtureRequest
 ) -> AsyncIterator[SimulcastPublisher]:
-    publisher = SimulcastPublisher()
+    """A live three-layer publisher (VP8 unless the test parametrizes ``simulcast``)."""
+    publisher = SimulcastPublisher(codec=getattr(request, "param", VP8))
     await publisher.start(backend)
     await events.wait("publisher_connected")
     yield publisher
     await publisher.close()
 
 
-async def watching(backend: JanusMediaBackend) -> Watching:
-    watch = Watching(Viewer())
+async def watching(backend: JanusMediaBackend, indices: bool = False) -> Watching:
+    watch = Watching(Viewer(), indices)
     await watch.start(backend)  # type: ignore[arg-type]
     return watch
 
@@ -62,26 +66,34 @@ def last(watch: Watching, width: int, count: int = 3) -> bool:
     return watch.widths[-count:] == [width] * count
 
 
+@BOTH_CODECS
 async def test_simulcast_offer_is_answered_and_both_instances_send_the_top_layer(
     backend: JanusMediaBackend, simulcast: SimulcastPublisher, janus_pair: JanusCluster
 ) -> None:
-    """Janus answers f/h/q as simulcast; viewers on the origin and on the remote copy both
-    decode the full layer (the copy receives every substream)."""
+    """Janus answers f/h/q as simulcast in the offered codec; viewers on the origin and on the
+    remote copy both receive that codec and decode the full layer (the copy receives every
+    substream)."""
     assert "a=simulcast:recv f;h;q" in simulcast.answer_sdp
+    assert negotiated_streams(simulcast.answer_sdp)["video"].codec == simulcast.codec
     show = await backend.placement.get_show(1)
     assert show is not None and show.layers == ["q", "h", "f"]
     remote, local = await watching(backend), await watching(backend)
     assert (await backend.where(1))["viewers"] == {url: 1 for url in janus_pair.urls}
+    assert [w.codec for w in (remote, local)] == [simulcast.codec] * 2
     for watch in (remote, local):
         await until(lambda w=watch: last(w, 640), timeout=SWITCH_TIMEOUT, message="640 wide")  # type: ignore[misc]
         await watch.close()
 
 
+@BOTH_CODECS
 async def test_a_small_player_switches_the_substream(
     backend: JanusMediaBackend, simulcast: SimulcastPublisher
 ) -> None:
-    """A 90-pixel player gets substream 0 (160 wide, as Janus reports), full screen the top."""
-    watch = await watching(backend)
+    """A 90-pixel player gets substream 0 (160 wide, as Janus reports), full screen the top;
+    each switch decodes from its first frame on (a keyframe that came three frames after the
+    request)."""
+    simulcast.keyframe_delay = 3
+    watch = await watching(backend, indices=True)
     await until(lambda: last(watch, 640), timeout=SWITCH_TIMEOUT, message="640 wide frames")
     session = watch.viewer.session_id
     assert backend.set_viewer_size(1, session, None, 90)
@@ -90,6 +102,7 @@ async def test_a_small_player_switches_the_substream(
     await until(lambda: link.substream == 0, message="Janus reporting substream 0")
     assert backend.set_viewer_size(1, session, None, None)
     await until(lambda: last(watch, 640), timeout=SWITCH_TIMEOUT, message="640 wide again")
+    assert_switches_decode(watch, 2)
     await watch.close()
 
 

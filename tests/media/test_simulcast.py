@@ -1,5 +1,6 @@
 """Simulcast in sfu mode, with real aiortc peers on loopback: the publisher is the tests'
-three-layer VP8 peer (src/liveshop/media/synthetic_simulcast.py), viewers are plain aiortc peers."""
+three-layer peer (src/liveshop/media/synthetic_simulcast.py; VP8, or H.264 where a test is
+parametrized over the codec), viewers are plain aiortc peers that decode what they get."""
 
 from __future__ import annotations
 
@@ -13,18 +14,27 @@ import pytest
 from aiortc.rtp import RtpPacket
 
 from liveshop.media import aiortc_internals as internals
+from liveshop.media.base import MediaError
 from liveshop.media.forwarding import Sink
+from liveshop.media.negotiation import negotiated_streams
+from liveshop.media.rtputil import H264, VP8, keyframe_start
 from liveshop.media.sfu import SfuMediaBackend
+from liveshop.media.synthetic import read_index
 from liveshop.media.synthetic_simulcast import SimulcastPublisher
 from tests.media.peers import Events, Publisher, Viewer
 from tests.waiting import until
 
 WIDTHS = {"f": 640, "h": 320, "q": 160}
+# a test parametrized with this runs once with a VP8 and once with an H.264 publisher
+BOTH_CODECS = pytest.mark.parametrize("simulcast", [VP8, H264], indirect=True)
 
 
 @pytest.fixture
-async def simulcast(backend: SfuMediaBackend, events: Events) -> AsyncIterator[SimulcastPublisher]:
-    publisher = SimulcastPublisher()
+async def simulcast(
+    backend: SfuMediaBackend, events: Events, request: pytest.FixtureRequest
+) -> AsyncIterator[SimulcastPublisher]:
+    """A live three-layer publisher (VP8 unless the test parametrizes ``simulcast``)."""
+    publisher = SimulcastPublisher(codec=getattr(request, "param", VP8))
     await publisher.start(backend)
     await events.wait("publisher_connected")
     yield publisher
@@ -32,12 +42,20 @@ async def simulcast(backend: SfuMediaBackend, events: Events) -> AsyncIterator[S
 
 
 class Watching:
-    """A viewer that keeps decoding in the background: frame widths and raw RTP headers."""
+    """A viewer that keeps decoding in the background: frame widths (and, with ``indices``,
+    the index each frame shows and its pts: aiortc's RTP timestamp counted from the first
+    packet's), raw RTP headers and the keyframes' pts."""
 
-    def __init__(self, viewer: Viewer) -> None:
+    def __init__(self, viewer: Viewer, indices: bool = False) -> None:
         self.viewer = viewer
+        self.indices = indices
+        self.codec = ""  # the video codec the viewer's answer settled, and its payload type
+        self.pt = -1
+        self.origin: int | None = None  # the first RTP timestamp (aiortc's pts count from it)
         self.widths: list[int] = []
+        self.frames: list[tuple[int, int, int]] = []  # width, index, pts
         self.packets: list[tuple[int, int, int, bytes]] = []  # ssrc, seq, ts, payload head
+        self.key_stamps: set[int] = set()  # pts of the frames that begin with a keyframe
         self.task: asyncio.Task[None] | None = None
 
     def _on_rtp(self, packet: RtpPacket) -> None:
@@ -45,15 +63,24 @@ class Watching:
             self.packets.append(
                 (packet.ssrc, packet.sequence_number, packet.timestamp, packet.payload[:6])
             )
+        if packet.payload_type == self.pt and packet.payload:
+            if self.origin is None:
+                self.origin = packet.timestamp
+            if keyframe_start(self.codec, packet.payload):
+                self.key_stamps.add((packet.timestamp - self.origin) & 0xFFFFFFFF)
 
     async def _decode(self) -> None:
         track = self.viewer.tracks["video"]
         while True:
             frame = await track.recv()
+            if self.indices:
+                self.frames.append((frame.width, read_index(frame), frame.pts & 0xFFFFFFFF))
             self.widths.append(frame.width)
 
     async def start(self, backend: SfuMediaBackend) -> None:
         await self.viewer.start(backend)
+        video = negotiated_streams(self.viewer.pc.remoteDescription.sdp)["video"]
+        self.codec, self.pt = video.codec, video.pt
         receiver = next(t.receiver for t in self.viewer.pc.getTransceivers() if t.kind == "video")
         internals.observe_rtp(receiver, self._on_rtp)
         await until(lambda: "video" in self.viewer.tracks)
@@ -69,17 +96,38 @@ def video_sink(backend: SfuMediaBackend, session_id: str) -> Sink:
     return backend.rooms[1].viewers[session_id].sinks["video"]
 
 
-async def watching(backend: SfuMediaBackend) -> Watching:
-    watch = Watching(Viewer())
+def assert_switches_decode(watch: Watching, least: int) -> None:
+    """At least ``least`` layer changes in what ``watch`` (with ``indices``) decoded, each
+    beginning with a keyframe whose frame follows the old layer's last: no frame lost or garbled
+    around it. The layers share frame indices (each frame is sent on every layer, one after the
+    other), so the new layer may repeat the old one's last index; a server that switched at a
+    delta frame leaves a gap (undecodable frames) or garbage (a wrong index)."""
+    frames = watch.frames
+    changes = [n for n in range(1, len(frames)) if frames[n][0] != frames[n - 1][0]]
+    assert len(changes) >= least, frames
+    for n in changes:
+        old, new = frames[n - 1], frames[n]
+        assert new[2] in watch.key_stamps, f"{old} -> {new}: the first frame is no keyframe"
+        near = [x[1] for x in frames[max(0, n - 3) : n + 3]]
+        steps = [(b - a) & 0xFFFF for a, b in itertools.pairwise(near)]
+        assert all(d <= 2 for d in steps), f"{old} -> {new}: frames lost or garbled: {near}"
+
+
+async def watching(backend: SfuMediaBackend, indices: bool = False) -> Watching:
+    watch = Watching(Viewer(), indices)
     await watch.start(backend)
     return watch
 
 
+@BOTH_CODECS
 async def test_simulcast_offer_is_answered_for_each_layer(
     backend: SfuMediaBackend, simulcast: SimulcastPublisher
 ) -> None:
-    """The answer receives f/h/q as simulcast with the RID extensions, and every layer arrives."""
+    """The answer receives f/h/q as simulcast in the offered codec with the RID extensions, and
+    every layer arrives (its size read from its keyframes: VP8 headers, H.264 SPS)."""
     answer = simulcast.answer_sdp
+    assert negotiated_streams(answer)["video"].codec == simulcast.codec
+    assert backend.stats(1)["publisher"]["codec"] == simulcast.codec
     assert "a=simulcast:recv f;h;q" in answer
     for rid in "fhq":
         assert f"a=rid:{rid} recv" in answer
@@ -91,11 +139,14 @@ async def test_simulcast_offer_is_answered_for_each_layer(
     assert [x.rid for x in source.ordered(time.monotonic())] == ["q", "h", "f"]
 
 
+@BOTH_CODECS
 async def test_each_layer_is_forwarded_by_player_size(
     backend: SfuMediaBackend, simulcast: SimulcastPublisher
 ) -> None:
-    """Viewers whose players are 90, 180 and 720 pixels tall decode 160, 320 and 640 wide frames."""
+    """Viewers whose players are 90, 180 and 720 pixels tall receive the publisher's codec and
+    decode 160, 320 and 640 wide frames."""
     viewers = [await watching(backend) for _ in range(3)]
+    assert [w.codec for w in viewers] == [simulcast.codec] * 3
     for watch, height in zip(viewers, (90, 180, 720), strict=True):
         assert backend.set_viewer_size(1, watch.viewer.session_id, None, height)
     for watch, width in zip(viewers, (160, 320, 640), strict=True):
@@ -104,12 +155,17 @@ async def test_each_layer_is_forwarded_by_player_size(
         await watch.close()
 
 
+@BOTH_CODECS
 async def test_switches_keep_one_continuous_stream(
     backend: SfuMediaBackend, simulcast: SimulcastPublisher
 ) -> None:
     """Across layer switches a viewer sees one SSRC, consecutive sequence numbers, rising
-    timestamps and consecutive VP8 picture ids."""
-    watch = await watching(backend)
+    timestamps and (VP8) consecutive picture ids, and decodes the new layer from its first
+    frame: a keyframe (H.264: an IDR picture with its SPS) that follows the old layer's last."""
+    # the target layer sends a few frames between the switch's keyframe request and the
+    # keyframe (as over a longer round trip): a switch must wait for the keyframe
+    simulcast.keyframe_delay = 3
+    watch = await watching(backend, indices=True)
     session = watch.viewer.session_id
     sink = video_sink(backend, session)
     await until(lambda: watch.widths[-3:] == [640] * 3, timeout=30, message="640 wide frames")
@@ -134,17 +190,20 @@ async def test_switches_keep_one_continuous_stream(
         (b - a) & 0xFFFFFFFF < 90000 or (a - b) & 0xFFFFFFFF < 90000
         for a, b in itertools.pairwise(stamps)
     ), "timestamps jumped"
-    pictures: list[int] = []
-    for head in (p[3] for p in packets):
-        pic = ((head[2] & 0x7F) << 8) | head[3]
-        if not pictures or pictures[-1] != pic:
-            pictures.append(pic)
-    pic_steps = [(b - a) & 0x7FFF for a, b in itertools.pairwise(pictures)]
-    assert all(1 <= d <= 4 or d >= 0x7FFF - 8 for d in pic_steps), "picture ids jumped"
-    assert pic_steps.count(1) >= 0.9 * len(pic_steps)
+    assert_switches_decode(watch, 3)
+    if simulcast.codec == VP8:
+        pictures: list[int] = []
+        for head in (p[3] for p in packets):
+            pic = ((head[2] & 0x7F) << 8) | head[3]
+            if not pictures or pictures[-1] != pic:
+                pictures.append(pic)
+        pic_steps = [(b - a) & 0x7FFF for a, b in itertools.pairwise(pictures)]
+        assert all(1 <= d <= 4 or d >= 0x7FFF - 8 for d in pic_steps), "picture ids jumped"
+        assert pic_steps.count(1) >= 0.9 * len(pic_steps)
     await watch.close()
 
 
+@BOTH_CODECS
 async def test_keyframe_requests_go_to_the_target_layer_only(
     backend: SfuMediaBackend, simulcast: SimulcastPublisher
 ) -> None:
@@ -158,6 +217,19 @@ async def test_keyframe_requests_go_to_the_target_layer_only(
     assert after["q"] > before["q"]
     assert after["h"] == before["h"]
     await watch.close()
+
+
+@pytest.mark.parametrize("simulcast", [H264], indirect=True)
+async def test_a_viewer_without_the_simulcast_codec_gets_415(
+    backend: SfuMediaBackend, simulcast: SimulcastPublisher
+) -> None:
+    """A VP8-only viewer of an H.264 simulcast show is refused with 415 (as for one layer)."""
+    viewer = Viewer(video_codecs=["VP8"])
+    with pytest.raises(MediaError) as err:
+        await viewer.start(backend)
+    assert err.value.status == 415
+    assert backend.stats(1)["viewers"] == 0
+    await viewer.pc.close()
 
 
 async def test_stats_show_each_viewers_layer(

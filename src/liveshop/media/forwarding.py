@@ -94,8 +94,11 @@ class Layer:
         self.waiting: tuple[Sink, ...] = ()  # switching to it at its next keyframe
         self.last_pli = -10.0
         self.pli_pending: asyncio.TimerHandle | None = None
+        self.wanted_at = 0.0  # the last keyframe request the pending PLI stands for
         self.last_seen = 0.0
         self.keyed = False  # a keyframe of this layer has arrived
+        self.key_ts = -1  # the RTP timestamp of its last keyframe
+        self.key_at = -1.0  # and when it arrived
         self.rate_bps = 0.0
         self._window = 0.0
 
@@ -231,7 +234,8 @@ class Source:
 
     def request_keyframe(self, layer: Layer | None = None) -> None:
         """Ask the publisher for a keyframe of ``layer`` (default: every layer somebody watches
-        or waits for), at most once per layer per KEYFRAME_INTERVAL_S (requests coalesce)."""
+        or waits for), at most once per layer per KEYFRAME_INTERVAL_S (requests coalesce, and
+        coalesced ones are dropped when a keyframe arrives after the last of them)."""
         if self.kind != "video" or self.owner.closed:
             return
         if layer is None:
@@ -245,14 +249,17 @@ class Source:
             layer.last_pli = now
             if layer.ssrc is not None:
                 self.spawn(internals.send_pli(self.receiver, layer.ssrc))
-        elif layer.pli_pending is None:
+            return
+        layer.wanted_at = now
+        if layer.pli_pending is None:
             layer.pli_pending = asyncio.get_running_loop().call_later(
                 wait, self._deferred_pli, layer
             )
 
     def _deferred_pli(self, layer: Layer) -> None:
         layer.pli_pending = None
-        self.request_keyframe(layer)
+        if layer.key_at < layer.wanted_at:  # else a keyframe has answered every request
+            self.request_keyframe(layer)
 
     def cancel(self) -> None:
         for layer in self.layers.values():
@@ -330,7 +337,12 @@ class Source:
             return
         key = False
         if self.kind == "video":
-            key = keyframe_start(self.codec, payload)
+            # only the first key packet of a keyframe starts a viewer (or a switch): an H.264
+            # one has several (the SPS/PPS STAP-A, then each IDR slice's first packet) and a
+            # viewer started at a later one would get no parameter sets for the new picture size
+            key = keyframe_start(self.codec, payload) and packet.timestamp != layer.key_ts
+            if key:
+                layer.key_ts, layer.key_at = packet.timestamp, time.monotonic()
             if key and layer.stats.size_due():
                 layer.stats.sample_size(payload)
             if key:

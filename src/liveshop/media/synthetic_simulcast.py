@@ -1,16 +1,19 @@
-"""A simulcast publisher for the tests and ``bench.network``: aiortc signalling, three VP8
-layers encoded here (not used by the service).
+"""A simulcast publisher for the tests and ``bench.network``: aiortc signalling, three VP8 (or
+H.264) layers encoded here (not used by the service).
 
 aiortc cannot send simulcast, so this peer offers one ``sendonly`` video section with
 ``a=rid:f/h/q send`` and ``a=simulcast:send f;h;q`` (as a browser does with three
 ``sendEncodings``), and sends each layer itself: its own SSRC, the RID header extension on
-every packet, VP8 encoded with PyAV's libvpx at the layer's own size and bitrate (CBR), frames
+every packet, encoded at the layer's own size and bitrate (CBR) with PyAV (VP8: libvpx; H.264:
+libx264, constrained baseline, zerolatency) and packetized by :mod:`.packetize`, frames
 drawn by :func:`~liveshop.media.synthetic.draw_frame` (they carry their index); like a browser,
 every packet also carries the MID extension when the answer accepts it (Janus learns a simulcast
-layer's SSRC from the MID and RID extensions together). A PLI for a layer's SSRC makes that
-layer's next frame a keyframe; ``sent_at`` keeps when each frame's encoding began (wall clock,
-for glass-to-glass latency). Audio is quiet noise (it costs what speech does), Opus at
-``audio_bps`` (default 32 kb/s, what browsers send; aiortc alone sends 96 kb/s). With
+layer's SSRC from the MID and RID extensions together). A PLI or FIR for a layer's SSRC makes
+that layer's next frame a keyframe (H.264: an IDR picture after its SPS and PPS), or the one
+:attr:`~SimulcastPublisher.keyframe_delay` frames later; ``sent_at`` keeps when each frame's
+encoding began (wall clock, for glass-to-glass latency). Audio is quiet noise (it costs what
+speech does), Opus at ``audio_bps`` (default 32 kb/s, what browsers send; aiortc alone sends
+96 kb/s). With
 ``simulcast=False`` it is an ordinary one-layer publisher of its first layer (the reference).
 """
 
@@ -33,10 +36,11 @@ from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket
 from liveshop.media import aiortc_internals as internals
 from liveshop.media.base import MediaBackend
 from liveshop.media.forwarding import IdleTrack
+from liveshop.media.packetize import h264_payloads, vp8_payloads
+from liveshop.media.rtputil import H264, VP8
 from liveshop.media.synthetic import NoiseAudioTrack, answer, draw_frame
 
 RID_ID, RRID_ID = 10, 11
-PACKET_MAX = 1200
 
 
 @dataclass
@@ -50,6 +54,7 @@ class SimLayer:
     picture_id: int = field(default_factory=lambda: random.randint(0, 0x7FFF))
     codec: Any = None
     want_key: bool = True
+    key_wait: int = 0  # frames still to encode before the keyframe asked for
     keyframes: int = 0
 
 
@@ -87,16 +92,6 @@ def simulcast_offer(sdp: str, rids: list[str]) -> str:
     return "\r\n".join(out)
 
 
-def packetize(data: bytes, picture_id: int) -> list[bytes]:
-    """RFC 7741 payloads: X=1, S on the first, I=1 with a 15-bit picture id."""
-    out = []
-    pid = struct.pack("!H", 0x8000 | picture_id)
-    for pos in range(0, len(data), PACKET_MAX):
-        start = 0x10 if pos == 0 else 0
-        out.append(bytes([0x80 | start, 0x80]) + pid + data[pos : pos + PACKET_MAX])
-    return out
-
-
 def _mid_extension(section: str) -> tuple[int, bytes] | None:
     """The MID header extension id and the mid of an answer's video section, if it has both."""
     ext = re.search(r"a=extmap:(\d+)(?:/\w+)? urn:ietf:params:rtp-hdrext:sdes:mid", section)
@@ -116,15 +111,22 @@ class SimulcastPublisher:
         noise: int = 48,
         simulcast: bool = True,
         audio_bps: int = 32_000,
+        codec: str = VP8,
     ):
+        if codec not in (VP8, H264):
+            raise ValueError(f"codec must be {VP8} or {H264}, not {codec!r}")
+        self.codec = codec
         self.simulcast = simulcast
         self.layers = (layers or default_layers())[: None if simulcast else 1]
         self.fps = fps
+        # frames encoded between a keyframe request and the keyframe (0: the next frame is one,
+        # as in a browser on loopback; more: what a viewer sees over a longer round trip)
+        self.keyframe_delay = 0
         self.noise = noise
         self.pc = RTCPeerConnection()
         self.transceiver = self.pc.addTransceiver(IdleTrack("video"), direction="sendonly")
         caps = RTCRtpSender.getCapabilities("video").codecs
-        self.transceiver.setCodecPreferences([c for c in caps if c.name == "VP8"])
+        self.transceiver.setCodecPreferences([c for c in caps if c.name == codec])
         audio = self.pc.addTransceiver(NoiseAudioTrack(), direction="sendonly")
         internals.set_opus_bitrate(audio.sender, audio_bps)  # a browser's rate, not aiortc's 96k
         self.pt = 0
@@ -154,39 +156,60 @@ class SimulcastPublisher:
     async def _on_rtcp(self, packet: Any) -> bool:
         if isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
             for layer in self.layers:
-                if layer.ssrc == packet.media_ssrc:
-                    layer.want_key = True
+                if layer.ssrc == packet.media_ssrc and not layer.want_key:
+                    layer.want_key, layer.key_wait = True, self.keyframe_delay
             return True
         return False
 
-    def _encode(self, layer: SimLayer, index: int) -> list[bytes]:
-        if layer.codec is None:
+    def _open(self, layer: SimLayer) -> Any:
+        """The layer's encoder: realtime, CBR at its bitrate, keyframes only when asked for."""
+        rate = str(layer.bitrate)
+        if self.codec == H264:
+            codec = av.CodecContext.create("libx264", "w")
+            codec.options = {
+                "preset": "ultrafast",
+                "tune": "zerolatency",
+                "profile": "baseline",  # x264 sets constraint_set1: constrained baseline
+                "forced-idr": "1",  # a requested keyframe is an IDR picture, not just an I one
+                "x264-params": "scenecut=0",
+                "maxrate": rate,
+                "bufsize": rate,
+            }
+        else:
             codec = av.CodecContext.create("libvpx", "w")
-            codec.width, codec.height = layer.width, layer.height
-            codec.bit_rate = layer.bitrate
-            codec.pix_fmt = "yuv420p"
-            codec.gop_size = 3000
-            codec.time_base = fractions.Fraction(1, self.fps)
             codec.options = {
                 "deadline": "realtime",
                 "cpu-used": "8",
                 "lag-in-frames": "0",
-                "minrate": str(layer.bitrate),
-                "maxrate": str(layer.bitrate),
-                "bufsize": str(layer.bitrate),
+                "minrate": rate,
+                "maxrate": rate,
+                "bufsize": rate,
                 "undershoot-pct": "100",
             }
-            codec.thread_count = 1
-            layer.codec = codec
+        codec.width, codec.height = layer.width, layer.height
+        codec.bit_rate = layer.bitrate
+        codec.pix_fmt = "yuv420p"
+        codec.gop_size = 3000
+        codec.time_base = fractions.Fraction(1, self.fps)
+        codec.thread_count = 1
+        return codec
+
+    def _encode(self, layer: SimLayer, index: int) -> list[bytes]:
+        if layer.codec is None:
+            layer.codec = self._open(layer)
         frame = draw_frame(index, layer.width, layer.height, min(self.noise, layer.width // 4))
         frame.pts = index
         frame.time_base = fractions.Fraction(1, self.fps)
-        if layer.want_key:
+        if layer.want_key and layer.key_wait > 0:
+            layer.key_wait -= 1
+        elif layer.want_key:
             frame.pict_type = av.video.frame.PictureType.I
             layer.want_key = False
             layer.keyframes += 1
         data = b"".join(bytes(p) for p in layer.codec.encode(frame))
-        payloads = packetize(data, layer.picture_id) if data else []
+        if self.codec == H264:
+            return h264_payloads(data)
+        payloads = vp8_payloads(data, layer.picture_id) if data else []
         layer.picture_id = (layer.picture_id + 1) & 0x7FFF
         return payloads
 
