@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci
 
-from liveshop.media.forwarding import Layer, Sink
 from liveshop.media.sfu import SfuMediaBackend
+from liveshop.media.sink import Sink
+from liveshop.media.source import Layer
 from liveshop.media.synthetic_simulcast import SimulcastPublisher
 from tests.media.peers import Events
 from tests.media.test_simulcast import simulcast as simulcast

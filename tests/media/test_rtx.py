@@ -12,8 +12,8 @@ import pytest
 from aiortc.rtp import RtpPacket
 
 from liveshop.media import aiortc_internals as internals
-from liveshop.media.forwarding import Sink
 from liveshop.media.sfu import SfuMediaBackend
+from liveshop.media.sink import Sink
 from tests.media.peers import Events, Publisher, Viewer
 from tests.waiting import until
 

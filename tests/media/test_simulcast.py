@@ -15,10 +15,10 @@ from aiortc.rtp import RtpPacket
 
 from liveshop.media import aiortc_internals as internals
 from liveshop.media.base import MediaError
-from liveshop.media.forwarding import Sink
 from liveshop.media.negotiation import negotiated_streams
 from liveshop.media.rtputil import H264, VP8, keyframe_start
 from liveshop.media.sfu import SfuMediaBackend
+from liveshop.media.sink import Sink
 from liveshop.media.synthetic import read_index
 from liveshop.media.synthetic_simulcast import SimulcastPublisher
 from tests.media.peers import Events, Publisher, Viewer

@@ -13,8 +13,8 @@ Viewers' PLI/FIR go to the publisher through a 1-per-second limiter per layer; a
 gets no video until the next keyframe, and its arrival triggers a keyframe request. Viewers'
 NACKs are answered from a small per-viewer history of sent packets. A simulcast publisher
 (``a=simulcast`` with RIDs) is received layer by layer and each viewer gets the layer its link
-and player size allow (see :mod:`liveshop.media.forwarding`). All aiortc private API used here
-is wrapped by :mod:`liveshop.media.aiortc_internals`.
+and player size allow (see :mod:`liveshop.media.source` and :mod:`liveshop.media.sink`). All
+aiortc private API used here is wrapped by :mod:`liveshop.media.aiortc_internals`.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationEr
 from . import aiortc_internals as internals
 from . import diskspace
 from .base import EventCallback, MediaBackend, MediaError, MediaSession
-from .forwarding import IdleTrack, Sink, Source
+from .idletrack import IdleTrack
 from .negotiation import (
     answer_simulcast,
     check_direction,
@@ -52,6 +52,8 @@ from .negotiation import (
     simulcast_rids,
 )
 from .recording import Recorder, RecordingResult, next_segment
+from .sink import Sink
+from .source import Source
 from .stats import layer_stats, media_stats, publisher_stats, viewer_loss
 from .tasks import SessionRooms
 

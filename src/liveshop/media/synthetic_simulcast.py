@@ -35,7 +35,7 @@ from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket
 
 from liveshop.media import aiortc_internals as internals
 from liveshop.media.base import MediaBackend
-from liveshop.media.forwarding import IdleTrack
+from liveshop.media.idletrack import IdleTrack
 from liveshop.media.packetize import h264_payloads, vp8_payloads
 from liveshop.media.rtputil import H264, VP8
 from liveshop.media.synthetic import NoiseAudioTrack, answer, draw_frame

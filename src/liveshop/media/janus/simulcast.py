@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..forwarding import RID_RANK
 from ..negotiation import simulcast_rids
+from ..source import RID_RANK
 
 MAX_SUBSTREAMS = 3  # VideoRoom's limit
 

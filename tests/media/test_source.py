@@ -1,100 +1,21 @@
-"""A viewer's video sink and a publisher's source on their own (no network): which NACKs make a
-sink ask the publisher for a new keyframe, which of a source's RTX packets are forwarded, where
-in an H.264 keyframe a joining viewer starts, and when coalesced keyframe requests are dropped."""
+"""A publisher's source on its own (no network): which of its RTX packets are forwarded, where in
+an H.264 keyframe a joining viewer starts, and when coalesced keyframe requests are dropped."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from aiortc import RTCPeerConnection
-from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket, RtpPacket
+from aiortc.rtp import RtpPacket
 
-from liveshop.media import forwarding
-from liveshop.media.forwarding import Sink, Source
+from liveshop.media import source as source_module
 from liveshop.media.negotiation import Negotiated
+from liveshop.media.source import Source
+from tests.media.standalone import VP8_DELTA, VP8_KEY, capturing_sink
+from tests.media.standalone import pc as pc
 from tests.waiting import until
-
-VP8_KEY = bytes([0x90, 0x80, 0x05, 0x00, 0x00, 0x00])  # descriptor S=1, picture id; P bit clear
-VP8_DELTA = bytes([0x80, 0x80, 0x06, 0x01, 0x00, 0x00])  # not a frame start of a keyframe
-
-
-@dataclass
-class FakeSource:
-    """Records keyframe requests; not simulcast, so the sink runs no layer rule."""
-
-    simulcast: bool = False
-    requests: list[Any] = field(default_factory=list)
-
-    def request_keyframe(self, layer: Any = None) -> None:
-        self.requests.append(layer)
-
-
-@pytest.fixture
-async def pc() -> AsyncIterator[RTCPeerConnection]:
-    """A peer connection to take senders and receivers from (never connected)."""
-    made = RTCPeerConnection()
-    yield made
-    await made.close()
-
-
-def capturing_sink(pc: RTCPeerConnection, neg: Negotiated, sent: list[bytes]) -> Sink:
-    """A video sink whose outgoing packets land in ``sent``."""
-    sender = pc.addTransceiver("video", direction="sendonly").sender
-    made = Sink("video", sender, neg, lambda: None)
-
-    async def send(data: bytes) -> None:
-        sent.append(data)
-
-    made.send = send
-    return made
-
-
-@pytest.fixture
-async def sink(pc: RTCPeerConnection) -> Sink:
-    """A VP8 sink (RTX negotiated) whose source records keyframe requests."""
-    made = capturing_sink(pc, Negotiated("video", "0", "vp8", 90000, 96, {97: 96}, None), [])
-    made.source = FakeSource()  # type: ignore[assignment]
-    return made
-
-
-async def switched_and_sent(sink: Sink) -> list[int]:
-    """The sink joins a layer now and forwards a 3-packet keyframe then 3 delta frames; returns
-    the outgoing sequence numbers."""
-    sink.joined_at = time.monotonic()
-    out = []
-    for i in range(6):
-        key = i == 0
-        payload = VP8_KEY if key else VP8_DELTA
-        ts = 3000 if i < 3 else 3000 + 3000 * (i - 2)
-        now = time.monotonic()
-        await sink.forward(int(i >= 2), 100 + i, ts, payload, key, now, 0)
-        assert sink.rewriter.last_seq is not None
-        out.append(sink.rewriter.last_seq)
-    return out
-
-
-def nack(sink: Sink, seq: int) -> RtcpRtpfbPacket:
-    packet = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=sink.rewriter.ssrc)
-    packet.lost = [seq]
-    return packet
-
-
-async def test_a_nacked_switch_keyframe_is_asked_for_again(sink: Sink) -> None:
-    """A NACK for a packet of the keyframe the layer switch began with asks for a new keyframe."""
-    seqs = await switched_and_sent(sink)
-    await sink.on_rtcp(nack(sink, seqs[1]))
-    assert len(sink.source.requests) == 1  # type: ignore[union-attr]
-
-
-async def test_a_nacked_delta_packet_is_only_retransmitted(sink: Sink) -> None:
-    """A NACK for a packet after the keyframe is answered from history, with no keyframe asked."""
-    seqs = await switched_and_sent(sink)
-    await sink.on_rtcp(nack(sink, seqs[4]))
-    assert sink.source.requests == []  # type: ignore[union-attr]
 
 
 @dataclass
@@ -192,7 +113,7 @@ async def test_a_keyframe_drops_the_coalesced_keyframe_request(
 ) -> None:
     """Requests within the PLI interval wait for one deferred PLI, which is not sent when a
     keyframe arrived after the last of them, and is sent when one is asked for after it."""
-    monkeypatch.setattr(forwarding, "KEYFRAME_INTERVAL_S", 0.05)
+    monkeypatch.setattr(source_module, "KEYFRAME_INTERVAL_S", 0.05)
     plis: list[object] = []
     source = h264_source(pc, plis)
     layer = source.main
