@@ -29,14 +29,16 @@ class Recorded:
 
 
 @dataclass
-class Open:
+class FakeOwner:
+    """The publisher a source belongs to, still live."""
+
     closed: bool = False
 
 
 async def test_an_rtx_copy_of_a_packet_already_here_is_not_forwarded() -> None:
     """RTX repairs a lost packet once; an RTX copy of one that arrived (Chromium's probe padding) is dropped."""
     neg = Negotiated("video", "0", "vp8", 90000, 96, {97: 96}, None)
-    source = Source(Open(), neg, None, lambda coro: coro.close())  # type: ignore[arg-type]
+    source = Source(FakeOwner(), neg, None, lambda coro: coro.close())  # type: ignore[arg-type]
     viewer = Recorded()
     source.main.sinks = (viewer,)  # type: ignore[assignment]
 
@@ -61,13 +63,6 @@ async def test_an_rtx_copy_of_a_packet_already_here_is_not_forwarded() -> None:
 STAP_A = bytes([0x78, 0, 2, 0x67, 0x42, 0, 2, 0x68, 0xCE])  # SPS + PPS (RFC 6184 STAP-A)
 IDR_START, IDR_END = bytes([0x7C, 0x85, 1]), bytes([0x7C, 0x45, 2])  # FU-A fragments of an IDR
 P_SLICE = bytes([0x41, 0x9A, 3])
-
-
-@dataclass
-class FakeOwner:
-    """The publisher a source belongs to, still live."""
-
-    closed: bool = False
 
 
 H264_NEG = Negotiated("video", "0", "H264", 90000, 96, {}, None)
