@@ -10,6 +10,8 @@ every packet also carries the MID extension when the answer accepts it (Janus le
 layer's SSRC from the MID and RID extensions together). A PLI for a
 layer's SSRC makes that layer's next frame a keyframe. Audio is an ordinary aiortc track. With
 ``simulcast=False`` it is an ordinary one-layer publisher of its first layer (the reference).
+``bench.media`` passes ``encoded`` (frames encoded up front, so its CPU goes to forwarding) and
+publishes through its own link to the server (anything with :meth:`Publishes.publish`).
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import fractions
 import random
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import av
 from aiortc import RTCPeerConnection, RTCRtpSender
@@ -29,7 +32,7 @@ from aiortc.mediastreams import AudioStreamTrack
 from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket
 
 from liveshop.media import aiortc_internals as internals
-from liveshop.media.base import MediaBackend
+from liveshop.media.base import MediaSession
 from liveshop.media.forwarding import IdleTrack
 from liveshop.media.synthetic import answer, draw_frame
 
@@ -104,8 +107,17 @@ def _mid_extension(section: str) -> tuple[int, bytes] | None:
     return int(ext.group(1)), mid.group(1).encode()
 
 
+class Publishes(Protocol):
+    """Where the publisher's offer goes: a :class:`~liveshop.media.base.MediaBackend`."""
+
+    async def publish(self, livestream_id: int, offer_sdp: str) -> MediaSession: ...
+
+
 class SimulcastPublisher:
-    """Publishes ``layers`` (default f 640×360 900 kb/s, h 320×180 250 kb/s, q 160×90 80 kb/s)."""
+    """Publishes ``layers`` (default f 640×360 900 kb/s, h 320×180 250 kb/s, q 160×90 80 kb/s).
+
+    ``encoded(layer, index)``, when given, is the layer's frame ``index`` already encoded (VP8);
+    it replaces the encoder here (and PLIs then change nothing)."""
 
     def __init__(
         self,
@@ -113,7 +125,9 @@ class SimulcastPublisher:
         fps: int = 15,
         noise: int = 48,
         simulcast: bool = True,
+        encoded: Callable[[SimLayer, int], bytes] | None = None,
     ):
+        self.encoded = encoded
         self.simulcast = simulcast
         self.layers = (layers or default_layers())[: None if simulcast else 1]
         self.fps = fps
@@ -129,7 +143,7 @@ class SimulcastPublisher:
         self.answer_sdp = ""
         self.mid_ext: tuple[int, bytes] | None = None  # the answer's MID extension id, our mid
 
-    async def start(self, backend: MediaBackend, livestream_id: int = 1) -> str:
+    async def start(self, backend: Publishes, livestream_id: int = 1) -> str:
         await self.pc.setLocalDescription(await self.pc.createOffer())
         offer = self.pc.localDescription.sdp
         if self.simulcast:
@@ -155,6 +169,11 @@ class SimulcastPublisher:
         return False
 
     def _encode(self, layer: SimLayer, index: int) -> list[bytes]:
+        if self.encoded is not None:
+            data = self.encoded(layer, index)
+            payloads = packetize(data, layer.picture_id) if data else []
+            layer.picture_id = (layer.picture_id + 1) & 0x7FFF
+            return payloads
         if layer.codec is None:
             codec = av.CodecContext.create("libvpx", "w")
             codec.width, codec.height = layer.width, layer.height
