@@ -23,7 +23,9 @@ and, since the counting viewers send no RTCP, no estimate, so every one should s
 layer; the server's stats say which layer each is on (printed as viewers per layer, the sample
 viewer included). Run with ``sfu`` (``--modes sfu,sfu-simulcast``) it prints, per N, the ratio of
 server CPU per viewer simulcast / single layer, also per packet forwarded (the default top layer
-carries less than the 720p stream).
+carries less than the 720p stream). The two modes alternate N by N; with ``--repeat K`` each pair
+runs K times and the ratio is that of the medians over the runs without loss (loss means the
+server was starved of CPU by other load and dropped packets it then did not forward).
 
 Glass-to-glass latency: the publisher stamps each frame with its index (pixel blocks) and keeps
 the wall time it handed the frame to its sender; one extra sample viewer, in the publisher's
@@ -504,6 +506,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--seconds", type=float, default=10.0, help="measurement window")
     parser.add_argument(
+        "--repeat", type=int, default=1, help="run everything this many times (noisy machine)"
+    )
+    parser.add_argument(
         "--same-top",
         action="store_true",
         help="sfu-simulcast's top layer is the single-layer video itself (720p, 1.5 Mb/s) "
@@ -535,7 +540,7 @@ def main(argv: list[str] | None = None) -> None:
     ctx = mp.get_context("spawn")
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-media-") as tmp:
-        for mode, n in schedule(modes, plan):
+        for mode, n in schedule(modes, plan, args.repeat):
             video: Video = layers if mode == SIMULCAST else single
             result = run_config(ctx, mode, n, args.seconds, video, tmp)
             results.append(result)
@@ -557,16 +562,50 @@ def main(argv: list[str] | None = None) -> None:
     print(f"total run time {time.monotonic() - started:.0f} s")
 
 
-def schedule(modes: list[str], plan: dict[str, list[int]]) -> list[tuple[str, int]]:
+def schedule(
+    modes: list[str], plan: dict[str, list[int]], repeat: int = 1
+) -> list[tuple[str, int]]:
     """The runs in order: mode by mode, except that ``sfu`` and ``sfu-simulcast`` alternate
-    N by N (a ratio's two sides run close together on a machine whose load drifts)."""
+    N by N (a ratio's two sides run close together on a machine whose load drifts); all of it
+    ``repeat`` times."""
     pair = [m for m in modes if m in SFU_MODES]
 
     def key(run: tuple[str, int]) -> tuple[int, int]:
         mode, n = run
         return (modes.index(pair[0]), n) if mode in pair else (modes.index(mode), 0)
 
-    return sorted(((m, n) for m in modes for n in plan[m]), key=key)
+    return sorted(((m, n) for m in modes for n in plan[m]), key=key) * repeat
+
+
+def simulcast_ratios(results: list[dict[str, Any]]) -> None:
+    """Per N: CPU per viewer sfu-simulcast / sfu, from the medians of each side's runs without
+    loss (a run with loss dropped packets that the server had no CPU time for: it did less work);
+    also per packet forwarded, and the layer the viewers were on."""
+    ns = sorted({r["viewers"] for r in results if r["mode"] == SIMULCAST})
+    ns = [n for n in ns if any(r["mode"] == "sfu" and r["viewers"] == n for r in results)]
+    if ns:
+        print("\nCPU per viewer, sfu-simulcast / sfu (same run):")
+    for n in ns:
+        sides = []
+        for mode in ("sfu", SIMULCAST):
+            runs = [r for r in results if r["mode"] == mode and r["viewers"] == n]
+            clean = [r for r in runs if r["loss_pct"] <= LOSSY_PCT]
+            sides.append((clean or runs, f"{len(clean)}/{len(runs)}"))
+        (one, one_clean), (three, three_clean) = sides
+        cpu = [statistics.median(r["cpu_per_viewer_pct"] for r in rs) for rs in (one, three)]
+        per_packet = [
+            statistics.median(r["cpu_per_viewer_pct"] / max(r["pps"], 1e-9) for r in rs)
+            for rs in (one, three)
+        ]
+        note = f"loss-free runs sfu {one_clean}, sfu-simulcast {three_clean}"
+        if one_clean.startswith("0/") or three_clean.startswith("0/"):
+            note += " [lossy: the machine was overloaded, not comparable]"
+        layers = [r["layers"] for r in results if r["mode"] == SIMULCAST and r["viewers"] == n]
+        print(
+            f"  N={n:3}: {cpu[1] / cpu[0]:.2f}x ({cpu[1]:.2f}% vs {cpu[0]:.2f}% of a core); "
+            f"per packet forwarded {per_packet[1] / per_packet[0]:.2f}x; viewers per layer "
+            f"{', '.join(map(str, layers))}; {note}"
+        )
 
 
 def report(results: list[dict[str, Any]]) -> None:
@@ -587,22 +626,8 @@ def report(results: list[dict[str, Any]]) -> None:
             f"{fmt(r['kbps'], '>8.0f')} {r['out_kbps']:>8.0f} {r['pps']:>6.0f}"
         )
     print("(out kb/s: video each viewer received; pkt/s: its packets, video + audio)")
+    simulcast_ratios(results)
     sfu = [r for r in results if r["mode"] == "sfu"]
-    sim = {r["viewers"]: r for r in results if r["mode"] == SIMULCAST}
-    pairs = [(r, sim[r["viewers"]]) for r in sfu if r["viewers"] in sim]
-    if pairs:
-        print("\nCPU per viewer, sfu-simulcast / sfu (same run):")
-        for one, three in pairs:
-            per_packet = (three["cpu_per_viewer_pct"] / three["pps"]) / (
-                one["cpu_per_viewer_pct"] / one["pps"]
-            )
-            a, b = three["cpu_per_viewer_pct"], one["cpu_per_viewer_pct"]
-            lossy = max(one["loss_pct"], three["loss_pct"]) > LOSSY_PCT
-            print(
-                f"  N={one['viewers']:3}: {a / b:.2f}x ({a:.2f}% vs {b:.2f}% of a core); "
-                f"per packet forwarded {per_packet:.2f}x; viewers per layer {three['layers']}"
-                + (" [lossy: the machine was overloaded, not comparable]" if lossy else "")
-            )
     relay = [r for r in results if r["mode"] == "relay"]
     for mode in ("janus", "janus2"):
         same = [r for r in results if r["mode"] == mode]
