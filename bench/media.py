@@ -49,6 +49,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import multiprocessing as mp
 import os
 import statistics
@@ -75,6 +76,7 @@ from bench._media_publisher import (
 
 WORKERS = 4
 WARMUP_S = 2.0
+PROFILE_ENV = "BENCH_MEDIA_PROFILE"  # a directory: the server process is profiled into it
 LOSSY_PCT = 1.0  # more loss than this: packets were dropped on an overloaded machine
 SIMULCAST = "sfu-simulcast"
 SFU_MODES = ("sfu", SIMULCAST)
@@ -152,6 +154,9 @@ async def _server(
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    profile_dir = os.environ.get(PROFILE_ENV)
+    profiler = cProfile.Profile(time.thread_time) if profile_dir else None  # CPU, not wall
+    windows: list[float] = []  # the "cpu" calls so far (they open and close the window)
 
     async def on_event(event: MediaEvent) -> None:
         return None
@@ -198,6 +203,13 @@ async def _server(
                 await asyncio.sleep(0.05)
             return await relay.watch(request[1])
         if op == "cpu":
+            windows.append(time.monotonic())
+            if profiler is not None and len(windows) == 1:
+                profiler.enable()  # the event loop's thread, for the measurement window
+            elif profiler is not None and len(windows) == 2:
+                profiler.disable()
+                name = f"server-{Path(address).stem}.prof"  # server-MODE-N.prof
+                profiler.dump_stats(os.path.join(str(profile_dir), name))
             return time.process_time(), time.monotonic()
         if op == "stats":
             return sfu.stats(1) if sfu is not None else {}
@@ -506,6 +518,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--seconds", type=float, default=10.0, help="measurement window")
     parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="cProfile the server's event loop (its CPU time) over each measurement window into "
+        "DIR/server-MODE-N.prof (it slows the server: CPU figures are then not comparable)",
+    )
+    parser.add_argument(
         "--repeat", type=int, default=1, help="run everything this many times (noisy machine)"
     )
     parser.add_argument(
@@ -524,6 +542,9 @@ def main(argv: list[str] | None = None) -> None:
     if unknown := [m for m in modes if m not in plan]:
         parser.error(f"unknown mode(s) {','.join(unknown)}; choose from {','.join(plan)}")
 
+    if args.profile:
+        os.makedirs(args.profile, exist_ok=True)
+        os.environ[PROFILE_ENV] = os.path.abspath(args.profile)  # the spawned server reads it
     started = time.monotonic()
     single: list[bytes] = []
     layers: dict[str, list[bytes]] = {}
