@@ -23,9 +23,11 @@ and, since the counting viewers send no RTCP, no estimate, so every one should s
 layer; the server's stats say which layer each is on (printed as viewers per layer, the sample
 viewer included). Run with ``sfu`` (``--modes sfu,sfu-simulcast``) it prints, per N, the ratio of
 server CPU per viewer simulcast / single layer, also per packet forwarded (the default top layer
-carries less than the 720p stream). The two modes alternate N by N; with ``--repeat K`` each pair
-runs K times and the ratio is that of the medians over the runs without loss (loss means the
-server was starved of CPU by other load and dropped packets it then did not forward).
+carries less than the 720p stream; per packet uses the server's own count of packets forwarded).
+The two modes alternate N by N; with ``--repeat K`` each pair runs K times and the ratio is that
+of the medians over the runs in which the server lost nothing on the way in (such loss means it
+was starved of CPU by other load and dropped packets it then did not forward; loss at the viewers
+alone is their worker processes' and leaves the server's work as it was).
 
 Glass-to-glass latency: the publisher stamps each frame with its index (pixel blocks) and keeps
 the wall time it handed the frame to its sender; one extra sample viewer, in the publisher's
@@ -36,7 +38,7 @@ time. Viewer workers and the publisher report their own CPU so a saturated machi
 
 Processes: orchestrator (this), server (SFU or relay), publisher + sample viewer
 (:mod:`bench._media_publisher`), viewer workers. They talk over ``multiprocessing.connection``
-(a UNIX socket to the server, pipes for control).
+(a UNIX socket to the server, pipes for control). The table and ratios: :mod:`bench._media_report`.
 
 Media stays home: in ``sfu``/``sfu-simulcast``/``relay`` every aiortc peer gathers on 127.0.0.1
 only; in the Janus modes the Janus instances run inside a network namespace made for the run
@@ -73,12 +75,11 @@ from bench._media_publisher import (
     kbps,
     publisher_main,
 )
+from bench._media_report import SIMULCAST, report
 
 WORKERS = 4
 WARMUP_S = 2.0
 PROFILE_ENV = "BENCH_MEDIA_PROFILE"  # a directory: the server process is profiled into it
-LOSSY_PCT = 1.0  # more loss than this: packets were dropped on an overloaded machine
-SIMULCAST = "sfu-simulcast"
 SFU_MODES = ("sfu", SIMULCAST)
 
 
@@ -132,6 +133,25 @@ def stay_home(addresses: list[str]) -> None:
     from liveshop.media.aiortc_internals import restrict_host_addresses
 
     restrict_host_addresses(addresses)
+
+
+def packet_counts(sfu: Any) -> tuple[int, int, int] | None:
+    """The liveshop SFU's packets so far: received from the publisher (every layer and kind),
+    missing from its streams, and forwarded to viewers (None for the other backends)."""
+    from liveshop.media.sfu import SfuMediaBackend
+
+    if not isinstance(sfu, SfuMediaBackend):
+        return None
+    received = lost = forwarded = 0
+    for room in sfu.rooms.values():
+        if room.publisher is not None:
+            for source in room.publisher.sources.values():
+                for layer in source.layers.values():
+                    received += layer.stats.packets
+                    lost += layer.stats.lost()
+        for viewer in room.viewers.values():
+            forwarded += sum(sink.rewriter.packets for sink in viewer.sinks.values())
+    return received, lost, forwarded
 
 
 def server_main(
@@ -210,7 +230,7 @@ async def _server(
                 profiler.disable()
                 name = f"server-{Path(address).stem}.prof"  # server-MODE-N.prof
                 profiler.dump_stats(os.path.join(str(profile_dir), name))
-            return time.process_time(), time.monotonic()
+            return time.process_time(), time.monotonic(), packet_counts(sfu)
         if op == "stats":
             return sfu.stats(1) if sfu is not None else {}
         if op == "stop":
@@ -438,9 +458,9 @@ def _measure(
         recv(ctl)
     janus_pids = [j.process.pid for j in januses if j.process is not None]
     jcpu0 = [proc_cpu_seconds(pid) for pid in janus_pids]
-    cpu0, t0 = call(client, "cpu")
+    cpu0, t0, counts0 = call(client, "cpu")
     time.sleep(seconds)
-    cpu1, t1 = call(client, "cpu")
+    cpu1, t1, counts1 = call(client, "cpu")
     jcpu1 = [proc_cpu_seconds(pid) for pid in janus_pids]
     janus_cores = [(b - a) / (t1 - t0) for a, b in zip(jcpu0, jcpu1, strict=True)]
     received = expected = octets = 0
@@ -469,6 +489,11 @@ def _measure(
     served = viewers + 1  # the sample viewer is served too
     loss = max(0.0, 1 - received / expected) if expected else 1.0
     lat = sorted(latencies)
+    in_loss = fwd_pps = None
+    if counts0 is not None and counts1 is not None:
+        got, lost, sent = (b - a for a, b in zip(counts0, counts1, strict=True))
+        in_loss = 100 * lost / (got + lost) if got + lost else 100.0
+        fwd_pps = sent / (t1 - t0) / served
     return {
         "mode": mode,
         "viewers": viewers,
@@ -487,6 +512,10 @@ def _measure(
         },
         # what each viewer received: packets/s (video + audio) and video kb/s
         "pps": received / (t1 - t0) / viewers,
+        # the server's side (sfu modes): loss on the way in (the publisher's streams), and the
+        # packets it forwarded per second per viewer served
+        "in_loss_pct": in_loss,
+        "fwd_pps": fwd_pps,
         "out_kbps": octets * 8 / (t1 - t0) / viewers / 1000,
         "liveshop_cores": liveshop_cores,
         "janus_cores": janus_cores,
@@ -500,10 +529,6 @@ def recv(conn: Connection, timeout: float = 90.0) -> Any:
     if not conn.poll(timeout):
         raise TimeoutError("a benchmark process did not answer")
     return conn.recv()
-
-
-def fmt(value: Any, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -596,76 +621,6 @@ def schedule(
         return (modes.index(pair[0]), n) if mode in pair else (modes.index(mode), 0)
 
     return sorted(((m, n) for m in modes for n in plan[m]), key=key) * repeat
-
-
-def simulcast_ratios(results: list[dict[str, Any]]) -> None:
-    """Per N: CPU per viewer sfu-simulcast / sfu, from the medians of each side's runs without
-    loss (a run with loss dropped packets that the server had no CPU time for: it did less work);
-    also per packet forwarded, and the layer the viewers were on."""
-    ns = sorted({r["viewers"] for r in results if r["mode"] == SIMULCAST})
-    ns = [n for n in ns if any(r["mode"] == "sfu" and r["viewers"] == n for r in results)]
-    if ns:
-        print("\nCPU per viewer, sfu-simulcast / sfu (same run):")
-    for n in ns:
-        sides = []
-        for mode in ("sfu", SIMULCAST):
-            runs = [r for r in results if r["mode"] == mode and r["viewers"] == n]
-            clean = [r for r in runs if r["loss_pct"] <= LOSSY_PCT]
-            sides.append((clean or runs, f"{len(clean)}/{len(runs)}"))
-        (one, one_clean), (three, three_clean) = sides
-        cpu = [statistics.median(r["cpu_per_viewer_pct"] for r in rs) for rs in (one, three)]
-        per_packet = [
-            statistics.median(r["cpu_per_viewer_pct"] / max(r["pps"], 1e-9) for r in rs)
-            for rs in (one, three)
-        ]
-        note = f"loss-free runs sfu {one_clean}, sfu-simulcast {three_clean}"
-        if one_clean.startswith("0/") or three_clean.startswith("0/"):
-            note += " [lossy: the machine was overloaded, not comparable]"
-        layers = [r["layers"] for r in results if r["mode"] == SIMULCAST and r["viewers"] == n]
-        print(
-            f"  N={n:3}: {cpu[1] / cpu[0]:.2f}x ({cpu[1]:.2f}% vs {cpu[0]:.2f}% of a core); "
-            f"per packet forwarded {per_packet[1] / per_packet[0]:.2f}x; viewers per layer "
-            f"{', '.join(map(str, layers))}; {note}"
-        )
-
-
-def report(results: list[dict[str, Any]]) -> None:
-    """The table, and the ratios of CPU per viewer between modes."""
-    header = (
-        f"{'backend':13} {'N':>4} {'conn':>4} {'srv cores':>9} {'cpu/viewer':>10} "
-        f"{'viewers/core':>12} {'loss %':>7} {'lat p50':>8} {'lat p95':>8} {'in kb/s':>8} "
-        f"{'out kb/s':>8} {'pkt/s':>6}"
-    )
-    print()
-    print(header)
-    print("-" * len(header))
-    for r in results:
-        print(
-            f"{r['mode']:13} {r['viewers']:>4} {r['connected']:>4} {r['cores']:>9.3f} "
-            f"{r['cpu_per_viewer_pct']:>9.2f}% {r['viewers_per_core']:>12.0f} "
-            f"{r['loss_pct']:>7.2f} {fmt(r['lat_p50'], '>6.0f')}ms {fmt(r['lat_p95'], '>6.0f')}ms "
-            f"{fmt(r['kbps'], '>8.0f')} {r['out_kbps']:>8.0f} {r['pps']:>6.0f}"
-        )
-    print("(out kb/s: video each viewer received; pkt/s: its packets, video + audio)")
-    simulcast_ratios(results)
-    sfu = [r for r in results if r["mode"] == "sfu"]
-    relay = [r for r in results if r["mode"] == "relay"]
-    for mode in ("janus", "janus2"):
-        same = [r for r in results if r["mode"] == mode]
-        if sfu and same:
-            best_sfu = min(r["cpu_per_viewer_pct"] for r in sfu)
-            best = min(r["cpu_per_viewer_pct"] for r in same)
-            print(
-                f"\nCPU per viewer, {mode} / SFU: {best / best_sfu:.2f}x "
-                f"({best:.2f}% vs {best_sfu:.2f}% of a core)"
-            )
-    if sfu and relay:
-        best_sfu = min(r["cpu_per_viewer_pct"] for r in sfu)
-        best_relay = min(r["cpu_per_viewer_pct"] for r in relay)
-        print(
-            f"\nCPU per viewer, MediaRelay / SFU: {best_relay / best_sfu:.0f}x "
-            f"({best_relay:.2f}% vs {best_sfu:.2f}% of a core)"
-        )
 
 
 if __name__ == "__main__":

@@ -51,3 +51,4 @@ def test_simulcast_mode_receives_three_layers_and_forwards_the_top_one() -> None
     assert sum(result["layers"].values()) == 3
     assert result["out_kbps"] > 600, result  # f's 900 kb/s, not h's 250
     assert result["loss_pct"] < 5
+    assert result["in_loss_pct"] is not None and result["fwd_pps"] > 50  # the server's counts
