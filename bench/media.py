@@ -1,6 +1,7 @@
 """Media forwarding benchmark: ``python -m bench.media [--viewers 10,50,100] [--seconds 10]``.
 
-Modes: ``sfu`` (the built-in forwarder), ``relay`` (aiortc's MediaRelay), ``janus`` (one local
+Modes: ``sfu`` (the built-in forwarder), ``sfu-simulcast`` (the same forwarder, the publisher
+sending three simulcast layers), ``relay`` (aiortc's MediaRelay), ``janus`` (one local
 Janus VideoRoom driven by :class:`~liveshop.media.janus.backend.JanusMediaBackend`) and ``janus2`` (two
 local Janus instances: the publisher on the first, viewers spread over both with VideoRoom's
 remote publisher forwarding between them). For the Janus modes "server CPU" is the liveshop
@@ -13,6 +14,21 @@ decoded). For each N it reports the server process CPU (all threads), CPU per vi
 core and packet loss at the viewers; then the same for aiortc's stock ``MediaRelay`` (which
 decodes once and re-encodes per viewer) at small N, and the ratio of CPU per viewer.
 
+``sfu-simulcast``: the publisher offers simulcast ``f;h;q`` and sends three pre-encoded VP8
+layers (640×360 900 kb/s, 320×180 250 kb/s, 160×90 80 kb/s, as
+:func:`liveshop.media.synthetic_simulcast.default_layers`; with ``--same-top`` the top layer is
+the single-layer 720p video itself), each on its own SSRC with the RID extension on every packet,
+so every viewer has its own layer rule. The viewers are those of ``sfu``: no player size, no loss
+and, since the counting viewers send no RTCP, no estimate, so every one should sit on the top
+layer; the server's stats say which layer each is on (printed as viewers per layer, the sample
+viewer included). Run with ``sfu`` (``--modes sfu,sfu-simulcast``) it prints, per N, the ratio of
+server CPU per viewer simulcast / single layer, also per packet forwarded (the default top layer
+carries less than the 720p stream; per packet uses the server's own count of packets forwarded).
+The two modes alternate N by N; with ``--repeat K`` each pair runs K times and the ratio is that
+of the medians over the runs in which the server lost nothing on the way in (such loss means it
+was starved of CPU by other load and dropped packets it then did not forward; loss at the viewers
+alone is their worker processes' and leaves the server's work as it was).
+
 Glass-to-glass latency: the publisher stamps each frame with its index (pixel blocks) and keeps
 the wall time it handed the frame to its sender; one extra sample viewer, in the publisher's
 process, decodes and reads the index back (it is counted in CPU per viewer: N + 1 are served).
@@ -20,11 +36,12 @@ The publisher video is encoded once up front (a 5 s loop, keyframe every second)
 machine's CPU goes to forwarding, not to a live encoder; the latency therefore excludes encoding
 time. Viewer workers and the publisher report their own CPU so a saturated machine is visible.
 
-Processes: orchestrator (this), server (SFU or relay), publisher + sample viewer, viewer workers.
-They talk over ``multiprocessing.connection`` (a UNIX socket to the server, pipes for control).
+Processes: orchestrator (this), server (SFU or relay), publisher + sample viewer
+(:mod:`bench._media_publisher`), viewer workers. They talk over ``multiprocessing.connection``
+(a UNIX socket to the server, pipes for control). The table and ratios: :mod:`bench._media_report`.
 
-Media stays home: in ``sfu``/``relay`` every aiortc peer gathers on 127.0.0.1 only; in the Janus
-modes the Janus instances run inside a network namespace made for the run
+Media stays home: in ``sfu``/``sfu-simulcast``/``relay`` every aiortc peer gathers on 127.0.0.1
+only; in the Janus modes the Janus instances run inside a network namespace made for the run
 (:class:`liveshop.media.netns.Namespace`, needs root) and every aiortc peer gathers on its near
 address only. Nothing is sent to the machine's external address.
 """
@@ -34,6 +51,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import multiprocessing as mp
 import os
 import statistics
@@ -41,42 +59,28 @@ import sys
 import tempfile
 import threading
 import time
-from fractions import Fraction
 from multiprocessing.connection import Client, Connection, Listener
 from pathlib import Path
 from typing import Any
 
-WIDTH, HEIGHT, FPS = 1280, 720, 30
-BITRATE = 1_500_000
-LOOP_FRAMES = 150
+from bench._media_publisher import (
+    HEIGHT,
+    LOOP_FRAMES,
+    WIDTH,
+    Video,
+    acall,
+    call,
+    encode_layers,
+    encode_loop,
+    kbps,
+    publisher_main,
+)
+from bench._media_report import SIMULCAST, report
+
 WORKERS = 4
 WARMUP_S = 2.0
-
-
-# --------------------------------------------------------------------------------------------
-# pre-encoded publisher video
-
-
-def encode_loop() -> list[bytes]:
-    import av
-
-    from liveshop.media.synthetic import draw_frame
-
-    ctx = av.CodecContext.create("libvpx", "w")
-    ctx.width, ctx.height = WIDTH, HEIGHT
-    ctx.pix_fmt = "yuv420p"
-    ctx.time_base = Fraction(1, FPS)
-    ctx.framerate = Fraction(FPS, 1)
-    ctx.bit_rate = BITRATE
-    ctx.gop_size = FPS
-    ctx.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
-    packets: list[bytes] = []
-    for i in range(LOOP_FRAMES):
-        frame = draw_frame(i, WIDTH, HEIGHT, noise=40)
-        frame.pts = i
-        packets += [bytes(p) for p in ctx.encode(frame)]
-    packets += [bytes(p) for p in ctx.encode(None)]
-    return packets[:LOOP_FRAMES]
+PROFILE_ENV = "BENCH_MEDIA_PROFILE"  # a directory: the server process is profiled into it
+SFU_MODES = ("sfu", SIMULCAST)
 
 
 # --------------------------------------------------------------------------------------------
@@ -131,6 +135,25 @@ def stay_home(addresses: list[str]) -> None:
     restrict_host_addresses(addresses)
 
 
+def packet_counts(sfu: Any) -> tuple[int, int, int] | None:
+    """The liveshop SFU's packets so far: received from the publisher (every layer and kind),
+    missing from its streams, and forwarded to viewers (None for the other backends)."""
+    from liveshop.media.sfu import SfuMediaBackend
+
+    if not isinstance(sfu, SfuMediaBackend):
+        return None
+    received = lost = forwarded = 0
+    for room in sfu.rooms.values():
+        if room.publisher is not None:
+            for source in room.publisher.sources.values():
+                for layer in source.layers.values():
+                    received += layer.stats.packets
+                    lost += layer.stats.lost()
+        for viewer in room.viewers.values():
+            forwarded += sum(sink.rewriter.packets for sink in viewer.sinks.values())
+    return received, lost, forwarded
+
+
 def server_main(
     address: str,
     mode: str,
@@ -151,13 +174,16 @@ async def _server(
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    profile_dir = os.environ.get(PROFILE_ENV)
+    profiler = cProfile.Profile(time.thread_time) if profile_dir else None  # CPU, not wall
+    windows: list[float] = []  # the "cpu" calls so far (they open and close the window)
 
     async def on_event(event: MediaEvent) -> None:
         return None
 
     sfu: MediaBackend | None = None
     relay: RelayServer | None = None
-    if mode == "sfu":
+    if mode in SFU_MODES:
         sfu = SfuMediaBackend(
             media_dir=Path(media_dir), ice_servers=[], public_ip="", on_event=on_event
         )
@@ -197,7 +223,14 @@ async def _server(
                 await asyncio.sleep(0.05)
             return await relay.watch(request[1])
         if op == "cpu":
-            return time.process_time(), time.monotonic()
+            windows.append(time.monotonic())
+            if profiler is not None and len(windows) == 1:
+                profiler.enable()  # the event loop's thread, for the measurement window
+            elif profiler is not None and len(windows) == 2:
+                profiler.disable()
+                name = f"server-{Path(address).stem}.prof"  # server-MODE-N.prof
+                profiler.dump_stats(os.path.join(str(profile_dir), name))
+            return time.process_time(), time.monotonic(), packet_counts(sfu)
         if op == "stats":
             return sfu.stats(1) if sfu is not None else {}
         if op == "stop":
@@ -236,107 +269,6 @@ async def _server(
     listener.close()
 
 
-def call(client: Connection, *request: Any) -> Any:
-    client.send(request)
-    reply = client.recv()
-    if isinstance(reply, Exception):
-        raise reply
-    return reply
-
-
-async def acall(client: Connection, *request: Any) -> Any:
-    return await asyncio.to_thread(call, client, *request)
-
-
-# --------------------------------------------------------------------------------------------
-# publisher + sample viewer process
-
-
-def publisher_main(
-    address: str, packets: list[bytes], control: Connection, addresses: list[str]
-) -> None:
-    stay_home(addresses)
-    asyncio.run(_publisher(address, packets, control))
-
-
-async def _publisher(address: str, packets: list[bytes], control: Connection) -> None:
-    import av
-    from aiortc import RTCPeerConnection, RTCRtpSender
-    from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack
-
-    from liveshop.media.synthetic import answer, offer, read_index
-
-    sent_at: dict[int, float] = {}
-
-    class PacketTrack(MediaStreamTrack):
-        kind = "video"
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.count = 0
-            self.start = 0.0
-
-        async def recv(self) -> Any:
-            if not self.count:
-                self.start = time.monotonic()
-            due = self.start + self.count / FPS
-            delay = due - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            index = self.count % LOOP_FRAMES
-            packet = av.Packet(packets[index])
-            packet.pts = self.count * (90000 // FPS)
-            packet.time_base = Fraction(1, 90000)
-            sent_at[index] = time.time()
-            self.count += 1
-            return packet
-
-    client = Client(address, family="AF_UNIX")
-    pc = RTCPeerConnection()
-    transceiver = pc.addTransceiver(PacketTrack(), direction="sendonly")
-    vp8 = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.name == "VP8"]
-    transceiver.setCodecPreferences(vp8)
-    pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
-    await answer(pc, await acall(client, "publish", await offer(pc)))
-
-    sample = RTCPeerConnection()
-    sample.addTransceiver("video", direction="recvonly")
-    latencies: list[float] = []
-    recording = False
-    cpu_mark = time.process_time()
-
-    async def consume(track: Any) -> None:
-        while True:
-            try:
-                frame = await track.recv()
-            except Exception:
-                return
-            index = read_index(frame)
-            if recording and index in sent_at:
-                latencies.append((time.time() - sent_at[index]) * 1000)
-
-    tasks: list[asyncio.Task[None]] = []
-    sample.on("track", lambda track: tasks.append(asyncio.ensure_future(consume(track))))
-    await answer(sample, await acall(client, "watch", await offer(sample)))
-    control.send("ready")
-    while True:
-        command = await asyncio.to_thread(control.recv)
-        if command == "mark":
-            recording = True
-            latencies.clear()
-            cpu_mark = time.process_time()
-            control.send("ok")
-        elif command == "report":
-            control.send((latencies, time.process_time() - cpu_mark))
-        elif command == "stop":
-            break
-    await sample.close()
-    await pc.close()
-    for task in tasks:
-        task.cancel()
-    control.send("stopped")
-
-
 # --------------------------------------------------------------------------------------------
 # viewer worker process (no decoding)
 
@@ -349,6 +281,7 @@ def worker_main(address: str, count: int, control: Connection, addresses: list[s
 class Counter:
     def __init__(self) -> None:
         self.received = 0
+        self.octets = 0  # video payload bytes
         self.ext: dict[int, int] = {}
         self.first = asyncio.Event()
 
@@ -363,8 +296,12 @@ class Counter:
             if delta < 0x8000:
                 self.ext[packet.ssrc] = last + delta
 
-    def snapshot(self) -> tuple[int, int]:
-        return self.received, sum(self.ext.values())
+    async def on_video(self, packet: Any) -> None:
+        self.octets += len(packet.payload)
+        await self.on_rtp(packet)
+
+    def snapshot(self) -> tuple[int, int, int]:
+        return self.received, sum(self.ext.values()), self.octets
 
 
 async def _worker(address: str, count: int, control: Connection) -> None:
@@ -384,15 +321,14 @@ async def _worker(address: str, count: int, control: Connection) -> None:
         await answer(pc, sdp)
         counter = Counter()
         for transceiver in pc.getTransceivers():
-            internals.tap_receiver(
-                transceiver.receiver, counter.on_rtp, lambda: None, feedback=False
-            )
+            tap = counter.on_video if transceiver.kind == "video" else counter.on_rtp
+            internals.tap_receiver(transceiver.receiver, tap, lambda: None, feedback=False)
         pcs.append(pc)
         counters.append(counter)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.gather(*(c.first.wait() for c in counters)), 30)
     control.send(sum(1 for c in counters if c.received))
-    marks: list[tuple[int, int]] = []
+    marks: list[tuple[int, int, int]] = []
     cpu_mark = time.process_time()
     while True:
         command = await asyncio.to_thread(control.recv)
@@ -404,7 +340,8 @@ async def _worker(address: str, count: int, control: Connection) -> None:
             now = [c.snapshot() for c in counters]
             received = sum(n[0] - m[0] for n, m in zip(now, marks, strict=True))
             expected = sum(n[1] - m[1] for n, m in zip(now, marks, strict=True))
-            control.send((received, expected, time.process_time() - cpu_mark))
+            octets = sum(n[2] - m[2] for n, m in zip(now, marks, strict=True))
+            control.send((received, expected, octets, time.process_time() - cpu_mark))
         elif command == "stop":
             break
     for pc in pcs:
@@ -448,7 +385,7 @@ def start_janus(tmp: str, count: int, tag: str, namespace: Any) -> list[Any]:
 
 
 def run_config(
-    ctx: Any, mode: str, viewers: int, seconds: float, packets: list[bytes], tmp: str
+    ctx: Any, mode: str, viewers: int, seconds: float, video: Video, tmp: str
 ) -> dict[str, Any]:
     address = os.path.join(tmp, f"{mode}-{viewers}.sock")
     januses = []
@@ -466,7 +403,7 @@ def run_config(
         janus_args = ([j.url for j in januses], januses[0].api_secret, januses[0].admin_key)
     try:
         return _measure(
-            ctx, mode, viewers, seconds, packets, tmp, address, januses, janus_args, addresses
+            ctx, mode, viewers, seconds, video, tmp, address, januses, janus_args, addresses
         )
     finally:
         for janus in januses:
@@ -480,7 +417,7 @@ def _measure(
     mode: str,
     viewers: int,
     seconds: float,
-    packets: list[bytes],
+    video: Video,
     tmp: str,
     address: str,
     januses: list[Any],
@@ -499,7 +436,7 @@ def _measure(
     client = Client(address, family="AF_UNIX")
     pub_ctl, pub_child = ctx.Pipe()
     publisher = ctx.Process(
-        target=publisher_main, args=(address, packets, pub_child, addresses), daemon=True
+        target=publisher_main, args=(address, video, pub_child, addresses), daemon=True
     )
     publisher.start()
     assert recv(pub_ctl) == "ready"
@@ -521,18 +458,19 @@ def _measure(
         recv(ctl)
     janus_pids = [j.process.pid for j in januses if j.process is not None]
     jcpu0 = [proc_cpu_seconds(pid) for pid in janus_pids]
-    cpu0, t0 = call(client, "cpu")
+    cpu0, t0, counts0 = call(client, "cpu")
     time.sleep(seconds)
-    cpu1, t1 = call(client, "cpu")
+    cpu1, t1, counts1 = call(client, "cpu")
     jcpu1 = [proc_cpu_seconds(pid) for pid in janus_pids]
     janus_cores = [(b - a) / (t1 - t0) for a, b in zip(jcpu0, jcpu1, strict=True)]
-    received = expected = 0
+    received = expected = octets = 0
     harness_cpu = 0.0
     for ctl in controls:
         ctl.send("report")
-        r, e, c = recv(ctl)
+        r, e, o, c = recv(ctl)
         received += r
         expected += e
+        octets += o
         harness_cpu += c
     pub_ctl.send("report")
     latencies, pub_cpu = recv(pub_ctl)
@@ -551,6 +489,11 @@ def _measure(
     served = viewers + 1  # the sample viewer is served too
     loss = max(0.0, 1 - received / expected) if expected else 1.0
     lat = sorted(latencies)
+    in_loss = fwd_pps = None
+    if counts0 is not None and counts1 is not None:
+        got, lost, sent = (b - a for a, b in zip(counts0, counts1, strict=True))
+        in_loss = 100 * lost / (got + lost) if got + lost else 100.0
+        fwd_pps = sent / (t1 - t0) / served
     return {
         "mode": mode,
         "viewers": viewers,
@@ -562,10 +505,23 @@ def _measure(
         "lat_p50": statistics.median(lat) if lat else None,
         "lat_p95": lat[int(0.95 * (len(lat) - 1))] if lat else None,
         "kbps": (stats.get("publisher") or {}).get("bitrateKbps"),
+        "layers": dict(stats.get("viewersPerLayer") or {}),
+        "in_layers": {  # the simulcast layers the server receives: rid -> (height, kb/s)
+            x["rid"]: (x["height"], x["bitrateKbps"])
+            for x in (stats.get("publisher") or {}).get("layers", [])
+        },
+        # what each viewer received: packets/s (video + audio) and video kb/s
+        "pps": received / (t1 - t0) / viewers,
+        # the server's side (sfu modes): loss on the way in (the publisher's streams), and the
+        # packets it forwarded per second per viewer served
+        "in_loss_pct": in_loss,
+        "fwd_pps": fwd_pps,
+        "out_kbps": octets * 8 / (t1 - t0) / viewers / 1000,
         "liveshop_cores": liveshop_cores,
         "janus_cores": janus_cores,
         "viewer_procs_cores": harness_cpu / (t1 - t0),
         "publisher_cores": pub_cpu / (t1 - t0),
+        "stats": stats,  # the server's, at the end of the window
     }
 
 
@@ -575,84 +531,96 @@ def recv(conn: Connection, timeout: float = 90.0) -> Any:
     return conn.recv()
 
 
-def fmt(value: Any, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--viewers", default="10,50,100", help="SFU viewer counts")
     parser.add_argument("--relay-viewers", default="2,4", help="MediaRelay viewer counts")
     parser.add_argument("--janus-viewers", default="10,50,100", help="Janus viewer counts")
     parser.add_argument(
-        "--modes", default="sfu,janus,janus2,relay", help="which of sfu,janus,janus2,relay"
+        "--modes",
+        default="sfu,janus,janus2,relay",
+        help="which of sfu,sfu-simulcast,janus,janus2,relay",
     )
     parser.add_argument("--seconds", type=float, default=10.0, help="measurement window")
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="cProfile the server's event loop (its CPU time) over each measurement window into "
+        "DIR/server-MODE-N.prof (it slows the server: CPU figures are then not comparable)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run everything this many times (noisy machine)"
+    )
+    parser.add_argument(
+        "--same-top",
+        action="store_true",
+        help="sfu-simulcast's top layer is the single-layer video itself (720p, 1.5 Mb/s) "
+        "instead of 640x360 at 900 kb/s: the ratio to sfu is then simulcast's own cost",
+    )
     args = parser.parse_args(argv)
     sfu_counts = [int(n) for n in args.viewers.split(",") if n]
     relay_counts = [int(n) for n in args.relay_viewers.split(",") if n]
     janus_counts = [int(n) for n in args.janus_viewers.split(",") if n]
     modes = [m for m in args.modes.split(",") if m]
-    plan = {"sfu": sfu_counts, "janus": janus_counts, "janus2": janus_counts}
-    plan["relay"] = relay_counts
+    plan = {"sfu": sfu_counts, "sfu-simulcast": sfu_counts}
+    plan |= {"janus": janus_counts, "janus2": janus_counts, "relay": relay_counts}
+    if unknown := [m for m in modes if m not in plan]:
+        parser.error(f"unknown mode(s) {','.join(unknown)}; choose from {','.join(plan)}")
 
+    if args.profile:
+        os.makedirs(args.profile, exist_ok=True)
+        os.environ[PROFILE_ENV] = os.path.abspath(args.profile)  # the spawned server reads it
     started = time.monotonic()
-    print(f"pre-encoding {LOOP_FRAMES} frames of {WIDTH}x{HEIGHT} VP8 ...", flush=True)
-    packets = encode_loop()
-    kbps = sum(len(p) for p in packets) * 8 * FPS / len(packets) / 1000
-    print(f"publisher video: {kbps:.0f} kb/s, {os.cpu_count()} CPUs", flush=True)
+    single: list[bytes] = []
+    layers: dict[str, list[bytes]] = {}
+    if any(m != SIMULCAST for m in modes) or args.same_top:
+        print(f"pre-encoding {LOOP_FRAMES} frames of {WIDTH}x{HEIGHT} VP8 ...", flush=True)
+        single = encode_loop()
+        print(f"publisher video: {kbps(single):.0f} kb/s", flush=True)
+    if SIMULCAST in modes:
+        print(f"pre-encoding {LOOP_FRAMES} frames of each simulcast layer ...", flush=True)
+        layers = encode_layers(single if args.same_top else None)
+        rates = ", ".join(f"{rid} {kbps(loop):.0f}" for rid, loop in layers.items())
+        print(f"simulcast publisher: {rates} kb/s", flush=True)
+    print(f"{os.cpu_count()} CPUs", flush=True)
     ctx = mp.get_context("spawn")
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-media-") as tmp:
-        for mode in modes:
-            for n in plan[mode]:
-                result = run_config(ctx, mode, n, args.seconds, packets, tmp)
-                results.append(result)
-                split = ""
-                if result["janus_cores"]:
-                    parts = " + ".join(f"{c:.2f}" for c in result["janus_cores"])
-                    split = f" (liveshop {result['liveshop_cores']:.2f} + janus {parts})"
-                print(
-                    f"  {mode:6} N={n:3}: server {result['cores']:.2f} cores{split}, "
-                    f"loss {result['loss_pct']:.2f} %; viewer processes "
-                    f"{result['viewer_procs_cores']:.2f} cores, publisher+sample "
-                    f"{result['publisher_cores']:.2f} cores",
-                    flush=True,
-                )
-
-    header = (
-        f"{'backend':8} {'N':>4} {'conn':>4} {'srv cores':>9} {'cpu/viewer':>10} "
-        f"{'viewers/core':>12} {'loss %':>7} {'lat p50':>8} {'lat p95':>8} {'in kb/s':>8}"
-    )
-    print()
-    print(header)
-    print("-" * len(header))
-    for r in results:
-        print(
-            f"{r['mode']:8} {r['viewers']:>4} {r['connected']:>4} {r['cores']:>9.3f} "
-            f"{r['cpu_per_viewer_pct']:>9.2f}% {r['viewers_per_core']:>12.0f} "
-            f"{r['loss_pct']:>7.2f} {fmt(r['lat_p50'], '>6.0f')}ms {fmt(r['lat_p95'], '>6.0f')}ms "
-            f"{fmt(r['kbps'], '>8.0f')}"
-        )
-    sfu = [r for r in results if r["mode"] == "sfu"]
-    relay = [r for r in results if r["mode"] == "relay"]
-    for mode in ("janus", "janus2"):
-        same = [r for r in results if r["mode"] == mode]
-        if sfu and same:
-            best_sfu = min(r["cpu_per_viewer_pct"] for r in sfu)
-            best = min(r["cpu_per_viewer_pct"] for r in same)
+        for mode, n in schedule(modes, plan, args.repeat):
+            video: Video = layers if mode == SIMULCAST else single
+            result = run_config(ctx, mode, n, args.seconds, video, tmp)
+            results.append(result)
+            split = ""
+            if result["janus_cores"]:
+                parts = " + ".join(f"{c:.2f}" for c in result["janus_cores"])
+                split = f" (liveshop {result['liveshop_cores']:.2f} + janus {parts})"
+            if result["in_layers"]:
+                got = ", ".join(f"{k} {h}p {r:.0f}" for k, (h, r) in result["in_layers"].items())
+                split += f", layers in: {got} kb/s; viewers per layer {result['layers']}"
             print(
-                f"\nCPU per viewer, {mode} / SFU: {best / best_sfu:.2f}x "
-                f"({best:.2f}% vs {best_sfu:.2f}% of a core)"
+                f"  {mode:13} N={n:3}: server {result['cores']:.2f} cores{split}, "
+                f"loss {result['loss_pct']:.2f} %; viewer processes "
+                f"{result['viewer_procs_cores']:.2f} cores, publisher+sample "
+                f"{result['publisher_cores']:.2f} cores",
+                flush=True,
             )
-    if sfu and relay:
-        best_sfu = min(r["cpu_per_viewer_pct"] for r in sfu)
-        best_relay = min(r["cpu_per_viewer_pct"] for r in relay)
-        print(
-            f"\nCPU per viewer, MediaRelay / SFU: {best_relay / best_sfu:.0f}x "
-            f"({best_relay:.2f}% vs {best_sfu:.2f}% of a core)"
-        )
+    report(results)
     print(f"total run time {time.monotonic() - started:.0f} s")
+
+
+def schedule(
+    modes: list[str], plan: dict[str, list[int]], repeat: int = 1
+) -> list[tuple[str, int]]:
+    """The runs in order: mode by mode, except that ``sfu`` and ``sfu-simulcast`` alternate
+    N by N (a ratio's two sides run close together on a machine whose load drifts); all of it
+    ``repeat`` times."""
+    pair = [m for m in modes if m in SFU_MODES]
+
+    def key(run: tuple[str, int]) -> tuple[int, int]:
+        mode, n = run
+        return (modes.index(pair[0]), n) if mode in pair else (modes.index(mode), 0)
+
+    return sorted(((m, n) for m in modes for n in plan[m]), key=key) * repeat
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ encoding began (wall clock, for glass-to-glass latency). Audio is quiet noise (i
 speech does), Opus at ``audio_bps`` (default 32 kb/s, what browsers send; aiortc alone sends
 96 kb/s). With
 ``simulcast=False`` it is an ordinary one-layer publisher of its first layer (the reference).
+``bench.media`` passes ``encoded`` (frames encoded up front, so its CPU goes to forwarding) and
+publishes through its own link to the server (anything with :meth:`Publishes.publish`).
 """
 
 from __future__ import annotations
@@ -26,15 +28,16 @@ import random
 import re
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import av
 from aiortc import RTCPeerConnection, RTCRtpSender
 from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket
 
 from liveshop.media import aiortc_internals as internals
-from liveshop.media.base import MediaBackend
+from liveshop.media.base import MediaSession
 from liveshop.media.idletrack import IdleTrack
 from liveshop.media.packetize import h264_payloads, vp8_payloads
 from liveshop.media.rtputil import H264, VP8
@@ -101,8 +104,17 @@ def _mid_extension(section: str) -> tuple[int, bytes] | None:
     return int(ext.group(1)), mid.group(1).encode()
 
 
+class Publishes(Protocol):
+    """Where the publisher's offer goes: a :class:`~liveshop.media.base.MediaBackend`."""
+
+    async def publish(self, livestream_id: int, offer_sdp: str) -> MediaSession: ...
+
+
 class SimulcastPublisher:
-    """Publishes ``layers`` (default f 640×360 900 kb/s, h 320×180 250 kb/s, q 160×90 80 kb/s)."""
+    """Publishes ``layers`` (default f 640×360 900 kb/s, h 320×180 250 kb/s, q 160×90 80 kb/s).
+
+    ``encoded(layer, index)``, when given, is the layer's frame ``index`` already encoded (VP8);
+    it replaces the encoder here (and PLIs then change nothing)."""
 
     def __init__(
         self,
@@ -112,7 +124,9 @@ class SimulcastPublisher:
         simulcast: bool = True,
         audio_bps: int = 32_000,
         codec: str = VP8,
+        encoded: Callable[[SimLayer, int], bytes] | None = None,
     ):
+        self.encoded = encoded
         if codec not in (VP8, H264):
             raise ValueError(f"codec must be {VP8} or {H264}, not {codec!r}")
         self.codec = codec
@@ -136,7 +150,7 @@ class SimulcastPublisher:
         self.answer_sdp = ""
         self.mid_ext: tuple[int, bytes] | None = None  # the answer's MID extension id, our mid
 
-    async def start(self, backend: MediaBackend, livestream_id: int = 1) -> str:
+    async def start(self, backend: Publishes, livestream_id: int = 1) -> str:
         await self.pc.setLocalDescription(await self.pc.createOffer())
         offer = self.pc.localDescription.sdp
         if self.simulcast:
@@ -195,6 +209,11 @@ class SimulcastPublisher:
         return codec
 
     def _encode(self, layer: SimLayer, index: int) -> list[bytes]:
+        if self.encoded is not None:
+            data = self.encoded(layer, index)
+            payloads = vp8_payloads(data, layer.picture_id) if data else []
+            layer.picture_id = (layer.picture_id + 1) & 0x7FFF
+            return payloads
         if layer.codec is None:
             layer.codec = self._open(layer)
         frame = draw_frame(index, layer.width, layer.height, min(self.noise, layer.width // 4))
