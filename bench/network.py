@@ -1,26 +1,31 @@
 """Viewers on impaired links: ``python -m bench.network [--seconds 20] [--links ...]``.
 
 One publisher (``liveshop.media.synthetic_simulcast``: aiortc signalling, three VP8 layers
-encoded with libvpx: f 640×360 900 kb/s, h 320×180 250 kb/s, q 160×90 80 kb/s, 15 fps, plus
-Opus) sends to an in-process ``sfu`` backend; one viewer per link, each an aiortc process
-(``liveshop.media.probe_viewer``, decoding) in its own network namespace joined to this one by a
-veth pair. Links: rate {unlimited, 800 kb/s, 400 kb/s} (``tc tbf`` on the server side of the
-veth) × {clean, 3 % loss} (nftables in the viewer's namespace) × {no added delay, 150 ms RTT
-± 30 ms jitter}, and a step (unlimited → 400 kb/s for ``--step-seconds`` → unlimited). netem
-is not available here: the delay is ``liveshop.media.delaylink``, a userspace bridge process in
-a namespace between the server's and the viewer's (75 ms ± 15 ms each way, uniform per packet,
-order kept, so packets of a burst bunch towards the top of the range; after the rate limit, like
-a path's propagation delay). ``--links`` picks the rows (default: those without delay; ``all``:
-every row). The same run measures the reference: today's single-layer forwarding (the same
-publisher offering only its f layer, no simulcast).
+encoded with libvpx: f 640×360 900 kb/s, h 320×180 250 kb/s, q 160×90 80 kb/s, 15 fps by
+default (``--fps``), plus Opus at 32 kb/s) sends to an in-process ``sfu`` backend; one viewer
+per link, in its own network namespace joined to this one by a veth pair: Debian's Chromium
+(``bench._chromium_viewer``, the default: a browser's jitter buffer and its own statistics) or,
+with ``--viewer aiortc``, an aiortc process (``liveshop.media.probe_viewer``, which shows each
+frame as soon as it is decoded, with no playout delay). Links: rate {unlimited, 800 kb/s,
+400 kb/s} (``tc tbf`` on the server side of the veth) × {clean, 3 % loss} (nftables in the
+viewer's namespace) × {no added delay, 150 ms RTT ± 30 ms jitter}, and a step (unlimited →
+400 kb/s for ``--step-seconds`` → unlimited). netem is not available here: the delay is
+``liveshop.media.delaylink``, a userspace bridge process in a namespace between the server's
+and the viewer's (75 ms ± 15 ms each way, uniform per packet, order kept, so packets of a burst
+bunch towards the top of the range; after the rate limit, like a path's propagation delay).
+``--links`` picks the rows (default: those without delay; ``all``: every row). The same run
+measures the reference: today's single-layer forwarding (the same publisher offering only its f
+layer, no simulcast).
 
-Per viewer, over the measurement window: decoded fps, the most common width, freeze ratio (share
-of the window inside freezes; a freeze is a gap between decoded frames longer than
-max(3 × mean interval, mean + 150 ms), as WebRTC's freezeCount), time to first frame; for the
-step, the time from the limit to the first lower-layer frame and from lifting it to the first
-640-wide frame; the median RTT the server measured for the viewer (its sender's RTCP). Below the
-table, what each delay bridge did (delay per direction as it happened, lateness, drops).
-Glass-to-glass latency is not measured by this benchmark (see ``bench.media``).
+Per viewer, over the measurement window: fps, the most common width, freeze ratio (share of the
+window inside freezes; a freeze is a gap between presented frames longer than
+max(3 × mean interval, mean + 150 ms), as WebRTC's freezeCount; with Chromium also the
+browser's own ``totalFreezesDuration``), time to first frame, glass-to-glass latency p50/p95
+(Chromium: from the encoding of the frame whose index it shows to its presentation) and the
+mean jitter buffer delay; for the step, the time from the limit to the server's switch down and
+to the first lower-layer frame shown, and from lifting it to the first 640-wide frame; the
+median RTT the server measured for the viewer (its sender's RTCP). Below the table, what each
+delay bridge did (delay per direction as it happened, lateness, drops).
 """
 
 from __future__ import annotations
@@ -193,6 +198,16 @@ def first_report(link: Link, after: float, wanted: Any) -> float | None:
     return None
 
 
+def first_switch(link: Link, after: float) -> float | None:
+    """Seconds from ``after`` to the first sample of the server's view with the viewer off the
+    top layer (a lower layer, or video paused): when the server switched, before the viewer
+    has the new layer's keyframe and its jitter buffer lets the first frame out."""
+    for t, view in link.links:
+        if t >= after and (view.get("paused") or view.get("layer") not in (None, "f")):
+            return t - after
+    return None
+
+
 async def run_mode(
     simulcast: bool,
     seconds: float,
@@ -269,6 +284,7 @@ async def run_mode(
                 link.result = measure(link, start, end) if not link.step else {}
             step.result = measure(step, start, end)
             step.result["down"] = first_report(step, limited, lambda w: 0 < w < TOP_WIDTH)
+            step.result["switch"] = first_switch(step, limited)
             step.result["up"] = first_report(step, lifted, lambda w: w == TOP_WIDTH)
             for link in links:
                 if link.viewer is not None:
@@ -363,12 +379,14 @@ async def main(argv: list[str]) -> int:
             )  # fmt: skip
     print()
     print(f"viewers: {args.viewer}; publisher {args.fps} fps. freeze %: gaps between presented "
-          "frames (see above); webrtc %: the browser's own totalFreezesDuration; g2g: "
-          "glass-to-glass ms (encode start to presentation); jb: mean jitter buffer delay ms")  # fmt: skip
+          "frames (see above); webrtc %: the browser's own totalFreezesDuration; switch: s from "
+          "the limit to the server's switch down; down: ... to the first lower-layer frame the "
+          "viewer shows; g2g: glass-to-glass ms (encode start to presentation); jb: mean jitter "
+          "buffer delay ms")  # fmt: skip
     print(f"{'link':<14} {'mode':<10} {'fps':>5} {'width':>6} {'freeze %':>9} {'webrtc %':>9} "
-          f"{'ttff s':>7} {'down s':>7} {'up s':>6} {'rtt ms':>7} {'g2g p50':>8} {'g2g p95':>8} "
-          f"{'jb ms':>6}")  # fmt: skip
-    print("-" * 113)
+          f"{'ttff s':>7} {'switch':>6} {'down s':>7} {'up s':>6} {'rtt ms':>7} {'g2g p50':>8} "
+          f"{'g2g p95':>8} {'jb ms':>6}")  # fmt: skip
+    print("-" * 120)
     for i, link in enumerate(results["single"]):
         for mode in ("single", "simulcast"):
             r = results[mode][i].result
@@ -377,7 +395,8 @@ async def main(argv: list[str]) -> int:
                 f"{link.name:<14} {mode:<10} {fmt(r.get('fps'), '5.1f')} {r.get('width', 0):>6} "
                 f"{fmt(100 * r['freeze'] if 'freeze' in r else None, '9.1f')} "
                 f"{fmt(100 * webrtc if webrtc is not None else None, '9.1f')} "
-                f"{fmt(r.get('ttff'), '7.1f')} {fmt(r.get('down'), '7.1f')} {fmt(r.get('up'), '6.1f')}"
+                f"{fmt(r.get('ttff'), '7.1f')} {fmt(r.get('switch'), '6.1f')}"
+                f" {fmt(r.get('down'), '7.1f')} {fmt(r.get('up'), '6.1f')}"
                 f" {fmt(r.get('rtt'), '7.0f')} {fmt(r.get('g2g_p50'), '8.0f')}"
                 f" {fmt(r.get('g2g_p95'), '8.0f')} {fmt(r.get('jitter_ms'), '6.0f')}"
             )
