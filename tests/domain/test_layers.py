@@ -459,3 +459,17 @@ def test_with_probes_failed_trials_wait_no_longer_than_failed_probes() -> None:
     assert len(gaps) >= 6
     chain = 3 * (sel.policy.probe_s + sel.policy.probe_wait_s)
     assert max(gaps) <= sel.policy.up_after_s + sel.policy.probe_max_backoff_s + chain + 2
+
+
+def test_a_probe_of_the_whole_way_leads_to_the_trial_though_the_rate_moved() -> None:
+    """A probe for all the next layer needed leads to the step up even when that layer's measured
+    rate has grown a little since it began (not to yet another probe)."""
+    sel, t = probing_on_h()
+    while True:
+        done = passes(sel, t, "h")
+        if sel.probe_rate >= RATE["f"] * sel.policy.up_margin:
+            break
+        assert sel.choose(done, LAYERS) == "h"
+        t = done
+    grown = [*LAYERS[:2], Layer("f", RATE["f"] * 1.01, 720)]
+    assert sel.choose(done, grown) == "f"

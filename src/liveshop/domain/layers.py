@@ -149,6 +149,7 @@ class LayerSelector:
     probe_peak: float = 0.0  # the highest estimate seen since it began
     probe_end: float = -math.inf  # until then, signs of congestion are the last probe's doing
     proven_bps: float = 0.0  # the video rate the last passed probe showed the link carries
+    probe_full: bool = False  # the probe in progress asks for all the next layer needs
     base_rtt: tuple[float, float] | None = None  # (lowest round trip seen, when)
     rtt_high: int = 0  # round trips in a row over base_rtt + queue_s
 
@@ -354,7 +355,7 @@ class LayerSelector:
             self.probe_start = None  # passed, but the climb it was for is no longer due
         if cur < top and self._may_climb(now, layers, cur + 1):
             need = layers[cur + 1].bitrate_bps * self.policy.up_margin
-            if self.can_probe and self.probe_start is not None and self.probe_rate < need:
+            if self.can_probe and self.probe_start is not None and not self.probe_full:
                 self.proven_bps = max(self.proven_bps, self.probe_rate)  # a step of the way
                 self.probe_start = None
             if self.can_probe and self.probe_start is None and cur >= 0:
@@ -364,6 +365,8 @@ class LayerSelector:
                 self.probe_peak = self.remb_bps or 0.0
                 base = max(sending, self.proven_bps)
                 self.probe_rate = min(need, base * self.policy.probe_step)
+                # judged by what it was for when it began: the layers' measured rates move
+                self.probe_full = self.probe_rate >= need
                 self.probe_extra = self.probe_rate - sending
                 self.trial_mark = self.nacks
                 return None if self.paused else self.current

@@ -129,10 +129,13 @@ class ReportedLoss:
     number lost). Guarantees: :meth:`add` returns the share (0-1) of the packets expected over
     the window it closes, or None while the window is open; a window closes once it covers at
     least ``min_packets`` packets, or ``max_seconds`` with at least one; the share never goes
-    below 0 (retransmissions can lower the cumulative count).
+    below 0 (retransmissions can lower the cumulative count). The default window tells a lossy
+    link's usual share from congestion: with 4.5 % lost (3 % random loss, as receivers count it)
+    a window of 150 packets reads over 10 % about once in 800; of 50, once in 40 (a false cut
+    every ~20 s at 100 packets/s). Heavy congestion is seen sooner by its NACKs.
     """
 
-    def __init__(self, min_packets: int = 50, max_seconds: float = 2.0) -> None:
+    def __init__(self, min_packets: int = 150, max_seconds: float = 3.0) -> None:
         self.min_packets = min_packets
         self.max_seconds = max_seconds
         self._mark: tuple[float, int, int] | None = None  # when, highest seq, lost
