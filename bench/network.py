@@ -4,7 +4,7 @@ One publisher (``liveshop.media.synthetic_simulcast``: aiortc signalling, three 
 encoded with libvpx: f 640×360 900 kb/s, h 320×180 250 kb/s, q 160×90 80 kb/s, 15 fps by
 default (``--fps``), plus Opus at 32 kb/s) sends to an in-process ``sfu`` backend; one viewer
 per link, in its own network namespace joined to this one by a veth pair: Debian's Chromium
-(``bench._chromium_viewer``, the default: a browser's jitter buffer and its own statistics) or,
+(``bench.chromium_viewer``, the default: a browser's jitter buffer and its own statistics) or,
 with ``--viewer aiortc``, an aiortc process (``liveshop.media.probe_viewer``, which shows each
 frame as soon as it is decoded, with no playout delay). Links: rate {unlimited, 800 kb/s,
 400 kb/s} (``tc tbf`` on the server side of the veth) × {clean, 3 % loss} (nftables in the
@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench._chromium_viewer import ChromiumViewer, available
+from bench.chromium_viewer import ChromiumViewer, available
 from liveshop.media import aiortc_internals as internals
 from liveshop.media import create_media_backend
 from liveshop.media.base import MediaEvent

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bench._chromium_viewer import ChromiumViewer, available
+from bench.chromium_viewer import ChromiumViewer, available
 
 from liveshop.media import create_media_backend
 from liveshop.media.netns import Namespace

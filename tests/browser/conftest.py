@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from bench.chromium_viewer import CHROMIUM_ARGS
 
 from liveshop.config import Settings
 from liveshop.media.netns import Namespace
@@ -35,17 +36,6 @@ from tests.conftest import (
 from tests.medianet import media_addresses, require_netns
 
 CHROMIUM = Path(os.environ.get("LIVESHOP_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-]
 # `make screenshots` (LIVESHOP_UPDATE_SCREENSHOTS=1) refreshes the ones kept in docs/; otherwise the
 # tests still take them, into a scratch folder, so a test run leaves the tree as it was.
 SCREENSHOTS = (

@@ -24,7 +24,7 @@ from liveshop.media.base import MediaBackend
 from liveshop.media.netns import Namespace
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
+CHROMIUM_ARGS = [  # every Chromium the tests and benchmarks start gets these (tests/browser too)
     "--no-sandbox",
     "--disable-gpu",
     "--disable-quic",
@@ -34,6 +34,9 @@ ARGS = [
     "--disable-sync",
     "--use-fake-device-for-media-stream",
     "--use-fake-ui-for-media-stream",
+]
+ARGS = [
+    *CHROMIUM_ARGS,
     "--autoplay-policy=no-user-gesture-required",
     "--disable-features=WebRtcHideLocalIpsWithMdns",  # raw host candidates, as the server's
 ]
