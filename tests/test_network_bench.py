@@ -12,12 +12,8 @@ from typing import Any
 import pytest
 from bench.chromium_viewer import ChromiumViewer, available
 
-from liveshop.media import create_media_backend
-from liveshop.media.netns import Namespace
-from liveshop.media.sfu import SfuMediaBackend
-from liveshop.media.synthetic_simulcast import SimulcastPublisher
-from tests.media.peers import Events
-from tests.medianet import CI, media_addresses, require_netns
+from tests.media.peers import simulcast_stage
+from tests.medianet import CI
 from tests.waiting import until
 
 pytestmark = pytest.mark.browser
@@ -41,19 +37,9 @@ async def test_the_chromium_viewer_reports_frames_latency_and_browser_stats(
 ) -> None:
     """A Chromium viewer of the simulcast publisher sees 640-wide frames, reads their indexes
     back (glass-to-glass under 2 s), and reports the browser's decoded-frame count."""
-    require_netns()
-    with Namespace() as ns, media_addresses(ns.near):
-        events = Events()
-        backend = create_media_backend(
-            "sfu", media_dir=tmp_path, ice_servers=[], public_ip="", on_event=events
-        )
-        assert isinstance(backend, SfuMediaBackend)
-        await backend.start()
-        publisher = SimulcastPublisher()
+    async with simulcast_stage(tmp_path) as (backend, ns, publisher):
         viewer = ChromiumViewer(ns, playwright, publisher.sent_at)
         try:
-            await publisher.start(backend)
-            await events.wait("publisher_connected", limit=20)
             await viewer.start(backend)
             await until(lambda: len(viewer.latencies) >= 30, timeout=30, message="30 frames read")
             start = time.monotonic()
@@ -63,8 +49,6 @@ async def test_the_chromium_viewer_reports_frames_latency_and_browser_stats(
             browser = viewer.stats_between(start - 30, time.monotonic())
         finally:
             await viewer.close()
-            await publisher.close()
-            await backend.close()
     assert 640 in widths
     assert 0 < late[len(late) // 2] < 2.0
     assert browser is not None and browser["framesDecoded"] > 0

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from aiortc import RTCPeerConnection, RTCRtpSender
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError
 
+from liveshop.media import create_media_backend
 from liveshop.media.base import MediaBackend, MediaEvent
+from liveshop.media.netns import Namespace
+from liveshop.media.sfu import SfuMediaBackend
 from liveshop.media.synthetic import IndexedVideoTrack, answer, offer, read_index
+from liveshop.media.synthetic_simulcast import SimulcastPublisher
+from tests.medianet import media_addresses, require_netns
 
 TIMEOUT = 10.0
 
@@ -87,3 +95,27 @@ class Viewer:
                     return
 
         await asyncio.wait_for(drain(), limit)
+
+
+@contextlib.asynccontextmanager
+async def simulcast_stage(
+    media_dir: Path,
+) -> AsyncIterator[tuple[SfuMediaBackend, Namespace, SimulcastPublisher]]:
+    """An ``sfu`` backend whose peers use a fresh namespace's near side, with the synthetic
+    simulcast publisher connected (livestream 1); viewers go inside the namespace."""
+    require_netns()
+    with Namespace() as ns, media_addresses(ns.near):
+        events = Events()
+        backend = create_media_backend(
+            "sfu", media_dir=media_dir, ice_servers=[], public_ip="", on_event=events
+        )
+        assert isinstance(backend, SfuMediaBackend)
+        await backend.start()
+        publisher = SimulcastPublisher()
+        try:
+            await publisher.start(backend)
+            await events.wait("publisher_connected", limit=20)
+            yield backend, ns, publisher
+        finally:
+            await publisher.close()
+            await backend.close()

@@ -10,13 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from liveshop.media import create_media_backend
 from liveshop.media.netns import Namespace
 from liveshop.media.probe_viewer import ProbeViewer
 from liveshop.media.sfu import SfuMediaBackend
-from liveshop.media.synthetic_simulcast import SimulcastPublisher
-from tests.media.peers import Events
-from tests.medianet import media_addresses, require_netns
+from tests.media.peers import simulcast_stage
 from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,22 +25,8 @@ def tc(*args: str, check: bool = True) -> None:
 
 @pytest.fixture
 async def stage(tmp_path: Path) -> AsyncIterator[tuple[SfuMediaBackend, Namespace]]:
-    require_netns()
-    with Namespace() as ns, media_addresses(ns.near):
-        events = Events()
-        backend = create_media_backend(
-            "sfu", media_dir=tmp_path, ice_servers=[], public_ip="", on_event=events
-        )
-        assert isinstance(backend, SfuMediaBackend)
-        await backend.start()
-        publisher = SimulcastPublisher()
-        await publisher.start(backend)
-        await events.wait("publisher_connected", limit=20)
-        try:
-            yield backend, ns
-        finally:
-            await publisher.close()
-            await backend.close()
+    async with simulcast_stage(tmp_path) as (backend, ns, _publisher):
+        yield backend, ns
 
 
 async def observe(seconds: float) -> None:
