@@ -80,20 +80,15 @@ def report(results: list[dict[str, Any]]) -> None:
     )
     simulcast_ratios(results)
     sfu = [r for r in results if r["mode"] == "sfu"]
-    relay = [r for r in results if r["mode"] == "relay"]
-    for mode in ("janus", "janus2"):
+    if not sfu:
+        return
+    best_sfu = min(r["cpu_per_viewer_pct"] for r in sfu)
+    for mode, name, spec in (("janus", "janus", ".2f"), ("janus2", "janus2", ".2f"),
+                             ("relay", "MediaRelay", ".0f")):  # fmt: skip
         same = [r for r in results if r["mode"] == mode]
-        if sfu and same:
-            best_sfu = min(r["cpu_per_viewer_pct"] for r in sfu)
+        if same:
             best = min(r["cpu_per_viewer_pct"] for r in same)
             print(
-                f"\nCPU per viewer, {mode} / SFU: {best / best_sfu:.2f}x "
+                f"\nCPU per viewer, {name} / SFU: {best / best_sfu:{spec}}x "
                 f"({best:.2f}% vs {best_sfu:.2f}% of a core)"
             )
-    if sfu and relay:
-        best_sfu = min(r["cpu_per_viewer_pct"] for r in sfu)
-        best_relay = min(r["cpu_per_viewer_pct"] for r in relay)
-        print(
-            f"\nCPU per viewer, MediaRelay / SFU: {best_relay / best_sfu:.0f}x "
-            f"({best_relay:.2f}% vs {best_sfu:.2f}% of a core)"
-        )
