@@ -6,8 +6,9 @@ default (``--fps``), plus Opus at 32 kb/s) sends to an in-process ``sfu`` backen
 per link, in its own network namespace joined to this one by a veth pair: Debian's Chromium
 (``bench.chromium_viewer``, the default: a browser's jitter buffer and its own statistics) or,
 with ``--viewer aiortc``, an aiortc process (``liveshop.media.probe_viewer``, which shows each
-frame as soon as it is decoded, with no playout delay). Links: rate {unlimited, 800 kb/s,
-400 kb/s} (``tc tbf`` on the server side of the veth) × {clean, 3 % loss} (nftables in the
+frame as soon as it is decoded, with no playout delay). Links: rate {unlimited, 2.5 Mb/s,
+800 kb/s, 400 kb/s} (``tc tbf`` on the server side of the veth; the publisher's top layer is
+900 kb/s, so 2.5 Mb/s is there for the issue's matrix and behaves as unlimited) × {clean, 3 % loss} (nftables in the
 viewer's namespace) × {no added delay, 150 ms RTT ± 30 ms jitter}, and a step (unlimited →
 400 kb/s for ``--step-seconds`` → unlimited). netem is not available here: the delay is
 ``liveshop.media.delaylink``, a userspace bridge process in a namespace between the server's
@@ -77,12 +78,14 @@ class Link:
 
 LINKS = [  # name, tbf rate, loss %, 150 ms RTT ± 30 ms
     ("unlimited", None, 0, False),
+    ("2.5M", "2500kbit", 0, False),
     ("800k", "800kbit", 0, False),
     ("400k", "400kbit", 0, False),
     ("unlimited 3%", None, 3, False),
     ("800k 3%", "800kbit", 3, False),
     ("400k 3%", "400kbit", 3, False),
     ("150ms", None, 0, True),
+    ("2.5M 3% 150ms", "2500kbit", 3, True),
     ("800k 150ms", "800kbit", 0, True),
     ("400k 150ms", "400kbit", 0, True),
     ("3% 150ms", None, 3, True),
