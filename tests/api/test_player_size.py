@@ -1,4 +1,5 @@
-"""POST /api/livestreams/{id}/whep/{session}/player: a viewer reports its player size (sfu)."""
+"""POST /api/livestreams/{id}/whep/{session}/player and /playback: a viewer reports its player's
+size and how its playback goes (sfu)."""
 
 from __future__ import annotations
 
@@ -43,14 +44,8 @@ async def post_sdp(http: httpx.AsyncClient, url: str, pc: RTCPeerConnection) -> 
     return str(r.headers["location"])
 
 
-async def test_player_size_of_a_viewer_session(http: httpx.AsyncClient) -> None:
-    """A watching session's size is accepted (204); an unknown session is 404, a bad body 422."""
-    show = (await http.post("/api/livestreams", json={"title": "Live"})).json()["livestream"]["id"]
-    pub = RTCPeerConnection()
-    pub.addTransceiver(IndexedVideoTrack(), direction="sendonly")
-    pub.addTransceiver(AudioStreamTrack(), direction="sendonly")
-    await post_sdp(http, f"/api/livestreams/{show}/whip", pub)
-    viewers: list[RTCPeerConnection] = []
+async def watching(http: httpx.AsyncClient, show: int, viewers: list[RTCPeerConnection]) -> str:
+    """A new aiortc viewer of ``show`` once it is live (kept in ``viewers``); its session URL."""
 
     async def watch() -> str | None:
         viewer = RTCPeerConnection()
@@ -67,13 +62,54 @@ async def test_player_size_of_a_viewer_session(http: httpx.AsyncClient) -> None:
         await answer(viewer, r.text)
         return str(r.headers["location"])
 
-    location = await until(watch, timeout=20, message="a live show to watch")
+    location: str = await until(watch, timeout=20, message="a live show to watch")
+    return location
+
+
+async def test_player_size_of_a_viewer_session(http: httpx.AsyncClient) -> None:
+    """A watching session's size is accepted (204); an unknown session is 404, a bad body 422."""
+    show = (await http.post("/api/livestreams", json={"title": "Live"})).json()["livestream"]["id"]
+    pub = RTCPeerConnection()
+    pub.addTransceiver(IndexedVideoTrack(), direction="sendonly")
+    pub.addTransceiver(AudioStreamTrack(), direction="sendonly")
+    await post_sdp(http, f"/api/livestreams/{show}/whip", pub)
+    viewers: list[RTCPeerConnection] = []
+    location = await watching(http, show, viewers)
     ok = await http.post(f"{location}/player", json={"width": 640, "height": 360})
     assert ok.status_code == 204
     assert (await http.post(f"{location}/player", json={"height": None})).status_code == 204
     unknown = await http.post(f"/api/livestreams/{show}/whep/nope/player", json={"height": 1})
     assert unknown.status_code == 404 and "detail" in unknown.json()
     bad = await http.post(f"{location}/player", json={"height": -5})
+    assert bad.status_code == 422 and "detail" in bad.json()
+    for viewer in viewers:
+        await viewer.close()
+    await pub.close()
+
+
+async def test_playback_of_a_viewer_session_shows_in_its_link(http: httpx.AsyncClient) -> None:
+    """A viewer's reported freezes and frames show in the stats route's ``viewerLinks``; an
+    unknown session is 404, a negative count 422."""
+    show = (await http.post("/api/livestreams", json={"title": "Live"})).json()["livestream"]["id"]
+    pub = RTCPeerConnection()
+    pub.addTransceiver(IndexedVideoTrack(), direction="sendonly")
+    pub.addTransceiver(AudioStreamTrack(), direction="sendonly")
+    await post_sdp(http, f"/api/livestreams/{show}/whip", pub)
+    viewers: list[RTCPeerConnection] = []
+    location = await watching(http, show, viewers)
+
+    async def links() -> list[dict[str, object]]:
+        stats = (await http.get(f"/api/livestreams/{show}/stats")).json()
+        return list(stats["viewerLinks"])
+
+    assert (await until(links, timeout=10))[0]["freezes"] is None  # nothing reported yet
+    body = {"freezes": 2, "freezeSeconds": 0.75, "framesDecoded": 420}
+    assert (await http.post(f"{location}/playback", json=body)).status_code == 204
+    link = (await links())[0]
+    assert (link["freezes"], link["freezeSeconds"], link["framesDecoded"]) == (2, 0.75, 420)
+    unknown = await http.post(f"/api/livestreams/{show}/whep/nope/playback", json=body)
+    assert unknown.status_code == 404 and "detail" in unknown.json()
+    bad = await http.post(f"{location}/playback", json={**body, "freezes": -1})
     assert bad.status_code == 422 and "detail" in bad.json()
     for viewer in viewers:
         await viewer.close()

@@ -186,3 +186,28 @@ async def _follows_the_link(shop: Shop, show_id: int, ns: Namespace, viewer: Any
     )
     assert fps >= 8, f"{fps:.1f} fps at 400 kb/s"  # the studio sends about 20
     assert low_share >= 0.6, samples
+
+
+async def test_the_watch_page_reports_its_playback_to_the_stats_route(
+    make_shop: Any, open_page: Any
+) -> None:
+    """The watch page's own counters (frames decoded, freezes) reach the viewer's link."""
+    shop = await make_shop("sfu")
+    seller = await open_page("seller")
+    await seller_logs_in(seller, shop)
+    await seller_goes_live(seller, "Playback report")
+    show = (await shop.http.get("/api/livestreams/active", headers=shop.admin)).json()
+    show_id = show["livestream"]["id"]
+    viewer = await open_page("viewer")
+    await viewer.goto(shop.server.url + "/")
+    await video_plays(viewer, 30_000)
+
+    async def reported() -> dict[str, Any] | None:
+        stats = (
+            await shop.http.get(f"/api/livestreams/{show_id}/stats", headers=shop.admin)
+        ).json()
+        links = stats["viewerLinks"]
+        return links[0] if links and (links[0]["framesDecoded"] or 0) > 0 else None
+
+    link = await until(reported, timeout=20, message="the page's playback report")
+    assert isinstance(link["freezes"], int) and link["freezeSeconds"] >= 0

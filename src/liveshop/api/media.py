@@ -24,9 +24,9 @@ from liveshop.api.deps import (
 )
 from liveshop.api.ice import ice_links_for
 from liveshop.api.routing import ApiRoute
-from liveshop.api.schemas import PlayerSizeBody
+from liveshop.api.schemas import PlaybackBody, PlayerSizeBody
 from liveshop.api.validation import IdPath
-from liveshop.media.base import MediaBackend, MediaError, MediaSession
+from liveshop.media.base import MediaBackend, MediaError, MediaSession, Playback
 from liveshop.storage import livestreams
 from liveshop.storage.engine import Database
 
@@ -224,6 +224,29 @@ async def whep_player_size(
     and ``janus`` mode with a simulcast publisher no layer taller than it needs is sent. ``404`` for an
     unknown session (the session id, from ``Location``, is the capability)."""
     if not media.set_viewer_size(livestream_id, session_id, body.width, body.height):
+        raise HTTPException(404, "session not found")
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{livestream_id:int}/whep/{session_id}/playback",
+    status_code=204,
+    response_class=Response,
+    responses={401: {"description": "No valid token"}, **not_found("session")},
+)
+async def whep_playback(
+    livestream_id: IdPath,
+    session_id: str,
+    body: PlaybackBody,
+    _: IdentityDep,
+    media: MediaDep,
+) -> Response:
+    """How the viewer's player is doing, as its browser counts it (freezes, seconds frozen,
+    frames decoded, since the session began; the watch page sends it every 5 s): the stats
+    route's ``viewerLinks`` show it beside the server's view of the link. ``404`` for an unknown
+    session (the session id, from ``Location``, is the capability)."""
+    playback = Playback(body.freezes, body.freeze_seconds, body.frames_decoded)
+    if not media.set_viewer_playback(livestream_id, session_id, playback):
         raise HTTPException(404, "session not found")
     return Response(status_code=204)
 

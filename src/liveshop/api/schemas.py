@@ -55,6 +55,16 @@ class PlayerSizeBody(Body):
     height: int | None = Field(default=None, ge=0, le=16384)
 
 
+class PlaybackBody(Body):
+    """How a viewer's player is doing, as its browser counts it since the WHEP session began
+    (WebRTC inbound video ``freezeCount``, ``totalFreezesDuration`` in seconds,
+    ``framesDecoded``)."""
+
+    freezes: int = Field(ge=0, le=10**9)
+    freeze_seconds: float = Field(ge=0, le=10**7)
+    frames_decoded: int = Field(ge=0, le=10**12)
+
+
 # --- auth -----------------------------------------------------------------------------------
 
 

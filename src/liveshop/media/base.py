@@ -55,6 +55,27 @@ class MediaSession:
     etag: str | None = None
 
 
+@dataclass(frozen=True)
+class Playback:
+    """How one viewer's player is doing, as its browser counts it (WebRTC's inbound video
+    ``freezeCount``, ``totalFreezesDuration``, ``framesDecoded``, since its session began)."""
+
+    freezes: int
+    freeze_seconds: float
+    frames_decoded: int
+
+    def describe(self) -> dict[str, Any]:
+        """The fields a ``viewerLinks`` entry shows."""
+        return {
+            "freezes": self.freezes,
+            "freezeSeconds": round(self.freeze_seconds, 3),
+            "framesDecoded": self.frames_decoded,
+        }
+
+
+NO_PLAYBACK: dict[str, Any] = {"freezes": None, "freezeSeconds": None, "framesDecoded": None}
+
+
 @dataclass
 class MediaEvent:
     """Something the app should know about.
@@ -129,6 +150,12 @@ class MediaBackend(ABC):
         device pixel ratio (None: no limit, e.g. full screen); backends that pick a simulcast
         layer per viewer send none taller than it needs (False when they do not know the
         session); the others accept and ignore it (True)."""
+        return True
+
+    def set_viewer_playback(self, livestream_id: int, session_id: str, playback: Playback) -> bool:
+        """What the viewer ``session_id``'s browser last counted of its playback; backends that
+        list viewers' links in :meth:`stats` (``viewerLinks``) show it there (False when they
+        do not know the session); the others accept and ignore it (True)."""
         return True
 
     @abstractmethod

@@ -39,7 +39,7 @@ from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationEr
 
 from . import aiortc_internals as internals
 from . import diskspace
-from .base import EventCallback, MediaBackend, MediaError, MediaSession
+from .base import EventCallback, MediaBackend, MediaError, MediaSession, Playback
 from .idletrack import IdleTrack
 from .negotiation import (
     answer_simulcast,
@@ -471,6 +471,16 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
         sink = viewer.sinks.get("video")
         if sink is not None:
             sink.set_max_height(height)
+        return True
+
+    def set_viewer_playback(self, livestream_id: int, session_id: str, playback: Playback) -> bool:
+        room = self.rooms.get(livestream_id)
+        viewer = room.viewers.get(session_id) if room is not None else None
+        if viewer is None:
+            return False
+        sink = viewer.sinks.get("video")
+        if sink is not None:
+            sink.playback = playback
         return True
 
     def is_live(self, livestream_id: int) -> bool:

@@ -36,6 +36,7 @@ from aiortc.rtp import (
 
 from ..domain.layers import LayerSelector
 from . import aiortc_internals as internals
+from .base import NO_PLAYBACK, Playback
 from .negotiation import Negotiated
 from .rtputil import VP8, Rewriter, extension_parts, rtx_packet
 from .stats import MissedShare, ReportedLoss
@@ -97,6 +98,7 @@ class Sink:
         self.selector = LayerSelector(can_probe=self.rtx_pt is not None)
         self.padding: asyncio.Task[None] | None = None  # a probe's padding being sent
         self.switches = 0
+        self.playback: Playback | None = None  # what the viewer's browser last counted
         self.paused = False  # the layer rule paused this viewer's video (and said so)
         self.on_paused: Callable[[bool], None] | None = None  # told when that changes
 
@@ -306,4 +308,5 @@ class Sink:
             "loss": round(sel.loss, 3),
             "rttMs": round(rtt * 1000, 1) if rtt is not None else None,
             "switches": self.switches,
+            **(self.playback.describe() if self.playback is not None else NO_PLAYBACK),
         }

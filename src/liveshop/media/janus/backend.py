@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import aiortc_internals as internals
-from ..base import EventCallback, MediaBackend, MediaError, MediaSession
+from ..base import EventCallback, MediaBackend, MediaError, MediaSession, Playback
 from ..stats import media_stats, publisher_stats
 from ..tasks import SessionRooms
 from .admin import JanusAdmin, Target, ViewerRtts
@@ -370,6 +370,16 @@ class JanusMediaBackend(SessionRooms, MediaBackend):
         if room is None or session_id not in room.viewers:
             return self.placement.shared
         self.layers.set_max_height(session_id, height)
+        return True
+
+    def set_viewer_playback(self, livestream_id: int, session_id: str, playback: Playback) -> bool:
+        """Shown in ``viewerLinks`` for a simulcast viewer of this process; accepted and not
+        shown otherwise (a session of another process, or of a single-layer show); False for a
+        session nobody knows."""
+        room = self.rooms.get(livestream_id)
+        if room is None or session_id not in room.viewers:
+            return self.placement.shared
+        self.layers.set_playback(session_id, playback)
         return True
 
     def _viewer_video(self, livestream_id: int, session_id: str, paused: bool) -> None:

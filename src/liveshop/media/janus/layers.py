@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...domain.layers import Layer, LayerSelector
+from ..base import NO_PLAYBACK, Playback
 from . import videoroom
 from .admin import JanusAdmin, JanusAdminError
 from .client import JanusError
@@ -65,6 +66,7 @@ class ViewerLink:
     substream: int | None = None  # what Janus says it forwards
     last: LinkSample | None = None
     switches: int = 0
+    playback: Playback | None = None  # what the viewer's browser last counted
     closed: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -88,6 +90,7 @@ class ViewerLink:
             "loss": round(sel.loss, 3),
             "rttMs": round(sel.rtt_s * 1000, 1) if sel.rtt_s is not None else None,
             "switches": self.switches,
+            **(self.playback.describe() if self.playback is not None else NO_PLAYBACK),
         }
 
 
@@ -141,6 +144,15 @@ class LayerControl:
         link = self.links.get(viewer_id)
         if link is not None:
             link.substream = substream
+
+    def set_playback(self, viewer_id: str, playback: Playback) -> bool:
+        """What the viewer's browser last counted of its playback (shown by :meth:`describe`).
+        False when the viewer is not a simulcast viewer of this process."""
+        link = self.links.get(viewer_id)
+        if link is None:
+            return False
+        link.playback = playback
+        return True
 
     def set_max_height(self, viewer_id: str, height: int | None) -> bool:
         """The viewer's player is ``height`` device pixels tall (None: no limit); acted on at

@@ -14,11 +14,13 @@
 // again after every join snapshot), and the server sends `webrtc_video_state` for that session to
 // this socket alone; the state is then `audio_only` until the server says `playing` again.
 import { CONNECT_TIMEOUT_MS, RECOVERY_GRACE_MS, backoff, createReceiveStats, iceGatheringComplete, requestTimeout } from './common.js';
+import { createPlaybackReporter } from './playback-report.js';
 import { createPlayerSizeReporter } from './player-size.js';
 
 export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [], onStream, onState, prepareOffer = (sdp) => sdp, video = null }) {
   const sizer = video ? createPlayerSizeReporter({ video, getToken }) : null;
   let pc = null;
+  const playback = createPlaybackReporter({ getToken, getPc: () => pc });
   let resource = null;
   let stopped = false;
   let attempt = 0;
@@ -35,6 +37,7 @@ export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [],
   }
 
   function release() {
+    playback.session(null);
     if (pc) pc.close();
     pc = null;
     if (resource) {
@@ -101,6 +104,7 @@ export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [],
       const location = res.headers.get('Location');
       resource = location ? new URL(location, res.url).href : null;
       if (sizer) sizer.session(resource);
+      playback.session(resource);
       announce();
       const answer = await res.text();
       if (pc === current) await current.setRemoteDescription({ type: 'answer', sdp: answer });
@@ -145,6 +149,7 @@ export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [],
       if (Number(ev.livestreamId) !== Number(livestreamId) || !pc) return;
       resource = null; // ended by the server: nothing to DELETE
       if (sizer) sizer.session(null);
+      playback.session(null);
       release();
       clearTimeout(watchdog);
       recovering = false;
@@ -157,6 +162,7 @@ export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [],
       if (Number(ev.livestreamId) !== Number(livestreamId) || !id || !(ev.sessionIds || []).includes(id)) return;
       resource = null; // gone with its instance: nothing to DELETE
       if (sizer) sizer.session(null);
+      playback.session(null);
       recovering = true;
       attempt = 0;
       onState('reconnecting');
@@ -179,6 +185,7 @@ export function createSfuWatcher({ hub, livestreamId, getToken, iceServers = [],
       clearTimeout(watchdog);
       offs.forEach((off) => off());
       if (sizer) sizer.stop();
+      playback.stop();
       release();
     },
   };
