@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from liveshop.media.base import Playback
 from liveshop.media.janus.admin import JanusAdmin
 from liveshop.media.janus.client import JanusSession
 from liveshop.media.janus.instances import Instance
@@ -169,3 +170,16 @@ async def test_a_link_below_the_lowest_layer_pauses_the_video_and_says_so() -> N
     await control.close()
     await admin.close()
     await session.close()
+
+
+def test_a_viewers_reported_playback_shows_in_its_link() -> None:
+    """What a simulcast viewer's browser reports shows in its ``viewerLinks`` entry; an unknown
+    viewer is refused."""
+    control = LayerControl(admins={}, placement=MemoryPlacement(), top_height=lambda _: 360)
+    inst = Instance(index=0, url="http://127.0.0.1:9/janus", session=None, up=True)
+    control.links["v"] = ViewerLink("v", 1, inst, 2, "0", ["q", "h", "f"])
+    assert control.links["v"].describe()["freezes"] is None
+    assert control.set_playback("v", Playback(3, 1.25, 900))
+    shown = control.links["v"].describe()
+    assert (shown["freezes"], shown["freezeSeconds"], shown["framesDecoded"]) == (3, 1.25, 900)
+    assert not control.set_playback("nobody", Playback(0, 0.0, 0))
