@@ -473,3 +473,12 @@ def test_a_probe_of_the_whole_way_leads_to_the_trial_though_the_rate_moved() -> 
         t = done
     grown = [*LAYERS[:2], Layer("f", RATE["f"] * 1.01, 720)]
     assert sel.choose(done, grown) == "f"
+
+
+def test_an_unlucky_second_on_a_lossy_link_is_no_burst() -> None:
+    """12 % of a second's packets NACKed on a 3 % lossy link (it happens) keeps the layer."""
+    sel = LayerSelector()
+    sel.choose(0.0, LAYERS)
+    sel.report_nacks(3.0, 9, 300, RATE["f"])
+    sel.report_nacks(3.9, 21, 400, RATE["f"])
+    assert sel.choose(3.9, LAYERS) == "f"

@@ -1,5 +1,5 @@
 """A viewer's video sink on its own (no network): which NACKs make it ask the publisher for a
-new keyframe."""
+new keyframe, and when it asks the viewer's player for more playout delay."""
 
 from __future__ import annotations
 
@@ -9,8 +9,15 @@ from typing import Any
 
 import pytest
 from aiortc import RTCPeerConnection
-from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket
+from aiortc.rtp import (
+    RTCP_RTPFB_NACK,
+    RtcpReceiverInfo,
+    RtcpRrPacket,
+    RtcpRtpfbPacket,
+    RtpPacket,
+)
 
+from liveshop.media import sink as sink_module
 from liveshop.media.negotiation import Negotiated
 from liveshop.media.sink import Sink
 from tests.media.standalone import VP8_DELTA, VP8_KEY, capturing_sink
@@ -70,3 +77,35 @@ async def test_a_nacked_delta_packet_is_only_retransmitted(sink: Sink) -> None:
     seqs = await switched_and_sent(sink)
     await sink.on_rtcp(nack(sink, seqs[4]))
     assert sink.source.requests == []  # type: ignore[union-attr]
+
+
+async def test_a_long_lossy_path_asks_the_player_for_a_round_trip_of_delay(
+    pc: RTCPeerConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the viewer negotiated playout-delay, a 150 ms path with repairs gets packets asking
+    its player for at least that much playout delay; a clean one gets none."""
+    sent: list[bytes] = []
+    neg = Negotiated("video", "0", "vp8", 90000, 96, {97: 96}, None, playout_ext_id=6)
+    made = capturing_sink(pc, neg, sent)
+    made.source = FakeSource()  # type: ignore[assignment]
+    await switched_and_sent(made)
+    assert all(not packet[0] & 0x10 for packet in sent)  # no header extension at all yet
+    monkeypatch.setattr(sink_module.internals, "sender_rtt", lambda sender: 0.150)
+    monkeypatch.setattr(made.missed, "share", lambda sent_total: 0.03)
+    report = RtcpRrPacket(ssrc=1)
+    report.reports = [
+        RtcpReceiverInfo(
+            ssrc=made.rewriter.ssrc, fraction_lost=0, packets_lost=0, highest_sequence=1,
+            jitter=0, lsr=0, dlsr=0,
+        )
+    ]  # fmt: skip
+    await made.on_rtcp(report)
+    sent.clear()
+    await switched_and_sent(made)
+    header = RtpPacket.parse(sent[-1])
+    assert header.extensions is not None
+    element = sent[-1][16 : 16 + 4 * int.from_bytes(sent[-1][14:16], "big")]
+    at = element.index(bytes([(6 << 4) | 2]))
+    value = int.from_bytes(element[at + 1 : at + 4], "big")
+    assert (value >> 12) * 10 >= 150  # the minimum, in 10 ms units
+    assert (value & 0xFFF) >= value >> 12  # the maximum is no lower

@@ -11,7 +11,7 @@ The rule (one :class:`LayerSelector` per viewer):
   report sets it to that estimate. Clean reports (loss under :attr:`LayerPolicy.low_loss`) lift
   it by 8 % each. A receiver's estimate that rises, or stays above the rate sent, is not a
   limit: it only follows what it is sent (it lags behind every step up).
-* **Down fast.** A burst of NACKs (over :attr:`LayerPolicy.high_loss` of the packets sent in the
+* **Down fast.** A burst of NACKs (over :attr:`LayerPolicy.nack_burst` of the packets sent in the
   last second) lowers the budget like a lossy receiver report, a second before that report
   comes. When the current layer no longer fits the budget, the target drops at once to
   the best layer that fits; when not even the lowest fits, video pauses (audio keeps flowing).
@@ -102,6 +102,8 @@ class LayerPolicy:
     trial_nack: float = 0.08  # NACKed share of the packets sent since a trial began that ends it
     trial_nack_min: int = 6  # ... once at least this many packets were NACKed
     nack_window_s: float = 1.0  # outside trials, NACKed shares are judged over windows this long
+    nack_burst: float = 0.2  # ... and a share over this is congestion (a 3 % lossy link's NACKs
+    # exceed 10 % of a 100-packet second about once in 200 such seconds: not a signal)
     creep_limit: float = 2.0  # clean reports lift the cap to at most this × the rate sent
     probe_s: float = 0.4  # how long a probe's padding flows
     probe_wait_s: float = 1.2  # how long after it a failure still counts (a report covers ~1 s)
@@ -209,7 +211,7 @@ class LayerSelector:
         """Running totals of packets sent to this viewer and of those it asked for again (NACK),
         while ``current_rate_bps`` was being sent. During a probe or a trial a NACKed share over
         :attr:`LayerPolicy.trial_nack` since it began ends it; otherwise a share over
-        :attr:`LayerPolicy.high_loss` within the last :attr:`LayerPolicy.nack_window_s` is
+        :attr:`LayerPolicy.nack_burst` within the last :attr:`LayerPolicy.nack_window_s` is
         congestion, acted on like a lossy receiver report but about a second sooner."""
         self.nacks = (nacked, sent)
         probing = self.probing(now)
@@ -231,7 +233,7 @@ class LayerSelector:
         missed, total = nacked - base_nacked, sent - base_sent
         if (
             missed >= self.policy.trial_nack_min
-            and missed > self.policy.high_loss * total
+            and missed > self.policy.nack_burst * total
             and now - self.last_down >= self.policy.settle_s
         ):
             share = missed / max(total, 1)

@@ -256,11 +256,21 @@ def accept_simulcast(
     Call between ``setRemoteDescription`` and ``createAnswer``: the answer then lists them and
     incoming packets carry ``extensions.rtp_stream_id`` / ``repaired_rtp_stream_id``.
     """
+    accept_extensions(transceiver, offered, _SIMULCAST_URIS)
+
+
+def accept_extensions(
+    transceiver: RTCRtpTransceiver,
+    offered: Sequence[RTCRtpHeaderExtensionParameters],
+    uris: Sequence[str],
+) -> None:
+    """Accept those of the offered header extensions whose URI is in ``uris`` (aiortc answers
+    only those it implements), between ``setRemoteDescription`` and ``createAnswer``."""
     target: Any = transceiver
     current: list[RTCRtpHeaderExtensionParameters] = target._headerExtensions
     have = {x.uri for x in current}
     for ext in offered:
-        if ext.uri in _SIMULCAST_URIS and ext.uri not in have:
+        if ext.uri in uris and ext.uri not in have:
             current.append(RTCRtpHeaderExtensionParameters(id=ext.id, uri=ext.uri))
             have.add(ext.uri)
 

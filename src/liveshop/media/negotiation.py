@@ -22,6 +22,7 @@ MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 RID_URI = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
 REPAIRED_RID_URI = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
 ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+PLAYOUT_DELAY_URI = "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay"
 MAX_LAYERS = 4
 VIDEO_CODECS = (VP8, H264)
 
@@ -129,6 +130,7 @@ class Negotiated:
     rtx: dict[int, int]  # rtx pt -> apt
     mid_ext_id: int | None
     abs_ext_id: int | None = None
+    playout_ext_id: int | None = None  # the viewer accepts playout-delay requests
 
 
 def negotiated_streams(answer_sdp: str) -> dict[str, Negotiated]:
@@ -151,6 +153,9 @@ def negotiated_streams(answer_sdp: str) -> dict[str, Negotiated]:
         abs_ext = next(
             (x.id for x in media.rtp.headerExtensions if x.uri == ABS_SEND_TIME_URI), None
         )
+        playout_ext = next(
+            (x.id for x in media.rtp.headerExtensions if x.uri == PLAYOUT_DELAY_URI), None
+        )
         result[media.kind] = Negotiated(
             kind=media.kind,
             mid=media.rtp.muxId,
@@ -160,6 +165,7 @@ def negotiated_streams(answer_sdp: str) -> dict[str, Negotiated]:
             rtx=rtx,
             mid_ext_id=mid_ext,
             abs_ext_id=abs_ext,
+            playout_ext_id=playout_ext,
         )
     return result
 

@@ -223,13 +223,23 @@ def _mid_element(ext_id: int | None, mid: str | None) -> bytes:
     return bytes([(ext_id << 4) | (len(value) - 1)]) + value
 
 
+def playout_delay_element(ext_id: int, min_ms: int, max_ms: int) -> bytes:
+    """The playout-delay header extension element (one-byte form; WebRTC's
+    ``rtp-hdrext/playout-delay``: 12-bit minimum and maximum in 10 ms units) asking the receiver
+    to keep between ``min_ms`` and ``max_ms`` of playout delay; empty for an unusable id."""
+    if not 1 <= ext_id <= 14:
+        return b""
+    low, high = min(4095, max(0, min_ms // 10)), min(4095, max(0, max_ms // 10))
+    return bytes([(ext_id << 4) | 2]) + ((low << 12) | max(low, high)).to_bytes(3, "big")
+
+
 def extension_parts(
-    mid_id: int | None, mid: str | None, abs_time_id: int | None
+    mid_id: int | None, mid: str | None, abs_time_id: int | None, extra: bytes = b""
 ) -> tuple[bytes, bytes]:
     """The header extension block (RFC 8285 one-byte form) split around the 3-byte
     abs-send-time value: ``head + value + tail`` is the block (``head + tail`` without
-    ``abs_time_id``); both empty when there is nothing to carry."""
-    body = _mid_element(mid_id, mid)
+    ``abs_time_id``); both empty when there is nothing to carry. ``extra``: more elements."""
+    body = _mid_element(mid_id, mid) + extra
     if abs_time_id and 1 <= abs_time_id <= 14:
         body += bytes([(abs_time_id << 4) | 2])
         size = len(body) + 3
@@ -331,6 +341,14 @@ class Rewriter:
         self.tl0_off = 0
         self.last_pic: int | None = None
         self.last_tl0: int | None = None
+
+    def set_extensions(self, ext: bytes, ext_tail: bytes = b"") -> None:
+        """Carry another header extension block from the next packet on (as in the constructor;
+        the abs-send-time value still goes between ``ext`` and ``ext_tail`` when it did)."""
+        self.abs_time = self.abs_time and bool(ext)
+        self.ext = ext if self.abs_time else ext + ext_tail
+        self.ext_tail = ext_tail if self.abs_time else b""
+        self.first_byte = 0x90 if ext else 0x80
 
     def rebase(self) -> None:
         """The next packet comes from a new source; continue numbering from there."""

@@ -42,6 +42,7 @@ from . import diskspace
 from .base import EventCallback, MediaBackend, MediaError, MediaSession, Playback
 from .idletrack import IdleTrack
 from .negotiation import (
+    PLAYOUT_DELAY_URI,
     answer_simulcast,
     check_direction,
     choose_publisher_codec,
@@ -164,14 +165,20 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
         offer: sdp.SessionDescription,
         text: str,
         rids: list[str] | None = None,
+        viewer: bool = False,
     ) -> str:
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=text, type="offer"))
-            if rids:
-                video = next(m for m in offer.media if m.kind == "video")
-                for transceiver in pc.getTransceivers():
-                    if transceiver.kind == "video":
-                        internals.accept_simulcast(transceiver, video.rtp.headerExtensions)
+            video = next((m for m in offer.media if m.kind == "video"), None)
+            for transceiver in pc.getTransceivers():
+                if transceiver.kind != "video" or video is None:
+                    continue
+                if rids:
+                    internals.accept_simulcast(transceiver, video.rtp.headerExtensions)
+                if viewer:  # the sink may ask the viewer's player for more playout delay
+                    internals.accept_extensions(
+                        transceiver, video.rtp.headerExtensions, [PLAYOUT_DELAY_URI]
+                    )
             answer = await pc.createAnswer()
             await pc.setLocalDescription(answer)
         except OperationError as exc:
@@ -393,7 +400,7 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
                 transceiver = pc.addTransceiver(IdleTrack(media.kind), direction="sendonly")
                 transceiver.setCodecPreferences(prefs)
                 senders[media.kind] = transceiver
-            answer = await self._negotiate(pc, offer, offer_sdp)
+            answer = await self._negotiate(pc, offer, offer_sdp, viewer=True)
             negotiated = negotiated_streams(pc.localDescription.sdp)
             if "video" not in negotiated or "video" not in senders:
                 raise MediaError(415, f"the viewer cannot receive {publisher.codec} video")

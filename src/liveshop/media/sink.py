@@ -35,10 +35,11 @@ from aiortc.rtp import (
 )
 
 from ..domain.layers import LayerSelector
+from ..domain.playout import min_playout_delay_ms, worth_asking
 from . import aiortc_internals as internals
 from .base import NO_PLAYBACK, Playback
 from .negotiation import Negotiated
-from .rtputil import VP8, Rewriter, extension_parts, rtx_packet
+from .rtputil import VP8, Rewriter, extension_parts, playout_delay_element, rtx_packet
 from .stats import MissedShare, ReportedLoss
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ NACK_MIN_RATE_BPS = 128_000
 KEY_REPAIR_S = 1.0  # a keyframe whose packets are NACKed this soon is asked for again
 PAD_TICK_S = 0.01  # a probe's padding is paced in steps this long
 PAD_BYTES = 255  # padding bytes per packet (the most one RTP packet's padding can be)
+PLAYOUT_MAX_MS = 10_000  # the most playout delay a player may keep while asked for a least
 
 
 class Sink:
@@ -64,6 +66,8 @@ class Sink:
         self.codec = neg.codec
         self.sender = sender
         abs_id = neg.abs_ext_id if kind == "video" else None
+        self.neg = neg
+        self.playout_ms = 0  # the least playout delay asked of the viewer's player (0: none)
         head, tail = extension_parts(neg.mid_ext_id, neg.mid, abs_id)
         self.rewriter = Rewriter(
             internals.sender_ssrc(sender),
@@ -257,6 +261,26 @@ class Sink:
                 video.selector.report_loss(now, loss, video.rate())
             video.selector.report_rtt(now, internals.sender_rtt(self.sender), video.rate())
             video.reselect(now)
+        if self.kind == "video":
+            self._ask_playout_delay()
+
+    def _ask_playout_delay(self) -> None:
+        """Ask the viewer's player for a round trip of playout delay while packets are being
+        repaired on a long path (see :mod:`liveshop.domain.playout`), where it negotiated the
+        playout-delay extension; from the next packet on."""
+        ext_id = self.neg.playout_ext_id
+        if ext_id is None:
+            return
+        rtt = internals.sender_rtt(self.sender)
+        wanted = min_playout_delay_ms(rtt, self.missed.share(self.rewriter.packets))
+        if not worth_asking(self.playout_ms, wanted):
+            return
+        self.playout_ms = wanted
+        element = playout_delay_element(ext_id, wanted, PLAYOUT_MAX_MS)
+        abs_id = self.neg.abs_ext_id
+        self.rewriter.set_extensions(
+            *extension_parts(self.neg.mid_ext_id, self.neg.mid, abs_id, element)
+        )
 
     async def on_rtcp(self, packet: Any) -> bool:
         if isinstance(packet, RtcpPsfbPacket):
