@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
 from liveshop.domain.layers import Layer, LayerSelector
 
 LAYERS = [Layer("q", 150_000, 180), Layer("h", 500_000, 360), Layer("f", 1_500_000, 720)]
@@ -482,3 +484,14 @@ def test_an_unlucky_second_on_a_lossy_link_is_no_burst() -> None:
     sel.report_nacks(3.0, 9, 300, RATE["f"])
     sel.report_nacks(3.9, 21, 400, RATE["f"])
     assert sel.choose(3.9, LAYERS) == "f"
+
+
+def test_clean_reports_lift_the_cap_by_the_time_they_cover() -> None:
+    """Two clean reports 3 s apart lift the cap as much as four 1 s apart would from the first."""
+    sparse, dense = knocked_down(LayerSelector(), 600_000), knocked_down(LayerSelector(), 600_000)
+    for sel in (sparse, dense):
+        sel.report_loss(4.0, 0.0, RATE["h"])
+    sparse.report_loss(7.0, 0.0, RATE["h"])
+    for t in (5.0, 6.0, 7.0):
+        dense.report_loss(t, 0.0, RATE["h"])
+    assert sparse.budget_bps() == pytest.approx(dense.budget_bps())

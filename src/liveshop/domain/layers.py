@@ -9,8 +9,8 @@ The rule (one :class:`LayerSelector` per viewer):
   it to the current rate × :func:`kept` (1 − loss / 2; what got through when more is lost); a
   receiver estimate (REMB) that fell under the rate being sent and stays there in the next
   report sets it to that estimate. Clean reports (loss under :attr:`LayerPolicy.low_loss`) lift
-  it by 8 % each. A receiver's estimate that rises, or stays above the rate sent, is not a
-  limit: it only follows what it is sent (it lags behind every step up).
+  it by 8 % per second they cover. A receiver's estimate that rises, or stays above the rate
+  sent, is not a limit: it only follows what it is sent (it lags behind every step up).
 * **Down fast.** A burst of NACKs (over :attr:`LayerPolicy.nack_burst` of the packets sent in the
   last second) lowers the budget like a lossy receiver report, a second before that report
   comes. When the current layer no longer fits the budget, the target drops at once to
@@ -47,8 +47,8 @@ The rule (one :class:`LayerSelector` per viewer):
   so a link far too small for it is overfilled by a little, briefly, not flooded with all of it.
   Any sign of congestion forgets what probes showed. Only a probe of the whole way that passes
   leads to the trial.
-* **Estimate.** Clean reports lift the cap by 8 % each, up to :attr:`LayerPolicy.creep_limit` ×
-  the rate being sent: what the link is believed to carry never runs far ahead of what it has
+* **Estimate.** Clean reports lift the cap by 8 % per second they cover, up to
+  :attr:`LayerPolicy.creep_limit` × the rate being sent: what the link is believed to carry never runs far ahead of what it has
   been seen to carry.
 * **Queues.** A round trip that stays :attr:`LayerPolicy.queue_s` over the lowest one seen
   lately (:meth:`LayerSelector.report_rtt`) means the rate sent fills the path faster than it
@@ -154,6 +154,7 @@ class LayerSelector:
     probe_full: bool = False  # the probe in progress asks for all the next layer needs
     base_rtt: tuple[float, float] | None = None  # (lowest round trip seen, when)
     rtt_high: int = 0  # round trips in a row over base_rtt + queue_s
+    last_loss_report: float | None = None  # when the last loss report came
 
     # reports ---------------------------------------------------------------------------------
 
@@ -181,7 +182,12 @@ class LayerSelector:
 
     def report_loss(self, now: float, fraction: float, current_rate_bps: float) -> None:
         """A receiver report: ``fraction`` of packets lost since the last one (0..1), while
-        ``current_rate_bps`` was being sent to this viewer."""
+        ``current_rate_bps`` was being sent to this viewer. A clean one lifts the cap by 8 % per
+        second since the last report (at most 3 s of it): reports of a slow stream summed over
+        windows of enough packets come seconds apart, and must not climb slower for it."""
+        since = self.last_loss_report
+        self.last_loss_report = now
+        span = 1.0 if since is None else min(3.0, max(0.0, now - since))
         self.loss = min(1.0, max(0.0, fraction))
         if now - self.last_down < self.policy.settle_s:
             return  # the report mostly describes the layer before the last switch down
@@ -201,7 +207,7 @@ class LayerSelector:
             self._congested()
         elif self.loss < self.policy.low_loss:
             limit = max(self.cap_bps, (current_rate_bps + self.audio_bps) * self.policy.creep_limit)
-            self.cap_bps = min(self.cap_bps * 1.08, limit)
+            self.cap_bps = min(self.cap_bps * 1.08**span, limit)
             if self.clean_since is None:
                 self.clean_since = now
 
