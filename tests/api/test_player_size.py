@@ -66,15 +66,28 @@ async def watching(http: httpx.AsyncClient, show: int, viewers: list[RTCPeerConn
     return location
 
 
-async def test_player_size_of_a_viewer_session(http: httpx.AsyncClient) -> None:
-    """A watching session's size is accepted (204); an unknown session is 404, a bad body 422."""
+@pytest.fixture
+async def watched(http: httpx.AsyncClient) -> AsyncIterator[tuple[int, str]]:
+    """A live show (an aiortc publisher over WHIP) and one aiortc viewer's WHEP session URL."""
     show = (await http.post("/api/livestreams", json={"title": "Live"})).json()["livestream"]["id"]
     pub = RTCPeerConnection()
     pub.addTransceiver(IndexedVideoTrack(), direction="sendonly")
     pub.addTransceiver(AudioStreamTrack(), direction="sendonly")
-    await post_sdp(http, f"/api/livestreams/{show}/whip", pub)
     viewers: list[RTCPeerConnection] = []
-    location = await watching(http, show, viewers)
+    try:
+        await post_sdp(http, f"/api/livestreams/{show}/whip", pub)
+        yield show, await watching(http, show, viewers)
+    finally:
+        for viewer in viewers:
+            await viewer.close()
+        await pub.close()
+
+
+async def test_player_size_of_a_viewer_session(
+    http: httpx.AsyncClient, watched: tuple[int, str]
+) -> None:
+    """A watching session's size is accepted (204); an unknown session is 404, a bad body 422."""
+    show, location = watched
     ok = await http.post(f"{location}/player", json={"width": 640, "height": 360})
     assert ok.status_code == 204
     assert (await http.post(f"{location}/player", json={"height": None})).status_code == 204
@@ -82,21 +95,14 @@ async def test_player_size_of_a_viewer_session(http: httpx.AsyncClient) -> None:
     assert unknown.status_code == 404 and "detail" in unknown.json()
     bad = await http.post(f"{location}/player", json={"height": -5})
     assert bad.status_code == 422 and "detail" in bad.json()
-    for viewer in viewers:
-        await viewer.close()
-    await pub.close()
 
 
-async def test_playback_of_a_viewer_session_shows_in_its_link(http: httpx.AsyncClient) -> None:
+async def test_playback_of_a_viewer_session_shows_in_its_link(
+    http: httpx.AsyncClient, watched: tuple[int, str]
+) -> None:
     """A viewer's reported freezes and frames show in the stats route's ``viewerLinks``; an
     unknown session is 404, a negative count 422."""
-    show = (await http.post("/api/livestreams", json={"title": "Live"})).json()["livestream"]["id"]
-    pub = RTCPeerConnection()
-    pub.addTransceiver(IndexedVideoTrack(), direction="sendonly")
-    pub.addTransceiver(AudioStreamTrack(), direction="sendonly")
-    await post_sdp(http, f"/api/livestreams/{show}/whip", pub)
-    viewers: list[RTCPeerConnection] = []
-    location = await watching(http, show, viewers)
+    show, location = watched
 
     async def links() -> list[dict[str, object]]:
         stats = (await http.get(f"/api/livestreams/{show}/stats")).json()
@@ -111,6 +117,3 @@ async def test_playback_of_a_viewer_session_shows_in_its_link(http: httpx.AsyncC
     assert unknown.status_code == 404 and "detail" in unknown.json()
     bad = await http.post(f"{location}/playback", json={**body, "freezes": -1})
     assert bad.status_code == 422 and "detail" in bad.json()
-    for viewer in viewers:
-        await viewer.close()
-    await pub.close()

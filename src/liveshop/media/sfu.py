@@ -468,27 +468,25 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
 
     # queries -----------------------------------------------------------------------------------
 
+    def _viewer(self, livestream_id: int, session_id: str) -> _Viewer | None:
+        room = self.rooms.get(livestream_id)
+        return room.viewers.get(session_id) if room is not None else None
+
     def set_viewer_size(
         self, livestream_id: int, session_id: str, width: int | None, height: int | None
     ) -> bool:
-        room = self.rooms.get(livestream_id)
-        viewer = room.viewers.get(session_id) if room is not None else None
-        if viewer is None:
-            return False
-        sink = viewer.sinks.get("video")
+        viewer = self._viewer(livestream_id, session_id)
+        sink = viewer.sinks.get("video") if viewer is not None else None
         if sink is not None:
             sink.set_max_height(height)
-        return True
+        return viewer is not None
 
     def set_viewer_playback(self, livestream_id: int, session_id: str, playback: Playback) -> bool:
-        room = self.rooms.get(livestream_id)
-        viewer = room.viewers.get(session_id) if room is not None else None
-        if viewer is None:
-            return False
-        sink = viewer.sinks.get("video")
+        viewer = self._viewer(livestream_id, session_id)
+        sink = viewer.sinks.get("video") if viewer is not None else None
         if sink is not None:
             sink.playback = playback
-        return True
+        return viewer is not None
 
     def is_live(self, livestream_id: int) -> bool:
         room = self.rooms.get(livestream_id)
