@@ -322,10 +322,8 @@ class Rewriter:
         self.ssrc = ssrc
         self.pt = pt
         self.clock_rate = clock_rate
-        self.abs_time = abs_time and bool(ext)
-        self.ext = ext if self.abs_time else ext + ext_tail
-        self.ext_tail = ext_tail if self.abs_time else b""
-        self.first_byte = 0x90 if ext else 0x80
+        self.abs_time = abs_time
+        self.set_extensions(ext, ext_tail)
         self.synced = False
         self.seq_off = 0
         self.ts_off = 0

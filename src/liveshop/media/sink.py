@@ -65,10 +65,10 @@ class Sink:
         self.kind = kind
         self.codec = neg.codec
         self.sender = sender
-        abs_id = neg.abs_ext_id if kind == "video" else None
         self.neg = neg
         self.playout_ms = 0  # the least playout delay asked of the viewer's player (0: none)
-        head, tail = extension_parts(neg.mid_ext_id, neg.mid, abs_id)
+        abs_id = neg.abs_ext_id if kind == "video" else None
+        head, tail = self._extensions()
         self.rewriter = Rewriter(
             internals.sender_ssrc(sender),
             neg.pt,
@@ -276,11 +276,15 @@ class Sink:
         if not worth_asking(self.playout_ms, wanted):
             return
         self.playout_ms = wanted
-        element = playout_delay_element(ext_id, wanted, PLAYOUT_MAX_MS)
-        abs_id = self.neg.abs_ext_id
         self.rewriter.set_extensions(
-            *extension_parts(self.neg.mid_ext_id, self.neg.mid, abs_id, element)
+            *self._extensions(playout_delay_element(ext_id, wanted, PLAYOUT_MAX_MS))
         )
+
+    def _extensions(self, extra: bytes = b"") -> tuple[bytes, bytes]:
+        """This stream's header extension block around the abs-send-time value (video only)."""
+        neg = self.neg
+        abs_id = neg.abs_ext_id if self.kind == "video" else None
+        return extension_parts(neg.mid_ext_id, neg.mid, abs_id, extra)
 
     async def on_rtcp(self, packet: Any) -> bool:
         if isinstance(packet, RtcpPsfbPacket):

@@ -298,6 +298,7 @@ class Source:
             return
         if not payload:
             return
+        now = time.monotonic()
         key = False
         if self.kind == "video":
             # only the first key packet of a keyframe starts a viewer (or a switch): an H.264
@@ -305,14 +306,12 @@ class Source:
             # viewer started at a later one would get no parameter sets for the new picture size
             key = keyframe_start(self.codec, payload) and packet.timestamp != layer.key_ts
             if key:
-                layer.key_ts, layer.key_at = packet.timestamp, time.monotonic()
-            if key and layer.stats.size_due():
-                layer.stats.sample_size(payload)
-            if key:
+                layer.key_ts, layer.key_at = packet.timestamp, now
                 layer.keyed = True
+                if layer.stats.size_due():
+                    layer.stats.sample_size(payload)
             elif not layer.keyed:  # its first keyframe was lost (sent before DTLS was up):
                 self.request_keyframe(layer)  # stats, recording and switches need one
-        now = time.monotonic()
         layer.last_seen = now
         if self.recorder is not None and layer is self.main:
             self.recorder.put(self.kind, seq, packet.timestamp, bool(packet.marker), payload)
