@@ -39,9 +39,11 @@ chromium:
 janus:
 	@sh scripts/ensure-apt.sh /usr/bin/janus janus janus-tools
 
-## test: lint, then the whole suite on SQLite, PostgreSQL, the in-process broker and Redis, with real Chromium
+## test: lint, then the whole suite on SQLite, PostgreSQL, the in-process broker and Redis, with real Chromium,
+## on two workers: the CPU-heavy media and browser tests one at a time on one, the rest on the other
+## (tests/conftest.py HEAVY)
 test: lint services chromium janus gstreamer internet-tools
-	$(BIN)/python -m pytest -q --durations=25
+	$(BIN)/python -m pytest -q -rfER -n 2 --dist loadgroup --durations=25
 
 ## internet-tools: Debian's caddy, coturn, prometheus (promtool), nftables and libnss3-tools (certutil) for tests/internet
 internet-tools:

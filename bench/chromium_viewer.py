@@ -18,7 +18,7 @@ import contextlib
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from liveshop.media.base import MediaBackend
 from liveshop.media.netns import Namespace
@@ -41,12 +41,13 @@ ARGS = [
     "--disable-features=WebRtcHideLocalIpsWithMdns",  # raw host candidates, as the server's
 ]
 
-# The page: a receive-only peer connection, a <video> playing it, a frame callback that reads
-# each frame's drawn index (16 bits in blocks: see liveshop.media.synthetic._layout's rule).
-SETUP_JS = """async () => {
+# The page: a receive-only peer connection (video, and audio unless told not to), a <video>
+# playing it, a frame callback that reads each frame's drawn index (16 bits in blocks: see
+# liveshop.media.synthetic._layout's rule).
+SETUP_JS = """async (audio) => {
   const pc = new RTCPeerConnection();
   pc.addTransceiver('video', {direction: 'recvonly'});
-  pc.addTransceiver('audio', {direction: 'recvonly'});
+  if (audio) pc.addTransceiver('audio', {direction: 'recvonly'});
   const video = document.createElement('video');
   video.muted = true; video.autoplay = true; video.playsInline = true;
   video.width = 640; video.height = 360;
@@ -88,16 +89,21 @@ ANSWER_JS = "async (sdp) => { await window.__pc.setRemoteDescription({type: 'ans
 
 POLL_JS = """async () => {
   const frames = window.__frames; window.__frames = [];
-  let inbound = null;
+  let inbound = null, audio = null;
   (await window.__pc.getStats()).forEach((s) => {
     if (s.type === 'inbound-rtp' && s.kind === 'video') inbound = s;
+    if (s.type === 'inbound-rtp' && s.kind === 'audio') audio = s;
   });
   return {frames, stats: inbound && {
     framesDecoded: inbound.framesDecoded || 0, frameWidth: inbound.frameWidth || 0,
     freezeCount: inbound.freezeCount || 0, totalFreezesDuration: inbound.totalFreezesDuration || 0,
     nackCount: inbound.nackCount || 0, packetsLost: inbound.packetsLost || 0,
     jitterBufferDelay: inbound.jitterBufferDelay || 0,
-    jitterBufferEmittedCount: inbound.jitterBufferEmittedCount || 0}};
+    jitterBufferEmittedCount: inbound.jitterBufferEmittedCount || 0,
+    jitterBufferTargetDelay: inbound.jitterBufferTargetDelay || 0,
+    jitterBufferMinimumDelay: inbound.jitterBufferMinimumDelay || 0,
+    audioJitterBufferDelay: (audio && audio.jitterBufferDelay) || 0,
+    audioJitterBufferEmittedCount: (audio && audio.jitterBufferEmittedCount) || 0}};
 }"""
 
 
@@ -112,13 +118,22 @@ def available() -> str | None:
     return None
 
 
+class SentTimes(Protocol):
+    """When the publisher began encoding each frame (wall clock), by the index it draws."""
+
+    def get(self, index: int, /) -> float | None: ...
+
+
 class ChromiumViewer:
     """One Chromium in ``ns`` watching through ``backend.watch``; ``reports`` as ProbeViewer's,
     ``stats`` the browser's inbound video statistics over time, ``latencies`` (presented at,
     glass-to-glass seconds) per frame whose index could be read."""
 
-    def __init__(self, ns: Namespace, playwright: Any, sent_at: dict[int, float]) -> None:
+    def __init__(
+        self, ns: Namespace, playwright: Any, sent_at: SentTimes, audio: bool = True
+    ) -> None:
         self.ns = ns
+        self.audio = audio  # False: video only, so no lip sync holds the picture back
         self.playwright = playwright
         self.sent_at = sent_at
         self.reports: list[dict[str, Any]] = []
@@ -141,7 +156,7 @@ class ChromiumViewer:
             executable_path=str(wrapper), args=ARGS
         )
         self.page = await self.browser.new_page()
-        offer = await self.page.evaluate(SETUP_JS)
+        offer = await self.page.evaluate(SETUP_JS, self.audio)
         session = await backend.watch(livestream_id, offer)
         self.session_id = session.session_id
         await self.page.evaluate(ANSWER_JS, session.answer_sdp)
@@ -180,6 +195,13 @@ class ChromiumViewer:
         emitted = last["jitterBufferEmittedCount"] - first["jitterBufferEmittedCount"]
         waited = last["jitterBufferDelay"] - first["jitterBufferDelay"]
         delta["jitterBufferMs"] = 1000 * waited / emitted if emitted else 0.0
+        target = last["jitterBufferTargetDelay"] - first["jitterBufferTargetDelay"]
+        minimum = last["jitterBufferMinimumDelay"] - first["jitterBufferMinimumDelay"]
+        delta["targetMs"] = 1000 * target / emitted if emitted else 0.0
+        delta["minimumMs"] = 1000 * minimum / emitted if emitted else 0.0
+        heard = last["audioJitterBufferEmittedCount"] - first["audioJitterBufferEmittedCount"]
+        held = last["audioJitterBufferDelay"] - first["audioJitterBufferDelay"]
+        delta["audioMs"] = 1000 * held / heard if heard else 0.0
         return delta
 
     async def close(self) -> None:

@@ -52,6 +52,7 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import math
 import multiprocessing as mp
 import os
 import statistics
@@ -168,6 +169,7 @@ def server_main(
 async def _server(
     address: str, mode: str, media_dir: str, janus: tuple[list[str], str, str]
 ) -> None:
+    from liveshop.domain.layers import LayerPolicy
     from liveshop.media.base import MediaBackend, MediaEvent
     from liveshop.media.janus.backend import JanusMediaBackend
     from liveshop.media.sfu import SfuMediaBackend
@@ -184,8 +186,14 @@ async def _server(
     sfu: MediaBackend | None = None
     relay: RelayServer | None = None
     if mode in SFU_MODES:
+        # the counting viewers send no reports, so they would never climb from the start layer:
+        # they start on the top one, which the CPU comparison with one layer is about
         sfu = SfuMediaBackend(
-            media_dir=Path(media_dir), ice_servers=[], public_ip="", on_event=on_event
+            media_dir=Path(media_dir),
+            ice_servers=[],
+            public_ip="",
+            on_event=on_event,
+            layer_policy=LayerPolicy(start_bps=math.inf),
         )
         await sfu.start()
     elif mode.startswith("janus"):

@@ -1,8 +1,11 @@
 """Viewers on impaired links: ``python -m bench.network [--seconds 20] [--links ...]``.
 
 One publisher (``liveshop.media.synthetic_simulcast``: aiortc signalling, three VP8 layers
-encoded with libvpx: f 640×360 900 kb/s, h 320×180 250 kb/s, q 160×90 80 kb/s, 15 fps by
-default (``--fps``), plus Opus at 32 kb/s) sends to an in-process ``sfu`` backend; one viewer
+encoded with libvpx, or with ``--codec h264`` three H.264 layers (libx264, Constrained
+Baseline, packetization mode 1), as a studio set to ``LIVESHOP_VIDEO_CODEC=h264`` sends: f 640×360 900 kb/s, h 320×180 250 kb/s, q 160×90 80 kb/s, 15 fps by
+default (``--fps``), plus Opus at 32 kb/s, with RTCP sender reports as a browser sends them), in a
+process of its own (``bench._network_publisher``, as a seller's browser is on a machine of its
+own), sends to an in-process ``sfu`` backend; one viewer
 per link, in its own network namespace joined to this one by a veth pair: Debian's Chromium
 (``bench.chromium_viewer``, the default: a browser's jitter buffer and its own statistics) or,
 with ``--viewer aiortc``, an aiortc process (``liveshop.media.probe_viewer``, which shows each
@@ -14,7 +17,10 @@ viewer's namespace) × {no added delay, 150 ms RTT ± 30 ms jitter}, and a step 
 ``liveshop.media.delaylink``, a userspace bridge process in a namespace between the server's
 and the viewer's (75 ms ± 15 ms each way, uniform per packet, order kept, so packets of a burst
 bunch towards the top of the range; after the rate limit, like a path's propagation delay).
-``--links`` picks the rows (default: those without delay; ``all``: every row). The same run
+``--links`` picks the rows (default: those without delay; ``all``: every row); ``--step-seconds 0``
+leaves the step out; ``--no-audio`` gives the Chromium viewers video only, so no lip sync holds
+the picture back to the browser's audio jitter buffer (glass-to-glass is then the video path's
+own: the fair way to compare the two modes' latency). The same run
 measures the reference: today's single-layer forwarding (the same publisher offering only its f
 layer, no simulcast).
 
@@ -22,8 +28,11 @@ Per viewer, over the measurement window: fps, the most common width, freeze rati
 window inside freezes; a freeze is a gap between presented frames longer than
 max(3 × mean interval, mean + 150 ms), as WebRTC's freezeCount; with Chromium also the
 browser's own ``totalFreezesDuration``), time to first frame, glass-to-glass latency p50/p95
-(Chromium: from the encoding of the frame whose index it shows to its presentation) and the
-mean jitter buffer delay; for the step, the time from the limit to the server's switch down and
+(Chromium: from the encoding of the frame whose index it shows to its presentation), the mean
+jitter buffer delay, its target (``tgt``), the part of that the network's jitter alone needed
+(``min``) and the audio's jitter buffer delay (``aud``: lip sync holds the picture back to it,
+so a target far over ``min`` and near ``aud`` is the audio's doing); for the step, the time
+from the limit to the server's switch down and
 to the first lower-layer frame shown, and from lifting it to the first 640-wide frame; the
 median RTT the server measured for the viewer (its sender's RTCP). Below the table, what each
 delay bridge did (delay per direction as it happened, lateness, drops).
@@ -45,6 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench._network_publisher import PublisherProcess
 from bench.chromium_viewer import ChromiumViewer, available
 from liveshop.media import aiortc_internals as internals
 from liveshop.media import create_media_backend
@@ -53,7 +63,6 @@ from liveshop.media.delaylink import Delay
 from liveshop.media.netns import Namespace, problem
 from liveshop.media.probe_viewer import ProbeViewer
 from liveshop.media.sfu import SfuMediaBackend
-from liveshop.media.synthetic_simulcast import SimulcastPublisher
 
 WARMUP_S = 8.0
 PUBLISHER_FPS = [15]  # the publisher's frame rate (--fps): a stream decoding far less than this
@@ -144,7 +153,8 @@ def freezes(times: list[float], start: float, end: float) -> list[tuple[float, f
 
 def timeline(link: Link, start: float, end: float) -> str:
     """What one viewer got, second by second: width decoded, and the server's layer, budget
-    (kb/s), reported loss and RTT (ms); then its freezes."""
+    (kb/s), reported loss and RTT (ms), glass-to-glass median (ms; Chromium); then its
+    freezes."""
     assert link.viewer is not None
     lines = [f"{link.name}:"]
     for second in range(int(end - start)):
@@ -152,11 +162,17 @@ def timeline(link: Link, start: float, end: float) -> str:
         widths = [r["width"] for r in link.viewer.reports if a <= r["t"] < b and r["frames"]]
         seen = [v for t, v in link.links if a <= t < b]
         view = seen[-1] if seen else {}
+        late = sorted(x for t, x in getattr(link.viewer, "latencies", []) if a <= t < b)
+        g2g = f"{1000 * late[len(late) // 2]:.0f}" if late else "-"
+        browser = (
+            link.viewer.stats_between(a, b) if isinstance(link.viewer, ChromiumViewer) else None
+        )
+        jb = f" tgt {browser['targetMs']:4.0f} aud {browser['audioMs']:4.0f}" if browser else ""
         lines.append(
             f"  {second:>3}s width {widths[-1] if widths else 0:>4}  layer {view.get('layer')!s:<4}"
             f" budget {view.get('bandwidthKbps')!s:>7}  remb {view.get('rembKbps')!s:>7}"
             f"  loss {view.get('loss')!s:>5}  rtt {view.get('rttMs')!s:>6}"
-            f"  switches {view.get('switches')}"
+            f"  switches {view.get('switches')}  g2g {g2g:>5}{jb}"
         )
     times = [t for r in link.viewer.reports for t in r.get("times", [])]
     gaps = ", ".join(f"{at:.1f}s+{length:.2f}" for at, length in freezes(times, start, end))
@@ -186,6 +202,9 @@ def measure(link: Link, start: float, end: float) -> dict[str, Any]:
         if browser is not None:
             result["webrtc_freeze"] = browser["totalFreezesDuration"] / (end - start)
             result["jitter_ms"] = browser["jitterBufferMs"]
+            result["target_ms"] = browser["targetMs"]
+            result["minimum_ms"] = browser["minimumMs"]
+            result["audio_ms"] = browser["audioMs"]
         late = sorted(s for t, s in link.viewer.latencies if start <= t <= end)
         if late:
             result["g2g_p50"] = 1000 * late[len(late) // 2]
@@ -218,10 +237,14 @@ async def run_mode(
     names: list[str],
     show_timeline: bool = False,
     playwright: Any = None,
+    audio: bool = True,
+    codec: str = "VP8",
 ) -> list[Link]:
-    """One publisher, one viewer per link; returns the links with their results."""
+    """One publisher, one viewer per link (Chromium ones with ``playwright``; video only
+    without ``audio``); returns the links with their results."""
     links = [Link(*row) for row in LINKS if row[0] in names]
-    links.append(Link("step 400k", None, 0, step=True))
+    if step_s > 0:
+        links.append(Link("step 400k", None, 0, step=True))
     connected = asyncio.Event()
 
     async def on_event(event: MediaEvent) -> None:
@@ -238,7 +261,9 @@ async def run_mode(
                 "sfu", media_dir=Path(media_dir), ice_servers=[], public_ip="", on_event=on_event,
             )  # fmt: skip
             await backend.start()
-            publisher = SimulcastPublisher(simulcast=simulcast, fps=PUBLISHER_FPS[0])
+            publisher = PublisherProcess(
+                simulcast, PUBLISHER_FPS[0], [namespaces[0].near], codec=codec
+            )
             await publisher.start(backend)
             await asyncio.wait_for(connected.wait(), 30)
             for link in links:
@@ -248,7 +273,9 @@ async def run_mode(
                     lose(link)
                 assert link.ns is not None
                 if playwright is not None:
-                    link.viewer = ChromiumViewer(link.ns, playwright, publisher.sent_at)
+                    link.viewer = ChromiumViewer(
+                        link.ns, playwright, publisher.sent_at, audio=audio
+                    )
                 else:
                     link.viewer = ProbeViewer(link.ns)
                 await link.viewer.start(backend)
@@ -270,25 +297,29 @@ async def run_mode(
             sampler = asyncio.ensure_future(sample())
             await asyncio.sleep(WARMUP_S)  # benchmark timeline, not test synchronisation
             start = time.monotonic()
-            step = next(link for link in links if link.step)
+            step = next((link for link in links if link.step), None)
             await asyncio.sleep(3)
-            limit(step, "400kbit")
+            if step is not None:
+                limit(step, "400kbit")
             limited = time.monotonic()
             await asyncio.sleep(step_s)
-            limit(step, None)
+            if step is not None:
+                limit(step, None)
             lifted = time.monotonic()
             await asyncio.sleep(max(0.0, seconds - (lifted - start)) + 15)
             end = time.monotonic()
             sampler.cancel()
-            if show_timeline and simulcast:
+            if show_timeline:
+                print("simulcast:" if simulcast else "single:", flush=True)
                 for link in links:
-                    print(timeline(link, start, end), flush=True)
+                    print(timeline(link, start - WARMUP_S, end), flush=True)  # from the join
             for link in links:
                 link.result = measure(link, start, end) if not link.step else {}
-            step.result = measure(step, start, end)
-            step.result["down"] = first_report(step, limited, lambda w: 0 < w < TOP_WIDTH)
-            step.result["switch"] = first_switch(step, limited)
-            step.result["up"] = first_report(step, lifted, lambda w: w == TOP_WIDTH)
+            if step is not None:
+                step.result = measure(step, start, end)
+                step.result["down"] = first_report(step, limited, lambda w: 0 < w < TOP_WIDTH)
+                step.result["switch"] = first_switch(step, limited)
+                step.result["up"] = first_report(step, lifted, lambda w: w == TOP_WIDTH)
             for link in links:
                 if link.viewer is not None:
                     await link.viewer.close()
@@ -328,7 +359,14 @@ def bridge_lines(link: Link, mode: str) -> list[str]:
 async def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=20.0, help="measurement window")
-    parser.add_argument("--step-seconds", type=float, default=15.0, help="400 kb/s step length")
+    parser.add_argument(
+        "--step-seconds",
+        type=float,
+        default=15.0,
+        help="400 kb/s step length (0: no step viewer; with --links unlimited, the clean-link "
+        "latency comparison with nothing else decoding, as the reference's frozen viewers "
+        "on narrow links leave its run more CPU than simulcast's)",
+    )
     parser.add_argument(
         "--links",
         default=",".join(DEFAULT_LINKS),
@@ -338,7 +376,21 @@ async def main(argv: list[str]) -> int:
     )
     parser.add_argument("--fps", type=int, default=15, help="the publisher's frame rate")
     parser.add_argument(
-        "--timeline", action="store_true", help="print each simulcast viewer's seconds and freezes"
+        "--no-audio",
+        action="store_true",
+        help="Chromium viewers take video only: glass-to-glass is then the video path's own. "
+        "With audio the browser holds the picture back to its audio jitter buffer (lip sync), "
+        "which on this machine wanders between ~20 and ~250 ms from one browser to the next "
+        "whatever the video went through",
+    )
+    parser.add_argument(
+        "--codec",
+        choices=("vp8", "h264"),
+        default="vp8",
+        help="the publisher's video codec (both modes): VP8 (libvpx) or H.264 (libx264)",
+    )
+    parser.add_argument(
+        "--timeline", action="store_true", help="print each viewer's seconds and freezes"
     )
     parser.add_argument(
         "--viewer",
@@ -378,18 +430,18 @@ async def main(argv: list[str]) -> int:
             print(f"running {mode} ({args.viewer} viewers) ...", flush=True)
             results[mode] = await run_mode(
                 mode == "simulcast", args.seconds, args.step_seconds, names, args.timeline,
-                playwright,
+                playwright, audio=not args.no_audio, codec=args.codec.upper(),
             )  # fmt: skip
     print()
-    print(f"viewers: {args.viewer}; publisher {args.fps} fps. freeze %: gaps between presented "
+    print(f"viewers: {args.viewer}; publisher {args.codec.upper()} {args.fps} fps. freeze %: gaps between presented "
           "frames (see above); webrtc %: the browser's own totalFreezesDuration; switch: s from "
           "the limit to the server's switch down; down: ... to the first lower-layer frame the "
           "viewer shows; g2g: glass-to-glass ms (encode start to presentation); jb: mean jitter "
           "buffer delay ms")  # fmt: skip
     print(f"{'link':<14} {'mode':<10} {'fps':>5} {'width':>6} {'freeze %':>9} {'webrtc %':>9} "
           f"{'ttff s':>7} {'switch':>6} {'down s':>7} {'up s':>6} {'rtt ms':>7} {'g2g p50':>8} "
-          f"{'g2g p95':>8} {'jb ms':>6}")  # fmt: skip
-    print("-" * 120)
+          f"{'g2g p95':>8} {'jb ms':>6} {'tgt ms':>6} {'min ms':>6} {'aud ms':>6}")  # fmt: skip
+    print("-" * 141)
     for i, link in enumerate(results["single"]):
         for mode in ("single", "simulcast"):
             r = results[mode][i].result
@@ -402,6 +454,8 @@ async def main(argv: list[str]) -> int:
                 f" {fmt(r.get('down'), '7.1f')} {fmt(r.get('up'), '6.1f')}"
                 f" {fmt(r.get('rtt'), '7.0f')} {fmt(r.get('g2g_p50'), '8.0f')}"
                 f" {fmt(r.get('g2g_p95'), '8.0f')} {fmt(r.get('jitter_ms'), '6.0f')}"
+                f" {fmt(r.get('target_ms'), '6.0f')} {fmt(r.get('minimum_ms'), '6.0f')}"
+                f" {fmt(r.get('audio_ms'), '6.0f')}"
             )
     print()
     print("ratios simulcast / single (fps; freeze ratio; glass-to-glass p95):")

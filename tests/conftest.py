@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import fractions
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -28,6 +29,26 @@ from tests.waiting import until
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+# Tests that keep both cores busy (Chromium, encoders, Janus, GStreamer) and time media: on two
+# workers (`pytest -n 2 --dist loadgroup`) they run one at a time on one worker, while the other
+# worker takes the rest, file by file.
+HEAVY = (
+    "tests/browser/",
+    "tests/media/",
+    "tests/interop/",
+    "tests/test_network_bench.py",
+    "tests/test_bench_media.py",
+    "tests/test_soak.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group tests for pytest-xdist's loadgroup: the heavy ones together, the others by file."""
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group("heavy" if path.startswith(HEAVY) else path))
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -125,15 +146,24 @@ def backend(request: pytest.FixtureRequest) -> str:
     return name
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite database migrated to head once per run (per worker), for copying."""
+    from liveshop.storage.migrate import upgrade_sync
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    in_thread(lambda: upgrade_sync(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
 @pytest.fixture
 async def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    """An empty, migrated database of the selected backend, private to this test."""
+    """An empty, migrated database of the selected backend, private to this test (on SQLite a
+    copy of the migrated template: the migrations themselves are tested in tests/storage)."""
     if backend == "sqlite":
-        from liveshop.storage.migrate import upgrade
-
-        url = f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
-        await upgrade(url)
-        return url
+        template: Path = request.getfixturevalue("sqlite_template")
+        shutil.copyfile(template, tmp_path / "test.db")
+        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
     url: str = request.getfixturevalue("pg_migrated")
     await _truncate_pg(url)
     return url
@@ -247,17 +277,18 @@ ADMIN_EMAIL = "seller@example.com"
 ADMIN_PASSWORD = "correct horse battery"
 
 
+_ADMIN_HASH: list[str] = []  # ADMIN_PASSWORD hashed once per run: argon2 costs ~0.1 s a time
+
+
 async def create_admin(server: LiveServer, email: str = ADMIN_EMAIL) -> None:
     from liveshop.security import hash_password
     from liveshop.storage import users
 
+    if not _ADMIN_HASH:
+        _ADMIN_HASH.append(await hash_password(ADMIN_PASSWORD))
     async with server.db.session() as session:
         await users.create_user(
-            session,
-            email=email,
-            name="Seller",
-            role="admin",
-            password_hash=await hash_password(ADMIN_PASSWORD),
+            session, email=email, name="Seller", role="admin", password_hash=_ADMIN_HASH[0]
         )
 
 

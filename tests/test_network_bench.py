@@ -35,13 +35,18 @@ async def playwright() -> AsyncIterator[Any]:
 async def test_the_chromium_viewer_reports_frames_latency_and_browser_stats(
     playwright: Any, tmp_path: Path
 ) -> None:
-    """A Chromium viewer of the simulcast publisher sees 640-wide frames, reads their indexes
-    back (glass-to-glass under 2 s), and reports the browser's decoded-frame count."""
+    """A Chromium viewer of the simulcast publisher reads frame indexes back (glass-to-glass under
+    2 s), sees 640-wide frames once it has climbed, and reports the browser's decoded frames."""
     async with simulcast_stage(tmp_path) as (backend, ns, publisher):
         viewer = ChromiumViewer(ns, playwright, publisher.sent_at)
         try:
             await viewer.start(backend)
             await until(lambda: len(viewer.latencies) >= 30, timeout=30, message="30 frames read")
+            await until(
+                lambda: any(r["width"] == 640 for r in viewer.reports if r["frames"]),
+                timeout=30,
+                message="the top layer (after the climb from the start layer)",
+            )
             start = time.monotonic()
             await until(lambda: viewer.stats and viewer.stats[-1][0] > start + 1, timeout=10)
             widths = {r["width"] for r in viewer.reports if r["frames"]}

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     public_ip: str = ""
     media_addresses: str = ""
     simulcast: bool = False  # sfu/janus modes: the studio publishes three layers (f/h/q)
+    # sfu/janus modes: the codec the studio prefers (h264 where a phone or a recorder wants it;
+    # a browser that cannot encode it publishes VP8, which the server takes as well)
+    video_codec: Literal["vp8", "h264"] = "vp8"
     janus_urls: str = ""
     janus_api_secret: str = ""
     janus_admin_secret: str = ""

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
+import pytest
 
 from liveshop.config import Settings
+from tests.conftest import start_server, stop_server
 
 
 async def test_health_reports_database_and_broker(client: httpx.AsyncClient) -> None:
@@ -33,7 +35,24 @@ async def test_config_tells_media_mode(client: httpx.AsyncClient) -> None:
         "iceServers": [],
         "embedOrigins": [],
         "simulcast": False,
+        "videoCodec": "vp8",
     }
+
+
+async def test_config_tells_the_video_codec_the_studio_prefers(
+    database_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    """LIVESHOP_VIDEO_CODEC=h264 reaches the pages as videoCodec; another value is refused."""
+    srv, task, live = await start_server(
+        make_settings(database_url=database_url, video_codec="h264")
+    )
+    try:
+        async with httpx.AsyncClient(base_url=live.url) as client:
+            assert (await client.get("/api/config")).json()["videoCodec"] == "h264"
+    finally:
+        await stop_server(srv, task)
+    with pytest.raises(ValueError, match="video_codec"):
+        make_settings(video_codec="av1")
 
 
 async def test_openapi_documents_every_route_with_models(client: httpx.AsyncClient) -> None:

@@ -42,7 +42,9 @@ async def test_the_watch_page_says_audio_only_while_its_video_is_paused(
         await estimate_collapses(sink)
         await expect(status).to_be_visible()
         await expect(status).to_contain_text("Audio only")
-        await expect(status).to_be_hidden(timeout=15_000)  # resumed on Chromium's clean reports
+        # resumed on Chromium's clean reports: after a 3 s clean spell; on a loaded machine a try
+        # whose reports show loss fails (up to 6 s) and the next waits up to 5 s more
+        await expect(status).to_be_hidden(timeout=30_000)
         assert sink.layer is not None
         await video_plays(shopper)
     finally:

@@ -175,17 +175,19 @@ async def test_live_show_over_two_janus_instances(
     assert all(".local " in line for line in candidates), candidates
 
 
+@pytest.mark.parametrize("codec", ["vp8", "h264"])
 async def test_studio_simulcast_reaches_a_small_player_on_a_lower_substream(
     make_shop: Any,
     janus_in_browser_net: JanusCluster,
     mdns_browser: Any,
     page_errors: PageErrors,
+    codec: str,
 ) -> None:
-    """LIVESHOP_SIMULCAST in janus mode: the studio's layers go to Janus, a player under 360
-    pixels tall is sent a lower one (its reported size), and the studio counts viewers per
-    layer. (A portrait phone's player is taller than 720 here; without REMB in this mode only
-    the player size and loss choose.)"""
-    shop = await janus_shop(make_shop, janus_in_browser_net, simulcast=True)
+    """LIVESHOP_SIMULCAST in janus mode: the studio's layers (in LIVESHOP_VIDEO_CODEC) go to
+    Janus, a player under 360 pixels tall is sent a lower one (its reported size), and the studio
+    counts viewers per layer. (A portrait phone's player is taller than 720 here; without REMB in
+    this mode only the player size and loss choose.)"""
+    shop = await janus_shop(make_shop, janus_in_browser_net, simulcast=True, video_codec=codec)
     async with page_opener(mdns_browser, page_errors) as any_page:
         open_page = seller_may_film(any_page, [], {})
         seller = await open_page("seller")
@@ -198,6 +200,7 @@ async def test_studio_simulcast_reaches_a_small_player_on_a_lower_substream(
             lambda: media.placement.get_show(show_id), timeout=20, message="the WHIP publish"
         )
         assert set(placed.layers) == {"f", "h", "q"}, placed
+        assert placed.codec.lower() == codec, placed
 
         small = await open_page("shopper-small", viewport=SMALL_PLAYER)
         await small.goto(f"{shop.server.url}/live/{show_id}")

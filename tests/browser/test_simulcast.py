@@ -1,5 +1,6 @@
 """Chromium publishes simulcast from the studio (LIVESHOP_SIMULCAST, sfu): the server receives the
-layers, a phone-sized watch page is sent a lower one, and the studio counts viewers per layer; a
+layers (VP8, or H.264 with LIVESHOP_VIDEO_CODEC=h264), a phone-sized watch page is sent a lower
+one, and the studio counts viewers per layer; a
 desktop watch page behind a 400 kb/s link (a Chromium in a namespace of its own, ``tc tbf`` on the
 server's side of its veth) keeps playing on a lower layer and returns to the top one."""
 
@@ -61,6 +62,28 @@ async def test_studio_simulcast_reaches_a_phone_viewer_on_a_lower_layer(
 
     await until(phone_layer, timeout=30, message="the phone on a lower layer")
     await expect(seller.locator("#layers")).to_contain_text("1", timeout=15_000)
+
+
+async def test_an_h264_studio_publishes_h264_layers_that_a_viewer_plays(
+    make_shop: Any, open_page: Any
+) -> None:
+    """LIVESHOP_VIDEO_CODEC=h264: the studio's simulcast layers arrive as H.264 and play."""
+    shop = await make_shop("sfu", simulcast=True, video_codec="h264")
+    seller = await open_page("seller")
+    await seller_logs_in(seller, shop)
+    await seller_goes_live(seller, "H.264 simulcast")
+    show = (await shop.http.get("/api/livestreams/active", headers=shop.admin)).json()
+    show_id = show["livestream"]["id"]
+
+    async def h264_layers() -> list[str] | None:
+        publisher = (await _stats(shop, show_id)).get("publisher") or {}
+        flowing = [x["rid"] for x in publisher.get("layers", []) if x["bitrateKbps"] > 0]
+        return flowing if publisher.get("codec") == "H264" and len(flowing) >= 2 else None
+
+    await until(h264_layers, timeout=40, message="two H.264 layers flowing")
+    viewer = await open_page("shopper")
+    await viewer.goto(f"{shop.server.url}/live/{show_id}")
+    await video_plays(viewer, 30_000)
 
 
 async def _at_least(fetch: Any, count: int) -> list[str] | None:

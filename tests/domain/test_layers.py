@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import itertools
+import math
+from typing import Any
 
 import pytest
 
-from liveshop.domain.layers import Layer, LayerSelector
+from liveshop.domain.layers import Layer, LayerPolicy, LayerSelector
 
 LAYERS = [Layer("q", 150_000, 180), Layer("h", 500_000, 360), Layer("f", 1_500_000, 720)]
 RATE = {layer.name: layer.bitrate_bps for layer in LAYERS}
+
+
+def from_top(**fields: Any) -> LayerSelector:
+    """A selector whose viewer starts on the top layer (no start budget): the tests of what
+    follows a start begin there."""
+    return LayerSelector(policy=LayerPolicy(start_bps=math.inf), **fields)
 
 
 def run(
@@ -35,14 +43,27 @@ def knocked_down(sel: LayerSelector, estimate_bps: float) -> LayerSelector:
     return sel
 
 
-def test_starts_on_the_top_layer_of_an_unknown_link() -> None:
-    """With no report yet, a viewer starts on the best layer."""
-    assert LayerSelector().choose(0.0, LAYERS) == "f"
+def test_an_unknown_link_starts_on_the_best_layer_within_the_start_budget() -> None:
+    """With no report yet, a viewer starts on the best layer within the start budget."""
+    assert LayerSelector().choose(0.0, LAYERS) == "h"
+
+
+def test_with_rates_not_measured_yet_a_viewer_starts_on_the_middle_layer() -> None:
+    """Before the publisher's rates are measured, a new viewer starts on the middle layer."""
+    unmeasured = [Layer(x.name, 0.0, x.height) for x in LAYERS]
+    assert LayerSelector().choose(0.0, unmeasured) == "h"
+
+
+def test_a_clean_link_climbs_from_the_start_layer_to_the_top() -> None:
+    """Clean reports take a viewer from its start layer to the top layer."""
+    sel = LayerSelector()
+    sel.choose(0.0, LAYERS)
+    assert run(sel, 1.0, 6.0, 0.0)[-1][1] == "f"
 
 
 def test_heavy_loss_drops_within_two_reports() -> None:
     """Loss of 40 % on the top layer moves the viewer down within 2 s."""
-    sel = LayerSelector()
+    sel = from_top()
     sel.choose(0.0, LAYERS)
     choices = run(sel, 1.0, 3.0, 0.4)
     first_down = next(t for t, c in choices if c != "f")
@@ -51,7 +72,7 @@ def test_heavy_loss_drops_within_two_reports() -> None:
 
 def test_low_estimate_drops_at_once() -> None:
     """A receiver estimate under the rate sent picks the best layer that fits it."""
-    sel = LayerSelector()
+    sel = from_top()
     sel.choose(0.0, LAYERS)
     sel.report_estimate(1.0, 1_600_000, RATE["f"])
     sel.report_estimate(1.5, 600_000, RATE["f"])
@@ -62,7 +83,7 @@ def test_low_estimate_drops_at_once() -> None:
 
 def test_a_lagging_estimate_after_a_step_up_is_no_limit() -> None:
     """A rising estimate still under the new layer's rate (it lags a step up) keeps the layer."""
-    sel = LayerSelector()
+    sel = from_top()
     sel.choose(0.0, LAYERS)
     sel.report_estimate(1.0, 200_000, RATE["f"])
     sel.report_estimate(2.0, 300_000, RATE["f"])
@@ -71,7 +92,7 @@ def test_a_lagging_estimate_after_a_step_up_is_no_limit() -> None:
 
 def test_estimate_above_the_rate_sent_is_no_limit() -> None:
     """An estimate that merely follows what is sent does not hold a viewer down."""
-    sel = LayerSelector()
+    sel = from_top()
     sel.choose(0.0, LAYERS)
     sel.report_estimate(1.0, 1_700_000, RATE["f"])
     assert sel.choose(1.0, LAYERS) == "f"
@@ -79,7 +100,7 @@ def test_estimate_above_the_rate_sent_is_no_limit() -> None:
 
 def test_climbs_one_step_at_a_time_after_a_clean_spell() -> None:
     """After congestion ends, the viewer goes up one layer per clean spell, not at once."""
-    sel = LayerSelector()
+    sel = from_top()
     knocked_down(sel, 120_000)
     assert sel.choose(1.0, LAYERS) == "q"
     choices = run(sel, 2.0, 30.0, 0.0)
@@ -93,7 +114,7 @@ def test_climbs_one_step_at_a_time_after_a_clean_spell() -> None:
 
 def test_failed_trials_back_off() -> None:
     """Each step up that is knocked back waits longer before the next one (no flapping)."""
-    sel = LayerSelector()
+    sel = from_top()
     sel.choose(0.0, LAYERS)
     t = 1.0
     ups: list[float] = []
@@ -114,7 +135,7 @@ def test_failed_trials_back_off() -> None:
 
 def test_pauses_below_the_lowest_layer_and_resumes() -> None:
     """An estimate under most of the lowest layer's rate pauses video; a clean link resumes it."""
-    sel = LayerSelector()
+    sel = from_top()
     knocked_down(sel, 40_000)
     assert sel.choose(1.0, LAYERS) is None
     assert sel.paused
@@ -125,7 +146,7 @@ def test_pauses_below_the_lowest_layer_and_resumes() -> None:
 
 def test_small_player_gets_no_taller_layer() -> None:
     """A 300-pixel player on a perfect link gets the 360p layer, and 720p once it grows."""
-    sel = LayerSelector(max_height=300)
+    sel = from_top(max_height=300)
     assert sel.choose(0.0, LAYERS) == "h"
     sel.max_height = None
     choices = run(sel, 1.0, 10.0, 0.0)
@@ -134,7 +155,7 @@ def test_small_player_gets_no_taller_layer() -> None:
 
 def test_player_shrinking_drops_at_once() -> None:
     """A player that leaves full screen drops to the layer its size needs immediately."""
-    sel = LayerSelector()
+    sel = from_top()
     sel.choose(0.0, LAYERS)
     sel.max_height = 180
     assert sel.choose(0.5, LAYERS) == "q"
@@ -142,13 +163,13 @@ def test_player_shrinking_drops_at_once() -> None:
 
 def test_lowest_layer_always_allowed_by_size() -> None:
     """A tiny player still gets the lowest layer (never nothing for its size)."""
-    sel = LayerSelector(max_height=50)
+    sel = from_top(max_height=50)
     assert sel.choose(0.0, LAYERS) == "q"
 
 
 def on_h_after_a_clean_spell() -> tuple[LayerSelector, float]:
     """A viewer knocked down to "h" by an estimate, then clean until a trial of "f" begins."""
-    sel = LayerSelector()
+    sel = from_top()
     knocked_down(sel, 600_000)
     assert sel.choose(1.0, LAYERS) == "h"
     for t, choice in run(sel, 2.0, 20.0, 0.0):
@@ -182,7 +203,7 @@ def test_ordinary_nacks_do_not_end_a_trial() -> None:
 
 def test_repeated_failed_trials_become_rare() -> None:
     """On a link that never carries "f", the wait between trials grows to the policy's maximum."""
-    sel = LayerSelector()
+    sel = from_top()
     sel.choose(0.0, LAYERS)
     ups: list[float] = []
     t = 1.0
@@ -200,7 +221,7 @@ def test_repeated_failed_trials_become_rare() -> None:
 
 def test_clean_reports_do_not_inflate_the_estimate_far_past_the_rate_sent() -> None:
     """Minutes of clean reports on "h" leave the believed bandwidth within 2× what "h" sends."""
-    sel = LayerSelector(max_height=360)
+    sel = from_top(max_height=360)
     sel.choose(0.0, LAYERS)
     sel.report_loss(1.0, 0.5, RATE["h"])  # a congestion makes the cap finite
     run(sel, 4.0, 200.0, 0.0)
@@ -216,10 +237,12 @@ def test_one_falling_estimate_ends_a_trial() -> None:
     assert sel.choose(t + 0.6, LAYERS) == "h"
 
 
-def probing_on_h() -> tuple[LayerSelector, float]:
-    """A viewer that can pad, knocked down to "h", clean until it starts a probe for "f"."""
-    sel = LayerSelector(can_probe=True)
+def probing_on_h(backoff_s: float = 0.0) -> tuple[LayerSelector, float]:
+    """A viewer that can pad, knocked down to "h" (with ``backoff_s`` from failed probes), clean
+    until it starts a probe for "f"."""
+    sel = from_top(can_probe=True)
     knocked_down(sel, 600_000)
+    sel.probe_backoff_s = backoff_s
     assert sel.choose(1.0, LAYERS) == "h"
     t = 2.0
     while sel.probe_start is None:
@@ -270,6 +293,20 @@ def test_a_probe_asks_at_most_twice_what_the_link_carried() -> None:
     assert sel.choose(t, LAYERS) == "h", "a probe of part of the way is no reason to switch"
     assert sel.probe_start == t, "the next probe follows at once"
     assert sel.probe_rate == min(first * sel.policy.probe_step, RATE["f"] * sel.policy.up_margin)
+
+
+def test_from_a_small_layer_a_probe_asks_a_fixed_amount_more() -> None:
+    """On a small layer a probe asks for a fixed amount over it, more than twice its rate."""
+    sel = from_top(can_probe=True)
+    knocked_down(sel, 250_000)
+    assert sel.choose(1.0, LAYERS) == "q"
+    t = 2.0
+    while sel.probe_start is None:
+        sel.report_loss(t, 0.0, RATE["q"])
+        sel.choose(t, LAYERS)
+        t += 1.0
+        assert t < 30.0, "no probe"
+    assert sel.probe_rate == RATE["q"] + sel.policy.probe_add_bps > 2 * RATE["q"]
 
 
 def test_congestion_forgets_what_probes_showed() -> None:
@@ -325,16 +362,67 @@ def test_failed_probes_retry_within_the_probe_backoff() -> None:
 
 def test_a_burst_of_nacks_drops_a_layer_before_any_report() -> None:
     """NACKs on 40 % of the packets sent in the last second move a viewer down at once."""
-    sel = LayerSelector()
+    sel = from_top()
     sel.choose(0.0, LAYERS)
     sel.report_nacks(3.0, 2, 300, RATE["f"])
     sel.report_nacks(3.5, 62, 450, RATE["f"])
     assert sel.choose(3.5, LAYERS) == "h"
 
 
+def estimated_then_nacked(sel: LayerSelector) -> LayerSelector:
+    """``sel`` on "f" with a first estimate at t = 2 s, then NACKs on 40 % of the packets by
+    t = 3.5 s (which alone halve the budget: down to "h")."""
+    sel.choose(0.0, LAYERS)
+    sel.report_estimate(2.0, 1_600_000, RATE["f"])
+    sel.report_nacks(3.0, 2, 300, RATE["f"])
+    sel.report_nacks(3.5, 62, 450, RATE["f"])
+    return sel
+
+
+def test_a_low_estimate_that_a_burst_of_nacks_confirms_sets_the_budget() -> None:
+    """One falling estimate, then a burst of NACKs: the budget is the estimate, not a halving."""
+    sel = from_top()
+    sel.choose(0.0, LAYERS)
+    sel.report_estimate(2.0, 1_600_000, RATE["f"])
+    sel.report_estimate(3.0, 300_000, RATE["f"])  # alone, not yet a trend
+    assert sel.choose(3.0, LAYERS) == "f"
+    sel.report_nacks(3.2, 2, 300, RATE["f"])
+    sel.report_nacks(3.5, 62, 450, RATE["f"])  # 40 %: alone, it halves the budget (to h)
+    assert sel.choose(3.5, LAYERS) == "q"
+
+
+def test_a_low_estimate_after_a_burst_of_nacks_sets_the_budget_at_once() -> None:
+    """A burst of NACKs drops a layer; a falling estimate just after it drops to what it says."""
+    sel = estimated_then_nacked(from_top())
+    assert sel.choose(3.5, LAYERS) == "h"
+    sel.report_estimate(3.8, 300_000, RATE["h"])  # still settling: loss would not count yet
+    assert sel.choose(3.8, LAYERS) == "q"
+
+
+def test_a_falling_estimate_after_two_low_ones_lowers_the_budget_at_once() -> None:
+    """Two low estimates drop a layer; the next falling one, under the new layer, drops again."""
+    sel = from_top()
+    sel.choose(0.0, LAYERS)
+    sel.report_estimate(2.0, 1_600_000, RATE["f"])
+    sel.report_estimate(3.0, 1_300_000, RATE["f"])
+    sel.report_estimate(3.2, 1_250_000, RATE["f"])
+    assert sel.choose(3.2, LAYERS) == "h"
+    sel.report_estimate(3.4, 460_000, RATE["h"])  # under h, but not by the usual 10 %
+    assert sel.choose(3.4, LAYERS) == "q"
+
+
+def test_a_low_estimate_long_after_other_congestion_is_one_estimate() -> None:
+    """A falling estimate seconds after the last other sign of congestion waits for a second."""
+    sel = estimated_then_nacked(from_top())
+    assert sel.choose(3.5, LAYERS) == "h"
+    sel.report_estimate(8.0, 600_000, RATE["h"])
+    sel.report_estimate(9.0, 300_000, RATE["h"])
+    assert sel.choose(9.0, LAYERS) == "h"
+
+
 def test_nacks_at_a_lossy_links_usual_share_keep_the_layer() -> None:
     """NACKs on 3 % of the packets, second after second, do not move a viewer."""
-    sel = LayerSelector()
+    sel = from_top()
     sel.choose(0.0, LAYERS)
     for second in range(1, 30):
         sel.report_nacks(float(second), 3 * second, 100 * second, RATE["f"])
@@ -354,7 +442,7 @@ def test_what_a_failed_probe_cost_is_not_held_against_the_layer() -> None:
 
 def test_a_three_percent_lossy_link_keeps_its_layer() -> None:
     """Random loss around 3 % (reports from 0 to 6 %) holds the layer for minutes."""
-    sel = LayerSelector()
+    sel = from_top()
     sel.choose(0.0, LAYERS)
     pattern = [0.03, 0.0, 0.06, 0.02, 0.04, 0.01, 0.05, 0.03]
     for t in range(1, 300):
@@ -364,7 +452,7 @@ def test_a_three_percent_lossy_link_keeps_its_layer() -> None:
 
 def test_a_layer_fits_only_with_the_viewers_audio_beside_it() -> None:
     """With 600 kb/s believed and 150 kb/s of audio, the 500 kb/s layer no longer fits."""
-    alone, with_audio = LayerSelector(), LayerSelector(audio_bps=150_000)
+    alone, with_audio = from_top(), from_top(audio_bps=150_000)
     for sel in (alone, with_audio):
         sel.choose(0.0, LAYERS)
         sel.cap_bps = 600_000
@@ -374,7 +462,7 @@ def test_a_layer_fits_only_with_the_viewers_audio_beside_it() -> None:
 
 def test_a_paused_viewer_resumes_without_a_probe() -> None:
     """A viewer whose video was paused comes back on the lowest layer with no probe first."""
-    sel = knocked_down(LayerSelector(can_probe=True), 40_000)
+    sel = knocked_down(from_top(can_probe=True), 40_000)
     assert sel.choose(1.0, LAYERS) is None
     t, probed = 2.0, False
     while sel.paused:
@@ -389,7 +477,7 @@ def test_a_paused_viewer_resumes_without_a_probe() -> None:
 
 def on_h_steady() -> tuple[LayerSelector, float]:
     """A viewer knocked down to "h" long enough ago that the next signal counts (t returned)."""
-    sel = knocked_down(LayerSelector(), 600_000)
+    sel = knocked_down(from_top(), 600_000)
     assert sel.choose(1.0, LAYERS) == "h"
     for t in (1.5, 2.0, 2.5):
         sel.report_rtt(t, 0.150, RATE["h"])
@@ -434,7 +522,7 @@ def test_a_queue_during_a_trial_ends_it() -> None:
 
 def test_heavy_loss_cuts_to_what_got_through() -> None:
     """Losing 75 % of the top layer's packets lands on the layer the rest would carry."""
-    sel = LayerSelector()
+    sel = from_top()
     assert sel.choose(0.0, LAYERS) == "f"
     sel.report_loss(1.0, 0.75, RATE["f"])
     assert sel.budget_bps() <= RATE["f"] * 0.25 * 1.1 + 1
@@ -479,7 +567,7 @@ def test_a_probe_of_the_whole_way_leads_to_the_trial_though_the_rate_moved() -> 
 
 def test_an_unlucky_second_on_a_lossy_link_is_no_burst() -> None:
     """12 % of a second's packets NACKed on a 3 % lossy link (it happens) keeps the layer."""
-    sel = LayerSelector()
+    sel = from_top()
     sel.choose(0.0, LAYERS)
     sel.report_nacks(3.0, 9, 300, RATE["f"])
     sel.report_nacks(3.9, 21, 400, RATE["f"])
@@ -488,10 +576,49 @@ def test_an_unlucky_second_on_a_lossy_link_is_no_burst() -> None:
 
 def test_clean_reports_lift_the_cap_by_the_time_they_cover() -> None:
     """Two clean reports 3 s apart lift the cap as much as four 1 s apart would from the first."""
-    sparse, dense = knocked_down(LayerSelector(), 600_000), knocked_down(LayerSelector(), 600_000)
+    sparse, dense = knocked_down(from_top(), 600_000), knocked_down(from_top(), 600_000)
     for sel in (sparse, dense):
         sel.report_loss(4.0, 0.0, RATE["h"])
     sparse.report_loss(7.0, 0.0, RATE["h"])
     for t in (5.0, 6.0, 7.0):
         dense.report_loss(t, 0.0, RATE["h"])
     assert sparse.budget_bps() == pytest.approx(dense.budget_bps())
+
+
+def climbs_to(sel: LayerSelector, t: float, layer: str) -> float:
+    """Clean reports every half second, each probe passing, until ``sel`` is on ``layer``;
+    returns the time it got there."""
+    while sel.current != layer:
+        assert sel.current is not None
+        sel.report_loss(t, 0.0, RATE[sel.current])
+        sel.choose(t, LAYERS)
+        if sel.probe_start is not None and sel.probing(t):
+            t = passes(sel, sel.probe_start, sel.current)
+            sel.choose(t, LAYERS)
+        t += 0.5
+        assert t < 120.0, f"never reached {layer}"
+    return t
+
+
+def test_a_step_up_that_holds_does_not_wait_out_earlier_failed_trials() -> None:
+    """Once a step up holds, the next climb waits only for the clean spell, not for the backoff
+    that failed trials of the layer below had earned (a link that recovers is climbed fast)."""
+    sel = from_top(can_probe=True)
+    knocked_down(sel, 250_000)
+    assert sel.choose(1.0, LAYERS) == "q"
+    sel.backoff_s = sel.policy.probe_max_backoff_s  # as trials that failed while limited leave it
+    t = climbs_to(sel, 2.0, "h")
+    up = sel.last_up
+    while sel.probe_start is None:
+        sel.report_loss(t, 0.0, RATE["h"])
+        sel.choose(t, LAYERS)
+        t += 0.5
+    assert sel.probe_start - up <= sel.policy.up_after_s + 0.5
+
+
+def test_a_passed_probe_forgets_the_backoff_of_failed_ones() -> None:
+    """A probe that passes shows the link carries more: failed probes' backoff is cleared."""
+    sel, t = probing_on_h(backoff_s=8.0)
+    assert t >= 8.0, "the probe waited for the backoff"
+    sel.choose(passes(sel, t, "h"), LAYERS)
+    assert sel.probe_backoff_s == 0.0

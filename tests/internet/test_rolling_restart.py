@@ -41,6 +41,9 @@ class Shopper:
         self.history: list[int] = []  # chat message ids, in the order received, each once
         self.seen: set[int] = set()
         self.live_duplicates = 0  # chat_message frames for an id already held: a server bug
+        # for a failure's report: how each id first came (connection number, "snapshot"/"live")
+        self.origin: dict[int, tuple[int, str]] = {}
+        self.duplicates: list[tuple[int, int, tuple[int, str] | None]] = []
         self.resumes: list[int] = []  # the afterMessageId of each resume (for a failure's report)
         self.unacked: dict[str, str] = {}  # clientMessageId → text
         self.close_codes: list[int | None] = []
@@ -83,12 +86,20 @@ class Shopper:
                     for e in event["events"] if event.get("type") == "batch" else [event]:
                         if e.get("type") == "snapshot":
                             for message in e["recentChat"]:
+                                self.origin.setdefault(
+                                    message["id"], (len(self.close_codes), "snapshot")
+                                )
                                 self._take(message)
                             self.joined.set()
                             for cid in list(self.unacked):
                                 await self._send(cid)
                         elif e.get("type") == "chat_message":
-                            self.live_duplicates += e["id"] in self.seen
+                            if e["id"] in self.seen:
+                                self.live_duplicates += 1
+                                self.duplicates.append(
+                                    (e["id"], len(self.close_codes), self.origin.get(e["id"]))
+                                )
+                            self.origin.setdefault(e["id"], (len(self.close_codes), "live"))
                             self._take(e)
             finally:
                 self.joined.clear()
@@ -258,7 +269,10 @@ async def test_rolling_restart_of_two_workers_loses_no_chat_message(
         for s in shoppers:
             assert 1012 in s.close_codes, s.close_codes  # every shopper was restarted away
             # each message once (processes publish concurrently, so arrival order is not id order)
-            assert s.live_duplicates == 0, f"shopper {s.index} got a duplicate"
+            assert s.live_duplicates == 0, (
+                f"shopper {s.index} got (id, on connection, first got on) {s.duplicates} "
+                f"again, resuming after {s.resumes}"
+            )
             assert sorted(s.history) == ids, f"shopper {s.index}: history differs from the database"
         for task in runners:
             task.cancel()

@@ -18,6 +18,7 @@ from liveshop.media.sfu import SfuMediaBackend
 from liveshop.media.synthetic import IndexedVideoTrack, answer, offer, read_index
 from liveshop.media.synthetic_simulcast import SimulcastPublisher
 from tests.medianet import media_addresses, require_netns
+from tests.waiting import until
 
 TIMEOUT = 10.0
 
@@ -43,6 +44,21 @@ class Events:
                 return [e for e in self.items if e.kind == kind][count - 1]
 
         return await asyncio.wait_for(matching(), limit)
+
+
+async def until_recording(backend: MediaBackend, livestream_id: int = 1) -> None:
+    """Wait until ``backend`` measures the publisher's video, so its recording has begun.
+
+    In janus mode the recording is liveshop's own subscriber, which connects after the
+    publisher does and, on a loaded machine, after a test's first viewer has frames.
+    """
+
+    async def measured() -> bool:
+        await backend.refresh(livestream_id)
+        publisher = backend.stats(livestream_id)["publisher"]
+        return bool(publisher and publisher.get("width"))
+
+    await until(measured, timeout=TIMEOUT, message="the publisher's recording to begin")
 
 
 class Publisher:

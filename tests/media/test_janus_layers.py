@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
+from liveshop.domain.layers import LayerPolicy, LayerSelector
 from liveshop.media.base import Playback
 from liveshop.media.janus.admin import JanusAdmin
 from liveshop.media.janus.client import JanusSession
@@ -111,23 +114,54 @@ async def _nothing() -> None:
     return None
 
 
-async def test_reported_loss_moves_the_viewer_down_with_configure() -> None:
-    """30 % loss on the top layer moves the viewer to the layer that fits, with configure."""
-    admin, session = FakeAdmin(), FakeSession()
-    admin.infos[1] = publisher_info((10_000, 30_000, 110_000))  # 80k, 240k, 880k b/s
+URL = "http://127.0.0.1:9/janus"
 
-    url = "http://127.0.0.1:9/janus"
+
+def _untold(show: int, viewer: str, paused: bool) -> None:
+    return None
+
+
+async def layer_control(
+    selector: LayerSelector | None = None, on_video: Callable[[int, str, bool], None] = _untold
+) -> tuple[FakeAdmin, FakeSession, LayerControl, ViewerLink]:
+    """A layer control over one fake Janus (publisher at 80k, 240k, 880k b/s) with one viewer
+    ``v`` on substream 2 (Janus's default), polled once."""
+    admin, session = FakeAdmin(), FakeSession()
+    admin.infos[1] = publisher_info((10_000, 30_000, 110_000))
     placement = MemoryPlacement()
-    await placement.set_show(
-        1, ShowRecord(session_id="p", owner=placement.process_id, origin=url, feed=1)
+    record = ShowRecord(session_id="p", owner=placement.process_id, origin=URL, feed=1)
+    await placement.set_show(1, record)
+    await placement.add_session("p", SessionRecord(1, "publisher", URL, 7, 1, placement.process_id))
+    control = LayerControl(
+        admins={URL: admin}, placement=placement, top_height=lambda _: 360, on_video=on_video
     )
-    await placement.add_session("p", SessionRecord(1, "publisher", url, 7, 1, placement.process_id))
-    control = LayerControl(admins={url: admin}, placement=placement, top_height=lambda _: 360)
-    inst = Instance(index=0, url=url, session=session, up=True)
-    link = ViewerLink("v", 1, inst, 2, "0", ["q", "h", "f"])
+    inst = Instance(index=0, url=URL, session=session, up=True)
+    link = ViewerLink("v", 1, inst, 2, "0", ["q", "h", "f"], selector=selector or LayerSelector())
     control.links["v"] = link
     admin.infos[2] = viewer_info(1000, 0, 110_000, 2)
     await control.poll()
+    return admin, session, control, link
+
+
+async def close(admin: FakeAdmin, session: FakeSession, control: LayerControl) -> None:
+    await control.close()
+    await admin.close()
+    await session.close()
+
+
+async def test_a_new_viewer_is_configured_to_the_start_layer() -> None:
+    """Janus starts a subscriber on the top substream; liveshop moves it to the start layer."""
+    admin, session, control, _ = await layer_control()
+    assert session.sent == [
+        {"request": "configure", "streams": [{"mid": "0", "substream": 1, "temporal": 2}]}
+    ]
+    await close(admin, session, control)
+
+
+async def test_reported_loss_moves_the_viewer_down_with_configure() -> None:
+    """30 % loss on the top layer moves the viewer to the layer that fits, with configure."""
+    top = LayerSelector(policy=LayerPolicy(start_bps=math.inf))  # starts on the top layer
+    admin, session, control, link = await layer_control(top)
     assert session.sent == [] and link.layer == "f"
     admin.infos[2] = viewer_info(1200, 60, 110_000, 2)
     await control.poll()
@@ -135,41 +169,21 @@ async def test_reported_loss_moves_the_viewer_down_with_configure() -> None:
         {"request": "configure", "streams": [{"mid": "0", "substream": 1, "temporal": 2}]}
     ]
     assert link.target == 1 and link.switches == 1
-    await control.close()
-    await admin.close()
-    await session.close()
+    await close(admin, session, control)
 
 
 async def test_a_link_below_the_lowest_layer_pauses_the_video_and_says_so() -> None:
     """Below the lowest layer's need the video is paused with configure and on_video is told."""
-    admin, session = FakeAdmin(), FakeSession()
-    admin.infos[1] = publisher_info((10_000, 30_000, 110_000))
-    url = "http://127.0.0.1:9/janus"
-    placement = MemoryPlacement()
-    record = ShowRecord(session_id="p", owner=placement.process_id, origin=url, feed=1)
-    await placement.set_show(1, record)
-    await placement.add_session("p", SessionRecord(1, "publisher", url, 7, 1, placement.process_id))
     told: list[tuple[int, str, bool]] = []
-    control = LayerControl(
-        admins={url: admin},
-        placement=placement,
-        top_height=lambda _: 360,
-        on_video=lambda show, viewer, paused: told.append((show, viewer, paused)),
+    admin, session, control, link = await layer_control(
+        on_video=lambda show, viewer, paused: told.append((show, viewer, paused))
     )
-    link = ViewerLink(
-        "v", 1, Instance(index=0, url=url, session=session, up=True), 2, "0", ["q", "h", "f"]
-    )
-    control.links["v"] = link
-    admin.infos[2] = viewer_info(1000, 0, 110_000, 2)
-    await control.poll()
     link.selector.cap_bps = 10_000  # what the link was found to carry
     await control.poll()
     assert session.sent[-1] == {"request": "configure", "streams": [{"mid": "0", "send": False}]}
     assert link.paused and told == [(1, "v", True)]
     assert control.describe(1)[0]["paused"]
-    await control.close()
-    await admin.close()
-    await session.close()
+    await close(admin, session, control)
 
 
 def test_a_viewers_reported_playback_shows_in_its_link() -> None:

@@ -16,7 +16,7 @@ from liveshop.media.janus.client import JanusSession
 from liveshop.media.janus.placement.redis import RedisPlacement
 from tests.conftest import REDIS_HOST, REDIS_PORT, require
 from tests.media.janus_fixture import JanusCluster
-from tests.media.peers import Events, Publisher, Viewer
+from tests.media.peers import Events, Publisher, Viewer, until_recording
 from tests.waiting import until
 
 REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
@@ -223,6 +223,7 @@ async def test_replacing_through_the_other_process(nodes: Nodes) -> None:
     viewer = Viewer()
     await viewer.start(nodes.a.backend)
     await viewer.frame_indices(5)
+    await until_recording(nodes.a.backend)  # segment 1 has begun
     second = Publisher()
     second.video.count = 10_000
     await second.start(nodes.b.backend, replace=True)
@@ -234,6 +235,7 @@ async def test_replacing_through_the_other_process(nodes: Nodes) -> None:
     await late.start(nodes.a.backend)
     assert (await late.frame_indices(5))[0] >= 10_000
     assert (await nodes.a.backend.where(1))["origin"] is not None
+    await until_recording(nodes.b.backend)  # segment 2 has begun
     await nodes.b.backend.end_show(1)
     ready = await nodes.b.events.wait("recording_ready")
     assert ready.data["segment"] == 2 and ready.data["path"].endswith("recording-2.webm")

@@ -20,7 +20,7 @@ from liveshop.media.rtputil import H264, VP8, keyframe_start
 from liveshop.media.sfu import SfuMediaBackend
 from liveshop.media.sink import Sink
 from liveshop.media.synthetic import read_index
-from liveshop.media.synthetic_simulcast import SimulcastPublisher
+from liveshop.media.synthetic_simulcast import NTP_EPOCH_S, SimulcastPublisher
 from tests.media.peers import Events, Publisher, Viewer
 from tests.waiting import until
 
@@ -248,6 +248,29 @@ async def test_stats_show_each_viewers_layer(
     assert {"bandwidthKbps", "loss", "rttMs"} <= set(stats["viewerLinks"][0])
     for watch in (small, large):
         await watch.close()
+
+
+async def test_viewers_sender_reports_carry_the_publishers_capture_clock(
+    backend: SfuMediaBackend, simulcast: SimulcastPublisher
+) -> None:
+    """A viewer's video sender reports pair timestamps with the publisher's capture clock (lip
+    sync), not with the server's clock when it forwarded them."""
+    simulcast.clock_offset_s = -30.0  # the seller's clock is 30 s behind this machine's
+    viewer = Viewer()
+    await viewer.start(backend)
+    reports: list[float] = []  # each video sender report's NTP time, as Unix time
+
+    def on_report(ssrc: int, ntp: int, rtp: int) -> None:
+        reports.append(ntp / (1 << 32) - NTP_EPOCH_S)
+
+    receiver = next(t.receiver for t in viewer.pc.getTransceivers() if t.kind == "video")
+    internals.tap_receiver(receiver, _ignore_rtp, lambda: None, on_sender_report=on_report)
+    await until(lambda: any(abs(at - (time.time() - 30)) < 3 for at in reports), timeout=20)
+    await viewer.pc.close()
+
+
+async def _ignore_rtp(packet: RtpPacket) -> None:
+    return None
 
 
 async def test_single_layer_publisher_is_answered_without_simulcast(

@@ -53,7 +53,7 @@ async def switched_and_sent(sink: Sink) -> list[int]:
         payload = VP8_KEY if key else VP8_DELTA
         ts = 3000 if i < 3 else 3000 + 3000 * (i - 2)
         now = time.monotonic()
-        await sink.forward(int(i >= 2), 100 + i, ts, payload, key, now, 0)
+        await sink.forward(int(i >= 2), 100 + i, ts, payload, key, now, 0, 0)
         assert sink.rewriter.last_seq is not None
         out.append(sink.rewriter.last_seq)
     return out

@@ -121,3 +121,34 @@ async def test_a_keyframe_drops_the_coalesced_keyframe_request(
     source.request_keyframe(layer)  # a viewer asks for a new one after that keyframe
     source.request_keyframe(layer)
     await until(lambda: len(plis) == 2, timeout=2)
+
+
+@dataclass
+class Timed:
+    """Stands in for a viewer's sink: when each forwarded packet was sent and captured (NTP)."""
+
+    times: list[tuple[int, int]] = field(default_factory=list)
+
+    async def forward(self, *args: Any) -> None:
+        ntp, captured = args[-2], args[-1]
+        self.times.append((ntp, captured))
+
+
+async def test_packets_carry_the_capture_time_the_publisher_reported() -> None:
+    """After a sender report, each packet's capture time comes from it; before one, it is now."""
+    neg = Negotiated("video", "0", "vp8", 90000, 96, {}, None)
+    source = Source(FakeOwner(), neg, None, lambda coro: coro.close())  # type: ignore[arg-type]
+    viewer = Timed()
+    source.main.sinks = (viewer,)  # type: ignore[assignment]
+
+    def media(seq: int, ts: int) -> RtpPacket:
+        return RtpPacket(payload_type=96, sequence_number=seq, timestamp=ts, ssrc=1111,
+                         payload=VP8_KEY if seq == 1 else VP8_DELTA)  # fmt: skip
+
+    await source.on_rtp(media(1, 9_000))
+    source.on_sender_report(1111, 5 << 32, 0)  # ts 0 was captured at NTP 5 s
+    source.on_sender_report(3333, 99 << 32, 0)  # a stream it does not have: ignored
+    await source.on_rtp(media(2, 180_000))
+    (sent, before), (_, after) = viewer.times
+    assert before == sent  # no report yet: as if captured when forwarded
+    assert after == 7 << 32  # 180 000 ticks of 90 kHz after ts 0

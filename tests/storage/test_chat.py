@@ -1,14 +1,18 @@
-"""Chat storage: what a resuming client is told was deleted, on both backends."""
+"""Chat storage: what a resuming client is told was deleted, and a resend stored once, on both
+backends."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from liveshop.storage import chat, livestreams, users
 from liveshop.storage.engine import Database
+from liveshop.storage.errors import Conflict
 from liveshop.storage.models import ChatMessage
 
 
@@ -77,5 +81,53 @@ async def test_late_before_lists_recent_lower_ids_only(database_url: str) -> Non
             assert [m.id for m in found] == [recent[0], recent[2]]
             elsewhere = await chat.late_before(s, show_id + 1, up_to=point, seconds=5, window=50)
             assert elsewhere == []
+    finally:
+        await db.close()
+
+
+async def _send_c1(s: AsyncSession, show_id: int) -> ChatMessage:
+    """Store g_1's message "once" under clientMessageId c1."""
+    return await chat.add(
+        s,
+        livestream_id=show_id,
+        user_id="g_1",
+        user_name="A",
+        user_role="guest",
+        text="once",
+        client_message_id="c1",
+    )
+
+
+async def test_a_resend_racing_the_first_commit_is_refused(database_url: str) -> None:
+    """Two sessions storing one clientMessageId at once: one row; the other gets Conflict."""
+    db = Database(database_url)
+    try:
+        async with db.session() as s:
+            show_id = await _show(s)
+        first_stored, commit_first = asyncio.Event(), asyncio.Event()
+
+        async def store() -> int:
+            async with db.session() as s:
+                message = await _send_c1(s, show_id)
+                first_stored.set()
+                await commit_first.wait()  # uncommitted while the resend tries
+                return message.id
+
+        first = asyncio.create_task(store())
+        await first_stored.wait()
+
+        async def resend() -> None:
+            async with db.session() as s:
+                commit_first.set()  # the first commits while (or before) this one inserts
+                await _send_c1(s, show_id)
+
+        with pytest.raises(Conflict):
+            await resend()
+        stored_id = await first
+        async with db.session() as s:
+            found = await chat.find_sent(s, show_id, "g_1", "c1")
+            everything = await chat.after(s, show_id, after_id=None, limit=10)
+        assert found is not None and found.id == stored_id
+        assert [m.id for m in everything] == [stored_id]
     finally:
         await db.close()

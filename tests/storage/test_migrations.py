@@ -13,11 +13,11 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, insert, inspect, text
 
 from liveshop.storage.engine import Database
 from liveshop.storage.migrate import alembic_config, upgrade, upgrade_sync
-from liveshop.storage.models import Base
+from liveshop.storage.models import Base, ChatMessage, Livestream, User
 
 TABLES = {
     "users",
@@ -65,6 +65,11 @@ async def _read(url: str, what: Any) -> Any:
             return await conn.run_sync(what)
     finally:
         await db.close()
+
+
+async def _rows(url: str, sql: str) -> list[Any]:
+    """The rows ``sql`` reads from the database at ``url``."""
+    return await _read(url, lambda conn: list(conn.execute(text(sql)).all()))
 
 
 def _differences(conn: Connection) -> list[Any]:
@@ -126,8 +131,6 @@ async def test_downgrade_to_base_and_back_restores_the_schema(empty_url: str) ->
 
 async def test_0008_gives_existing_products_unique_handles(empty_url: str) -> None:
     """Products made before 0008 get handles from their names, unique among live products."""
-    from sqlalchemy import text
-
     await upgrade(empty_url, "0007")
     db = Database(empty_url)
     try:
@@ -151,15 +154,43 @@ async def test_0008_gives_existing_products_unique_handles(empty_url: str) -> No
     finally:
         await db.close()
     await upgrade(empty_url)
-    db = Database(empty_url)
-    try:
-        async with db.engine.connect() as conn:
-            rows = (await conn.execute(text("SELECT handle, sku FROM products ORDER BY id"))).all()
-    finally:
-        await db.close()
+    rows = await _rows(empty_url, "SELECT handle, sku FROM products ORDER BY id")
     assert [tuple(r) for r in rows] == [
         ("linen-shirt", ""),
         ("linen-shirt-2", ""),
         ("linen-shirt-3", ""),
         ("unicode-mug", ""),
     ]
+
+
+async def test_0011_keeps_messages_stored_twice_and_makes_resends_unique(empty_url: str) -> None:
+    """Rows an earlier version stored twice under one clientMessageId survive 0011; only the
+    later copy loses its clientMessageId, so the index can be unique."""
+    await upgrade(empty_url, "0010")  # 0011 changes only an index: the models' tables fit 0010
+    db = Database(empty_url)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.execute(
+                insert(User.__table__).values(
+                    id="a_1", email="s@example.com", name="S", role="admin", password_hash="x"
+                )
+            )
+            await conn.execute(
+                insert(Livestream.__table__).values(id=1, title="t", created_by="a_1")
+            )
+            for cid in ("c1", "c1", "c2", None, None):
+                await conn.execute(
+                    insert(ChatMessage.__table__).values(
+                        livestream_id=1,
+                        user_id="g_1",
+                        user_name="A",
+                        user_role="guest",
+                        text="hi",
+                        client_message_id=cid,
+                    )
+                )
+    finally:
+        await db.close()
+    await upgrade(empty_url)
+    rows = await _rows(empty_url, "SELECT client_message_id FROM chat_messages ORDER BY id")
+    assert [r[0] for r in rows] == ["c1", None, "c2", None, None]

@@ -69,17 +69,20 @@ class ClientConfig(BaseModel):
     iceServers: list[dict[str, Any]]
     embedOrigins: list[str] = []
     simulcast: bool = False
+    videoCodec: str = "vp8"
 
 
 @router.get("/config", response_model=ClientConfig)
 async def client_config(settings: SettingsDep, request: Request) -> ClientConfig:
     """What the pages need: the media mode, the ICE servers to use (TURN with a credential
     minted for the caller, valid ``LIVESHOP_TURN_TTL_SECONDS``), the shop sites allowed to
-    embed the player (the only origins it posts messages to) and whether the studio publishes
-    simulcast (``LIVESHOP_SIMULCAST``, ``sfu`` and ``janus`` modes)."""
+    embed the player (the only origins it posts messages to), whether the studio publishes
+    simulcast (``LIVESHOP_SIMULCAST``, ``sfu`` and ``janus`` modes) and the video codec it
+    prefers (``LIVESHOP_VIDEO_CODEC``: ``vp8`` or ``h264``)."""
     return ClientConfig(
         mediaMode=settings.media_mode,
         iceServers=ice_servers_for(request),
         embedOrigins=settings.embed_origin_list,
         simulcast=settings.simulcast and settings.media_mode in ("sfu", "janus"),
+        videoCodec=settings.video_codec,
     )

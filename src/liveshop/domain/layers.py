@@ -4,13 +4,25 @@ Pure: the caller passes the clock and the reports; nothing here sends or measure
 
 The rule (one :class:`LayerSelector` per viewer):
 
+* **Start.** A new viewer's link is unknown: it starts on the best layer whose rate (with the
+  audio) is within :attr:`LayerPolicy.start_bps` (600 kb/s, as mediasoup's initial estimate;
+  WebRTC's own congestion control starts at 300 kb/s; the middle layer while the publisher's
+  rates are not measured yet) and climbs from there like any other (below). Starting on a top
+  layer that a narrow link cannot carry fills its buffer before the first report arrives: the
+  audio queued behind it makes the browser's audio jitter buffer grow to a second, and lip sync
+  holds the picture back as far, for the rest of the session.
 * **Budget.** A cap on what the link carries, unlimited until a sign of congestion: loss over
   :attr:`LayerPolicy.high_loss` (receiver reports, summed over windows of enough packets) sets
   it to the current rate × :func:`kept` (1 − loss / 2; what got through when more is lost); a
   receiver estimate (REMB) that fell under the rate being sent and stays there in the next
-  report sets it to that estimate. Clean reports (loss under :attr:`LayerPolicy.low_loss`) lift
-  it by 8 % per second they cover. A receiver's estimate that rises, or stays above the rate
-  sent, is not a limit: it only follows what it is sent (it lags behind every step up).
+  report sets it to that estimate. So does any falling estimate within
+  :attr:`LayerPolicy.agree_s` (either way) of another sign of congestion (loss, a burst of
+  NACKs, a queue, low estimates): that sign says the link is full, the estimate (85 % of what
+  got through) how full; without it, a link carrying less than half a layer lost the layer by halves, a step and
+  a second at a time, its queue full throughout. Clean reports (loss under
+  :attr:`LayerPolicy.low_loss`) lift it by 8 % per second they cover. A receiver's estimate that
+  rises, or stays above the rate sent, is not a limit: it only follows what it is sent (it lags
+  behind every step up).
 * **Down fast.** A burst of NACKs (over :attr:`LayerPolicy.nack_burst` of the packets sent in the
   last second) lowers the budget like a lossy receiver report, a second before that report
   comes. When the current layer no longer fits the budget, the target drops at once to
@@ -30,7 +42,10 @@ The rule (one :class:`LayerSelector` per viewer):
   :attr:`LayerPolicy.max_backoff_s`; :attr:`LayerPolicy.probe_max_backoff_s` where probes
   come first, as those already keep a link that cannot carry the next layer from trials): no
   flapping, and on such a link the trials (and the short freezes they cost) become rare, while a
-  link that recovers is climbed again within seconds. Loss reported within
+  link that recovers is climbed again within seconds. That backoff belongs to the layer whose
+  trials failed: once a step up is holding, the next climb waits only for the clean spell (and
+  failed probes' backoff), and a probe that passes clears the probes' backoff (the link
+  carries more than when they failed). Loss reported within
   :attr:`LayerPolicy.settle_s` of a switch down is not held against the new layer (a receiver report
   covers about the second before it, and queued packets of the old layer still arrive).
 * **Probe before a trial.** Where the sender can add padding that the receiver throws away
@@ -42,7 +57,8 @@ The rule (one :class:`LayerSelector` per viewer):
   ends fail the probe: no switch, no keyframe, and the wait before the next one doubles (up to
   :attr:`LayerPolicy.probe_max_backoff_s`: a probe costs little, and a link that recovers is
   found again soon). A probe asks at most :attr:`LayerPolicy.probe_step` × what the link was
-  last seen to carry (the current layer, or what the last passed probe reached): a far step up
+  last seen to carry (the current layer, or what the last passed probe reached), or
+  :attr:`LayerPolicy.probe_add_bps` over it where that is more: a far step up
   (900 kb/s over a 250 kb/s layer) is probed in steps, the next starting as soon as one passes,
   so a link far too small for it is overfilled by a little, briefly, not flooded with all of it.
   Any sign of congestion forgets what probes showed. Only a probe of the whole way that passes
@@ -107,10 +123,16 @@ class LayerPolicy:
     creep_limit: float = 2.0  # clean reports lift the cap to at most this × the rate sent
     probe_s: float = 0.4  # how long a probe's padding flows
     probe_wait_s: float = 1.2  # how long after it a failure still counts (a report covers ~1 s)
-    probe_max_backoff_s: float = 8.0
+    probe_max_backoff_s: float = 5.0
     probe_step: float = 2.0  # a probe asks at most this × what the link was last seen to carry
+    probe_add_bps: float = 300_000.0  # ... or this much over it (a small layer's double is no
+    # test of a link: from 80 kb/s, 160 kb/s would take three probes to reach a 380 kb/s layer)
     queue_s: float = 0.12  # round trips this much over the link's lowest are a queue building
     base_rtt_drift: float = 0.005  # the lowest round trip is forgotten this fast (s per s)
+    # a new viewer's link is unknown: it starts on the best layer within this (the top layer
+    # would flood a narrow link before any report came) and climbs from there
+    start_bps: float = 600_000.0
+    agree_s: float = 1.5  # one low estimate and another sign of congestion this close agree
 
 
 @dataclass
@@ -125,7 +147,9 @@ class LayerSelector:
     policy: LayerPolicy = field(default_factory=LayerPolicy)
     max_height: int | None = None
     remb_bps: float | None = None
-    remb_low: int = 0
+    remb_low: int = 0  # estimates in a row under the rate sent (the first one falling)
+    remb_fell_at: float = -math.inf  # when the last falling estimate came
+    lowered_at: float = -math.inf  # when a sign of congestion last lowered the budget
     loss: float = 0.0
     rtt_s: float | None = None
     cap_bps: float = math.inf
@@ -163,6 +187,8 @@ class LayerSelector:
         being sent to this viewer."""
         previous, self.remb_bps = self.remb_bps, max(0.0, bps)
         falling = previous is not None and self.remb_bps < previous * 0.95
+        if falling:
+            self.remb_fell_at = now
         if self.probing(now):  # what the estimate says now is about the probe
             self.probe_peak = max(self.probe_peak, self.remb_bps)
             if self.remb_bps < self.probe_peak * 0.94 and self.remb_bps < self.probe_rate * 0.9:
@@ -176,9 +202,21 @@ class LayerSelector:
             return
         under = current_rate_bps > 0 and self.remb_bps < current_rate_bps * 0.9
         self.remb_low = self.remb_low + 1 if under and (falling or self.remb_low) else 0
-        if self.remb_low >= 2:  # one low estimate can be a scheduling hiccup; two are a trend
+        # one low estimate can be a scheduling hiccup; two are a trend, and so is a falling one
+        # that follows another sign of congestion: that sign says the link is full, the
+        # estimate how full
+        if self.remb_low >= 2 or (falling and now - self.lowered_at <= self.policy.agree_s):
             self.cap_bps = min(self.cap_bps, self.remb_bps + self.audio_bps)
+            self.lowered_at = now
             self._congested()
+
+    def _lowered(self, now: float) -> None:
+        """Loss, NACKs or a queue lowered the budget: an estimate that fell just before
+        agrees, and says how far (see the module doc)."""
+        self.lowered_at = now
+        if self.remb_bps is not None and now - self.remb_fell_at <= self.policy.agree_s:
+            self.cap_bps = min(self.cap_bps, self.remb_bps + self.audio_bps)
+        self._congested()
 
     def report_loss(self, now: float, fraction: float, current_rate_bps: float) -> None:
         """A receiver report: ``fraction`` of packets lost since the last one (0..1), while
@@ -204,7 +242,7 @@ class LayerSelector:
             base = current_rate_bps + self.audio_bps if current_rate_bps > 0 else self.cap_bps
             if math.isfinite(base):
                 self.cap_bps = min(self.cap_bps, base) * kept(self.loss)
-            self._congested()
+            self._lowered(now)
         elif self.loss < self.policy.low_loss:
             limit = max(self.cap_bps, (current_rate_bps + self.audio_bps) * self.policy.creep_limit)
             self.cap_bps = min(self.cap_bps * 1.08**span, limit)
@@ -246,7 +284,7 @@ class LayerSelector:
             base = current_rate_bps + self.audio_bps if current_rate_bps > 0 else self.cap_bps
             if math.isfinite(base):
                 self.cap_bps = min(self.cap_bps, base) * kept(share)
-            self._congested()
+            self._lowered(now)
             self.nack_window = (now, nacked, sent)
 
     def probing(self, now: float) -> bool:
@@ -312,7 +350,7 @@ class LayerSelector:
             self._trial_failed(self.trial_rate * 0.85 + self.audio_bps)
         elif current_rate_bps > 0:
             self.cap_bps = min(self.cap_bps, (current_rate_bps + self.audio_bps) * 0.85)
-            self._congested()
+            self._lowered(now)
 
     def budget_bps(self) -> float:
         """What the link is believed to carry now (inf when nothing limits it)."""
@@ -340,7 +378,13 @@ class LayerSelector:
         if not self.started:
             self.started = True
             self.clean_since = now
-            self.current = names[top if best is None else min(best, top)]
+            start = min(budget, self.policy.start_bps)
+            if all(layers[i].bitrate_bps > 0 for i in allowed) or math.isinf(start):
+                fitting = [i for i in allowed if layers[i].bitrate_bps + audio <= start]
+                first = fitting[-1] if fitting else 0
+            else:  # the publisher has just begun: its rates are not measured yet
+                first = len(allowed) // 2  # the middle layer (h of three)
+            self.current = names[min(first, top) if best is None else min(first, best, top)]
             return self.current
         if self.paused:
             cur = -1
@@ -366,19 +410,23 @@ class LayerSelector:
             if self.can_probe and self.probe_start is not None and not self.probe_full:
                 self.proven_bps = max(self.proven_bps, self.probe_rate)  # a step of the way
                 self.probe_start = None
+                self.probe_backoff_s = 0.0  # the link carries more than when probes failed
             if self.can_probe and self.probe_start is None and cur >= 0:
                 sending = layers[cur].bitrate_bps
                 self.probe_start = now
                 self.probe_end = now + self.policy.probe_s + self.policy.probe_wait_s
                 self.probe_peak = self.remb_bps or 0.0
                 base = max(sending, self.proven_bps)
-                self.probe_rate = min(need, base * self.policy.probe_step)
+                step = max(base * self.policy.probe_step, base + self.policy.probe_add_bps)
+                self.probe_rate = min(need, step)
                 # judged by what it was for when it began: the layers' measured rates move
                 self.probe_full = self.probe_rate >= need
                 self.probe_extra = self.probe_rate - sending
                 self.trial_mark = self.nacks
                 return None if self.paused else self.current
-            self.probe_start = None  # the probe passed (or there is none): the trial
+            if self.probe_start is not None:  # the probe passed: the link has recovered
+                self.probe_backoff_s = 0.0
+            self.probe_start = None  # (or there is no probe): the trial
             self.trial_from = "" if cur < 0 else names[cur]
             self.floor_bps = audio + (
                 0.0 if cur < 0 else layers[cur].bitrate_bps * self.policy.fit_margin
@@ -415,7 +463,10 @@ class LayerSelector:
             self.backoff_s = self.probe_backoff_s = 0.0  # the last step up held
         if self.clean_since is None:
             return False
-        wait = self.policy.up_after_s + max(self.backoff_s, self.probe_backoff_s)
+        # the trials' backoff is about the layer whose trials failed: once a step up is holding,
+        # the next climb (a layer further) waits only for the clean spell and failed probes
+        trials = self.backoff_s if self.last_down >= self.last_up else 0.0
+        wait = self.policy.up_after_s + max(trials, self.probe_backoff_s)
         return (
             now - self.clean_since >= wait
             and now - self.last_down >= wait

@@ -92,6 +92,7 @@ class Connection:
         "address",
         "bad_messages",
         "buckets",
+        "first_flush",
         "identity",
         "joined_at",
         "media_session",
@@ -130,6 +131,7 @@ class Connection:
         self._closed = False
         self._held: list[tuple[str, int | None]] | None = None
         self.seen_chat: frozenset[int] = frozenset()
+        self.first_flush = 0  # the first of its room's flushes delivered to it (Room.add)
         self.viewer_session: Visit | None = None  # for the show report, while watching
         self._on_close = on_close
         self._writer: asyncio.Task[None] | None = None

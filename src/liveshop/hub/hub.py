@@ -38,7 +38,8 @@ from liveshop.quota.base import Quotas
 from liveshop.quota.memory import MemoryQuotas
 from liveshop.storage import bans, chat, likes, livestreams, users
 from liveshop.storage.engine import Database
-from liveshop.storage.errors import NotFound, Unavailable
+from liveshop.storage.errors import Conflict, NotFound, Unavailable
+from liveshop.storage.models import ChatMessage
 from liveshop.storage.shop_settings import ModerationSettings, load_moderation
 
 log = logging.getLogger(__name__)
@@ -199,7 +200,10 @@ class Hub:
         if role is not None:
             room.send_to_role(role, frame)
             return
-        room.broadcast(frame, meta.get("k"), meta.get("chat"))
+        chat_id = meta.get("chat")
+        if chat_id is not None and room.passed_on(chat_id):
+            return  # a resend's second broadcast of a message this room passed on already
+        room.broadcast(frame, meta.get("k"), chat_id)
 
     async def _reload_moderation(self) -> None:
         try:
@@ -572,24 +576,42 @@ class Hub:
             )
         await self.budgets.spend("chat", conn.address, ref)
         room.last_chat[identity.id] = now
-        async with self.db.session() as session:
-            sent = ref and await chat.find_sent(session, room.show_id, identity.id, ref)
-            if sent:  # resent after a reconnect: stored once, acknowledged to the sender again
-                echo = protocol.chat_message(protocol.dump(protocol.chat_out(sent)))
-                conn.push(protocol.open_envelope(echo)[1])
+        try:
+            async with self.db.session() as session:
+                row = await chat.add(
+                    session,
+                    livestream_id=room.show_id,
+                    user_id=identity.id,
+                    user_name=identity.name,
+                    user_role=identity.role,
+                    text=text,
+                    client_message_id=ref,
+                )
+        except Conflict:  # resent after a reconnect (to this process or another): stored once
+            async with self.db.session() as session:
+                sent = await chat.find_sent(session, room.show_id, identity.id, ref or "")
+            if sent is None:
+                raise
+            self._acknowledge_resend(conn, room, sent)
+            if sent.deleted_at is not None:
                 return
-            row = await chat.add(
-                session,
-                livestream_id=room.show_id,
-                user_id=identity.id,
-                user_name=identity.name,
-                user_role=identity.role,
-                text=text,
-                client_message_id=ref,
-            )
+            # its first broadcast may be lost (the process that stored it stopped between the
+            # commit and the publish): sent again, and rooms that had it drop this copy
+            row = sent
         await self.broker.publish(
             show_topic(room.show_id), protocol.chat_message(protocol.dump(protocol.chat_out(row)))
         )
+
+    @staticmethod
+    def _acknowledge_resend(conn: Connection, room: Room, sent: ChatMessage) -> None:
+        """Echo the stored ``sent`` to the socket that resent it, unless its broadcast was already
+        delivered to that socket; a broadcast still to come is then dropped for that socket, so
+        the message arrives there once whichever comes first."""
+        if room.delivered(conn, sent.id):
+            return  # its broadcast reached this socket: it has it
+        echo = protocol.chat_message(protocol.dump(protocol.chat_out(sent)))
+        conn.push(protocol.open_envelope(echo)[1])
+        conn.seen_chat = conn.seen_chat | {sent.id}
 
     def _spend(self, conn: Connection, kind: str) -> None:
         """Take one token of ``conn``'s budget for ``kind``; ``rate_limited`` when it is empty."""

@@ -70,11 +70,16 @@ class Room:
         self.chat_recent: deque[int] = deque(maxlen=CHAT_REMEMBERED)
         self.chat_times: deque[float] = deque(maxlen=CHAT_REMEMBERED)  # when each was passed on
         self.chat_known: set[int] = set()
+        # which flush delivered each remembered chat id, and the socket's first flush: tells
+        # whether a socket got a message live (Room.delivered)
+        self.flushes = 0
+        self.chat_flush: dict[int, int] = {}
         self.resume_after: int | None = None  # set while the broker is (or was) unreachable
 
     # -- membership ------------------------------------------------------------------------
 
     def add(self, conn: Connection) -> None:
+        conn.first_flush = self.flushes + 1
         self.local[conn.peer_id] = conn  # ``peers`` learns it from the broker's peer control
         if conn.role == "shopper":
             self.viewers[conn.identity.id] += 1
@@ -133,6 +138,7 @@ class Room:
             return
         if len(self.chat_recent) == self.chat_recent.maxlen:
             self.chat_known.discard(self.chat_recent[0])
+            self.chat_flush.pop(self.chat_recent[0], None)
         self.chat_recent.append(chat_id)
         self.chat_times.append(time.monotonic())
         self.chat_known.add(chat_id)
@@ -153,6 +159,11 @@ class Room:
 
     def passed_on(self, chat_id: int) -> bool:
         return chat_id in self.chat_known
+
+    def delivered(self, conn: Connection, chat_id: int) -> bool:
+        """True when the broadcast of ``chat_id`` was delivered to ``conn`` (it was in the room
+        when its batch was flushed); False when it was not, is still queued, or is forgotten."""
+        return self.chat_flush.get(chat_id, 0) >= conn.first_flush
 
     # -- delivery --------------------------------------------------------------------------
 
@@ -195,6 +206,10 @@ class Room:
         self._batch_since = self._pending_since
         text = items[0][1] if len(items) == 1 else protocol.batch([i[1] for i in items])
         chat_ids = frozenset(i[2] for i in items if i[2] is not None)
+        self.flushes += 1
+        for chat_id in chat_ids:
+            if chat_id in self.chat_known:
+                self.chat_flush[chat_id] = self.flushes
         wire = encode_text_frame(text.encode())
         self._deliver(list(self.local.values()), 0, items, text, wire, chat_ids)
 

@@ -115,7 +115,9 @@ class Snapshots:
                 )
                 messages = late + messages[:RESUME_CHAT_LIMIT]
                 recent = [protocol.dump(protocol.chat_out(m)) for m in messages]
-                seen = frozenset(m.id for m in messages)
+                # the client holds ``after`` itself: a broker slower here than where the client
+                # saw it may still bring it (every other id it may hold is in the snapshot)
+                seen = frozenset(m.id for m in messages) | {after}
                 deleted = await chat.deleted_up_to(
                     session, room.show_id, up_to=after, window=RESUME_DELETIONS_WINDOW
                 )

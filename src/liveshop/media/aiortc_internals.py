@@ -11,7 +11,8 @@ Receiver side (publisher):
     reaches the forwarder before aiortc's own handling;
   * ``RTCRtpReceiver._RTCRtpReceiver__jitter_buffer`` is replaced by a sink that never yields a
     frame, so no frame is assembled or decoded (aiortc still sends RR, NACK and REMB);
-  * ``RTCRtpReceiver._handle_rtcp_packet`` is wrapped to see the publisher's RTCP BYE;
+  * ``RTCRtpReceiver._handle_rtcp_packet`` is wrapped to see the publisher's RTCP BYE and its
+    sender reports (each layer's capture clock, passed on to viewers);
   * ``RTCRtpReceiver._send_rtcp_pli(media_ssrc)`` asks the publisher for a keyframe.
 
 Simulcast publishers (aiortc receives one RTP stream per transceiver; these let it take several):
@@ -74,7 +75,7 @@ from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsTransport, RtpRouter
 from aiortc.rtcpeerconnection import create_media_description_for_transceiver, is_codec_compatible
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters
 from aiortc.rtcrtpreceiver import NackGenerator
-from aiortc.rtp import RtcpByePacket, RtpPacket
+from aiortc.rtp import RtcpByePacket, RtcpSrPacket, RtpPacket
 
 AIORTC_VERSION = "1.16.0"
 AIOICE_VERSION = "0.13.0"
@@ -295,13 +296,15 @@ def tap_receiver(
     *,
     feedback: bool = True,
     simulcast: bool = False,
+    on_sender_report: Callable[[int, int, int], None] | None = None,
 ) -> None:
     """Send every incoming RTP packet to ``on_rtp`` and never decode.
 
     With ``feedback`` aiortc keeps its RTCP duties (receiver reports, NACKs, REMB) because its
     handler still runs after ``on_rtp``; only frame assembly/decoding is cut off. Without it the
     packet goes to ``on_rtp`` only (the benchmark's counting viewers). With ``simulcast`` NACKs
-    are tracked per SSRC.
+    are tracked per SSRC. ``on_sender_report(ssrc, ntp, rtp)`` hears each RTCP sender report
+    the publisher sends, after aiortc has handled it.
     """
     target: Any = receiver
     target._RTCRtpReceiver__jitter_buffer = _NoFrames()
@@ -319,6 +322,9 @@ def tap_receiver(
         await original_rtcp(packet)
         if isinstance(packet, RtcpByePacket):
             on_bye()
+        elif isinstance(packet, RtcpSrPacket) and on_sender_report is not None:
+            info = packet.sender_info
+            on_sender_report(packet.ssrc, info.ntp_timestamp, info.rtp_timestamp)
 
     target._handle_rtp_packet = handle_rtp_packet
     target._handle_rtcp_packet = handle_rtcp_packet

@@ -37,6 +37,7 @@ from aiortc import (
 from aiortc.codecs import CODECS
 from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
 
+from ..domain.layers import LayerPolicy
 from . import aiortc_internals as internals
 from . import diskspace
 from .base import EventCallback, MediaBackend, MediaError, MediaSession, Playback
@@ -128,7 +129,9 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
         on_event: EventCallback,
         record: bool = True,
         thumbnail_after: float = 3.0,
+        layer_policy: LayerPolicy | None = None,
     ) -> None:
+        self.layer_policy = layer_policy  # the viewers' layer rule's thresholds (None: defaults)
         super().__init__(
             media_dir=media_dir,
             ice_servers=ice_servers,
@@ -233,6 +236,7 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
                     source.on_rtp,
                     self._bye_handler(room, publisher, neg.kind),
                     simulcast=bool(layer_rids),
+                    on_sender_report=source.on_sender_report,
                 )
             old = room.publisher
             room.publisher = publisher
@@ -409,7 +413,9 @@ class SfuMediaBackend(SessionRooms, MediaBackend):
                 if neg is None:
                     continue
                 other = "audio" if kind == "video" else "video"
-                sink = Sink(kind, transceiver.sender, neg, self._partner(viewer, other))
+                sink = Sink(
+                    kind, transceiver.sender, neg, self._partner(viewer, other), self.layer_policy
+                )
                 internals.tap_sender_rtcp(transceiver.sender, sink.on_rtcp)
                 if kind == "video":
                     sink.on_paused = self._video_state_handler(livestream_id, viewer)

@@ -34,7 +34,7 @@ from aiortc.rtp import (
     unpack_remb_fci,
 )
 
-from ..domain.layers import LayerSelector
+from ..domain.layers import LayerPolicy, LayerSelector
 from ..domain.playout import min_playout_delay_ms, worth_asking
 from . import aiortc_internals as internals
 from .base import NO_PLAYBACK, Playback
@@ -60,7 +60,12 @@ class Sink:
     """One viewer's outgoing stream of one kind."""
 
     def __init__(
-        self, kind: str, sender: RTCRtpSender, neg: Negotiated, partner: Callable[[], Sink | None]
+        self,
+        kind: str,
+        sender: RTCRtpSender,
+        neg: Negotiated,
+        partner: Callable[[], Sink | None],
+        policy: LayerPolicy | None = None,
     ) -> None:
         self.kind = kind
         self.codec = neg.codec
@@ -99,7 +104,9 @@ class Sink:
         self.source: Source | None = None
         self.layer: Layer | None = None
         self.partner = partner  # the viewer's other sink (audio ↔ video)
-        self.selector = LayerSelector(can_probe=self.rtx_pt is not None)
+        self.selector = LayerSelector(
+            policy=policy or LayerPolicy(), can_probe=self.rtx_pt is not None
+        )
         self.padding: asyncio.Task[None] | None = None  # a probe's padding being sent
         self.switches = 0
         self.playback: Playback | None = None  # what the viewer's browser last counted
@@ -116,8 +123,21 @@ class Sink:
             self.on_paused(paused)
 
     async def forward(
-        self, marker: int, seq: int, ts: int, payload: bytes, key: bool, now: float, ntp: int
+        self,
+        marker: int,
+        seq: int,
+        ts: int,
+        payload: bytes,
+        key: bool,
+        now: float,
+        ntp: int,
+        captured: int,
     ) -> None:
+        """Send one packet of the sink's layer (``ts`` its publisher's RTP timestamp; ``ntp``
+        now, ``captured`` when the publisher captured ``ts``, both NTP): rewritten into the
+        viewer's one continuous stream, kept for repairs; the viewer's sender reports then pair
+        the rewritten timestamp with ``captured``. Packets of a video layer before the sink's
+        first keyframe, and late ones from before a switch, are dropped."""
         rw = self.rewriter
         if not rw.synced:
             if self.kind == "video" and not key:
@@ -138,7 +158,7 @@ class Sink:
             await self.send(data)
         except ConnectionError:
             return
-        internals.record_sent(self.sender, ntp, rw.last_ts, rw.packets, rw.octets)
+        internals.record_sent(self.sender, captured, rw.last_ts, rw.packets, rw.octets)
 
     async def _retransmit(self, lost: list[int]) -> None:
         """Answer a NACK from history (as RTX when negotiated): each packet at most once per round trip, none older than

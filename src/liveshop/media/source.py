@@ -6,8 +6,10 @@ single-layer publisher, one per RID for a simulcast one). Each packet of a layer
 the first packet of one of its keyframes, asked for with a PLI at most once per layer per
 :data:`KEYFRAME_INTERVAL_S` (requests within that interval coalesce into one deferred PLI,
 dropped when a keyframe arrives after the last of them). An RTX copy of a packet that already
-arrived is not forwarded. :meth:`Source.ordered` lists the flowing layers, lowest first, for
-the viewers' layer rule.
+arrived is not forwarded. Each layer keeps the publisher's capture clock from its sender
+reports (:class:`~.senderclock.SenderClock`), so the viewers' sender reports describe when the
+media was captured, not when it was forwarded (lip sync). :meth:`Source.ordered` lists the
+flowing layers, lowest first, for the viewers' layer rule.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from . import aiortc_internals as internals
 from .negotiation import Negotiated
 from .recording import Recorder
 from .rtputil import keyframe_start
+from .senderclock import SenderClock
 from .stats import SeenSeqs, StreamStats
 
 if TYPE_CHECKING:
@@ -47,12 +50,13 @@ class Owner(Protocol):
 class Layer:
     """One incoming RTP stream of a source: the only one, or one simulcast layer (``rid``)."""
 
-    def __init__(self, rid: str | None, codec: str) -> None:
+    def __init__(self, rid: str | None, codec: str, clock_rate: int) -> None:
         self.rid = rid
         self.ssrc: int | None = None
         self.rtx_ssrc: int | None = None
         self.stats = StreamStats(codec)
         self.received = SeenSeqs()  # media packets that arrived (an RTX copy of one is dropped)
+        self.clock = SenderClock(clock_rate)  # the publisher's, from its sender reports
         self.sinks: tuple[Sink, ...] = ()  # forwarding this layer now
         self.waiting: tuple[Sink, ...] = ()  # switching to it at its next keyframe
         self.last_pli = -10.0
@@ -102,9 +106,9 @@ class Source:
         self.rids = list(rids or [])
         self.simulcast = bool(self.rids)
         self.layers: dict[str | None, Layer] = (
-            {rid: Layer(rid, neg.codec) for rid in self.rids}
+            {rid: Layer(rid, neg.codec, neg.clock_rate) for rid in self.rids}
             if self.simulcast
-            else {None: Layer(None, neg.codec)}
+            else {None: Layer(None, neg.codec, neg.clock_rate)}
         )
         # the recorded (and reported) layer: the full one ("f") or the first listed
         recorded = "f" if "f" in self.rids else (self.rids[0] if self.rids else None)
@@ -271,6 +275,13 @@ class Source:
         self.by_ssrc[packet.ssrc] = found
         return found
 
+    def on_sender_report(self, ssrc: int, ntp: int, rtp: int) -> None:
+        """The publisher's sender report for ``ssrc``: that layer's capture clock (a report
+        for an SSRC not seen yet, or for a retransmission stream, is ignored)."""
+        layer = self.by_ssrc.get(ssrc)
+        if layer is not None and layer.ssrc == ssrc:
+            layer.clock.report(ntp, rtp)
+
     async def on_rtp(self, packet: RtpPacket) -> None:
         layer = self.by_ssrc.get(packet.ssrc)
         if layer is None:
@@ -322,5 +333,8 @@ class Source:
             ntp = current_ntp_time()
             marker = packet.marker
             ts = packet.timestamp
+            captured = layer.clock.ntp_at(ts)
+            if captured is None:  # no sender report yet: as if captured now
+                captured = ntp
             for sink in sinks:
-                await sink.forward(marker, seq, ts, payload, key, now, ntp)
+                await sink.forward(marker, seq, ts, payload, key, now, ntp, captured)

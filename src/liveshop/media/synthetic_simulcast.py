@@ -8,7 +8,8 @@ every packet, encoded at the layer's own size and bitrate (CBR) with PyAV (VP8: 
 libx264, constrained baseline, zerolatency) and packetized by :mod:`.packetize`, frames
 drawn by :func:`~liveshop.media.synthetic.draw_frame` (they carry their index); like a browser,
 every packet also carries the MID extension when the answer accepts it (Janus learns a simulcast
-layer's SSRC from the MID and RID extensions together). A PLI or FIR for a layer's SSRC makes
+layer's SSRC from the MID and RID extensions together), and each layer sends an RTCP sender
+report every second pairing a frame's RTP timestamp with its capture time, as a browser does. A PLI or FIR for a layer's SSRC makes
 that layer's next frame a keyframe (H.264: an IDR picture after its SPS and PPS), or the one
 :attr:`~SimulcastPublisher.keyframe_delay` frames later; ``sent_at`` keeps when each frame's
 encoding began (wall clock, for glass-to-glass latency). Audio is quiet noise (it costs what
@@ -34,7 +35,13 @@ from typing import Any, Protocol
 
 import av
 from aiortc import RTCPeerConnection, RTCRtpSender
-from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket
+from aiortc.rtp import (
+    RTCP_PSFB_FIR,
+    RTCP_PSFB_PLI,
+    RtcpPsfbPacket,
+    RtcpSenderInfo,
+    RtcpSrPacket,
+)
 
 from liveshop.media import aiortc_internals as internals
 from liveshop.media.base import MediaSession
@@ -44,6 +51,8 @@ from liveshop.media.rtputil import H264, VP8
 from liveshop.media.synthetic import NoiseAudioTrack, answer, draw_frame
 
 RID_ID, RRID_ID = 10, 11
+SR_INTERVAL_S = 1.0  # a sender report per layer this often, as browsers send them
+NTP_EPOCH_S = 2_208_988_800  # 1900 to 1970
 
 
 @dataclass
@@ -59,6 +68,8 @@ class SimLayer:
     want_key: bool = True
     key_wait: int = 0  # frames still to encode before the keyframe asked for
     keyframes: int = 0
+    packets: int = 0  # sent, for its sender reports
+    octets: int = 0
 
 
 def default_layers() -> list[SimLayer]:
@@ -136,6 +147,9 @@ class SimulcastPublisher:
         # frames encoded between a keyframe request and the keyframe (0: the next frame is one,
         # as in a browser on loopback; more: what a viewer sees over a longer round trip)
         self.keyframe_delay = 0
+        # the offset of its wall clock (in its sender reports), as a seller's machine whose
+        # clock is off: receivers care only how its streams' clocks relate to each other
+        self.clock_offset_s = 0.0
         self.noise = noise
         self.pc = RTCPeerConnection()
         self.transceiver = self.pc.addTransceiver(IdleTrack("video"), direction="sendonly")
@@ -239,9 +253,10 @@ class SimulcastPublisher:
         send = internals.rtp_sink(self.transceiver.sender)
         loop = asyncio.get_running_loop()
         start = loop.time()
+        reported = start - SR_INTERVAL_S
         while True:
             index = self.count
-            self.sent_at[index] = time.time()
+            began = self.sent_at[index] = time.time()
             captured = loop.time()
             encoded = await asyncio.to_thread(self._encode_all, index)
             # the capture time, as a camera's: a frame encoded late (a busy CPU) is not
@@ -268,8 +283,25 @@ class SimulcastPublisher:
                         layer.ssrc,
                     )
                     layer.seq = (layer.seq + 1) & 0xFFFF
+                    layer.packets += 1
+                    layer.octets += len(payload)
                     with contextlib.suppress(ConnectionError):
                         await send(header + ext + payload)
+            if captured - reported >= SR_INTERVAL_S:
+                reported = captured
+                ntp = int((began + self.clock_offset_s + NTP_EPOCH_S) * (1 << 32))
+                for layer in self.layers:
+                    report = RtcpSrPacket(
+                        ssrc=layer.ssrc,
+                        sender_info=RtcpSenderInfo(
+                            ntp_timestamp=ntp,
+                            rtp_timestamp=(ts + layer.ssrc % 1000) & 0xFFFFFFFF,
+                            packet_count=layer.packets,
+                            octet_count=layer.octets,
+                        ),
+                    )
+                    with contextlib.suppress(ConnectionError):
+                        await send(bytes(report))
             self.count += 1
             delay = start + self.count / self.fps - loop.time()
             await asyncio.sleep(max(0.0, delay))

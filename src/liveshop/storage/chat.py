@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from liveshop.storage.errors import Conflict
 from liveshop.storage.models import ChatMessage, utcnow
 
 
@@ -20,6 +22,13 @@ async def add(
     text: str,
     client_message_id: str | None,
 ) -> ChatMessage:
+    """Insert a message; raise :class:`Conflict` when ``user_id`` already stored one in the show
+    under ``client_message_id``.
+
+    Safe under concurrency: the unique index on (show, user, clientMessageId) refuses the second
+    of two racing inserts (a resend reaching another process before the first commit), whatever
+    the interleaving; on PostgreSQL the second waits for the first to commit or roll back. The
+    session is unusable after the conflict: find the stored one in a new session."""
     message = ChatMessage(
         livestream_id=livestream_id,
         user_id=user_id,
@@ -30,7 +39,10 @@ async def add(
         created_at=utcnow(),
     )
     session.add(message)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict("this clientMessageId is already stored") from exc
     return message
 
 

@@ -203,8 +203,15 @@ class ChatMessage(Base):
     __tablename__ = "chat_messages"
     __table_args__ = (
         Index("ix_chat_messages_stream_id", "livestream_id", "id"),
-        # a client's resend after a reconnect is found, not stored twice (chat.find_sent)
-        Index("ix_chat_messages_client", "livestream_id", "user_id", "client_message_id"),
+        # a client's resend after a reconnect is found, and never stored twice, even when it
+        # races the first send's commit on another process (chat.add, chat.find_sent)
+        Index(
+            "ix_chat_messages_client",
+            "livestream_id",
+            "user_id",
+            "client_message_id",
+            unique=True,
+        ),
     )
 
     id: Mapped[int] = mapped_column(

@@ -86,9 +86,12 @@ class Publishers:
         """Publish on the origin; :class:`MediaError` 400/415/422 for the offer, 409 when the
         show has a publisher and ``replace`` is false, 503 when Janus is unreachable."""
         offer = parse_offer(offer_sdp)
+        video_codec = None
         for media in offer.media:
             check_direction(media, "publisher")
-            choose_publisher_codec(media)  # 415 before Janus is involved
+            codec = choose_publisher_codec(media)  # 415 before Janus is involved
+            if media.kind == "video":  # the publisher's preference, as in sfu mode
+                video_codec = codec.mimeType.split("/", 1)[1].lower()
         layers, rid_order = substream_rids(offer_sdp)  # simulcast: 400 when malformed
         room = self._room_of(livestream_id)
         async with room.lock, self.placement.lock(f"show:{livestream_id}"):
@@ -123,7 +126,7 @@ class Publishers:
             try:
                 data, jsep = await session.message(
                     handle,
-                    videoroom.join_publisher(room.janus_room, feed),
+                    videoroom.join_publisher(room.janus_room, feed, video_codec),
                     {
                         "type": "offer",
                         "sdp": without_mdns_candidates(offer_sdp),

@@ -47,15 +47,20 @@ def destroy_room(room: int, *, admin_key: str) -> Request:
     return _with_key({"request": "destroy", "room": room}, admin_key)
 
 
-def join_publisher(room: int, feed: int) -> Request:
-    """``joinandconfigure`` as a publisher with feed id ``feed`` (sent with the WHIP offer)."""
-    return {
+def join_publisher(room: int, feed: int, video_codec: str | None = None) -> Request:
+    """``joinandconfigure`` as a publisher with feed id ``feed`` (sent with the WHIP offer).
+    ``video_codec`` (``vp8``/``h264``: the offer's first) is the one Janus answers with; without
+    it Janus takes the first of the room's list that the offer has, whatever the offer prefers."""
+    request: Request = {
         "request": "joinandconfigure",
         "ptype": "publisher",
         "room": room,
         "id": feed,
         "display": f"liveshop-{room}",
     }
+    if video_codec:
+        request["videocodec"] = video_codec
+    return request
 
 
 def join_subscriber(room: int, feed: int) -> Request:

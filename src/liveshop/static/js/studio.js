@@ -372,6 +372,7 @@ async function startPublishing() {
       getToken: () => token,
       iceServers: config.iceServers,
       simulcast: Boolean(config.simulcast),
+      videoCodec: config.videoCodec || 'vp8',
       onState: (state) => setText($('#publish-status'), state === 'live' ? 'Your video is live.' : state === 'reconnecting' ? 'Video connection lost — reconnecting…' : 'Connecting…'),
     });
   } catch (err) {

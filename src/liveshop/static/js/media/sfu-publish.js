@@ -18,7 +18,22 @@ export const SIMULCAST_ENCODINGS = [
   { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
 ];
 
-export function createSfuPublisher({ hub, livestreamId, getToken, iceServers = [], onState = () => {}, simulcast = false }) {
+// LIVESHOP_VIDEO_CODEC=h264: H.264 packetization-mode 1 first, Constrained Baseline (42e0..)
+// before other profiles, as every decoder plays it; then the rest in the browser's order. A
+// browser without an H.264 encoder keeps its own order (VP8): the server takes either.
+export function preferredCodecs(codecs, videoCodec) {
+  if (videoCodec !== 'h264') return null;
+  const rank = (c) => {
+    if (c.mimeType.toLowerCase() !== 'video/h264') return 3;
+    const fmtp = c.sdpFmtpLine || '';
+    if (!/packetization-mode=1/.test(fmtp)) return 2;
+    return /profile-level-id=42e0/i.test(fmtp) ? 0 : 1;
+  };
+  if (!codecs.some((c) => rank(c) < 2)) return null;
+  return codecs.map((c, i) => [rank(c), i, c]).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((x) => x[2]);
+}
+
+export function createSfuPublisher({ hub, livestreamId, getToken, iceServers = [], onState = () => {}, simulcast = false, videoCodec = 'vp8' }) {
   let pc = null;
   let resource = null;
   let stream = null;
@@ -37,7 +52,10 @@ export function createSfuPublisher({ hub, livestreamId, getToken, iceServers = [
     for (const track of stream.getTracks()) {
       const init = { direction: 'sendonly', streams: [stream] };
       if (simulcast && track.kind === 'video') init.sendEncodings = SIMULCAST_ENCODINGS.map((e) => ({ ...e }));
-      current.addTransceiver(track, init);
+      const transceiver = current.addTransceiver(track, init);
+      const caps = track.kind === 'video' && globalThis.RTCRtpSender?.getCapabilities?.('video');
+      const order = caps && preferredCodecs(caps.codecs, videoCodec);
+      if (order && transceiver.setCodecPreferences) transceiver.setCodecPreferences(order);
     }
     current.onconnectionstatechange = () => {
       if (pc !== current) return;
