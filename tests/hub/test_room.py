@@ -24,3 +24,12 @@ def test_resume_point_is_the_newest_id_when_nothing_is_recent() -> None:
     for i in range(len(room.chat_times)):
         room.chat_times[i] = time.monotonic() - 60
     assert room.resume_point(10) == 7
+
+
+def test_passed_on_since_lists_recent_lower_ids_only() -> None:
+    """Ids below the bound passed on within the time, ascending; older or higher ones are not."""
+    room = Room(1)
+    for chat_id in (5, 12, 9, 30, 11):
+        room.note_chat(chat_id)
+    room.chat_times[0] = time.monotonic() - 60  # id 5 was passed on a minute ago
+    assert room.passed_on_since(5.0, below=12) == [9, 11]

@@ -131,3 +131,42 @@ async def test_a_resend_racing_the_first_commit_is_refused(database_url: str) ->
         assert [m.id for m in everything] == [stored_id]
     finally:
         await db.close()
+
+
+async def test_visible_ids_after_skips_deleted_and_older_ids(database_url: str) -> None:
+    """Ids after the given one, ascending, deleted ones left out, at most `limit`."""
+    db = Database(database_url)
+    try:
+        async with db.session() as s:
+            show_id = await _show(s)
+            ids = [await _say(s, show_id, f"m{i}") for i in range(6)]
+            await chat.delete_ids(s, show_id, [ids[3]])
+        async with db.session() as s:
+            assert await chat.visible_ids_after(s, show_id, after_id=ids[1], limit=10) == [
+                ids[2],
+                ids[4],
+                ids[5],
+            ]
+            assert await chat.visible_ids_after(s, show_id, after_id=ids[1], limit=2) == [
+                ids[2],
+                ids[4],
+            ]
+    finally:
+        await db.close()
+
+
+async def test_visible_by_ids_reads_only_this_shows_visible_messages(database_url: str) -> None:
+    """Rows for the asked ids in id order; deleted, unknown and other shows' ids are left out."""
+    db = Database(database_url)
+    try:
+        async with db.session() as s:
+            show_id = await _show(s)
+            ids = [await _say(s, show_id, f"m{i}") for i in range(3)]
+            await chat.delete_ids(s, show_id, [ids[1]])
+        async with db.session() as s:
+            rows = await chat.visible_by_ids(s, show_id, [ids[2], ids[0], ids[1], ids[2] + 1000])
+            elsewhere = await chat.visible_by_ids(s, show_id + 1, ids)
+        assert [m.text for m in rows] == ["m0", "m2"]
+        assert elsewhere == []
+    finally:
+        await db.close()

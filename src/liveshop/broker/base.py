@@ -48,6 +48,10 @@ class Broker(ABC):
 
     name: str = "broker"
     state: State = "ok"
+    # True when other processes publish on the same topics: a message one of them stored may
+    # then reach this process late or never (it stopped between commit and publish), so the hub
+    # checks the database for chat it has not passed on (hub.chat_sweep)
+    shared: bool = False
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Connect; called once by the app's lifespan."""

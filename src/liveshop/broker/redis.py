@@ -55,6 +55,7 @@ class RedisBroker(Broker):
     """
 
     name = "redis"
+    shared = True
 
     def __init__(
         self, url: str, prefix: str = PREFIX, presence_ttl: float = PRESENCE_TTL_SECONDS

@@ -19,7 +19,7 @@ from liveshop import metrics, protocol
 from liveshop.broker.base import GLOBAL, Broker, BrokerUnavailable, show_topic
 from liveshop.domain.ratelimit import SlidingWindow, TokenBucket
 from liveshop.domain.text import clean_chat_text
-from liveshop.hub import figures
+from liveshop.hub import chat_sweep, figures
 from liveshop.hub.connection import CLOSE_POLICY, CLOSE_UNAUTHORIZED, Connection
 from liveshop.hub.heap import HeapPolicy
 from liveshop.hub.moderation import (
@@ -353,6 +353,8 @@ class Hub:
             await asyncio.sleep(TICK)
             ticks += 1
             self.heap.tick(len(self.connections))
+            # other processes' chat may miss this one: look for it in the database
+            sweep = self.broker.shared and ticks % chat_sweep.SWEEP_EVERY == 0
             if ticks % ACCOUNT_CHECK == 0:
                 try:
                     await self._check_accounts()
@@ -362,6 +364,8 @@ class Hub:
                 try:
                     if room.resume_after is not None:
                         await self.outage.resume(room)
+                    elif sweep and room.local and self.broker.state == "ok":
+                        await chat_sweep.sweep(self.db, room)
                     await self._tick(room)
                 except Unavailable as exc:
                     log.warning("viewer count of show %s not stored: %s", room.show_id, exc)

@@ -75,6 +75,7 @@ class Room:
         self.flushes = 0
         self.chat_flush: dict[int, int] = {}
         self.resume_after: int | None = None  # set while the broker is (or was) unreachable
+        self.sweep_missing: frozenset[int] = frozenset()  # stored, not passed on (chat_sweep)
 
     # -- membership ------------------------------------------------------------------------
 
@@ -156,6 +157,19 @@ class Room:
                 break
             low = min(low, chat_id - 1)
         return low
+
+    def passed_on_since(self, seconds: float, below: int) -> list[int]:
+        """Chat ids below ``below`` this room passed on in the last ``seconds``, ascending: the
+        messages a socket that left this show's rooms moments ago may have missed, whatever
+        their ids and stored times (a process may commit a low id late)."""
+        since = time.monotonic() - seconds
+        found: list[int] = []
+        for at, chat_id in zip(reversed(self.chat_times), reversed(self.chat_recent), strict=True):
+            if at < since:
+                break
+            if chat_id < below:
+                found.append(chat_id)
+        return sorted(found)
 
     def passed_on(self, chat_id: int) -> bool:
         return chat_id in self.chat_known

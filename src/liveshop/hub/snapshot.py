@@ -22,8 +22,9 @@ from liveshop.storage.models import Livestream
 
 RECENT_CHAT = 50
 RESUME_CHAT_LIMIT = 500
-# on a resume, messages stored up to this long before the client's last one are sent again too:
-# with several processes a lower id can be committed (and broadcast) after a higher one
+# on a resume, messages stored up to this long before the client's last one, and messages with
+# lower ids this room passed on in this long, are sent again too: with several processes a lower
+# id can be committed (and broadcast) after a higher one
 RESUME_LATE_SECONDS = 5.0
 RESUME_LATE_WINDOW = 200
 # a resuming client is told which of the last this-many messages it had seen were deleted while it
@@ -113,6 +114,17 @@ class Snapshots:
                     seconds=RESUME_LATE_SECONDS,
                     window=RESUME_LATE_WINDOW,
                 )
+                # and those this room passed on while the client was between sockets, however
+                # long before ``after`` they were stored (their process committed them late)
+                known = {m.id for m in late}
+                passed = [
+                    i
+                    for i in room.passed_on_since(RESUME_LATE_SECONDS, below=after)
+                    if i not in known
+                ]
+                if passed:
+                    late += await chat.visible_by_ids(session, room.show_id, passed)
+                    late.sort(key=lambda m: m.id)
                 messages = late + messages[:RESUME_CHAT_LIMIT]
                 recent = [protocol.dump(protocol.chat_out(m)) for m in messages]
                 # the client holds ``after`` itself: a broker slower here than where the client

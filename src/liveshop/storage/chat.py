@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
@@ -81,6 +82,44 @@ async def after(
     if after_id is not None:
         stmt = stmt.where(ChatMessage.id > after_id)
     result = await session.execute(stmt.order_by(ChatMessage.id).limit(limit))
+    return list(result.scalars())
+
+
+async def visible_ids_after(
+    session: AsyncSession, livestream_id: int, *, after_id: int, limit: int
+) -> list[int]:
+    """Ids of the visible messages with id > ``after_id``, ascending, at most ``limit``: one
+    index range read, no message bodies (what a process checks it has passed on)."""
+    result = await session.execute(
+        select(ChatMessage.id)
+        .where(
+            ChatMessage.livestream_id == livestream_id,
+            ChatMessage.id > after_id,
+            ChatMessage.deleted_at.is_(None),
+        )
+        .order_by(ChatMessage.id)
+        .limit(limit)
+    )
+    return list(result.scalars())
+
+
+async def visible_by_ids(
+    session: AsyncSession, livestream_id: int, ids: Iterable[int]
+) -> list[ChatMessage]:
+    """The visible messages of this show among ``ids``, in id order (unknown, deleted or other
+    shows' ids are left out)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    result = await session.execute(
+        select(ChatMessage)
+        .where(
+            ChatMessage.livestream_id == livestream_id,
+            ChatMessage.id.in_(wanted),
+            ChatMessage.deleted_at.is_(None),
+        )
+        .order_by(ChatMessage.id)
+    )
     return list(result.scalars())
 
 
