@@ -33,3 +33,19 @@ def test_passed_on_since_lists_recent_lower_ids_only() -> None:
         room.note_chat(chat_id)
     room.chat_times[0] = time.monotonic() - 60  # id 5 was passed on a minute ago
     assert room.passed_on_since(5.0, below=12) == [9, 11]
+
+
+def test_catch_up_floor_is_the_newest_id_when_the_room_was_made() -> None:
+    """Catching up starts above what was stored before the room was made."""
+    room = Room(1)
+    room.made_after = 40
+    room.note_chat(12)
+    assert room.catch_up_floor() == 40
+
+
+def test_catch_up_floor_rises_to_the_oldest_remembered_id_once_memory_is_full() -> None:
+    """A room that remembers no more does not take an id it forgot for missing."""
+    room = Room(1)
+    for chat_id in range(100, 100 + room.chat_recent.maxlen + 5):
+        room.note_chat(chat_id)
+    assert room.catch_up_floor() == 105

@@ -266,6 +266,13 @@ async def test_rolling_restart_of_two_workers_loses_no_chat_message(
                 f"; newest id {ids[-1]}; its last 5 received {shoppers[next(iter(missing))].history[-5:]}"
                 f"\nserver log:\n{log.read_text()[-4000:]}"
             ) from None
+        twice = {s.index: s.duplicates for s in shoppers if s.duplicates}
+        recovered = [line for line in log.read_text().splitlines() if "passed on" in line]
+        assert not twice, (
+            f"{len(twice)} shoppers got a message twice: (id, on connection, first got on) "
+            f"{dict(list(twice.items())[:8])}; resumes {[shoppers[i].resumes for i in list(twice)[:8]]}"
+            f"; server: {recovered[-10:]}"
+        )
         for s in shoppers:
             assert 1012 in s.close_codes, s.close_codes  # every shopper was restarted away
             # each message once (processes publish concurrently, so arrival order is not id order)

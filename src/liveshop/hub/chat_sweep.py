@@ -7,8 +7,9 @@ the page). So every :data:`SWEEP_EVERY` seconds each room with local sockets rea
 show's recent visible messages and passes on, once, those it has not: a message counts as lost
 when two reads in a row find it missing, so one still on its way through the broker is not read
 twice. "Recent" is everything after the lowest id the room passed on in the last
-:data:`SWEEP_MARGIN` seconds; a message committed later than that after its id was taken is not
-looked for.
+:data:`SWEEP_MARGIN` seconds, and after every id stored before the room was made (``Room.
+catch_up_floor``: its sockets had those in their snapshots, or on the process they came from); a
+message committed later than that after its id was taken is not looked for.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ async def sweep(db: Database, room: Room) -> int:
     many. Each goes to every local socket once (sockets that hold it from a snapshot skip it);
     a copy arriving later through the broker is dropped (``Room.passed_on``). Raises what the
     database raises (``Unavailable``); the next sweep tries again."""
-    after = room.resume_point(SWEEP_MARGIN)
+    after = max(room.resume_point(SWEEP_MARGIN), room.catch_up_floor())
     async with db.session() as session:
         ids = await chat.visible_ids_after(session, room.show_id, after_id=after, limit=SWEEP_LIMIT)
         missing = frozenset(i for i in ids if not room.passed_on(i))

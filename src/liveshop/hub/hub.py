@@ -312,7 +312,7 @@ class Hub:
                 room.banned = await bans.banned_users(session, show_id)
                 room.banned_addresses = await bans.banned_addresses(session, show_id)
                 room.new_shopper_wait = stream.new_shopper_wait_seconds
-                room.chat_high = await chat.last_id(session, show_id)
+                room.chat_high = room.made_after = await chat.last_id(session, show_id)
             if self.broker.state != "ok":  # other processes' chat of the outage: read it after
                 self.outage.mark(room)
             room.subscription = await self.broker.subscribe(

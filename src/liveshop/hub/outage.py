@@ -91,6 +91,7 @@ class BrokerOutage:
         after = room.resume_after
         if after is None or self.state != "ok":
             return 0
+        after = max(after, room.catch_up_floor())  # nothing from before the room was made
         try:
             async with self.db.session() as session:
                 rows = await chat.after(session, room.show_id, after_id=after, limit=RESUME_LIMIT)

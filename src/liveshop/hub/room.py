@@ -67,6 +67,7 @@ class Room:
         self.state_loading: tuple[int, asyncio.Future[Any]] | None = None
         # chat passed on to the local sockets, for catching up after a broker outage
         self.chat_high = 0  # the highest chat id passed on (or stored when the room was made)
+        self.made_after = 0  # the highest chat id stored when the room was made
         self.chat_recent: deque[int] = deque(maxlen=CHAT_REMEMBERED)
         self.chat_times: deque[float] = deque(maxlen=CHAT_REMEMBERED)  # when each was passed on
         self.chat_known: set[int] = set()
@@ -157,6 +158,16 @@ class Room:
                 break
             low = min(low, chat_id - 1)
         return low
+
+    def catch_up_floor(self) -> int:
+        """The chat id at or below which catching up from the database passes nothing on: the
+        newest stored when the room was made (its sockets had older ones in their snapshots),
+        or, once the room remembers no more, the oldest id it still remembers (an older one it
+        forgot is not to be taken for missing)."""
+        floor = self.made_after
+        if len(self.chat_recent) == self.chat_recent.maxlen:
+            floor = max(floor, min(self.chat_recent))
+        return floor
 
     def passed_on_since(self, seconds: float, below: int) -> list[int]:
         """Chat ids below ``below`` this room passed on in the last ``seconds``, ascending: the
