@@ -3,38 +3,18 @@ passed on from the database, once, and nothing its sockets already had."""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from liveshop.hub import chat_sweep
 from liveshop.hub.room import Room
-from liveshop.storage import chat, livestreams, users
 from liveshop.storage.engine import Database
+from tests.storage.chat_rows import say, seller_show
 
 
 async def _show_with_chat(db: Database, count: int) -> tuple[int, list[int]]:
     """A show and the ids of ``count`` messages stored in it."""
     async with db.session() as s:
-        seller = await users.create_user(
-            s, email="s@example.com", name="S", role="admin", password_hash="x"
-        )
-        show = await livestreams.create(
-            s, title="t", description="", quality="720p", created_by=seller.id
-        )
-        ids = [await _say(s, show.id, f"m{i}") for i in range(count)]
-    return show.id, ids
-
-
-async def _say(s: AsyncSession, show_id: int, text: str) -> int:
-    message = await chat.add(
-        s,
-        livestream_id=show_id,
-        user_id="g_1",
-        user_name="A",
-        user_role="guest",
-        text=text,
-        client_message_id=None,
-    )
-    return message.id
+        show_id = await seller_show(s)
+        ids = [await say(s, show_id, f"m{i}") for i in range(count)]
+    return show_id, ids
 
 
 def _room_made_after(show_id: int, newest: int) -> Room:

@@ -10,34 +10,11 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from liveshop.storage import chat, livestreams, users
+from liveshop.storage import chat
 from liveshop.storage.engine import Database
 from liveshop.storage.errors import Conflict
 from liveshop.storage.models import ChatMessage
-
-
-async def _show(s: AsyncSession) -> int:
-    """A seller's show to chat in."""
-    seller = await users.create_user(
-        s, email="s@example.com", name="S", role="admin", password_hash="x"
-    )
-    show = await livestreams.create(
-        s, title="t", description="", quality="720p", created_by=seller.id
-    )
-    return show.id
-
-
-async def _say(s: AsyncSession, show_id: int, text: str) -> int:
-    message = await chat.add(
-        s,
-        livestream_id=show_id,
-        user_id="g_1",
-        user_name="A",
-        user_role="guest",
-        text=text,
-        client_message_id=None,
-    )
-    return message.id
+from tests.storage.chat_rows import say, seller_show
 
 
 async def test_deleted_up_to_looks_only_at_the_window_before_the_resume_point(
@@ -47,8 +24,8 @@ async def test_deleted_up_to_looks_only_at_the_window_before_the_resume_point(
     db = Database(database_url)
     try:
         async with db.session() as s:
-            show_id = await _show(s)
-            ids = [await _say(s, show_id, f"m{i}") for i in range(30)]
+            show_id = await seller_show(s)
+            ids = [await say(s, show_id, f"m{i}") for i in range(30)]
             # too old (outside the last 10 up to ids[24]), inside twice, after the resume point
             await chat.delete_ids(s, show_id, [ids[2], ids[16], ids[24], ids[27]])
         async with db.session() as s:
@@ -64,11 +41,11 @@ async def test_late_before_lists_recent_lower_ids_only(database_url: str) -> Non
     db = Database(database_url)
     try:
         async with db.session() as s:
-            show_id = await _show(s)
-            old = await _say(s, show_id, "old")
-            recent = [await _say(s, show_id, f"r{i}") for i in range(3)]
-            point = await _say(s, show_id, "point")
-            await _say(s, show_id, "after")
+            show_id = await seller_show(s)
+            old = await say(s, show_id, "old")
+            recent = [await say(s, show_id, f"r{i}") for i in range(3)]
+            point = await say(s, show_id, "point")
+            await say(s, show_id, "after")
             stored = (await s.get(ChatMessage, point)).created_at  # type: ignore[union-attr]
             await s.execute(
                 update(ChatMessage)
@@ -103,7 +80,7 @@ async def test_a_resend_racing_the_first_commit_is_refused(database_url: str) ->
     db = Database(database_url)
     try:
         async with db.session() as s:
-            show_id = await _show(s)
+            show_id = await seller_show(s)
         first_stored, commit_first = asyncio.Event(), asyncio.Event()
 
         async def store() -> int:
@@ -138,8 +115,8 @@ async def test_visible_ids_after_skips_deleted_and_older_ids(database_url: str) 
     db = Database(database_url)
     try:
         async with db.session() as s:
-            show_id = await _show(s)
-            ids = [await _say(s, show_id, f"m{i}") for i in range(6)]
+            show_id = await seller_show(s)
+            ids = [await say(s, show_id, f"m{i}") for i in range(6)]
             await chat.delete_ids(s, show_id, [ids[3]])
         async with db.session() as s:
             assert await chat.visible_ids_after(s, show_id, after_id=ids[1], limit=10) == [
@@ -160,8 +137,8 @@ async def test_visible_by_ids_reads_only_this_shows_visible_messages(database_ur
     db = Database(database_url)
     try:
         async with db.session() as s:
-            show_id = await _show(s)
-            ids = [await _say(s, show_id, f"m{i}") for i in range(3)]
+            show_id = await seller_show(s)
+            ids = [await say(s, show_id, f"m{i}") for i in range(3)]
             await chat.delete_ids(s, show_id, [ids[1]])
         async with db.session() as s:
             rows = await chat.visible_by_ids(s, show_id, [ids[2], ids[0], ids[1], ids[2] + 1000])
