@@ -15,11 +15,13 @@ message committed later than that after its id was taken is not looked for.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from liveshop import protocol
 from liveshop.hub.room import Room
 from liveshop.storage import chat
 from liveshop.storage.engine import Database
+from liveshop.storage.models import ChatMessage
 
 log = logging.getLogger(__name__)
 
@@ -40,19 +42,26 @@ async def sweep(db: Database, room: Room) -> int:
         lost = missing & room.sweep_missing
         room.sweep_missing = missing - lost
         rows = await chat.visible_by_ids(session, room.show_id, lost) if lost else []
-    sent = 0
-    for row in rows:
-        if room.passed_on(row.id):  # arrived meanwhile
-            continue
-        meta, frame = protocol.open_envelope(
-            protocol.chat_message(protocol.dump(protocol.chat_out(row)))
-        )
-        room.broadcast(frame, meta.get("k"), row.id)
-        sent += 1
+    sent = pass_on_stored(room, rows)
     if sent:
         log.warning(
             "show %s: passed on %d stored chat messages the broker never brought",
             room.show_id,
             sent,
         )
+    return sent
+
+
+def pass_on_stored(room: Room, rows: Iterable[ChatMessage]) -> int:
+    """Broadcast each stored message in ``rows`` the room has not passed on yet (in the given
+    order) to its local sockets, as its broker broadcast would have; return how many."""
+    sent = 0
+    for row in rows:
+        if room.passed_on(row.id):  # it arrived through the broker meanwhile
+            continue
+        meta, frame = protocol.open_envelope(
+            protocol.chat_message(protocol.dump(protocol.chat_out(row)))
+        )
+        room.broadcast(frame, meta.get("k"), row.id)
+        sent += 1
     return sent

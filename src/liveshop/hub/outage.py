@@ -18,8 +18,8 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
-from liveshop import protocol
 from liveshop.broker.base import State
+from liveshop.hub.chat_sweep import pass_on_stored
 from liveshop.hub.room import Room
 from liveshop.storage import chat
 from liveshop.storage.engine import Database
@@ -97,15 +97,7 @@ class BrokerOutage:
                 rows = await chat.after(session, room.show_id, after_id=after, limit=RESUME_LIMIT)
         except Unavailable:
             return 0  # the next tick tries again
-        sent = 0
-        for row in rows:
-            if room.passed_on(row.id):
-                continue
-            meta, frame = protocol.open_envelope(
-                protocol.chat_message(protocol.dump(protocol.chat_out(row)))
-            )
-            room.broadcast(frame, meta.get("k"), row.id)
-            sent += 1
+        sent = pass_on_stored(room, rows)
         if len(rows) == RESUME_LIMIT:
             room.resume_after = rows[-1].id  # more to read next tick
         else:
